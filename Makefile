@@ -1,0 +1,42 @@
+# Parley: the two commands a new user needs are `make run` and `make test`.
+GO ?= go
+
+.PHONY: run test deps build bench check typecheck vet fuzz clean
+
+## run: start Parley on embedded defaults at http://localhost:8080
+run:
+	$(GO) run . serve
+
+## build: build the parley binary
+build:
+	$(GO) build -o parley .
+
+## test: install missing test dependencies, then run every test (Go, real
+## Redis, real pion peers, real headless Chromium) in a loopback-only namespace
+test: deps check
+	scripts/test.sh
+
+deps:
+	scripts/test-deps.sh
+
+## check: formatting, vet and the JavaScript type check
+check: vet typecheck
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './node_modules/*')); \
+	if [ -n "$$out" ]; then echo "gofmt wants to change: $$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+typecheck:
+	node_modules/.bin/tsc -p tsconfig.json
+
+## fuzz: run the signaling decoder fuzzer for a while
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzDecodeClientMessage -fuzztime 60s ./signaling/
+
+## bench: the benchmarks (see README, Performance)
+bench:
+	scripts/bench.sh
+
+clean:
+	rm -f parley

@@ -1,0 +1,265 @@
+// Package config holds Parley's one typed configuration: defaults in code,
+// then a YAML file (unknown keys are errors), then PARLEY_* environment
+// variables, then command-line flags; Validate checks the result.
+//
+// Every key is explained in configs/parley.example.yaml.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+)
+
+// Config is the whole configuration of a Parley node.
+type Config struct {
+	// DataDir holds the SQLite records, blobs and development keys.
+	DataDir      string             `yaml:"data_dir"`
+	HTTP         HTTPConfig         `yaml:"http"`
+	Admin        AdminConfig        `yaml:"admin"`
+	Log          LogConfig          `yaml:"log"`
+	Company      CompanyConfig      `yaml:"company"`
+	Auth         AuthConfig         `yaml:"auth"`
+	Consultation ConsultationConfig `yaml:"consultation"`
+	Signaling    SignalingConfig    `yaml:"signaling"`
+	RTC          RTCConfig          `yaml:"rtc"`
+}
+
+// HTTPConfig is the public web server.
+type HTTPConfig struct {
+	// Addr is the listen address of the public HTTP server.
+	Addr string `yaml:"addr"`
+	// PublicURL is the base URL that invite links use, e.g.
+	// https://video.example.com. Empty: derived from each request's Host.
+	PublicURL string `yaml:"public_url"`
+	// AllowedOrigins lists extra origins whose pages may open WebSockets and
+	// send state-changing requests; the public URL's origin and the request's
+	// own host are always allowed.
+	AllowedOrigins []string `yaml:"allowed_origins"`
+	// TLSCert and TLSKey are PEM files; both set means HTTPS.
+	TLSCert string `yaml:"tls_cert"`
+	TLSKey  string `yaml:"tls_key"`
+	// TrustedProxies are addresses/CIDRs whose X-Forwarded-For is believed.
+	TrustedProxies []string `yaml:"trusted_proxies"`
+	// ShutdownTimeout bounds graceful shutdown.
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+}
+
+// AdminConfig is the operator's server for /metrics.
+type AdminConfig struct {
+	// Addr of the metrics server; empty serves /metrics on the public server
+	// instead (not recommended), "off" disables it.
+	Addr string `yaml:"addr"`
+}
+
+// LogConfig selects the log output.
+type LogConfig struct {
+	Level  string `yaml:"level"`  // debug, info, warn, error
+	Format string `yaml:"format"` // text or json
+}
+
+// CompanyConfig is what customers see about the controller.
+type CompanyConfig struct {
+	Name string `yaml:"name"`
+	// PrivacyContact is the data-protection contact shown in the notice.
+	PrivacyContact string `yaml:"privacy_contact"`
+}
+
+// AuthConfig governs staff logins.
+type AuthConfig struct {
+	// SessionTTL is how long a staff login lasts without activity.
+	SessionTTL time.Duration `yaml:"session_ttl"`
+	// LoginAttemptsPerMinute per client address (anonymised) before 429.
+	LoginAttemptsPerMinute int `yaml:"login_attempts_per_minute"`
+	// BootstrapAdmin is the name of the admin created on first start when
+	// no user exists; its one-time password is printed once.
+	BootstrapAdmin string `yaml:"bootstrap_admin"`
+}
+
+// ConsultationConfig governs consultations and invite links.
+type ConsultationConfig struct {
+	// InviteTTL is how long an invite link can be used to join.
+	InviteTTL time.Duration `yaml:"invite_ttl"`
+	// MaxParticipants in one call, advisors included.
+	MaxParticipants int `yaml:"max_participants"`
+	// MaxDuration ends a consultation that runs longer.
+	MaxDuration time.Duration `yaml:"max_duration"`
+}
+
+// SignalingConfig governs the WebSocket protocol.
+type SignalingConfig struct {
+	// MaxMessageBytes is the read limit for one client message.
+	MaxMessageBytes int64 `yaml:"max_message_bytes"`
+	// PingInterval between server pings; a client that does not answer
+	// within PongTimeout is disconnected.
+	PingInterval time.Duration `yaml:"ping_interval"`
+	PongTimeout  time.Duration `yaml:"pong_timeout"`
+	// SendQueue is the bound of each connection's outgoing queue; a client
+	// that falls that far behind is disconnected, never waited for.
+	SendQueue int `yaml:"send_queue"`
+}
+
+// RTCConfig is the media plane.
+type RTCConfig struct {
+	// UDPPort carries all ICE traffic (0: a random free port).
+	UDPPort int `yaml:"udp_port"`
+	// TCPPort is the ICE-TCP fallback (0: random, -1: off).
+	TCPPort int `yaml:"tcp_port"`
+	// ListenIP binds the media sockets; empty means all addresses.
+	ListenIP string `yaml:"listen_ip"`
+	// PublicIP is announced instead of local addresses (NAT 1:1).
+	PublicIP string `yaml:"public_ip"`
+	// IncludeLoopback offers loopback candidates (tests, single-machine demos).
+	IncludeLoopback bool `yaml:"include_loopback"`
+	// PLIInterval is the minimum time between keyframe requests forwarded
+	// to one publisher's track.
+	PLIInterval time.Duration `yaml:"pli_interval"`
+}
+
+// Default returns the embedded defaults: one node, no external service.
+func Default() Config {
+	return Config{
+		DataDir: "./data",
+		HTTP: HTTPConfig{
+			Addr:            ":8080",
+			ShutdownTimeout: 10 * time.Second,
+		},
+		Admin:   AdminConfig{Addr: "127.0.0.1:9090"},
+		Log:     LogConfig{Level: "info", Format: "text"},
+		Company: CompanyConfig{Name: "Parley"},
+		Auth: AuthConfig{
+			SessionTTL:             12 * time.Hour,
+			LoginAttemptsPerMinute: 10,
+			BootstrapAdmin:         "admin",
+		},
+		Consultation: ConsultationConfig{
+			InviteTTL:       24 * time.Hour,
+			MaxParticipants: 8,
+			MaxDuration:     8 * time.Hour,
+		},
+		Signaling: SignalingConfig{
+			MaxMessageBytes: 64 << 10,
+			PingInterval:    15 * time.Second,
+			PongTimeout:     10 * time.Second,
+			SendQueue:       64,
+		},
+		RTC: RTCConfig{
+			UDPPort:     50000,
+			TCPPort:     50000,
+			PLIInterval: 500 * time.Millisecond,
+		},
+	}
+}
+
+// TLS reports whether the public server speaks HTTPS.
+func (c *Config) TLS() bool { return c.HTTP.TLSCert != "" && c.HTTP.TLSKey != "" }
+
+// Validate checks the configuration and says, per problem, what to change.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
+	}
+	if strings.TrimSpace(c.DataDir) == "" {
+		bad("data_dir", "must name a directory, e.g. ./data")
+	}
+	if _, _, err := net.SplitHostPort(c.HTTP.Addr); err != nil {
+		bad("http.addr", "%q is not host:port (e.g. :8080 or 127.0.0.1:8080)", c.HTTP.Addr)
+	}
+	if c.HTTP.PublicURL != "" {
+		u, err := url.Parse(c.HTTP.PublicURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("http.public_url", "%q must be an absolute http(s) URL such as https://video.example.com", c.HTTP.PublicURL)
+		}
+	}
+	for _, o := range c.HTTP.AllowedOrigins {
+		if u, err := url.Parse(o); err != nil || u.Scheme == "" || u.Host == "" {
+			bad("http.allowed_origins", "%q must be an origin such as https://www.example.com", o)
+		}
+	}
+	if (c.HTTP.TLSCert == "") != (c.HTTP.TLSKey == "") {
+		bad("http.tls_cert/http.tls_key", "set both or neither")
+	}
+	for _, f := range []struct{ key, path string }{{"http.tls_cert", c.HTTP.TLSCert}, {"http.tls_key", c.HTTP.TLSKey}} {
+		if f.path != "" {
+			if _, err := os.Stat(f.path); err != nil {
+				bad(f.key, "cannot read %q: %v", f.path, err)
+			}
+		}
+	}
+	for _, p := range c.HTTP.TrustedProxies {
+		if net.ParseIP(p) == nil {
+			if _, _, err := net.ParseCIDR(p); err != nil {
+				bad("http.trusted_proxies", "%q is neither an IP address nor a CIDR", p)
+			}
+		}
+	}
+	if c.HTTP.ShutdownTimeout <= 0 {
+		bad("http.shutdown_timeout", "must be positive, e.g. 10s")
+	}
+	if c.Admin.Addr != "" && c.Admin.Addr != "off" {
+		if _, _, err := net.SplitHostPort(c.Admin.Addr); err != nil {
+			bad("admin.addr", "%q is not host:port; use \"off\" to disable metrics", c.Admin.Addr)
+		}
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log.level", "%q is not one of debug, info, warn, error", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		bad("log.format", "%q is not text or json", c.Log.Format)
+	}
+	if strings.TrimSpace(c.Company.Name) == "" {
+		bad("company.name", "must not be empty: customers see it before they join")
+	}
+	if c.Auth.SessionTTL < time.Minute {
+		bad("auth.session_ttl", "%s is too short; use at least 1m", c.Auth.SessionTTL)
+	}
+	if c.Auth.LoginAttemptsPerMinute < 1 {
+		bad("auth.login_attempts_per_minute", "must be at least 1")
+	}
+	if c.Consultation.InviteTTL < time.Minute {
+		bad("consultation.invite_ttl", "%s is too short; use at least 1m", c.Consultation.InviteTTL)
+	}
+	if c.Consultation.MaxParticipants < 2 || c.Consultation.MaxParticipants > 50 {
+		bad("consultation.max_participants", "%d is outside 2..50", c.Consultation.MaxParticipants)
+	}
+	if c.Consultation.MaxDuration < time.Minute {
+		bad("consultation.max_duration", "%s is too short; use at least 1m", c.Consultation.MaxDuration)
+	}
+	if c.Signaling.MaxMessageBytes < 4096 || c.Signaling.MaxMessageBytes > 16<<20 {
+		bad("signaling.max_message_bytes", "%d is outside 4096..16777216 (SDP offers need a few KiB)", c.Signaling.MaxMessageBytes)
+	}
+	if c.Signaling.PingInterval < time.Second {
+		bad("signaling.ping_interval", "%s is too short; use at least 1s", c.Signaling.PingInterval)
+	}
+	if c.Signaling.PongTimeout < time.Second {
+		bad("signaling.pong_timeout", "%s is too short; use at least 1s", c.Signaling.PongTimeout)
+	}
+	if c.Signaling.SendQueue < 8 {
+		bad("signaling.send_queue", "%d is too small; use at least 8", c.Signaling.SendQueue)
+	}
+	if c.RTC.UDPPort < 0 || c.RTC.UDPPort > 65535 {
+		bad("rtc.udp_port", "%d is not a port (0 picks a free one)", c.RTC.UDPPort)
+	}
+	if c.RTC.TCPPort < -1 || c.RTC.TCPPort > 65535 {
+		bad("rtc.tcp_port", "%d is not a port (0 picks a free one, -1 turns ICE-TCP off)", c.RTC.TCPPort)
+	}
+	if c.RTC.ListenIP != "" && net.ParseIP(c.RTC.ListenIP) == nil {
+		bad("rtc.listen_ip", "%q is not an IP address", c.RTC.ListenIP)
+	}
+	if c.RTC.PublicIP != "" && net.ParseIP(c.RTC.PublicIP) == nil {
+		bad("rtc.public_ip", "%q is not an IP address; give the address clients reach this host at", c.RTC.PublicIP)
+	}
+	if c.RTC.PLIInterval < 0 {
+		bad("rtc.pli_interval", "must not be negative")
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,206 @@
+// Package node assembles one running Parley node from its configuration:
+// records, media plane, signaling hub, web server and the operator's
+// metrics server. It is the wiring that main and the end-to-end tests share.
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/parley-video/parley/config"
+	"github.com/parley-video/parley/records"
+	"github.com/parley-video/parley/sfu"
+	"github.com/parley-video/parley/signaling"
+	"github.com/parley-video/parley/web"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Node is one Parley server process.
+type Node struct {
+	cfg     config.Config
+	log     *slog.Logger
+	Records *records.Store
+	Media   *sfu.SFU
+	Hub     *signaling.Hub
+
+	httpSrv  *http.Server
+	httpLn   net.Listener
+	adminSrv *http.Server
+	adminLn  net.Listener
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// New opens the records, the media sockets and the listeners. It does not
+// serve yet; call Run.
+func New(ctx context.Context, cfg config.Config, log *slog.Logger) (n *Node, err error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("configuration:\n%w", err)
+	}
+	n = &Node{cfg: cfg, log: log}
+	defer func() {
+		if err != nil {
+			n.Close(context.Background())
+		}
+	}()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	if n.Records, err = records.Open(ctx, cfg.DataDir); err != nil {
+		return nil, fmt.Errorf("open records in %s: %w", cfg.DataDir, err)
+	}
+	n.Media, err = sfu.New(sfu.Config{
+		UDPPort:         cfg.RTC.UDPPort,
+		TCPPort:         cfg.RTC.TCPPort,
+		ListenIP:        cfg.RTC.ListenIP,
+		PublicIP:        cfg.RTC.PublicIP,
+		IncludeLoopback: cfg.RTC.IncludeLoopback,
+		PLIInterval:     cfg.RTC.PLIInterval,
+	}, log.With("component", "sfu"), reg)
+	if err != nil {
+		return nil, fmt.Errorf("start media plane: %w", err)
+	}
+	n.Hub = signaling.NewHub(signaling.Config{
+		MaxParticipants: cfg.Consultation.MaxParticipants,
+		MaxMessageBytes: cfg.Signaling.MaxMessageBytes,
+		PingInterval:    cfg.Signaling.PingInterval,
+		PongTimeout:     cfg.Signaling.PongTimeout,
+		SendQueue:       cfg.Signaling.SendQueue,
+		SessionTTL:      cfg.Consultation.MaxDuration,
+		AllowedOrigins:  allowedOrigins(cfg),
+	}, n.Media, signaling.NewMemoryStore(), log.With("component", "signaling"), reg)
+
+	srv, err := web.New(cfg, web.Deps{Records: n.Records, Hub: n.Hub, Ready: n.ready}, log.With("component", "web"))
+	if err != nil {
+		return nil, fmt.Errorf("web: %w", err)
+	}
+	handler := srv.Handler()
+	metrics := promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})
+	switch cfg.Admin.Addr {
+	case "off":
+	case "":
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", metrics)
+		mux.Handle("/", handler)
+		handler = mux
+	default:
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", metrics)
+		if n.adminLn, err = net.Listen("tcp", cfg.Admin.Addr); err != nil {
+			return nil, fmt.Errorf("admin.addr %s: %w", cfg.Admin.Addr, err)
+		}
+		n.adminSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	}
+	if n.httpLn, err = net.Listen("tcp", cfg.HTTP.Addr); err != nil {
+		return nil, fmt.Errorf("http.addr %s: %w", cfg.HTTP.Addr, err)
+	}
+	n.httpSrv = &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	return n, nil
+}
+
+func allowedOrigins(cfg config.Config) []string {
+	out := append([]string(nil), cfg.HTTP.AllowedOrigins...)
+	if cfg.HTTP.PublicURL != "" {
+		out = append(out, cfg.HTTP.PublicURL)
+	}
+	return out
+}
+
+// ready reports the health of what new joins depend on.
+func (n *Node) ready(ctx context.Context) map[string]error {
+	return map[string]error{"records": n.Records.Ping(ctx)}
+}
+
+// HTTPAddr is the bound public address (useful with port 0).
+func (n *Node) HTTPAddr() string { return n.httpLn.Addr().String() }
+
+// AdminAddr is the bound metrics address, or "" when it has none.
+func (n *Node) AdminAddr() string {
+	if n.adminLn == nil {
+		return ""
+	}
+	return n.adminLn.Addr().String()
+}
+
+// Run serves until ctx is done, then shuts down gracefully.
+func (n *Node) Run(ctx context.Context) error {
+	errc := make(chan error, 2)
+	go func() {
+		var err error
+		if n.cfg.TLS() {
+			err = n.httpSrv.ServeTLS(n.httpLn, n.cfg.HTTP.TLSCert, n.cfg.HTTP.TLSKey)
+		} else {
+			err = n.httpSrv.Serve(n.httpLn)
+		}
+		errc <- err
+	}()
+	if n.adminSrv != nil {
+		go func() { errc <- n.adminSrv.Serve(n.adminLn) }()
+	}
+	n.log.Info("parley serving", "http", n.HTTPAddr(), "metrics", n.AdminAddr(), "rtc_udp", n.Media.UDPAddr())
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+		if errors.Is(err, http.ErrServerClosed) {
+			err = nil
+		}
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), n.cfg.HTTP.ShutdownTimeout)
+	defer cancel()
+	return errors.Join(err, n.Close(sctx))
+}
+
+// Close stops everything: HTTP servers (gracefully within ctx), live
+// consultations, the media plane and the records. Idempotent.
+func (n *Node) Close(ctx context.Context) error {
+	n.closeOnce.Do(func() {
+		var errs []error
+		if n.httpSrv != nil {
+			errs = append(errs, n.httpSrv.Shutdown(ctx))
+		} else if n.httpLn != nil {
+			errs = append(errs, n.httpLn.Close())
+		}
+		if n.adminSrv != nil {
+			errs = append(errs, n.adminSrv.Shutdown(ctx))
+		} else if n.adminLn != nil {
+			errs = append(errs, n.adminLn.Close())
+		}
+		if n.Hub != nil {
+			n.Hub.Close()
+		}
+		if n.Media != nil {
+			errs = append(errs, n.Media.Close())
+		}
+		if n.Records != nil {
+			errs = append(errs, n.Records.Close())
+		}
+		n.closeErr = errors.Join(errs...)
+	})
+	return n.closeErr
+}
+
+// NewLogger builds the process logger from the configuration.
+func NewLogger(cfg config.LogConfig, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}

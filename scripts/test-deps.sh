@@ -1,0 +1,34 @@
+#!/bin/sh
+# Installs what the test suite needs, only when it is missing (a warm machine
+# skips every step): Debian packages for Redis, Chromium, the PDF verifiers,
+# coturn's TURN test clients and network namespaces, and the TypeScript
+# checker from npm. Non-interactive; safe to run repeatedly.
+set -eu
+cd "$(dirname "$0")/.."
+
+missing=""
+want() { command -v "$1" >/dev/null 2>&1 || missing="$missing $2"; }
+want redis-server redis-server
+want redis-cli redis-tools
+want chromium chromium
+want pdfsig poppler-utils
+want qpdf qpdf
+want turnutils_uclient coturn
+want certutil libnss3-tools
+want ip iproute2
+want unshare util-linux
+
+if [ -n "$missing" ]; then
+	echo "installing Debian packages:$missing"
+	sudo=""
+	[ "$(id -u)" -ne 0 ] && sudo="sudo -n"
+	export DEBIAN_FRONTEND=noninteractive
+	$sudo apt-get update -qq
+	# shellcheck disable=SC2086
+	$sudo apt-get install -y -qq $missing </dev/null
+fi
+
+if [ ! -x node_modules/.bin/tsc ]; then
+	echo "installing the TypeScript checker (npm ci)"
+	npm ci --no-audit --no-fund --loglevel=error </dev/null
+fi
