@@ -1,0 +1,413 @@
+package signaling
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/pion/webrtc/v4"
+)
+
+// Transport constants.
+const (
+	writeTimeout = 10 * time.Second // one message
+	flushTimeout = 5 * time.Second  // queued messages before a close
+
+	// Rate limit per connection (PROTOCOL.md: 50 messages per second).
+	rateLimit = 50
+	rateBurst = 50
+	// A client rate limited in this many consecutive seconds, or sending
+	// this many invalid messages in a row, is closed with 1008.
+	maxFloodSeconds  = 5
+	maxBadInARow     = 50
+	maxHeldCandidate = 64 // candidates held back per description (see peerEvents)
+)
+
+// closeMode says how a connection goes down.
+type closeMode int
+
+const (
+	// closeFlush writes what is queued, then does the close handshake.
+	closeFlush closeMode = iota
+	// closeHandshake does the close handshake without the queue (the
+	// client is too slow for it).
+	closeHandshake
+	// closeAbrupt drops the TCP connection (the client is unresponsive or
+	// already gone).
+	closeAbrupt
+)
+
+// conn is one protocol WebSocket. Anyone may send (it never blocks) or
+// close it; only its writer goroutine writes to the socket, and only the
+// goroutine running serveConn reads.
+type conn struct {
+	ws  *websocket.Conn
+	log *slog.Logger
+	m   *metrics
+
+	queue chan []byte
+	stop  chan struct{} // closed by close
+
+	once   sync.Once
+	code   websocket.StatusCode // set by close, before stop is closed
+	reason string
+	mode   closeMode
+
+	pingInterval time.Duration
+	pongTimeout  time.Duration
+}
+
+func newConn(ws *websocket.Conn, cfg *Config, m *metrics, log *slog.Logger) *conn {
+	return &conn{
+		ws:           ws,
+		log:          log,
+		m:            m,
+		queue:        make(chan []byte, cfg.SendQueue),
+		stop:         make(chan struct{}),
+		pingInterval: cfg.PingInterval,
+		pongTimeout:  cfg.PongTimeout,
+	}
+}
+
+// send queues one encoded message. It never blocks: when the queue is
+// full the connection is closed with 4008 and the message dropped.
+func (c *conn) send(b []byte) bool {
+	select {
+	case <-c.stop:
+		return false
+	default:
+	}
+	select {
+	case c.queue <- b:
+		return true
+	default:
+		if c.close(StatusQueueFull, "send queue overflow", closeHandshake) {
+			c.m.error(metricQueueFull)
+			c.log.Warn("signaling connection too slow, closing", "code", int(StatusQueueFull))
+		}
+		return false
+	}
+}
+
+// sendError queues an error message.
+func (c *conn) sendError(code, msg string, ref []byte) {
+	c.m.error(code)
+	c.send(encodeError(code, msg, ref))
+}
+
+// close asks the writer to close the connection; the first call wins and
+// reports true.
+func (c *conn) close(code websocket.StatusCode, reason string, mode closeMode) bool {
+	first := false
+	c.once.Do(func() {
+		c.code, c.reason, c.mode = code, reason, mode
+		close(c.stop)
+		first = true
+	})
+	return first
+}
+
+// closing reports whether close has been called.
+func (c *conn) closing() bool {
+	select {
+	case <-c.stop:
+		return true
+	default:
+		return false
+	}
+}
+
+// writeLoop is the writer goroutine: it writes queued messages until the
+// connection is closed, then closes the socket as close asked.
+func (c *conn) writeLoop(ctx context.Context) {
+	for {
+		select {
+		case b := <-c.queue:
+			if err := c.write(ctx, b, writeTimeout); err != nil {
+				c.close(websocket.StatusAbnormalClosure, "", closeAbrupt)
+				c.ws.CloseNow()
+				return
+			}
+		case <-c.stop:
+			c.finish(ctx)
+			return
+		}
+	}
+}
+
+func (c *conn) write(ctx context.Context, b []byte, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	return c.ws.Write(ctx, websocket.MessageText, b)
+}
+
+func (c *conn) finish(ctx context.Context) {
+	switch c.mode {
+	case closeFlush:
+		ctx, cancel := context.WithTimeout(ctx, flushTimeout)
+		defer cancel()
+	drain:
+		for {
+			select {
+			case b := <-c.queue:
+				if err := c.ws.Write(ctx, websocket.MessageText, b); err != nil {
+					c.ws.CloseNow()
+					return
+				}
+			default:
+				break drain
+			}
+		}
+		c.ws.Close(c.code, c.reason)
+	case closeHandshake:
+		c.ws.Close(c.code, c.reason)
+	default:
+		c.ws.CloseNow()
+	}
+}
+
+// pingLoop pings the client every pingInterval and closes the connection
+// when a pong does not come within pongTimeout.
+func (c *conn) pingLoop(ctx context.Context) {
+	t := time.NewTicker(c.pingInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.stop:
+			return
+		case <-t.C:
+			pctx, cancel := context.WithTimeout(ctx, c.pongTimeout)
+			err := c.ws.Ping(pctx)
+			cancel()
+			if err != nil {
+				if c.close(websocket.StatusGoingAway, "ping timeout", closeAbrupt) {
+					c.m.error(metricPingTimeout)
+					c.log.Info("signaling client did not answer ping, closing")
+				}
+				return
+			}
+		}
+	}
+}
+
+// read returns the next message and whether it was a text message.
+func (c *conn) read(ctx context.Context) (data []byte, text bool, err error) {
+	typ, b, err := c.ws.Read(ctx)
+	if err != nil {
+		return nil, false, err
+	}
+	return b, typ == websocket.MessageText, nil
+}
+
+// readError classifies why reading stopped, for logs.
+func readError(err error) string {
+	switch s := websocket.CloseStatus(err); {
+	case s == websocket.StatusMessageTooBig:
+		return "too_big"
+	case s != -1:
+		return "closed_by_client"
+	case errors.Is(err, context.Canceled):
+		return "canceled"
+	default:
+		return "connection_lost"
+	}
+}
+
+// tokenBucket is a per-connection rate limiter (not safe for concurrent
+// use; only the reading goroutine uses it).
+type tokenBucket struct {
+	tokens float64
+	last   time.Time
+}
+
+func (b *tokenBucket) allow(now time.Time) bool {
+	if b.last.IsZero() {
+		b.tokens = rateBurst
+	} else {
+		b.tokens = min(rateBurst, b.tokens+now.Sub(b.last).Seconds()*rateLimit)
+	}
+	b.last = now
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
+}
+
+// inbound guards a connection against floods and garbage: it rate limits,
+// reports rate_limited at most once per second, and says when to give up.
+type inbound struct {
+	bucket      tokenBucket
+	lastLimited time.Time // last rate_limited error sent
+	floodSecs   int       // consecutive seconds with dropped messages
+	badInARow   int
+}
+
+// admit reports whether a message may be handled now; report says whether
+// to send rate_limited, and flood whether to close the connection.
+func (in *inbound) admit(now time.Time) (ok, report, flood bool) {
+	if in.bucket.allow(now) {
+		return true, false, false
+	}
+	if now.Sub(in.lastLimited) < time.Second {
+		return false, false, false
+	}
+	if now.Sub(in.lastLimited) < 2*time.Second {
+		in.floodSecs++
+	} else {
+		in.floodSecs = 1
+	}
+	in.lastLimited = now
+	return false, true, in.floodSecs >= maxFloodSeconds
+}
+
+// bad counts an invalid message and reports whether there were too many
+// in a row.
+func (in *inbound) bad() bool {
+	in.badInARow++
+	return in.badInARow >= maxBadInARow
+}
+
+func (in *inbound) good() { in.badInARow = 0 }
+
+// serve upgrades the request and runs participant p's connection until it
+// ends. The calling (HTTP handler) goroutine is the connection's reader;
+// it starts the writer and the pinger and waits for both.
+func (h *Hub) serve(w http.ResponseWriter, r *http.Request, rm *room, p *participant) {
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		h.refuse(w, rm.info.ID, errHubClosed)
+		return
+	}
+	h.wg.Add(1)
+	h.mu.Unlock()
+	defer h.wg.Done()
+
+	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+		Subprotocols:       []string{Subprotocol},
+		InsecureSkipVerify: true, // checkRequest has checked the Origin
+	})
+	if err != nil {
+		rm.log.Debug("websocket upgrade failed", "participant", p.id)
+		return
+	}
+	ws.SetReadLimit(h.cfg.MaxMessageBytes)
+	c := newConn(ws, &h.cfg, h.m, rm.log.With("participant", p.id))
+	// The connection outlives nothing of the request but its values.
+	ctx := context.WithoutCancel(r.Context())
+	var wg sync.WaitGroup
+	wg.Go(func() { c.writeLoop(ctx) })
+	wg.Go(func() { c.pingLoop(ctx) })
+	defer wg.Wait()
+
+	if ws.Subprotocol() != Subprotocol { // checkRequest makes this impossible
+		c.close(websocket.StatusPolicyViolation, "subprotocol parley.v1 required", closeHandshake)
+		return
+	}
+	h.mu.Lock()
+	closed := h.closed
+	if !closed {
+		h.conns[c] = struct{}{}
+	}
+	h.mu.Unlock()
+	if closed {
+		c.close(websocket.StatusGoingAway, "server shutting down", closeHandshake)
+		return
+	}
+	defer func() {
+		h.mu.Lock()
+		delete(h.conns, c)
+		h.mu.Unlock()
+	}()
+	h.run(ctx, rm, p, c)
+}
+
+// run attaches c to the room and reads and handles messages until the
+// connection ends.
+func (h *Hub) run(ctx context.Context, rm *room, p *participant, c *conn) {
+	ice := []webrtc.ICEServer{}
+	if h.cfg.ICEServers != nil {
+		if s := h.cfg.ICEServers(p.id); s != nil {
+			ice = s
+		}
+	}
+	consultation := consultationMsg{ID: rm.info.ID, Title: rm.info.Title, Company: rm.info.Company}
+	welcome := func(self ParticipantInfo) []byte {
+		return encode(welcomeMsg{Type: TypeWelcome, Protocol: ProtocolVersion, Self: self, Consultation: consultation, ICEServers: ice})
+	}
+	joined, err := rm.attach(p, c, welcome)
+	if err != nil {
+		switch {
+		case errors.Is(err, ErrEnded):
+			c.send(encode(stateMsg{Type: TypeState, State: StateEnded}))
+			c.close(StatusEnded, "ended", closeFlush)
+		case errors.Is(err, errHubClosed):
+			c.close(websocket.StatusGoingAway, "server shutting down", closeHandshake)
+		default:
+			c.close(websocket.StatusPolicyViolation, "session gone", closeHandshake)
+		}
+		return
+	}
+	if joined {
+		if _, _, err := rm.ensurePeer(p, c); err != nil {
+			c.log.Warn("media peer on connect", "kind", mediaErrorKind(err))
+		}
+	}
+	var in inbound
+	why := ""
+	for {
+		data, text, err := c.read(ctx)
+		if err != nil {
+			why = readError(err)
+			break
+		}
+		h.handleMessage(ctx, rm, p, c, &in, data, text)
+	}
+	rm.connectionLost(p, c, why)
+	c.close(websocket.StatusAbnormalClosure, "", closeAbrupt)
+}
+
+// handleMessage rate limits, decodes and carries out one client message;
+// whatever is wrong with it is answered with an error message.
+func (h *Hub) handleMessage(ctx context.Context, rm *room, p *participant, c *conn, in *inbound, data []byte, text bool) {
+	ok, report, flood := in.admit(time.Now())
+	if !ok {
+		if report {
+			c.sendError(CodeRateLimited, "more than 50 messages per second; messages are dropped", nil)
+		}
+		if flood && c.close(websocket.StatusPolicyViolation, "flooding", closeFlush) {
+			h.m.error(metricFlood)
+			c.log.Info("signaling client flooding, closing", "code", int(websocket.StatusPolicyViolation))
+		}
+		return
+	}
+	var m ClientMessage
+	var perr *ProtocolError
+	if text {
+		m, perr = DecodeClientMessage(data)
+	} else {
+		perr = protoErr(CodeBadMessage, "binary messages are not supported")
+	}
+	if perr != nil {
+		h.m.message(metricInvalidType)
+		c.sendError(perr.Code, perr.Message, perr.Ref)
+		if in.bad() && c.close(websocket.StatusPolicyViolation, "too many invalid messages", closeFlush) {
+			c.log.Info("signaling client sends garbage, closing", "code", int(websocket.StatusPolicyViolation))
+		}
+		return
+	}
+	in.good()
+	h.m.message(m.Type)
+	if err := rm.handle(ctx, p, c, m); err != nil {
+		code, msg := errorCode(err)
+		if code == CodeMediaFailed {
+			c.log.Info("media request failed", "type", m.Type, "kind", mediaErrorKind(err))
+		}
+		c.sendError(code, msg, m.ID)
+	}
+}

@@ -1,0 +1,506 @@
+// Package signaling owns live consultations: their participants and states,
+// the WebSocket protocol (PROTOCOL.md), the session store behind customer
+// cookies, and the link to the media plane.
+package signaling
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/parley-video/parley/sfu"
+	"github.com/pion/webrtc/v4"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// ConsultationID identifies a consultation (the same id as in records).
+type ConsultationID string
+
+// ParticipantID identifies one participant within a consultation.
+type ParticipantID string
+
+// Role is a participant's role in a call.
+type Role string
+
+const (
+	RoleAdvisor  Role = "advisor"
+	RoleCustomer Role = "customer"
+)
+
+// Errors the web layer maps to HTTP statuses.
+var (
+	ErrNoSession      = errors.New("signaling: no such session")      // 401
+	ErrForbidden      = errors.New("signaling: forbidden")            // 403
+	ErrNoConsultation = errors.New("signaling: no such consultation") // 404
+	ErrEnded          = errors.New("signaling: consultation ended")   // 410
+	ErrFull           = errors.New("signaling: consultation full")    // 409
+)
+
+// Media is what signaling needs from the media plane; *sfu.SFU has it.
+type Media interface {
+	Room(id string) *sfu.Room
+	CloseRoom(id string)
+}
+
+var _ Media = (*sfu.SFU)(nil)
+
+// Config configures the hub.
+type Config struct {
+	MaxParticipants int
+	MaxMessageBytes int64
+	PingInterval    time.Duration
+	PongTimeout     time.Duration
+	SendQueue       int
+	// SessionTTL bounds a customer session (the consultation's lifetime).
+	SessionTTL time.Duration
+	// AllowedOrigins are accepted in the WebSocket Origin header besides the
+	// request's own host (scheme://host[:port]).
+	AllowedOrigins []string
+	// ICEServers are handed to clients in the welcome message.
+	ICEServers func(p ParticipantID) []webrtc.ICEServer
+}
+
+// ConsultationInfo is what the hub is told when a consultation opens.
+type ConsultationInfo struct {
+	ID      ConsultationID
+	Title   string
+	Company string
+}
+
+// Staff identifies a logged-in advisor allowed into a consultation (web
+// checks that; the hub trusts it).
+type Staff struct {
+	UserID int64
+	Name   string
+}
+
+// Snapshot is a consultation's live state for lists.
+type Snapshot struct {
+	ID      ConsultationID
+	Joined  int // participants in the call
+	Waiting int // customers waiting for admission
+}
+
+// Hub holds all live consultations of this node.
+type Hub struct {
+	cfg     Config
+	media   Media
+	store   SessionStore
+	log     *slog.Logger
+	m       *metrics
+	origins []origin // AllowedOrigins, parsed
+
+	mu        sync.Mutex
+	closed    bool
+	rooms     map[ConsultationID]*room
+	ended     map[ConsultationID]struct{} // tombstones, oldest first in endedFIFO
+	endedFIFO []ConsultationID
+	conns     map[*conn]struct{}
+	wg        sync.WaitGroup // connection handlers
+}
+
+// maxTombstones bounds the ended ids the hub remembers (web also checks
+// its records).
+const maxTombstones = 4096
+
+// errHubClosed is returned after Close.
+var errHubClosed = errors.New("signaling: hub closed")
+
+// NewHub returns a hub using media for the media plane and store for
+// customer sessions. Zero Config fields take the defaults of
+// config.Default. media may be nil for a hub without media plane (offers
+// and candidates then fail with media_failed); reg may be nil.
+func NewHub(cfg Config, media Media, store SessionStore, log *slog.Logger, reg prometheus.Registerer) *Hub {
+	cfg = cfg.withDefaults()
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if store == nil {
+		store = NewMemoryStore()
+	}
+	h := &Hub{
+		cfg:   cfg,
+		media: media,
+		store: store,
+		log:   log,
+		m:     newMetrics(reg),
+		rooms: make(map[ConsultationID]*room),
+		ended: make(map[ConsultationID]struct{}),
+		conns: make(map[*conn]struct{}),
+	}
+	for _, o := range cfg.AllowedOrigins {
+		if po, ok := parseOrigin(o); ok {
+			h.origins = append(h.origins, po)
+		} else {
+			log.Warn("ignoring malformed allowed origin", "origin", o)
+		}
+	}
+	return h
+}
+
+func (c Config) withDefaults() Config {
+	if c.MaxParticipants <= 0 {
+		c.MaxParticipants = 8
+	}
+	if c.MaxMessageBytes <= 0 {
+		c.MaxMessageBytes = 64 << 10
+	}
+	if c.PingInterval <= 0 {
+		c.PingInterval = 15 * time.Second
+	}
+	if c.PongTimeout <= 0 {
+		c.PongTimeout = 10 * time.Second
+	}
+	if c.SendQueue <= 0 {
+		c.SendQueue = 64
+	}
+	if c.SessionTTL <= 0 {
+		c.SessionTTL = 8 * time.Hour
+	}
+	c.AllowedOrigins = slices.Clone(c.AllowedOrigins)
+	return c
+}
+
+// Open makes a consultation known to the hub (idempotent). An ended
+// consultation stays ended.
+func (h *Hub) Open(info ConsultationInfo) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed || h.rooms[info.ID] != nil {
+		return
+	}
+	if _, ended := h.ended[info.ID]; ended {
+		return
+	}
+	h.rooms[info.ID] = newRoom(info, &h.cfg, h.media, h.store, h.m, h.log)
+	h.m.consultations.Inc()
+	h.log.Info("consultation opened", "consultation", info.ID)
+}
+
+// room returns the open consultation id: ErrEnded, ErrNoConsultation.
+func (h *Hub) room(id ConsultationID) (*room, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if _, ended := h.ended[id]; ended {
+		return nil, ErrEnded
+	}
+	if h.closed {
+		return nil, errHubClosed
+	}
+	if r := h.rooms[id]; r != nil {
+		return r, nil
+	}
+	return nil, ErrNoConsultation
+}
+
+// AddCustomer creates a waiting customer in an open consultation and returns
+// the new session cookie value (random, 256 bit; only its hash is stored).
+// It fails with ErrNoConsultation, ErrEnded, or ErrFull when the
+// consultation already knows too many participants.
+func (h *Hub) AddCustomer(ctx context.Context, id ConsultationID, name string) (ParticipantID, string, error) {
+	r, err := h.room(id)
+	if err != nil {
+		return "", "", err
+	}
+	cookie, key := newCookie()
+	p, err := r.addCustomer(name, key)
+	if err != nil {
+		return "", "", err
+	}
+	s := Session{
+		ConsultationID: id,
+		ParticipantID:  p.id,
+		Role:           RoleCustomer,
+		Name:           p.name,
+		State:          string(StateWaiting),
+		LastSeen:       time.Now().UTC(),
+	}
+	if err := h.store.Put(ctx, key, s, h.cfg.SessionTTL); err != nil {
+		r.removeCustomer(p)
+		return "", "", fmt.Errorf("store session: %w", err)
+	}
+	if r.isEnded() {
+		// End ran meanwhile and may have missed this session.
+		if err := h.store.Delete(ctx, key); err != nil {
+			h.log.Warn("delete session of ended consultation", "consultation", id, "err", err)
+		}
+		return "", "", ErrEnded
+	}
+	h.log.Info("customer added", "consultation", id, "participant", p.id)
+	return p.id, cookie, nil
+}
+
+// ServeCustomer upgrades a customer's request to the protocol WebSocket;
+// cookie is the parley_session value. Errors before the upgrade are
+// written as JSON with the matching status.
+func (h *Hub) ServeCustomer(w http.ResponseWriter, r *http.Request, id ConsultationID, cookie string) {
+	if err := h.checkRequest(r); err != nil {
+		h.refuse(w, id, err)
+		return
+	}
+	p, rm, err := h.customer(r.Context(), id, cookie)
+	if err != nil {
+		h.refuse(w, id, err)
+		return
+	}
+	h.serve(w, r, rm, p)
+}
+
+func (h *Hub) customer(ctx context.Context, id ConsultationID, cookie string) (*participant, *room, error) {
+	h.mu.Lock()
+	_, ended := h.ended[id]
+	h.mu.Unlock()
+	if ended {
+		return nil, nil, ErrEnded
+	}
+	if cookie == "" {
+		return nil, nil, ErrNoSession
+	}
+	key := sessionKey(cookie)
+	s, err := h.store.Get(ctx, key)
+	if err != nil {
+		return nil, nil, fmt.Errorf("load session: %w", err)
+	}
+	if s.ConsultationID != id {
+		return nil, nil, ErrForbidden
+	}
+	rm, err := h.room(id)
+	if err != nil {
+		return nil, nil, err
+	}
+	p, err := rm.customerParticipant(s, key)
+	return p, rm, err
+}
+
+// ServeStaff upgrades an advisor's request to the protocol WebSocket. It
+// refuses (409, ErrFull) a staff user who is not in the call yet when the
+// call is full.
+func (h *Hub) ServeStaff(w http.ResponseWriter, r *http.Request, id ConsultationID, who Staff) {
+	if err := h.checkRequest(r); err != nil {
+		h.refuse(w, id, err)
+		return
+	}
+	rm, err := h.room(id)
+	if err != nil {
+		h.refuse(w, id, err)
+		return
+	}
+	p, err := rm.staffParticipant(who)
+	if err != nil {
+		h.refuse(w, id, err)
+		return
+	}
+	h.serve(w, r, rm, p)
+}
+
+// End ends a consultation: everyone gets state "ended", sockets close with
+// 4004, media and sessions are removed.
+func (h *Hub) End(ctx context.Context, id ConsultationID) {
+	h.mu.Lock()
+	r := h.rooms[id]
+	delete(h.rooms, id)
+	if _, ended := h.ended[id]; !ended {
+		h.ended[id] = struct{}{}
+		h.endedFIFO = append(h.endedFIFO, id)
+		if len(h.endedFIFO) > maxTombstones {
+			delete(h.ended, h.endedFIFO[0])
+			h.endedFIFO = slices.Delete(h.endedFIFO, 0, 1)
+		}
+	}
+	if r != nil {
+		h.m.consultations.Dec()
+	}
+	h.mu.Unlock()
+	if r != nil {
+		r.end()
+	}
+	if h.media != nil {
+		h.media.CloseRoom(string(id))
+	}
+	if err := h.store.DeleteConsultation(ctx, id); err != nil {
+		h.log.Warn("delete sessions of ended consultation", "consultation", id, "err", err)
+	}
+	h.log.Info("consultation ended", "consultation", id)
+}
+
+// Snapshot returns live counts; ok is false when the hub does not know id.
+func (h *Hub) Snapshot(id ConsultationID) (s Snapshot, ok bool) {
+	h.mu.Lock()
+	r := h.rooms[id]
+	h.mu.Unlock()
+	if r == nil {
+		return Snapshot{}, false
+	}
+	return r.snapshot(), true
+}
+
+// Close ends all connections (close code 1001) and waits for their
+// goroutines. Consultations are not ended. Idempotent.
+func (h *Hub) Close() {
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		h.wg.Wait()
+		return
+	}
+	h.closed = true
+	rooms := slices.Collect(maps.Values(h.rooms))
+	h.rooms = make(map[ConsultationID]*room)
+	h.m.consultations.Sub(float64(len(rooms)))
+	conns := slices.Collect(maps.Keys(h.conns))
+	h.mu.Unlock()
+	for _, r := range rooms {
+		r.shutdown()
+		if h.media != nil {
+			h.media.CloseRoom(string(r.info.ID))
+		}
+	}
+	for _, c := range conns {
+		c.close(websocket.StatusGoingAway, "server shutting down", closeFlush)
+	}
+	h.wg.Wait()
+}
+
+// SessionStore holds customer sessions, keyed by the SHA-256 of the cookie.
+// Memory (one node) and Redis (many nodes, issue 3) implement it.
+type SessionStore interface {
+	Put(ctx context.Context, key string, s Session, ttl time.Duration) error
+	Get(ctx context.Context, key string) (Session, error) // ErrNoSession
+	Delete(ctx context.Context, key string) error
+	// DeleteConsultation removes every session of a consultation.
+	DeleteConsultation(ctx context.Context, id ConsultationID) error
+}
+
+// Session is what a customer cookie stands for.
+type Session struct {
+	ConsultationID ConsultationID `json:"consultation"`
+	ParticipantID  ParticipantID  `json:"participant"`
+	Role           Role           `json:"role"`
+	Name           string         `json:"name"`
+	State          string         `json:"state"`
+	LastSeen       time.Time      `json:"last_seen"`
+}
+
+// Errors of the HTTP request before the upgrade.
+var (
+	errSubprotocol = errors.New("signaling: the client must offer the parley.v1 subprotocol")
+	errOrigin      = errors.New("signaling: origin not allowed")
+)
+
+// checkRequest checks the parts of the upgrade request that do not depend
+// on who connects: the subprotocol and the Origin.
+func (h *Hub) checkRequest(r *http.Request) error {
+	if !offersSubprotocol(r.Header) {
+		return errSubprotocol
+	}
+	if !h.originAllowed(r) {
+		return errOrigin
+	}
+	return nil
+}
+
+func offersSubprotocol(hd http.Header) bool {
+	for _, v := range hd.Values("Sec-WebSocket-Protocol") {
+		for tok := range strings.SplitSeq(v, ",") {
+			if strings.TrimSpace(tok) == Subprotocol {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// origin is an allowed origin: scheme (empty: any) and host[:port].
+type origin struct{ scheme, host string }
+
+func parseOrigin(s string) (origin, bool) {
+	s = strings.TrimSpace(s)
+	if !strings.Contains(s, "://") {
+		// A bare host[:port].
+		if s == "" || strings.ContainsAny(s, "/ ") {
+			return origin{}, false
+		}
+		return origin{host: strings.ToLower(s)}, true
+	}
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" || u.Scheme == "" {
+		return origin{}, false
+	}
+	return origin{scheme: strings.ToLower(u.Scheme), host: strings.ToLower(u.Host)}, true
+}
+
+// originAllowed accepts requests without Origin (not from a browser, so no
+// cross-site risk), from the request's own host, or from AllowedOrigins.
+func (h *Hub) originAllowed(r *http.Request) bool {
+	o := r.Header.Get("Origin")
+	if o == "" {
+		return true
+	}
+	u, err := url.Parse(o)
+	if err != nil || u.Host == "" {
+		return false
+	}
+	if strings.EqualFold(u.Host, r.Host) {
+		return true
+	}
+	scheme, host := strings.ToLower(u.Scheme), strings.ToLower(u.Host)
+	for _, a := range h.origins {
+		if a.host == host && (a.scheme == "" || a.scheme == scheme) {
+			return true
+		}
+	}
+	return false
+}
+
+// httpError maps an error before the upgrade to its status and code: the
+// one place where that mapping happens.
+func httpError(err error) (status int, code, msg string) {
+	switch {
+	case errors.Is(err, errSubprotocol):
+		return http.StatusBadRequest, "bad_request", "the WebSocket subprotocol parley.v1 is required"
+	case errors.Is(err, errOrigin):
+		return http.StatusForbidden, "forbidden", "origin not allowed"
+	case errors.Is(err, ErrNoSession):
+		return http.StatusUnauthorized, "unauthorized", "no valid session"
+	case errors.Is(err, ErrForbidden):
+		return http.StatusForbidden, "forbidden", "not allowed in this consultation"
+	case errors.Is(err, ErrNoConsultation):
+		return http.StatusNotFound, "not_found", "no such consultation"
+	case errors.Is(err, ErrEnded):
+		return http.StatusGone, "ended", "the consultation has ended"
+	case errors.Is(err, ErrFull):
+		return http.StatusConflict, CodeRoomFull, "the consultation is full"
+	case errors.Is(err, errHubClosed):
+		return http.StatusServiceUnavailable, "unavailable", "the server is shutting down"
+	default:
+		return http.StatusInternalServerError, "internal", "internal error"
+	}
+}
+
+// refuse answers a request that cannot be upgraded.
+func (h *Hub) refuse(w http.ResponseWriter, id ConsultationID, err error) {
+	status, code, msg := httpError(err)
+	if status == http.StatusInternalServerError {
+		h.log.Error("signaling request failed", "consultation", id, "err", err)
+	} else {
+		h.log.Debug("signaling request refused", "consultation", id, "code", code)
+	}
+	type body struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(map[string]body{"error": {Code: code, Message: msg}})
+}

@@ -1,0 +1,218 @@
+package web
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/parley-video/parley/records"
+)
+
+// Context keys for the logged-in staff user.
+const (
+	ctxUser  = "parley.user"
+	ctxToken = "parley.loginToken"
+)
+
+// userJSON is API.md's User.
+type userJSON struct {
+	ID          int64  `json:"id"`
+	Username    string `json:"username"`
+	DisplayName string `json:"displayName"`
+	Role        string `json:"role"`
+	Available   bool   `json:"available"`
+}
+
+func toUserJSON(u records.User) userJSON {
+	return userJSON{ID: u.ID, Username: u.Username, DisplayName: u.DisplayName, Role: string(u.Role), Available: u.Available}
+}
+
+// csrfFor derives the CSRF token of a login: an HMAC keyed with the login
+// token, so it cannot be forged without the HttpOnly cookie and need not be
+// stored.
+func csrfFor(loginToken string) string {
+	m := hmac.New(sha256.New, []byte(loginToken))
+	m.Write([]byte("parley csrf v1"))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// staffCookie builds a staff cookie (session cookie: it ends with the
+// browser; the server ends idle logins after auth.session_ttl).
+func (s *Server) staffCookie(r *http.Request, name, value string, httpOnly bool, maxAge int) *http.Cookie {
+	return &http.Cookie{
+		Name: name, Value: value, Path: "/", MaxAge: maxAge,
+		HttpOnly: httpOnly, Secure: s.secureCookies(r), SameSite: http.SameSiteLaxMode,
+	}
+}
+
+func (s *Server) clearStaffCookies(c *gin.Context) {
+	http.SetCookie(c.Writer, s.staffCookie(c.Request, cookieStaff, "", true, -1))
+	http.SetCookie(c.Writer, s.staffCookie(c.Request, cookieCSRF, "", false, -1))
+}
+
+// currentStaff returns the logged-in user of the request, if any.
+func (s *Server) currentStaff(c *gin.Context) (records.User, string, bool, error) {
+	token, err := c.Cookie(cookieStaff)
+	if err != nil || token == "" {
+		return records.User{}, "", false, nil
+	}
+	u, err := s.rec.LoginUser(c.Request.Context(), token)
+	if errors.Is(err, records.ErrNotFound) || errors.Is(err, records.ErrExpired) {
+		return records.User{}, "", false, nil
+	}
+	if err != nil {
+		return records.User{}, "", false, err
+	}
+	return u, token, true, nil
+}
+
+// staffUser is the user requireStaff put into the context.
+func staffUser(c *gin.Context) records.User {
+	u, _ := c.Get(ctxUser)
+	user, _ := u.(records.User)
+	return user
+}
+
+// requireStaff lets only logged-in staff through (401 otherwise).
+func (s *Server) requireStaff(c *gin.Context) {
+	u, token, ok, err := s.currentStaff(c)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	if !ok {
+		s.fail(c, errNotLoggedIn)
+		return
+	}
+	c.Set(ctxUser, u)
+	c.Set(ctxToken, token)
+	c.Next()
+}
+
+// checkCSRF requires, on state-changing staff requests, the X-CSRF-Token
+// header to equal the parley_csrf cookie and the login's CSRF token.
+func (s *Server) checkCSRF(c *gin.Context) {
+	switch c.Request.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions:
+		c.Next()
+		return
+	}
+	token := c.GetString(ctxToken)
+	if err := s.verifyCSRF(c, token); err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.Next()
+}
+
+func (s *Server) verifyCSRF(c *gin.Context, loginToken string) error {
+	header := c.GetHeader(headerCSRF)
+	cookie, _ := c.Cookie(cookieCSRF)
+	if header == "" {
+		return errCSRF("missing " + headerCSRF + " header")
+	}
+	want := csrfFor(loginToken)
+	if subtle.ConstantTimeCompare([]byte(header), []byte(cookie)) != 1 ||
+		subtle.ConstantTimeCompare([]byte(header), []byte(want)) != 1 {
+		return errCSRF("wrong " + headerCSRF + " header")
+	}
+	return nil
+}
+
+// requireConsultRole lets only advisors and admins through (403 otherwise).
+func (s *Server) requireConsultRole(c *gin.Context) {
+	if !staffUser(c).Role.CanConsult() {
+		s.fail(c, errForbidden("only advisors and admins hold consultations"))
+		return
+	}
+	c.Next()
+}
+
+// handleLogin: POST /api/v1/login.
+func (s *Server) handleLogin(c *gin.Context) error {
+	var req struct {
+		Username string `json:"username"`
+		Password string `json:"password"`
+	}
+	if err := decodeJSON(c, &req, false); err != nil {
+		return err
+	}
+	userKey := strings.ToLower(strings.TrimSpace(req.Username))
+	if len(userKey) > records.MaxUsernameLen {
+		userKey = userKey[:records.MaxUsernameLen]
+	}
+	if ok, wait := s.logins.allow("ip:"+s.anonClient(c.Request), "user:"+userKey); !ok {
+		c.Header("Retry-After", strconv.Itoa(int(wait.Seconds())))
+		return errRateLimited
+	}
+	ctx := c.Request.Context()
+	u, err := s.rec.Authenticate(ctx, req.Username, req.Password)
+	if err != nil {
+		return err
+	}
+	if old, err := c.Cookie(cookieStaff); err == nil && old != "" {
+		if err := s.rec.DeleteLogin(ctx, old); err != nil {
+			return err
+		}
+	}
+	token, err := s.rec.CreateLogin(ctx, u.ID, s.cfg.Auth.SessionTTL)
+	if err != nil {
+		return err
+	}
+	http.SetCookie(c.Writer, s.staffCookie(c.Request, cookieStaff, token, true, 0))
+	http.SetCookie(c.Writer, s.staffCookie(c.Request, cookieCSRF, csrfFor(token), false, 0))
+	c.JSON(http.StatusOK, gin.H{"user": toUserJSON(u)})
+	return nil
+}
+
+// handleLogout: POST /api/v1/logout. A live login needs the CSRF header;
+// stale cookies are simply cleared.
+func (s *Server) handleLogout(c *gin.Context) error {
+	_, token, ok, err := s.currentStaff(c)
+	if err != nil {
+		return err
+	}
+	if ok {
+		if err := s.verifyCSRF(c, token); err != nil {
+			return err
+		}
+		if err := s.rec.DeleteLogin(c.Request.Context(), token); err != nil {
+			return err
+		}
+	}
+	s.clearStaffCookies(c)
+	c.Status(http.StatusNoContent)
+	return nil
+}
+
+// handleMe: GET /api/v1/me.
+func (s *Server) handleMe(c *gin.Context) error {
+	c.JSON(http.StatusOK, toUserJSON(staffUser(c)))
+	return nil
+}
+
+// handleAvailability: PUT /api/v1/me/availability.
+func (s *Server) handleAvailability(c *gin.Context) error {
+	var req struct {
+		Available *bool `json:"available"`
+	}
+	if err := decodeJSON(c, &req, false); err != nil {
+		return err
+	}
+	if req.Available == nil {
+		return errBadRequest(`field "available" (true or false) is required`)
+	}
+	u, err := s.rec.SetAvailable(c.Request.Context(), staffUser(c).ID, *req.Available)
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, toUserJSON(u))
+	return nil
+}

@@ -1,0 +1,264 @@
+package web
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/parley-video/parley/config"
+	"github.com/parley-video/parley/records"
+)
+
+func TestLoginSuccessSetsCookies(t *testing.T) {
+	e := newEnv(t)
+	e.user("anna", records.RoleAdvisor)
+	c := e.client()
+	r := e.do(c, "POST", "/api/v1/login", map[string]string{"username": "Anna", "password": testPassword})
+	if r.StatusCode != http.StatusOK {
+		t.Fatalf("login: %d %s", r.StatusCode, r.body)
+	}
+	user := r.json(t)["user"].(map[string]any)
+	if user["username"] != "anna" || user["displayName"] != "Anna Muster" || user["role"] != "advisor" || user["available"] != false {
+		t.Fatalf("user = %v", user)
+	}
+	staff, csrf := r.cookie(cookieStaff), r.cookie(cookieCSRF)
+	if staff == nil || csrf == nil {
+		t.Fatalf("cookies = %v", r.Cookies())
+	}
+	if !staff.HttpOnly || staff.SameSite != http.SameSiteLaxMode || staff.Path != "/" || staff.Secure {
+		t.Errorf("staff cookie = %+v; want HttpOnly, SameSite=Lax, Path=/, not Secure without TLS", staff)
+	}
+	if csrf.HttpOnly || csrf.SameSite != http.SameSiteLaxMode || csrf.Path != "/" || csrf.Value != csrfFor(staff.Value) {
+		t.Errorf("csrf cookie = %+v; want readable by script and bound to the login", csrf)
+	}
+	me := e.do(c, "GET", "/api/v1/me", nil)
+	if me.StatusCode != http.StatusOK || me.json(t)["username"] != "anna" {
+		t.Fatalf("me: %d %s", me.StatusCode, me.body)
+	}
+	av := e.staff(c, "PUT", "/api/v1/me/availability", map[string]bool{"available": true})
+	if av.StatusCode != http.StatusOK || av.json(t)["available"] != true {
+		t.Fatalf("availability: %d %s", av.StatusCode, av.body)
+	}
+	if r := e.staff(c, "PUT", "/api/v1/me/availability", map[string]any{}); r.StatusCode != http.StatusBadRequest {
+		t.Fatalf("availability without field: %d", r.StatusCode)
+	}
+}
+
+func TestLoginFailures(t *testing.T) {
+	e := newEnv(t)
+	e.user("anna", records.RoleAdvisor)
+	tests := []struct {
+		name   string
+		body   any
+		status int
+		code   string
+	}{
+		{"wrong password", map[string]string{"username": "anna", "password": "wrong password!"}, 401, "unauthorized"},
+		{"unknown user", map[string]string{"username": "nobody", "password": testPassword}, 401, "unauthorized"},
+		{"malformed JSON", `{"username":`, 400, "bad_request"},
+		{"unknown field", map[string]string{"username": "anna", "password": testPassword, "otp": "1"}, 400, "bad_request"},
+		{"not an object", `[1,2]`, 400, "bad_request"},
+		{"two objects", `{"username":"anna"}{}`, 400, "bad_request"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := e.do(e.client(), "POST", "/api/v1/login", tt.body)
+			if r.StatusCode != tt.status || r.errCode(t) != tt.code {
+				t.Fatalf("got %d %s; want %d %s", r.StatusCode, r.body, tt.status, tt.code)
+			}
+			if msg := r.json(t)["error"].(map[string]any)["message"].(string); msg == "" {
+				t.Fatal("error without message")
+			}
+			if r.cookie(cookieStaff) != nil {
+				t.Fatal("failed login set a cookie")
+			}
+		})
+	}
+	r := e.do(e.client(), "POST", "/api/v1/login", "username=anna", "Content-Type", "application/x-www-form-urlencoded")
+	if r.StatusCode != http.StatusBadRequest || !strings.Contains(string(r.body), "application/json") {
+		t.Fatalf("form post: %d %s", r.StatusCode, r.body)
+	}
+}
+
+func TestLoginRateLimit(t *testing.T) {
+	e := newEnv(t, func(c *config.Config) {
+		c.Auth.LoginAttemptsPerMinute = 3
+		c.HTTP.TrustedProxies = []string{"127.0.0.1", "::1"}
+	})
+	e.user("anna", records.RoleAdvisor)
+	bad := map[string]string{"username": "anna", "password": "wrong password!"}
+
+	// Per user name: three clients from different networks, one name.
+	for i, ip := range []string{"198.51.100.1", "203.0.113.1", "192.0.2.1"} {
+		if r := e.do(e.client(), "POST", "/api/v1/login", bad, "X-Forwarded-For", ip); r.StatusCode != 401 {
+			t.Fatalf("attempt %d: %d", i, r.StatusCode)
+		}
+	}
+	r := e.do(e.client(), "POST", "/api/v1/login", map[string]string{"username": "anna", "password": testPassword},
+		"X-Forwarded-For", "198.18.0.1")
+	if r.StatusCode != http.StatusTooManyRequests || r.errCode(t) != "rate_limited" || r.Header.Get("Retry-After") == "" {
+		t.Fatalf("4th attempt for one name: %d %s; want 429 rate_limited with Retry-After", r.StatusCode, r.body)
+	}
+
+	// Per anonymised address: one /24 network, different names.
+	for i, name := range []string{"x1", "x2", "x3"} {
+		ip := "100.64.7." + string(rune('1'+i))
+		r := e.do(e.client(), "POST", "/api/v1/login", map[string]string{"username": name, "password": "whatever12"}, "X-Forwarded-For", ip)
+		if r.StatusCode != 401 {
+			t.Fatalf("attempt %d: %d", i, r.StatusCode)
+		}
+	}
+	r = e.do(e.client(), "POST", "/api/v1/login", map[string]string{"username": "x4", "password": "whatever12"}, "X-Forwarded-For", "100.64.7.200")
+	if r.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("4th attempt from one /24: %d; want 429", r.StatusCode)
+	}
+	if r := e.do(e.client(), "POST", "/api/v1/login", map[string]string{"username": "x5", "password": "whatever12"}, "X-Forwarded-For", "100.64.8.1"); r.StatusCode != 401 {
+		t.Fatalf("another network: %d; want 401", r.StatusCode)
+	}
+}
+
+func TestLimiterRefills(t *testing.T) {
+	now := time.Unix(1000, 0)
+	l := newLimiter(2, time.Minute, func() time.Time { return now })
+	for i := 0; i < 2; i++ {
+		if ok, _ := l.allow("a"); !ok {
+			t.Fatalf("attempt %d refused", i)
+		}
+	}
+	ok, wait := l.allow("a")
+	if ok || wait <= 0 || wait > 30*time.Second {
+		t.Fatalf("3rd attempt: %v, wait %v", ok, wait)
+	}
+	if ok, _ := l.allow("b", "a"); ok {
+		t.Fatal("a refused key must refuse the combination")
+	}
+	if ok, _ := l.allow("b"); !ok {
+		t.Fatal("b must still have its tokens (a refused combination takes none)")
+	}
+	now = now.Add(30 * time.Second)
+	if ok, _ := l.allow("a"); !ok {
+		t.Fatal("no refill after 30s")
+	}
+	for i := 0; i < limiterPruneAt+10; i++ {
+		l.allow("k" + string(rune(i)))
+	}
+	now = now.Add(time.Hour)
+	l.allow("z")
+	if len(l.buckets) > 10 {
+		t.Fatalf("%d buckets after pruning", len(l.buckets))
+	}
+}
+
+func TestLogout(t *testing.T) {
+	e := newEnv(t)
+	c, _ := e.loggedIn("anna", records.RoleAdvisor)
+	if r := e.do(c, "POST", "/api/v1/logout", nil); r.StatusCode != http.StatusForbidden || r.errCode(t) != "csrf" {
+		t.Fatalf("logout without CSRF header: %d %s", r.StatusCode, r.body)
+	}
+	r := e.staff(c, "POST", "/api/v1/logout", nil)
+	if r.StatusCode != http.StatusNoContent {
+		t.Fatalf("logout: %d %s", r.StatusCode, r.body)
+	}
+	if ck := r.cookie(cookieStaff); ck == nil || ck.MaxAge >= 0 {
+		t.Fatalf("staff cookie not cleared: %+v", ck)
+	}
+	if r := e.do(c, "GET", "/api/v1/me", nil); r.StatusCode != http.StatusUnauthorized || r.errCode(t) != "unauthorized" {
+		t.Fatalf("me after logout: %d", r.StatusCode)
+	}
+	if r := e.do(e.client(), "POST", "/api/v1/logout", nil); r.StatusCode != http.StatusNoContent {
+		t.Fatalf("logout without login: %d", r.StatusCode)
+	}
+}
+
+func TestCSRFAndOrigin(t *testing.T) {
+	e := newEnv(t, func(c *config.Config) {
+		c.HTTP.PublicURL = "https://video.example.com"
+		c.HTTP.AllowedOrigins = []string{"https://www.example.com"}
+	})
+	c, _ := e.loggedIn("anna", records.RoleAdvisor)
+	other, _ := e.loggedIn("bert", records.RoleAdvisor)
+	tests := []struct {
+		name   string
+		hdr    []string
+		status int
+		code   string
+	}{
+		{"no CSRF header", []string{headerCSRF, ""}, 403, "csrf"},
+		{"wrong CSRF header", []string{headerCSRF, "AAAA"}, 403, "csrf"},
+		{"another login's CSRF token", []string{headerCSRF, e.csrf(other)}, 403, "csrf"},
+		{"foreign origin", []string{"Origin", "https://evil.example"}, 403, "csrf"},
+		{"null origin", []string{"Origin", "null"}, 403, "csrf"},
+		{"cross-site fetch without origin", []string{"Sec-Fetch-Site", "cross-site"}, 403, "csrf"},
+		{"own host", []string{"Origin", e.ts.URL}, 201, ""},
+		{"public URL origin", []string{"Origin", "https://video.example.com"}, 201, ""},
+		{"configured origin", []string{"Origin", "https://www.example.com"}, 201, ""},
+		{"no origin (non-browser)", nil, 201, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := e.staff(c, "POST", "/api/v1/consultations", map[string]string{}, tt.hdr...)
+			if r.StatusCode != tt.status || (tt.code != "" && r.errCode(t) != tt.code) {
+				t.Fatalf("got %d %s; want %d %s", r.StatusCode, r.body, tt.status, tt.code)
+			}
+		})
+	}
+	// Reading needs no CSRF header.
+	if r := e.do(c, "GET", "/api/v1/consultations", nil); r.StatusCode != http.StatusOK {
+		t.Fatalf("GET without CSRF: %d", r.StatusCode)
+	}
+	// Customers are protected by the Origin check alone.
+	_, token := e.createConsultation(c, "x")
+	r := e.do(e.client(), "POST", "/api/v1/invites/"+token+"/join",
+		map[string]any{"consent": true, "consentVersion": e.consentVersion(token), "lang": "de"}, "Origin", "https://evil.example")
+	if r.StatusCode != http.StatusForbidden || r.errCode(t) != "csrf" {
+		t.Fatalf("customer join from foreign origin: %d %s", r.StatusCode, r.body)
+	}
+	// Login from a foreign origin (login CSRF).
+	r = e.do(e.client(), "POST", "/api/v1/login", map[string]string{"username": "anna", "password": testPassword}, "Origin", "https://evil.example")
+	if r.StatusCode != http.StatusForbidden {
+		t.Fatalf("login from foreign origin: %d", r.StatusCode)
+	}
+}
+
+func TestRoles(t *testing.T) {
+	e := newEnv(t)
+	back, _ := e.loggedIn("berta", records.RoleBackoffice)
+	adv, _ := e.loggedIn("anna", records.RoleAdvisor)
+	admin, _ := e.loggedIn("root", records.RoleAdmin)
+	id, token := e.createConsultation(adv, "Kredit")
+
+	if r := e.staff(back, "POST", "/api/v1/consultations", map[string]string{}); r.StatusCode != 403 || r.errCode(t) != "forbidden" {
+		t.Fatalf("backoffice creates consultation: %d %s", r.StatusCode, r.body)
+	}
+	if r := e.do(back, "GET", "/api/v1/consultations", nil); r.StatusCode != 403 {
+		t.Fatalf("backoffice lists consultations: %d", r.StatusCode)
+	}
+	if r := e.do(back, "GET", "/api/v1/me", nil); r.StatusCode != 200 {
+		t.Fatalf("backoffice /me: %d", r.StatusCode)
+	}
+	if r := e.do(admin, "GET", "/api/v1/consultations/"+id, nil); r.StatusCode != 200 {
+		t.Fatalf("admin reads a consultation: %d", r.StatusCode)
+	}
+	if _, tok := e.createConsultation(admin, "admin's"); tok == "" {
+		t.Fatal("admin cannot create")
+	}
+
+	// A customer (session cookie only) reaches no staff route.
+	cust := e.client()
+	r := e.do(cust, "POST", "/api/v1/invites/"+token+"/join", map[string]any{"consent": true, "consentVersion": e.consentVersion(token), "lang": "en"})
+	if r.StatusCode != 200 {
+		t.Fatalf("join: %d %s", r.StatusCode, r.body)
+	}
+	for _, p := range []string{"/api/v1/me", "/api/v1/consultations", "/api/v1/consultations/" + id} {
+		if r := e.do(cust, "GET", p, nil); r.StatusCode != http.StatusUnauthorized || r.errCode(t) != "unauthorized" {
+			t.Errorf("customer GET %s: %d", p, r.StatusCode)
+		}
+	}
+	if r := e.do(cust, "POST", "/api/v1/consultations/"+id+"/end", nil); r.StatusCode != http.StatusUnauthorized {
+		t.Errorf("customer ends consultation: %d", r.StatusCode)
+	}
+	if r := e.do(cust, "GET", "/app", nil); r.StatusCode != http.StatusFound || !strings.HasPrefix(r.Header.Get("Location"), "/login") {
+		t.Errorf("customer /app: %d %s", r.StatusCode, r.Header.Get("Location"))
+	}
+}

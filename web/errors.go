@@ -1,0 +1,107 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/parley-video/parley/records"
+	"github.com/parley-video/parley/signaling"
+)
+
+// apiError is an error with its HTTP rendering (API.md error codes).
+type apiError struct {
+	status  int
+	code    string
+	message string // English, for developers; no personal data
+}
+
+func (e *apiError) Error() string { return e.code + ": " + e.message }
+
+func errBadRequest(msg string) error { return &apiError{http.StatusBadRequest, "bad_request", msg} }
+func errUnauthorized(msg string) error {
+	return &apiError{http.StatusUnauthorized, "unauthorized", msg}
+}
+func errForbidden(msg string) error { return &apiError{http.StatusForbidden, "forbidden", msg} }
+func errCSRF(msg string) error      { return &apiError{http.StatusForbidden, "csrf", msg} }
+
+var (
+	errNotLoggedIn = errUnauthorized("login required")
+	errRateLimited = &apiError{http.StatusTooManyRequests, "rate_limited", "too many login attempts; try again in a minute"}
+	errNoRoute     = &apiError{http.StatusNotFound, "not_found", "no such endpoint"}
+	errMethod      = &apiError{http.StatusMethodNotAllowed, "bad_request", "method not allowed"}
+	errBodyTooBig  = &apiError{http.StatusRequestEntityTooLarge, "bad_request", "request body too large (at most 64 KiB)"}
+	errNoFile      = &apiError{http.StatusNotFound, "not_found", "no such file"}
+)
+
+// problem is how an error is shown.
+type problem struct {
+	status        int
+	code, message string
+}
+
+// classify maps every error the handlers return to status, code and
+// message. This is the only place that does so.
+func classify(err error) problem {
+	var ae *apiError
+	var ve *records.ValidationError
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &ae):
+		return problem{ae.status, ae.code, ae.message}
+	case errors.As(err, &ve):
+		return problem{http.StatusBadRequest, "bad_request", ve.Error()}
+	case errors.As(err, &mbe):
+		return problem{errBodyTooBig.status, errBodyTooBig.code, errBodyTooBig.message}
+	case errors.Is(err, records.ErrBadCredentials):
+		return problem{http.StatusUnauthorized, "unauthorized", "wrong username or password"}
+	case errors.Is(err, records.ErrNotFound), errors.Is(err, signaling.ErrNoConsultation):
+		return problem{http.StatusNotFound, "not_found", "not found"}
+	case errors.Is(err, records.ErrExpired):
+		return problem{http.StatusGone, "expired", "the link has expired"}
+	case errors.Is(err, records.ErrEnded), errors.Is(err, signaling.ErrEnded):
+		return problem{http.StatusGone, "ended", "the consultation has ended"}
+	case errors.Is(err, records.ErrConflict):
+		return problem{http.StatusConflict, "conflict", "already exists"}
+	case errors.Is(err, signaling.ErrFull):
+		return problem{http.StatusConflict, "conflict", "the consultation is full"}
+	case errors.Is(err, signaling.ErrNoSession):
+		return problem{http.StatusUnauthorized, "unauthorized", "no valid session"}
+	case errors.Is(err, signaling.ErrForbidden):
+		return problem{http.StatusForbidden, "forbidden", "forbidden"}
+	}
+	return problem{http.StatusInternalServerError, "internal", "internal server error"}
+}
+
+// fail renders err as a JSON error body and aborts the chain. Server
+// errors are logged here (and only here).
+func (s *Server) fail(c *gin.Context, err error) {
+	p := s.report(c, err)
+	if c.Writer.Written() {
+		c.Abort()
+		return
+	}
+	c.AbortWithStatusJSON(p.status, gin.H{"error": gin.H{"code": p.code, "message": p.message}})
+}
+
+// failAny renders err as JSON under /api/ and /ws/, as a page elsewhere.
+func (s *Server) failAny(c *gin.Context, err error) {
+	p := c.Request.URL.Path
+	if strings.HasPrefix(p, "/api/") || strings.HasPrefix(p, "/ws/") {
+		s.fail(c, err)
+		return
+	}
+	s.failPage(c, err)
+}
+
+// report classifies err and logs it when it is the server's fault.
+func (s *Server) report(c *gin.Context, err error) problem {
+	p := classify(err)
+	if p.status >= 500 {
+		s.log.ErrorContext(c.Request.Context(), "request failed",
+			"method", c.Request.Method, "route", routeOf(c), "err", err)
+	}
+	return p
+}

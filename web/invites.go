@@ -1,0 +1,102 @@
+package web
+
+import (
+	"context"
+	"math"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/parley-video/parley/records"
+	"github.com/parley-video/parley/signaling"
+)
+
+// maxCustomerName bounds the optional name a customer gives.
+const maxCustomerName = 64
+
+// inviteConsultation resolves a customer invite token to an open
+// consultation (ErrNotFound, ErrExpired or ErrEnded otherwise).
+func (s *Server) inviteConsultation(ctx context.Context, token string) (records.Consultation, error) {
+	con, err := s.rec.ConsultationByInvite(ctx, token)
+	if err != nil {
+		return records.Consultation{}, err
+	}
+	if err := s.ensureOpen(ctx, con); err != nil {
+		return records.Consultation{}, err
+	}
+	return con, nil
+}
+
+// handleGetInvite: GET /api/v1/invites/:token.
+func (s *Server) handleGetInvite(c *gin.Context) error {
+	con, err := s.inviteConsultation(c.Request.Context(), c.Param("token"))
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, gin.H{
+		"company":        s.cfg.Company.Name,
+		"advisorName":    con.AdvisorName,
+		"title":          con.Title,
+		"consultationId": con.ID,
+		"privacyUrl":     "/privacy",
+		"consent": gin.H{
+			"version": s.consent.Version,
+			"text":    gin.H{"de": s.consent.DE, "en": s.consent.EN},
+		},
+	})
+	return nil
+}
+
+// handleJoin: POST /api/v1/invites/:token/join. Checks the consent,
+// records it, adds the customer to the hub's waiting room and sets the
+// parley_session cookie.
+func (s *Server) handleJoin(c *gin.Context) error {
+	var req struct {
+		Name           string `json:"name"`
+		Consent        bool   `json:"consent"`
+		ConsentVersion string `json:"consentVersion"`
+		Lang           string `json:"lang"`
+	}
+	if err := decodeJSON(c, &req, false); err != nil {
+		return err
+	}
+	name, err := records.CleanText("name", req.Name, maxCustomerName)
+	if err != nil {
+		return err
+	}
+	if req.Lang != "de" && req.Lang != "en" {
+		return errBadRequest(`field "lang" must be "de" or "en"`)
+	}
+	ctx := c.Request.Context()
+	con, err := s.inviteConsultation(ctx, c.Param("token"))
+	if err != nil {
+		return err
+	}
+	if !req.Consent {
+		return errBadRequest("consent is required to join")
+	}
+	if req.ConsentVersion != s.consent.Version {
+		return errBadRequest("consentVersion does not match the current consent text; reload the invite")
+	}
+	consentAt := s.now()
+	remaining := s.remaining(con)
+
+	cid := signaling.ConsultationID(con.ID)
+	s.hub.Open(s.hubInfo(con))
+	pid, cookie, err := s.hub.AddCustomer(ctx, cid, name)
+	if err != nil {
+		return err
+	}
+	// The participant id exists only now; the record carries the time the
+	// consent was given, before anything was processed.
+	if err := s.rec.RecordConsent(ctx, con.ID, string(pid), s.consent.Version, req.Lang, consentAt); err != nil {
+		return err
+	}
+	http.SetCookie(c.Writer, &http.Cookie{
+		Name: cookieSession, Value: cookie, Path: "/",
+		MaxAge:   max(1, int(math.Ceil(remaining.Seconds()))),
+		HttpOnly: true, Secure: s.secureCookies(c.Request), SameSite: http.SameSiteLaxMode,
+	})
+	c.JSON(http.StatusOK, gin.H{"consultationId": con.ID, "participantId": string(pid)})
+	return nil
+}

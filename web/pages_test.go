@@ -1,0 +1,445 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/parley-video/parley/config"
+	"github.com/parley-video/parley/records"
+	"github.com/parley-video/parley/signaling"
+)
+
+func TestJoinPage(t *testing.T) {
+	e := newEnv(t)
+	anna, u := e.loggedIn("anna", records.RoleAdvisor)
+	_, token := e.createConsultation(anna, "")
+	// An expired invite (created directly: the API uses consultation.invite_ttl).
+	_, expired, err := e.rec.CreateConsultation(context.Background(), u.ID, "", time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	endedID, endedTok := e.createConsultation(anna, "")
+	if r := e.staff(anna, "POST", "/api/v1/consultations/"+endedID+"/end", nil); r.StatusCode != 200 {
+		t.Fatal(r.StatusCode)
+	}
+	time.Sleep(5 * time.Millisecond)
+
+	tests := []struct {
+		name   string
+		token  string
+		status int
+		want   []string // in order: German first
+	}{
+		{"valid", token, 200, []string{"JOIN-PAGE"}},
+		{"unknown", "no-such-token", 404, []string{"Link ungültig", "Dieser Link ist ungültig", "Invalid link"}},
+		{"expired", expired, 410, []string{"Link abgelaufen", "Link expired"}},
+		{"ended", endedTok, 410, []string{"Beratung beendet", "Consultation ended"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := e.do(e.client(), "GET", "/j/"+tt.token, nil)
+			if r.StatusCode != tt.status {
+				t.Fatalf("status %d; want %d", r.StatusCode, tt.status)
+			}
+			if ct := r.Header.Get("Content-Type"); ct != "text/html; charset=utf-8" {
+				t.Fatalf("Content-Type %q", ct)
+			}
+			body, at := string(r.body), 0
+			for _, w := range tt.want {
+				i := strings.Index(body[at:], w)
+				if i < 0 {
+					t.Fatalf("page lacks %q (in order): %s", w, body)
+				}
+				at += i
+			}
+			if tt.status != 200 {
+				if !strings.Contains(body, `href="/static/css/app.css"`) || !strings.Contains(body, `lang="de"`) || !strings.Contains(body, `lang="en"`) {
+					t.Fatalf("error page not styled or not bilingual: %s", body)
+				}
+				if strings.Contains(body, tt.token) {
+					t.Fatal("error page echoes the token")
+				}
+			}
+		})
+	}
+	// The API says the same.
+	if r := e.do(e.client(), "GET", "/api/v1/invites/"+expired, nil); r.StatusCode != 410 || r.errCode(t) != "expired" {
+		t.Fatalf("API, expired: %d %s", r.StatusCode, r.body)
+	}
+	if r := e.do(e.client(), "GET", "/api/v1/invites/nope", nil); r.StatusCode != 404 || r.errCode(t) != "not_found" {
+		t.Fatalf("API, unknown: %d %s", r.StatusCode, r.body)
+	}
+}
+
+func TestSecurityHeaders(t *testing.T) {
+	e := newEnv(t, func(c *config.Config) { c.HTTP.PublicURL = "https://video.example.com" })
+	host := strings.TrimPrefix(e.ts.URL, "http://")
+	wantCSP := "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; " +
+		"media-src 'self' blob:; connect-src 'self' ws://" + host + " wss://video.example.com; font-src 'self'; " +
+		"object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+	paths := []struct {
+		path  string
+		cache string
+	}{
+		{"/login", "no-store"},
+		{"/privacy", "no-store"},
+		{"/j/unknown", "no-store"},
+		{"/api/v1/me", "no-store"},
+		{"/api/v1/invites/unknown", "no-store"},
+		{"/healthz", "no-store"},
+		{"/nope", "no-store"},
+		{"/static/js/app.js", "no-cache"},
+	}
+	for _, p := range paths {
+		r := e.do(e.client(), "GET", p.path, nil)
+		h := r.Header
+		checks := map[string]string{
+			"Content-Security-Policy": wantCSP,
+			"X-Content-Type-Options":  "nosniff",
+			"Referrer-Policy":         "no-referrer",
+			"X-Frame-Options":         "DENY",
+			"Cache-Control":           p.cache,
+		}
+		for k, want := range checks {
+			if got := h.Get(k); got != want {
+				t.Errorf("%s: %s = %q; want %q", p.path, k, got, want)
+			}
+		}
+		pp := h.Get("Permissions-Policy")
+		for _, f := range []string{"camera=(self)", "microphone=(self)", "display-capture=(self)"} {
+			if !strings.Contains(pp, f) {
+				t.Errorf("%s: Permissions-Policy %q lacks %s", p.path, pp, f)
+			}
+		}
+		if h.Get("Strict-Transport-Security") != "" {
+			t.Errorf("%s: HSTS without TLS", p.path)
+		}
+	}
+}
+
+func TestCSPIgnoresHostileHost(t *testing.T) {
+	e := newEnv(t)
+	req := httptest.NewRequest("GET", "/healthz", nil)
+	req.Host = "evil; script-src *"
+	csp := e.srv.contentSecurityPolicy(req)
+	if strings.Contains(csp, "evil") || !strings.Contains(csp, "connect-src 'self';") {
+		t.Fatalf("CSP %q", csp)
+	}
+}
+
+func TestStaticFiles(t *testing.T) {
+	e := newEnv(t)
+	c := e.client()
+	types := map[string]string{
+		"/static/js/app.js":     "text/javascript; charset=utf-8",
+		"/static/css/app.css":   "text/css; charset=utf-8",
+		"/static/img/logo.svg":  "image/svg+xml",
+		"/static/fonts/a.woff2": "font/woff2",
+	}
+	for p, want := range types {
+		r := e.do(c, "GET", p, nil)
+		if r.StatusCode != 200 || r.Header.Get("Content-Type") != want || r.Header.Get("ETag") == "" {
+			t.Errorf("%s: %d %q etag %q; want 200 %q", p, r.StatusCode, r.Header.Get("Content-Type"), r.Header.Get("ETag"), want)
+		}
+	}
+	r := e.do(c, "GET", "/static/js/app.js", nil)
+	if r2 := e.do(c, "GET", "/static/js/app.js", nil, "If-None-Match", r.Header.Get("ETag")); r2.StatusCode != http.StatusNotModified {
+		t.Errorf("revalidation: %d; want 304", r2.StatusCode)
+	}
+	if r := e.do(c, "HEAD", "/static/css/app.css", nil); r.StatusCode != 200 {
+		t.Errorf("HEAD: %d", r.StatusCode)
+	}
+	for _, p := range []string{"/static/", "/static/js", "/static/js/", "/static/.keep", "/static/js/.secret.js",
+		"/static/.git/config", "/static/_private/x.html", "/static/../server.go", "/static/js/../../templates/base.html", "/static/missing.js"} {
+		if r := e.do(c, "GET", p, nil); r.StatusCode != 404 && r.StatusCode != 301 {
+			t.Errorf("%s: %d; want 404", p, r.StatusCode)
+		} else if strings.Contains(string(r.body), "secret") {
+			t.Errorf("%s served a hidden file", p)
+		}
+	}
+}
+
+func TestEmbeddedClientLoads(t *testing.T) {
+	sf, err := newStaticFiles(embeddedStatic())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name := range sf.files {
+		if hiddenPath(name) {
+			t.Errorf("hidden file %s would be served", name)
+		}
+		if strings.HasSuffix(name, ".js") && sf.files[name].contentType != "text/javascript; charset=utf-8" {
+			t.Errorf("%s: %s", name, sf.files[name].contentType)
+		}
+	}
+	t.Logf("embedded client: %d files", len(sf.files))
+}
+
+func TestPagesAndRedirects(t *testing.T) {
+	e := newEnv(t)
+	anon := e.client()
+	staff, _ := e.loggedIn("anna", records.RoleAdvisor)
+	tests := []struct {
+		name     string
+		c        *http.Client
+		path     string
+		status   int
+		location string // for redirects
+		body     string // for pages
+	}{
+		{"root anonymous", anon, "/", 302, "/login", ""},
+		{"root staff", staff, "/", 302, "/app", ""},
+		{"login page", anon, "/login", 200, "", "LOGIN-PAGE"},
+		{"login with local next", anon, "/login?next=/app/call/c_x", 200, "", "LOGIN-PAGE"},
+		{"login staff goes on", staff, "/login?next=/app/call/c_x", 302, "/app/call/c_x", ""},
+		{"login staff default", staff, "/login", 302, "/app", ""},
+		{"app anonymous", anon, "/app", 302, "/login?next=%2Fapp", ""},
+		{"call anonymous", anon, "/app/call/c_x", 302, "/login?next=%2Fapp%2Fcall%2Fc_x", ""},
+		{"app staff", staff, "/app", 200, "", "APP-PAGE"},
+		{"call staff", staff, "/app/call/c_x", 200, "", "APP-PAGE"},
+		{"unknown page", anon, "/nope", 404, "", "Seite nicht gefunden"},
+	}
+	// No open redirect: every non-local next is dropped.
+	for _, next := range []string{"https://evil.example", "//evil.example", "/\\evil.example", "\\\\evil.example",
+		"javascript:alert(1)", "http:/evil.example", "/%0d%0aLocation:%20x", "evil.example"} {
+		tests = append(tests,
+			struct {
+				name     string
+				c        *http.Client
+				path     string
+				status   int
+				location string
+				body     string
+			}{"next=" + next + " anonymous", anon, "/login?next=" + next, 302, "/login", ""},
+			struct {
+				name     string
+				c        *http.Client
+				path     string
+				status   int
+				location string
+				body     string
+			}{"next=" + next + " staff", staff, "/login?next=" + next, 302, "/login", ""})
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := e.do(tt.c, "GET", tt.path, nil)
+			if r.StatusCode != tt.status {
+				t.Fatalf("status %d; want %d (Location %q)", r.StatusCode, tt.status, r.Header.Get("Location"))
+			}
+			if tt.location != "" && r.Header.Get("Location") != tt.location {
+				t.Fatalf("Location %q; want %q", r.Header.Get("Location"), tt.location)
+			}
+			if tt.body != "" && !strings.Contains(string(r.body), tt.body) {
+				t.Fatalf("body lacks %q: %s", tt.body, r.body)
+			}
+		})
+	}
+	if r := e.do(anon, "GET", "/api/v1/nope", nil); r.StatusCode != 404 || r.errCode(t) != "not_found" {
+		t.Fatalf("unknown API route: %d %s", r.StatusCode, r.body)
+	}
+	if r := e.do(anon, "DELETE", "/api/v1/login", nil); r.StatusCode != 405 {
+		t.Fatalf("wrong method: %d %s", r.StatusCode, r.body)
+	}
+}
+
+func TestSafeNext(t *testing.T) {
+	tests := map[string]string{
+		"/app":                          "/app",
+		"/app/call/c_x?a=b":             "/app/call/c_x?a=b",
+		"/c/tok-EN_1":                   "/c/tok-EN_1",
+		"":                              "",
+		"app":                           "",
+		"//evil.example":                "",
+		"/\\evil.example":               "",
+		"https://evil.example":          "",
+		"/a\r\nb":                       "",
+		"/a\x00":                        "",
+		"/" + strings.Repeat("a", 3000): "",
+	}
+	for in, want := range tests {
+		if got := safeNext(in); got != want {
+			t.Errorf("safeNext(%q) = %q; want %q", in, got, want)
+		}
+	}
+}
+
+func TestPrivacyPage(t *testing.T) {
+	e := newEnv(t)
+	r := e.do(e.client(), "GET", "/privacy", nil)
+	if r.StatusCode != 200 || r.Header.Get("Content-Type") != "text/html; charset=utf-8" {
+		t.Fatalf("privacy: %d %q", r.StatusCode, r.Header.Get("Content-Type"))
+	}
+	body := string(r.body)
+	for _, want := range []string{
+		"Beispiel Bank AG", "datenschutz@beispiel.example",
+		"Datenschutzhinweise", "Privacy notice",
+		"parley_session", "parley_staff", "parley_csrf",
+		"8 Stunden", "8 hours", "12 Stunden", "12 hours", "1 Tag", "1 day",
+		"Ende-zu-Ende", "end-to-end", "IP",
+		"Auskunft", "Berichtigung", "Löschung", "Einschränkung", "Datenübertragbarkeit", "beschweren",
+		"access", "rectification", "erasure", "restriction", "portability", "complaint",
+		"Drittanbietern", "third parties",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("privacy notice lacks %q", want)
+		}
+	}
+	if strings.Index(body, "Datenschutzhinweise zur") > strings.Index(body, "Privacy notice for") {
+		t.Error("German must come first")
+	}
+	if strings.Contains(body, "<script") || strings.Contains(body, "style=") {
+		t.Error("inline script or style (CSP forbids them)")
+	}
+}
+
+func TestHumanDuration(t *testing.T) {
+	tests := []struct {
+		d      time.Duration
+		de, en string
+	}{
+		{8 * time.Hour, "8 Stunden", "8 hours"},
+		{time.Hour, "1 Stunde", "1 hour"},
+		{48 * time.Hour, "2 Tage", "2 days"},
+		{90 * time.Minute, "90 Minuten", "90 minutes"},
+		{30 * time.Second, "30 Sekunden", "30 seconds"},
+	}
+	for _, tt := range tests {
+		if de, en := humanDuration(tt.d, "de"), humanDuration(tt.d, "en"); de != tt.de || en != tt.en {
+			t.Errorf("%v: %q, %q; want %q, %q", tt.d, de, en, tt.de, tt.en)
+		}
+	}
+}
+
+func TestHealthAndReadiness(t *testing.T) {
+	e := newEnv(t)
+	if r := e.do(e.client(), "GET", "/healthz", nil); r.StatusCode != 200 || string(r.body) != `{"status":"ok"}` {
+		t.Fatalf("healthz: %d %s", r.StatusCode, r.body)
+	}
+	r := e.do(e.client(), "GET", "/readyz", nil)
+	if r.StatusCode != 200 || string(r.body) != `{"checks":{"records":"ok"},"status":"ready"}` {
+		t.Fatalf("readyz: %d %s", r.StatusCode, r.body)
+	}
+
+	// With a failing dependency.
+	rec, _ := records.Open(context.Background(), t.TempDir())
+	defer rec.Close()
+	srv, err := New(e.cfg, Deps{Records: rec, Hub: newFakeHub(), Ready: func(ctx context.Context) map[string]error {
+		return map[string]error{"redis": errors.New("dial tcp 10.9.8.7:6379: refused"), "sfu": nil}
+	}}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := httptest.NewRecorder()
+	srv.Handler().ServeHTTP(w, httptest.NewRequest("GET", "/readyz", nil))
+	if w.Code != 503 || w.Body.String() != `{"checks":{"records":"ok","redis":"failed","sfu":"ok"},"status":"not_ready"}` {
+		t.Fatalf("readyz failing: %d %s", w.Code, w.Body)
+	}
+	rec.Close()
+	w = httptest.NewRecorder()
+	srv.Handler().ServeHTTP(w, httptest.NewRequest("GET", "/readyz", nil))
+	if w.Code != 503 || !strings.Contains(w.Body.String(), `"records":"failed"`) {
+		t.Fatalf("readyz with closed records: %d %s", w.Code, w.Body)
+	}
+}
+
+func TestNewNeedsDeps(t *testing.T) {
+	if _, err := New(config.Default(), Deps{Hub: newFakeHub()}, nil); err == nil {
+		t.Fatal("New without records succeeded")
+	}
+	rec, _ := records.Open(context.Background(), t.TempDir())
+	defer rec.Close()
+	if _, err := New(config.Default(), Deps{Records: rec}, nil); err == nil {
+		t.Fatal("New without hub succeeded")
+	}
+	cfg := config.Default()
+	cfg.HTTP.TrustedProxies = []string{"not an ip"}
+	if _, err := New(cfg, Deps{Records: rec, Hub: newFakeHub()}, nil); err == nil {
+		t.Fatal("New with a bad proxy list succeeded")
+	}
+}
+
+func TestAccessLogHasNoPersonalData(t *testing.T) {
+	e := newEnv(t, func(c *config.Config) { c.HTTP.TrustedProxies = []string{"127.0.0.1", "::1"} })
+	anna, _ := e.loggedIn("anna", records.RoleAdvisor)
+	_, token := e.createConsultation(anna, "Geheimprojekt")
+	version := e.consentVersion(token)
+	e.do(e.client(), "GET", "/j/"+token, nil, "X-Forwarded-For", "198.51.100.77")
+	e.do(e.client(), "POST", "/api/v1/invites/"+token+"/join",
+		map[string]any{"name": "Kim Kunde", "consent": true, "consentVersion": version, "lang": "de"},
+		"X-Forwarded-For", "2001:db8:abcd:12::1")
+	e.do(e.client(), "GET", "/j/"+token+"?x=secretquery", nil)
+
+	logs := e.logs.String()
+	for _, must := range []string{`"route":"/j/:token"`, `"route":"/api/v1/invites/:token/join"`, `"client":"198.51.100.0"`,
+		`"client":"2001:db8:abcd::"`, `"status":200`, `"method":"POST"`, `"duration"`} {
+		if !strings.Contains(logs, must) {
+			t.Errorf("access log lacks %s:\n%s", must, logs)
+		}
+	}
+	for _, never := range []string{token, "198.51.100.77", "2001:db8:abcd:12::1", "127.0.0.1", "Kim Kunde", "anna", "Geheimprojekt",
+		"secretquery", testPassword, "session-cookie-value"} {
+		if strings.Contains(logs, never) {
+			t.Errorf("log contains %q:\n%s", never, logs)
+		}
+	}
+}
+
+func TestWebSocketRoute(t *testing.T) {
+	e := newEnv(t)
+	anna, _ := e.loggedIn("anna", records.RoleAdvisor)
+	carl, _ := e.loggedIn("carl", records.RoleAdvisor)
+	id, token := e.createConsultation(anna, "WS")
+	cust := e.client()
+	if r := e.do(cust, "POST", "/api/v1/invites/"+token+"/join", map[string]any{"consent": true, "consentVersion": e.consentVersion(token), "lang": "de"}); r.StatusCode != 200 {
+		t.Fatalf("join: %d", r.StatusCode)
+	}
+	endedID, _ := e.createConsultation(anna, "")
+	e.staff(anna, "POST", "/api/v1/consultations/"+endedID+"/end", nil)
+
+	tests := []struct {
+		name   string
+		c      *http.Client
+		id     string
+		hdr    []string
+		status int
+		served string
+	}{
+		{"advisor", anna, id, nil, 200, "staff " + id + " Anna Muster"},
+		{"customer", cust, id, nil, 200, "customer " + id + " session-cookie-value"},
+		{"nobody", e.client(), id, nil, 401, ""},
+		{"other advisor", carl, id, nil, 403, ""},
+		{"unknown consultation", anna, "c_nope", nil, 404, ""},
+		{"ended consultation", cust, endedID, nil, 410, ""},
+		{"foreign origin", anna, id, []string{"Origin", "https://evil.example"}, 403, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := len(e.fake.served)
+			r := e.do(tt.c, "GET", "/ws/"+tt.id, nil, tt.hdr...)
+			if r.StatusCode != tt.status {
+				t.Fatalf("status %d %s; want %d", r.StatusCode, r.body, tt.status)
+			}
+			if tt.served == "" {
+				if len(e.fake.served) != before {
+					t.Fatalf("hub served %v", e.fake.served[before:])
+				}
+				if r.errCode(t) == "" {
+					t.Fatalf("no JSON error: %s", r.body)
+				}
+				return
+			}
+			if len(e.fake.served) != before+1 || e.fake.served[before] != tt.served {
+				t.Fatalf("hub served %v; want %q", e.fake.served[before:], tt.served)
+			}
+		})
+	}
+	if _, ok := e.fake.opened[signaling.ConsultationID(id)]; !ok {
+		t.Fatal("staff connect did not open the consultation in the hub")
+	}
+}

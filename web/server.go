@@ -1,0 +1,252 @@
+// Package web is Parley's public HTTP server: the REST API of API.md, the
+// staff login, the embedded browser client and its pages, the privacy
+// notice, health checks, and the /ws/{id} route into the signaling hub.
+//
+// Everything a handler needs comes through New; the package has no globals
+// besides the embedded files and the compiled templates.
+package web
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/parley-video/parley/config"
+	"github.com/parley-video/parley/records"
+	"github.com/parley-video/parley/signaling"
+)
+
+// Hub is what web needs from the live-consultation hub; *signaling.Hub
+// implements it.
+type Hub interface {
+	// Open makes a consultation known to the hub (idempotent).
+	Open(info signaling.ConsultationInfo)
+	// AddCustomer creates a waiting customer and returns its participant id
+	// and session cookie value.
+	AddCustomer(ctx context.Context, id signaling.ConsultationID, name string) (signaling.ParticipantID, string, error)
+	// ServeCustomer upgrades a customer's request to the protocol WebSocket.
+	ServeCustomer(w http.ResponseWriter, r *http.Request, id signaling.ConsultationID, cookie string)
+	// ServeStaff upgrades an advisor's request to the protocol WebSocket.
+	ServeStaff(w http.ResponseWriter, r *http.Request, id signaling.ConsultationID, who signaling.Staff)
+	// End ends a live consultation for everyone in it.
+	End(ctx context.Context, id signaling.ConsultationID)
+	// Snapshot returns live participant counts.
+	Snapshot(id signaling.ConsultationID) (signaling.Snapshot, bool)
+}
+
+var _ Hub = (*signaling.Hub)(nil)
+
+// Deps are the parts the web server works with.
+type Deps struct {
+	Records *records.Store
+	Hub     Hub
+	// Ready reports the readiness of further dependencies by name (nil
+	// error: ready); /readyz adds the records check. May be nil.
+	Ready func(ctx context.Context) map[string]error
+	// Metrics, when set, is served at /metrics (for admin.addr ""; API.md
+	// recommends a separate admin address instead). May be nil.
+	Metrics http.Handler
+}
+
+// Cookie names.
+const (
+	cookieStaff   = "parley_staff"   // staff login token (HttpOnly)
+	cookieCSRF    = "parley_csrf"    // CSRF token, readable by the page script
+	cookieSession = "parley_session" // customer session (HttpOnly)
+	headerCSRF    = "X-CSRF-Token"
+)
+
+// maxBodyBytes bounds JSON request bodies.
+const maxBodyBytes = 64 << 10
+
+// Server is the public HTTP server's handler and its state.
+type Server struct {
+	cfg     config.Config
+	rec     *records.Store
+	hub     Hub
+	ready   func(ctx context.Context) map[string]error
+	log     *slog.Logger
+	now     func() time.Time
+	engine  *gin.Engine
+	trust   proxyTrust
+	origins originPolicy
+	logins  *limiter
+	consent consentText
+	files   *staticFiles
+}
+
+// New builds the server. cfg should have passed config.Validate.
+func New(cfg config.Config, deps Deps, log *slog.Logger) (*Server, error) {
+	if deps.Records == nil {
+		return nil, errors.New("web: Deps.Records is nil")
+	}
+	if deps.Hub == nil {
+		return nil, errors.New("web: Deps.Hub is nil")
+	}
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	trust, err := newProxyTrust(cfg.HTTP.TrustedProxies)
+	if err != nil {
+		return nil, fmt.Errorf("web: http.trusted_proxies: %w", err)
+	}
+	origins, err := newOriginPolicy(cfg.HTTP.PublicURL, cfg.HTTP.AllowedOrigins)
+	if err != nil {
+		return nil, fmt.Errorf("web: %w", err)
+	}
+	files, err := newStaticFiles(embeddedStatic())
+	if err != nil {
+		return nil, fmt.Errorf("web: embedded client: %w", err)
+	}
+	perMinute := cfg.Auth.LoginAttemptsPerMinute
+	if perMinute < 1 {
+		perMinute = 1
+	}
+	s := &Server{
+		cfg:     cfg,
+		rec:     deps.Records,
+		hub:     deps.Hub,
+		ready:   deps.Ready,
+		log:     log,
+		now:     time.Now,
+		trust:   trust,
+		origins: origins,
+		logins:  newLimiter(perMinute, time.Minute, time.Now),
+		consent: newConsentText(cfg.Company.Name),
+		files:   files,
+	}
+	s.engine = s.routes(deps.Metrics)
+	return s, nil
+}
+
+// Handler returns the HTTP handler of the public server.
+func (s *Server) Handler() http.Handler { return s.engine }
+
+func (s *Server) routes(metrics http.Handler) *gin.Engine {
+	gin.SetMode(gin.ReleaseMode)
+	e := gin.New() // no gin logger, no gin recovery: ours below
+	e.HandleMethodNotAllowed = true
+	e.ContextWithFallback = true
+	_ = e.SetTrustedProxies(nil) // client addresses come from proxyTrust only
+	e.Use(s.accessLog, s.recovery, s.securityHeaders)
+
+	e.GET("/healthz", s.handleHealthz)
+	e.GET("/readyz", s.handleReadyz)
+	if metrics != nil {
+		e.GET("/metrics", gin.WrapH(metrics))
+	}
+
+	api := e.Group("/api/v1", s.limitBody, s.checkOrigin)
+	api.POST("/login", s.api(s.handleLogin))
+	api.POST("/logout", s.api(s.handleLogout))
+	api.GET("/invites/:token", s.api(s.handleGetInvite))
+	api.POST("/invites/:token/join", s.api(s.handleJoin))
+
+	staff := api.Group("", s.requireStaff, s.checkCSRF)
+	staff.GET("/me", s.api(s.handleMe))
+	staff.PUT("/me/availability", s.api(s.handleAvailability))
+
+	cons := staff.Group("/consultations", s.requireConsultRole)
+	cons.GET("", s.api(s.handleListConsultations))
+	cons.POST("", s.api(s.handleCreateConsultation))
+	cons.GET("/:id", s.api(s.handleGetConsultation))
+	cons.POST("/:id/invite", s.api(s.handleNewInvite))
+	cons.POST("/:id/colleague", s.api(s.handleColleagueInvite))
+	cons.POST("/:id/end", s.api(s.handleEnd))
+
+	e.GET("/ws/:id", s.checkOrigin, s.api(s.handleWS))
+
+	e.GET("/", s.page(s.handleRoot))
+	e.GET("/login", s.page(s.handleLoginPage))
+	e.GET("/app", s.page(s.handleAppPage))
+	e.GET("/app/call/:id", s.page(s.handleAppPage))
+	e.GET("/j/:token", s.page(s.handleJoinPage))
+	e.GET("/c/:token", s.page(s.handleColleaguePage))
+	e.GET("/privacy", s.page(s.handlePrivacy))
+	e.GET("/static/*filepath", s.page(s.handleStatic))
+	e.HEAD("/static/*filepath", s.page(s.handleStatic))
+
+	e.NoRoute(func(c *gin.Context) { s.failAny(c, errNoRoute) })
+	e.NoMethod(func(c *gin.Context) { s.failAny(c, errMethod) })
+	return e
+}
+
+// handlerFunc is a handler that reports failure by returning an error;
+// s.api and s.page render it in one place.
+type handlerFunc func(c *gin.Context) error
+
+// api adapts h for JSON endpoints: errors become JSON error bodies.
+func (s *Server) api(h handlerFunc) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if err := h(c); err != nil {
+			s.fail(c, err)
+		}
+	}
+}
+
+// page adapts h for HTML pages: errors become the error page.
+func (s *Server) page(h handlerFunc) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if err := h(c); err != nil {
+			s.failPage(c, err)
+		}
+	}
+}
+
+// scheme is the scheme the client used: https under TLS, or when a trusted
+// proxy says so in X-Forwarded-Proto.
+func (s *Server) scheme(r *http.Request) string {
+	if r.TLS != nil {
+		return "https"
+	}
+	if s.trust.trusted(peerAddr(r)) {
+		proto, _, _ := strings.Cut(r.Header.Get("X-Forwarded-Proto"), ",")
+		if strings.EqualFold(strings.TrimSpace(proto), "https") {
+			return "https"
+		}
+	}
+	return "http"
+}
+
+// baseURL is where links point: http.public_url, or the request's own
+// scheme and host.
+func (s *Server) baseURL(r *http.Request) string {
+	if s.cfg.HTTP.PublicURL != "" {
+		return strings.TrimRight(s.cfg.HTTP.PublicURL, "/")
+	}
+	return s.scheme(r) + "://" + r.Host
+}
+
+// secureCookies reports whether cookies get the Secure attribute.
+func (s *Server) secureCookies(r *http.Request) bool {
+	return s.cfg.TLS() || s.scheme(r) == "https"
+}
+
+// safeNext returns next if it is a local path (no scheme, no host, no
+// protocol-relative or backslash tricks), otherwise "".
+func safeNext(next string) string {
+	if next == "" || len(next) > 2048 || next[0] != '/' {
+		return ""
+	}
+	if strings.HasPrefix(next, "//") || strings.ContainsAny(next, "\\\x00\r\n\t") {
+		return ""
+	}
+	for _, c := range next {
+		if c < 0x20 || c == 0x7f {
+			return ""
+		}
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.Opaque != "" || !strings.HasPrefix(u.Path, "/") {
+		return ""
+	}
+	return next
+}

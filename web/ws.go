@@ -1,0 +1,48 @@
+package web
+
+import (
+	"github.com/gin-gonic/gin"
+
+	"github.com/parley-video/parley/signaling"
+)
+
+// handleWS: GET /ws/:id, the protocol WebSocket (signaling/PROTOCOL.md).
+// Staff with access join as advisors; otherwise the parley_session cookie
+// decides (the hub checks it). Unknown consultation 404, ended 410, no
+// credentials 401, staff without access and no session 403.
+func (s *Server) handleWS(c *gin.Context) error {
+	ctx := c.Request.Context()
+	con, err := s.rec.ConsultationByID(ctx, c.Param("id"))
+	if err != nil {
+		return err
+	}
+	if err := s.ensureOpen(ctx, con); err != nil {
+		return err
+	}
+	cid := signaling.ConsultationID(con.ID)
+	user, _, isStaff, err := s.currentStaff(c)
+	if err != nil {
+		return err
+	}
+	if isStaff {
+		ok, err := s.rec.CanJoinAsStaff(ctx, con.ID, user.ID)
+		if err != nil {
+			return err
+		}
+		if ok {
+			s.hub.Open(s.hubInfo(con))
+			s.hub.ServeStaff(c.Writer, c.Request, cid, signaling.Staff{UserID: user.ID, Name: user.DisplayName})
+			c.Abort()
+			return nil
+		}
+	}
+	if cookie, err := c.Cookie(cookieSession); err == nil && cookie != "" {
+		s.hub.ServeCustomer(c.Writer, c.Request, cid, cookie)
+		c.Abort()
+		return nil
+	}
+	if isStaff {
+		return errForbidden("not a participant of this consultation")
+	}
+	return errUnauthorized("no session for this consultation")
+}
