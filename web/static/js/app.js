@@ -1,0 +1,440 @@
+// @ts-check
+/**
+ * Advisor pages: the console at /app (availability, consultations, new
+ * consultation with invite link) and the call at /app/call/{id} (shared
+ * call view plus waiting room, colleague link, end consultation). Both
+ * routes serve app.html; location.pathname decides.
+ * @module
+ */
+
+import { initI18n, t, onLangChange } from './i18n.js';
+import * as api from './api.js';
+import { byId, h, toast, errorText, describeError, copyText, formatTime, installErrorNet, showScreen } from './ui.js';
+import { icon } from './icons.js';
+import { LocalMedia, deviceProblems } from './devices.js';
+import { CallSession } from './call.js';
+import { CallView } from './call-ui.js';
+import { SignalingClosedError } from './protocol.js';
+import { installDebugHook } from './debug.js';
+
+/**
+ * @typedef {import('./api.js').User} User
+ * @typedef {import('./api.js').Consultation} Consultation
+ * @typedef {import('./call.js').EndReason} EndReason
+ * @typedef {import('./i18n.js').Key} Key
+ */
+
+installErrorNet();
+initI18n();
+
+const SCREENS = ['screen-loading', 'screen-error', 'screen-console', 'screen-call', 'screen-end'];
+const REFRESH_MS = 10000;
+
+const userName = byId('user-name', HTMLElement);
+const availBtn = byId('availability', HTMLButtonElement);
+const logoutBtn = byId('logout', HTMLButtonElement);
+logoutBtn.prepend(icon('leave'));
+
+/** @type {User|null} */
+let me = null;
+
+/** Sends the browser to the login page, coming back here afterwards. */
+function toLogin() {
+  location.replace(`/login?next=${encodeURIComponent(location.pathname + location.search)}`);
+}
+
+/** Refills the texts of the error or end screen (after a language change). */
+let refillMessage = () => {};
+onLangChange(() => refillMessage());
+
+/**
+ * Shows the error screen.
+ * @param {() => string} title
+ * @param {() => string} text
+ * @param {(() => void)|null} retry
+ */
+function showError(title, text, retry) {
+  refillMessage = () => {
+    byId('error-title', HTMLElement).textContent = title();
+    byId('error-text', HTMLElement).textContent = text();
+  };
+  refillMessage();
+  const btn = byId('error-retry', HTMLButtonElement);
+  btn.hidden = !retry;
+  btn.onclick = retry ? () => retry() : null;
+  showScreen(SCREENS, 'screen-error');
+}
+
+/**
+ * Handles an error of a page-level request: 401 → login, else the error screen.
+ * @param {unknown} err
+ * @param {() => void} retry
+ */
+function failPage(err, retry) {
+  if (err instanceof api.ApiError && err.status === 401) {
+    toLogin();
+    return;
+  }
+  console.error('parley:', err);
+  showError(() => t('error.unknown'), () => describeError(err), retry);
+}
+
+// ----------------------------------------------------------------- header
+
+function renderUser() {
+  if (!me) return;
+  userName.textContent = t('console.signedInAs', { name: me.displayName || me.username });
+  availBtn.setAttribute('aria-checked', String(me.available));
+  availBtn.classList.toggle('is-on', me.available);
+  const label = availBtn.querySelector('.switch-label');
+  if (label) label.textContent = t(me.available ? 'console.available' : 'console.away');
+  availBtn.setAttribute('aria-label', t('console.availabilityLabel'));
+}
+
+availBtn.addEventListener('click', () => {
+  if (!me) return;
+  const next = !me.available;
+  availBtn.disabled = true;
+  api
+    .setAvailability(next)
+    .then((user) => {
+      me = user;
+      renderUser();
+    })
+    .catch((err) => {
+      if (err instanceof api.ApiError && err.status === 401) toLogin();
+      else toast(describeError(err), { kind: 'error' });
+    })
+    .finally(() => {
+      availBtn.disabled = false;
+    });
+});
+
+logoutBtn.addEventListener('click', () => {
+  logoutBtn.disabled = true;
+  api
+    .logout()
+    .catch(() => {})
+    .finally(() => location.assign('/login'));
+});
+
+// ---------------------------------------------------------------- console
+
+/** @type {Consultation[]} */
+let consultations = [];
+let refreshTimer = 0;
+
+async function runConsole() {
+  document.body.dataset.titleKey = 'console.pageTitle';
+  document.title = t('console.pageTitle');
+  try {
+    me = await api.me();
+  } catch (err) {
+    failPage(err, () => void runConsole());
+    return;
+  }
+  renderUser();
+  document.body.classList.add('signed-in');
+  showScreen(SCREENS, 'screen-console');
+  wireNewForm();
+  byId('refresh', HTMLButtonElement).addEventListener('click', () => void loadList());
+  await loadList();
+  refreshTimer = window.setInterval(() => {
+    if (document.visibilityState === 'visible') void loadList(true);
+  }, REFRESH_MS);
+  document.addEventListener('visibilitychange', () => {
+    if (document.visibilityState === 'visible') void loadList(true);
+  });
+  onLangChange(() => {
+    renderUser();
+    renderList();
+    renderInvite();
+  });
+}
+
+/** @param {boolean} [quiet] no error display for background refreshes */
+async function loadList(quiet = false) {
+  const errBox = byId('list-error', HTMLElement);
+  try {
+    const res = await api.listConsultations();
+    consultations = Array.isArray(res?.consultations) ? res.consultations : [];
+    errBox.hidden = true;
+    renderList();
+  } catch (err) {
+    if (err instanceof api.ApiError && err.status === 401) {
+      clearInterval(refreshTimer);
+      toLogin();
+      return;
+    }
+    if (!quiet) {
+      errBox.textContent = `${t('console.loadFailed')} ${describeError(err)}`;
+      errBox.hidden = false;
+    }
+  }
+}
+
+function renderList() {
+  const list = byId('consultation-list', HTMLUListElement);
+  byId('list-empty', HTMLElement).hidden = consultations.length > 0;
+  list.replaceChildren(...consultations.map(renderItem));
+}
+
+/**
+ * @param {Consultation} c
+ * @returns {HTMLLIElement}
+ */
+function renderItem(c) {
+  const open = c.state === 'open';
+  const live = c.live ?? { joined: 0, waiting: 0 };
+  const title = c.title?.trim() || t('console.untitled');
+  const headingId = `c-title-${c.id}`;
+  /** @type {(Node|null)[]} */
+  const meta = [
+    h('span', { class: `state state-${open ? 'open' : 'ended'}`, text: t(open ? 'console.state.open' : 'console.state.ended') }),
+    h('span', { text: t('console.created', { time: formatTime(c.createdAt) }) }),
+  ];
+  if (open) {
+    meta.push(
+      h('span', {
+        class: live.waiting > 0 ? 'live live-waiting' : 'live',
+        data: { testid: `live-${c.id}` },
+        text: t('console.live', { joined: live.joined, waiting: live.waiting }),
+      }),
+    );
+  }
+  /** @type {(Node|null)[]} */
+  const actions = [];
+  if (open) {
+    actions.push(
+      h('a', {
+        class: 'btn btn-primary btn-small',
+        id: `open-call-${c.id}`,
+        attrs: { href: `/app/call/${encodeURIComponent(c.id)}`, 'aria-describedby': headingId },
+        data: { testid: `open-call-${c.id}`, consultation: c.id },
+        text: t('console.openCall'),
+      }),
+    );
+    if (me && c.advisor && c.advisor.id === me.id) {
+      const btn = h('button', {
+        class: 'btn btn-secondary btn-small',
+        attrs: { type: 'button', title: t('console.newInviteHint'), 'aria-describedby': headingId },
+        data: { testid: `new-invite-${c.id}` },
+        text: t('console.newInvite'),
+      });
+      btn.addEventListener('click', () => {
+        btn.disabled = true;
+        api
+          .newInvite(c.id)
+          .then((res) => showInvite(res))
+          .catch((err) => toast(describeError(err), { kind: 'error' }))
+          .finally(() => {
+            btn.disabled = false;
+          });
+      });
+      actions.push(btn);
+    }
+  }
+  return h('li', { class: `consultation${open ? '' : ' is-ended'}`, data: { consultation: c.id } }, [
+    h('div', { class: 'consultation-main' }, [
+      h('h3', { class: 'consultation-title', id: headingId, text: title }),
+      h('p', { class: 'meta' }, meta),
+      me && c.advisor && c.advisor.id !== me.id ? h('p', { class: 'meta', text: t('console.byColleague', { name: c.advisor.displayName }) }) : null,
+    ]),
+    h('div', { class: 'consultation-actions' }, actions),
+  ]);
+}
+
+/** @type {Consultation|null} */
+let shownInvite = null;
+
+/** @param {Consultation} c */
+function showInvite(c) {
+  shownInvite = c;
+  renderInvite();
+  const panel = byId('invite-panel', HTMLElement);
+  panel.hidden = false;
+  panel.scrollIntoView({ block: 'nearest' });
+  byId('invite-copy', HTMLButtonElement).focus();
+}
+
+function renderInvite() {
+  const c = shownInvite;
+  if (!c) return;
+  byId('invite-link', HTMLElement).textContent = c.inviteUrl ?? '';
+  byId('invite-for', HTMLElement).textContent = t('console.inviteFor', { title: c.title?.trim() || t('console.untitled') });
+  byId('invite-expiry', HTMLElement).textContent = c.inviteExpiresAt ? t('common.validUntil', { time: formatTime(c.inviteExpiresAt) }) : '';
+  byId('invite-open', HTMLAnchorElement).href = `/app/call/${encodeURIComponent(c.id)}`;
+}
+
+function wireNewForm() {
+  const form = byId('new-form', HTMLFormElement);
+  const input = byId('new-title-input', HTMLInputElement);
+  const submit = byId('new-consultation', HTMLButtonElement);
+  form.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    submit.disabled = true;
+    api
+      .createConsultation(input.value.trim())
+      .then((c) => {
+        input.value = '';
+        showInvite(c);
+        return loadList(true);
+      })
+      .catch((err) => {
+        if (err instanceof api.ApiError && err.status === 401) toLogin();
+        else toast(describeError(err), { kind: 'error' });
+      })
+      .finally(() => {
+        submit.disabled = false;
+      });
+  });
+  const copyBtn = byId('invite-copy', HTMLButtonElement);
+  copyBtn.prepend(icon('copy'));
+  copyBtn.addEventListener('click', async () => {
+    const url = shownInvite?.inviteUrl;
+    if (!url) return;
+    const ok = await copyText(url, byId('invite-link', HTMLElement));
+    toast(t(ok ? 'common.copied' : 'common.copyFailed'), { kind: ok ? 'success' : 'error' });
+  });
+}
+
+// ------------------------------------------------------------------- call
+
+/** @param {string} id */
+async function runCall(id) {
+  document.body.dataset.titleKey = 'console.callPageTitle';
+  document.body.classList.add('in-call');
+  document.title = t('console.callPageTitle');
+  installDebugHook();
+  /** @type {Consultation} */
+  let consultation;
+  try {
+    me = await api.me();
+    renderUser();
+    document.body.classList.add('signed-in');
+    consultation = await api.getConsultation(id);
+  } catch (err) {
+    if (err instanceof api.ApiError && (err.status === 404 || err.status === 403)) {
+      showError(() => t('error.not_found'), () => errorText('error', err.code), null);
+      return;
+    }
+    failPage(err, () => void runCall(id));
+    return;
+  }
+  if (consultation.state === 'ended') {
+    showEnd('ended');
+    return;
+  }
+
+  const media = new LocalMedia();
+  const session = new CallSession({ consultationId: id, media });
+  const root = byId('screen-call', HTMLElement);
+  showScreen(SCREENS, 'screen-call');
+  const view = new CallView(root, session, {
+    role: 'advisor',
+    title: consultation.title?.trim() || t('console.untitled'),
+    onEndConsultation: async () => {
+      await api.endConsultation(id);
+      // The server tells everyone (state: ended); if that does not arrive,
+      // finish here.
+      window.setTimeout(() => {
+        if (!session.ended) {
+          session.dispose();
+          view.destroy();
+          showEnd('ended');
+        }
+      }, 3000);
+    },
+    onColleagueLink: () => api.colleagueLink(id),
+  });
+  session.on('end', ({ reason }) => {
+    view.destroy();
+    if (reason === 'left') {
+      location.assign('/app');
+      return;
+    }
+    showEnd(reason);
+  });
+
+  await media.start();
+  reportDeviceErrors(media);
+  try {
+    await session.connect();
+  } catch (err) {
+    view.destroy();
+    media.stop();
+    if (err instanceof SignalingClosedError) {
+      // Refused before the upgrade: find out why.
+      try {
+        const c = await api.getConsultation(id);
+        if (c.state === 'ended') {
+          showEnd('ended');
+          return;
+        }
+      } catch (e) {
+        if (e instanceof api.ApiError && e.status === 401) {
+          toLogin();
+          return;
+        }
+      }
+      showError(() => t('call.disconnectedTitle'), () => t('close.connect_failed'), () => location.reload());
+      return;
+    }
+    failPage(err, () => location.reload());
+  }
+}
+
+/** @param {LocalMedia} media */
+function reportDeviceErrors(media) {
+  const problems = deviceProblems(media, t);
+  if (problems) toast(problems, { kind: 'error' });
+}
+
+/** @param {EndReason} reason */
+function showEnd(reason) {
+  refillMessage = () => {
+    /** @type {Key} */
+    let title = 'call.endedTitle';
+    /** @type {string} */
+    let text = t('close.ended');
+    switch (reason) {
+      case 'ended':
+        break;
+      case 'left':
+        title = 'call.leftTitle';
+        text = '';
+        break;
+      case 'rejected':
+        title = 'call.rejectedTitle';
+        text = t('close.rejected');
+        break;
+      default:
+        title = 'call.disconnectedTitle';
+        text = t(`close.${reason}`);
+    }
+    byId('end-title', HTMLElement).textContent = t(title);
+    byId('end-text', HTMLElement).textContent = text;
+  };
+  refillMessage();
+  byId('screen-end', HTMLElement).dataset.reason = reason;
+  document.body.classList.remove('in-call');
+  const rejoin = byId('end-rejoin', HTMLButtonElement);
+  rejoin.hidden = reason === 'ended' || reason === 'rejected';
+  rejoin.onclick = () => location.reload();
+  showScreen(SCREENS, 'screen-end');
+}
+
+// ------------------------------------------------------------------ route
+
+const callMatch = /^\/app\/call\/([^/]+)\/?$/.exec(location.pathname);
+if (callMatch && callMatch[1]) {
+  let id = callMatch[1];
+  try {
+    id = decodeURIComponent(id);
+  } catch {
+    // keep raw
+  }
+  void runCall(id);
+} else {
+  void runConsole();
+}

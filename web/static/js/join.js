@@ -1,0 +1,376 @@
+// @ts-check
+/**
+ * Customer flow at /j/{token}: invite details → consent, optional name and
+ * device check → join (REST) → waiting room (WebSocket) → call → end.
+ * @module
+ */
+
+import { initI18n, t, getLang, onLangChange } from './i18n.js';
+import * as api from './api.js';
+import { byId, toast, describeError, installErrorNet, showScreen } from './ui.js';
+import { icon, setIcon } from './icons.js';
+import { LocalMedia, LevelMeter, fillDeviceSelect, deviceProblems } from './devices.js';
+import { CallSession } from './call.js';
+import { CallView } from './call-ui.js';
+import { SignalingClosedError } from './protocol.js';
+import { installDebugHook } from './debug.js';
+
+/**
+ * @typedef {import('./api.js').Invite} Invite
+ * @typedef {import('./call.js').EndReason} EndReason
+ * @typedef {import('./i18n.js').Key} Key
+ */
+
+installErrorNet();
+initI18n();
+installDebugHook();
+
+const SCREENS = ['screen-loading', 'screen-error', 'screen-landing', 'screen-waiting', 'screen-call', 'screen-end'];
+
+/** The invite token: the last non-empty path segment of /j/{token}. */
+const token = (() => {
+  const parts = location.pathname.split('/').filter(Boolean);
+  const last = parts[parts.length - 1] ?? '';
+  try {
+    return decodeURIComponent(last);
+  } catch {
+    return last;
+  }
+})();
+
+/** @type {Invite|null} */
+let invite = null;
+const media = new LocalMedia();
+/** @type {CallSession|null} */
+let session = null;
+/** @type {CallView|null} */
+let view = null;
+/** @type {LevelMeter|null} */
+let meter = null;
+
+// ------------------------------------------------------------------ errors
+
+/** Refills the texts of the error or end screen (after a language change). */
+let refillMessage = () => {};
+
+/**
+ * Shows the error screen for an invite problem.
+ * @param {string} code API error code
+ * @param {(() => void)|null} retry
+ */
+function showInviteError(code, retry) {
+  refillMessage = () => {
+    /** @type {Key} */
+    let title = 'join.error.generic.title';
+    /** @type {string} */
+    let text = '';
+    if (code === 'not_found') {
+      title = 'join.error.not_found.title';
+      text = t('join.error.not_found.text');
+    } else if (code === 'expired') {
+      title = 'join.error.expired.title';
+      text = t('join.error.expired.text');
+    } else if (code === 'ended') {
+      title = 'join.error.ended.title';
+      text = t('join.error.ended.text');
+    } else {
+      text = describeError({ code });
+    }
+    byId('error-title', HTMLElement).textContent = t(title);
+    byId('error-text', HTMLElement).textContent = text;
+  };
+  refillMessage();
+  byId('error-screen', HTMLElement).dataset.code = code;
+  const btn = byId('error-retry', HTMLButtonElement);
+  btn.hidden = !retry;
+  btn.onclick = retry ? () => retry() : null;
+  media.stop();
+  meter?.close();
+  showScreen(SCREENS, 'screen-error');
+}
+
+/**
+ * @param {unknown} err
+ * @returns {string}
+ */
+function codeOf(err) {
+  if (err instanceof api.ApiError) {
+    if (err.status === 410 && err.code !== 'ended' && err.code !== 'expired') return 'expired';
+    return err.code;
+  }
+  return 'unknown';
+}
+
+// ----------------------------------------------------------------- landing
+
+async function load() {
+  showScreen(SCREENS, 'screen-loading');
+  if (!token) {
+    showInviteError('not_found', null);
+    return;
+  }
+  try {
+    invite = await api.getInvite(token);
+  } catch (err) {
+    const code = codeOf(err);
+    showInviteError(code, code === 'network' || code === 'internal' || code === 'unknown' ? () => void load() : null);
+    return;
+  }
+  renderInvite();
+  showScreen(SCREENS, 'screen-landing');
+  await startPreview();
+}
+
+function renderInvite() {
+  const inv = invite;
+  if (!inv) return;
+  byId('company', HTMLElement).textContent = inv.company;
+  byId('topbar-company', HTMLElement).textContent = inv.company;
+  byId('advisor-line', HTMLElement).textContent = inv.advisorName ? t('join.with', { advisor: inv.advisorName }) : '';
+  const topic = byId('topic-line', HTMLElement);
+  topic.textContent = inv.title ? t('join.topic', { title: inv.title }) : '';
+  topic.hidden = !inv.title;
+  const text = inv.consent?.text ?? {};
+  byId('consent-text', HTMLElement).textContent = text[getLang()] ?? text.de ?? text.en ?? Object.values(text)[0] ?? '';
+  const privacy = byId('privacy-link', HTMLAnchorElement);
+  const url = inv.privacyUrl || '/privacy';
+  // Only our own pages: a relative or same-origin URL.
+  privacy.href = url.startsWith('/') && !url.startsWith('//') ? url : '/privacy';
+  byId('waiting-text', HTMLElement).textContent = inv.advisorName
+    ? t('join.waitingTextNamed', { advisor: inv.advisorName })
+    : t('join.waitingText');
+}
+
+// ----------------------------------------------------------------- preview
+
+const previewVideo = byId('preview-video', HTMLVideoElement);
+const waitingVideo = byId('waiting-video', HTMLVideoElement);
+const camSelect = byId('camera-select', HTMLSelectElement);
+const micSelect = byId('mic-select', HTMLSelectElement);
+const micBtn = byId('preview-mic', HTMLButtonElement);
+const camBtn = byId('preview-camera', HTMLButtonElement);
+
+async function startPreview() {
+  previewVideo.srcObject = media.stream;
+  waitingVideo.srcObject = media.stream;
+  meter = new LevelMeter(byId('preview-level', HTMLElement));
+  media.on('track', ({ kind, track }) => {
+    if (kind === 'audio') meter?.attach(track);
+    renderPreview();
+  });
+  media.on('state', () => renderPreview());
+  media.on('devices', () => renderDevices());
+  await media.start();
+  meter.attach(media.audioTrack);
+  previewVideo.play().catch(() => {});
+  renderPreview();
+  renderDevices();
+}
+
+function renderPreview() {
+  const camOn = !!media.videoTrack && media.videoOn;
+  const micOn = !!media.audioTrack && media.audioOn;
+  byId('preview', HTMLElement).classList.toggle('video-off', !camOn);
+  byId('waiting-preview', HTMLElement).classList.toggle('video-off', !camOn);
+  camBtn.setAttribute('aria-pressed', String(camOn));
+  camBtn.classList.toggle('is-off', !camOn);
+  camBtn.disabled = !media.videoTrack;
+  setIcon(camBtn, camOn ? 'camera' : 'camera-off');
+  micBtn.setAttribute('aria-pressed', String(micOn));
+  micBtn.classList.toggle('is-off', !micOn);
+  micBtn.disabled = !media.audioTrack;
+  setIcon(micBtn, micOn ? 'mic' : 'mic-off');
+  byId('preview-off-text', HTMLElement).textContent = media.videoTrack ? t('device.cameraIsOff') : t('device.noCamera');
+
+  const problems = deviceProblems(media, t);
+  const box = byId('device-errors', HTMLElement);
+  box.textContent = problems;
+  box.hidden = problems === '';
+}
+
+function renderDevices() {
+  fillDeviceSelect(camSelect, media.devices.video, media.currentDeviceId('video'), (n) => t('device.cameraN', { n }));
+  fillDeviceSelect(micSelect, media.devices.audio, media.currentDeviceId('audio'), (n) => t('device.microphoneN', { n }));
+}
+
+/**
+ * @param {'audio'|'video'} kind
+ * @param {string} id
+ */
+async function switchDevice(kind, id) {
+  try {
+    await media.useDevice(kind, id);
+  } catch (code) {
+    toast(`${t('device.switchFailed')} ${typeof code === 'string' ? t(`device.error.${/** @type {import('./devices.js').DeviceError} */ (code)}`) : ''}`, { kind: 'error' });
+    renderDevices();
+  }
+}
+
+camSelect.addEventListener('change', () => void switchDevice('video', camSelect.value));
+micSelect.addEventListener('change', () => void switchDevice('audio', micSelect.value));
+micBtn.prepend(icon('mic'));
+camBtn.prepend(icon('camera'));
+micBtn.addEventListener('click', () => media.setAudioOn(!media.audioOn));
+camBtn.addEventListener('click', () => media.setVideoOn(!media.videoOn));
+
+// -------------------------------------------------------------------- join
+
+const form = byId('join-form', HTMLFormElement);
+const consent = byId('consent', HTMLInputElement);
+const joinBtn = byId('join-button', HTMLButtonElement);
+const nameInput = byId('join-name', HTMLInputElement);
+const joinError = byId('join-error', HTMLElement);
+const joinHint = byId('join-hint', HTMLElement);
+
+function updateJoinButton() {
+  joinBtn.disabled = !consent.checked || form.getAttribute('aria-busy') === 'true';
+  joinHint.hidden = consent.checked;
+}
+consent.addEventListener('change', updateJoinButton);
+
+/** @param {boolean} busy */
+function setBusy(busy) {
+  form.setAttribute('aria-busy', String(busy));
+  joinBtn.textContent = t(busy ? 'join.busy' : 'join.submit');
+  joinBtn.setAttribute('data-i18n', busy ? 'join.busy' : 'join.submit');
+  updateJoinButton();
+}
+
+form.addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  void join();
+});
+
+async function join() {
+  const inv = invite;
+  if (!inv || !consent.checked) return;
+  joinError.hidden = true;
+  setBusy(true);
+  /** @type {import('./api.js').JoinResult} */
+  let res;
+  try {
+    res = await api.joinInvite(token, {
+      name: nameInput.value.trim().slice(0, 64),
+      consent: true,
+      consentVersion: inv.consent?.version ?? '',
+      lang: getLang(),
+    });
+  } catch (err) {
+    setBusy(false);
+    const code = codeOf(err);
+    if (code === 'not_found' || code === 'expired' || code === 'ended') {
+      showInviteError(code, null);
+      return;
+    }
+    joinError.textContent = describeError(err);
+    joinError.hidden = false;
+    return;
+  }
+  await connect(res.consultationId || inv.consultationId);
+  setBusy(false);
+}
+
+/** @param {string} consultationId */
+async function connect(consultationId) {
+  const s = new CallSession({ consultationId, media });
+  session = s;
+  s.on('self', (state) => {
+    if (state === 'waiting') showScreen(SCREENS, 'screen-waiting');
+    else if (state === 'joined') showCall(s);
+  });
+  s.on('end', ({ reason }) => showEnd(reason));
+  s.on('error', (e) => {
+    // Before the call view exists (waiting room) errors still need a voice.
+    if (!view) toast(describeError({ code: e.code }), { kind: 'error' });
+  });
+  try {
+    const welcome = await s.connect();
+    if (welcome.self.state === 'joined') showCall(s);
+    else showScreen(SCREENS, 'screen-waiting');
+  } catch (err) {
+    session = null;
+    if (err instanceof SignalingClosedError) {
+      // Refused before the upgrade: ask the API why (ended, expired …).
+      try {
+        await api.getInvite(token);
+      } catch (e) {
+        const code = codeOf(e);
+        if (code === 'not_found' || code === 'expired' || code === 'ended') {
+          showInviteError(code, null);
+          return;
+        }
+      }
+      joinError.textContent = t('close.connect_failed');
+      joinError.hidden = false;
+      return;
+    }
+    joinError.textContent = describeError(err);
+    joinError.hidden = false;
+  }
+}
+
+/** @param {CallSession} s */
+function showCall(s) {
+  if (view) return;
+  meter?.close();
+  meter = null;
+  const root = byId('screen-call', HTMLElement);
+  view = new CallView(root, s, {
+    role: 'customer',
+    title: invite?.title || invite?.company || t('join.heading'),
+  });
+  document.body.classList.add('in-call');
+  showScreen(SCREENS, 'screen-call');
+}
+
+byId('waiting-leave', HTMLButtonElement).addEventListener('click', () => session?.leave());
+
+// --------------------------------------------------------------------- end
+
+/** @param {EndReason} reason */
+function showEnd(reason) {
+  view?.destroy();
+  view = null;
+  meter?.close();
+  meter = null;
+  document.body.classList.remove('in-call');
+  refillMessage = () => {
+    /** @type {Key} */
+    let title = 'call.endedTitle';
+    let text = t('call.endedText');
+    switch (reason) {
+      case 'ended':
+        break;
+      case 'rejected':
+        title = 'call.rejectedTitle';
+        text = t('call.rejectedText');
+        break;
+      case 'left':
+        title = 'call.leftTitle';
+        text = t('join.closeWindow');
+        break;
+      default:
+        title = 'call.disconnectedTitle';
+        text = t(`close.${reason}`);
+    }
+    byId('end-title', HTMLElement).textContent = t(title);
+    byId('end-text', HTMLElement).textContent = text;
+  };
+  refillMessage();
+  byId('screen-end', HTMLElement).dataset.reason = reason;
+  const rejoin = byId('end-rejoin', HTMLButtonElement);
+  rejoin.hidden = reason === 'ended' || reason === 'rejected';
+  rejoin.onclick = () => location.reload();
+  showScreen(SCREENS, 'screen-end');
+}
+
+onLangChange(() => {
+  refillMessage();
+  renderInvite();
+  renderPreview();
+  renderDevices();
+  if (form.getAttribute('aria-busy') !== 'true') setBusy(false);
+});
+
+updateJoinButton();
+void load();
