@@ -161,7 +161,7 @@ async function startPreview() {
   media.on('state', () => renderPreview());
   media.on('devices', () => renderDevices());
   await media.start();
-  meter.attach(media.audioTrack);
+  meter?.attach(media.audioTrack);
   previewVideo.play().catch(() => {});
   renderPreview();
   renderDevices();
