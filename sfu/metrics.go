@@ -1,0 +1,82 @@
+package sfu
+
+import (
+	"fmt"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// metrics are one SFU's Prometheus collectors. They are created per New (no
+// package globals), so tests can run many SFUs, each on its own registry.
+type metrics struct {
+	reg prometheus.Registerer // nil: not registered
+
+	peers   prometheus.Gauge
+	tracks  prometheus.Gauge
+	packets prometheus.Counter
+	bytes   prometheus.Counter
+	pli     prometheus.Counter
+	nack    prometheus.Counter
+	errors  prometheus.Counter
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	m := &metrics{
+		peers: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "parley_sfu_peers",
+			Help: "Peers currently joined to a room.",
+		}),
+		tracks: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "parley_sfu_tracks",
+			Help: "Published tracks currently forwarded.",
+		}),
+		packets: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "parley_sfu_forwarded_packets_total",
+			Help: "RTP packets written to subscribers (one per packet and subscriber).",
+		}),
+		bytes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "parley_sfu_forwarded_bytes_total",
+			Help: "RTP bytes written to subscribers (one packet size per packet and subscriber).",
+		}),
+		pli: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "parley_sfu_pli_total",
+			Help: "Picture loss indications sent to publishers.",
+		}),
+		nack: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "parley_sfu_nack_total",
+			Help: "NACK feedback messages received from subscribers.",
+		}),
+		errors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "parley_sfu_errors_total",
+			Help: "Media plane errors (failed writes, negotiations, candidates).",
+		}),
+	}
+	if reg == nil {
+		return m, nil
+	}
+	for i, c := range m.collectors() {
+		if err := reg.Register(c); err != nil {
+			for _, done := range m.collectors()[:i] {
+				reg.Unregister(done)
+			}
+			return nil, fmt.Errorf("sfu: register metrics: %w", err)
+		}
+	}
+	m.reg = reg
+	return m, nil
+}
+
+func (m *metrics) collectors() []prometheus.Collector {
+	return []prometheus.Collector{m.peers, m.tracks, m.packets, m.bytes, m.pli, m.nack, m.errors}
+}
+
+// unregister removes the collectors again, so a registry can outlive an SFU.
+func (m *metrics) unregister() {
+	if m.reg == nil {
+		return
+	}
+	for _, c := range m.collectors() {
+		m.reg.Unregister(c)
+	}
+	m.reg = nil
+}
