@@ -26,7 +26,24 @@ type Config struct {
 	Auth         AuthConfig         `yaml:"auth"`
 	Consultation ConsultationConfig `yaml:"consultation"`
 	Signaling    SignalingConfig    `yaml:"signaling"`
+	Session      SessionConfig      `yaml:"session"`
 	RTC          RTCConfig          `yaml:"rtc"`
+}
+
+// SessionConfig is where live state (customer sessions, presence, the
+// waiting queue) is kept, and how long a dropped participant may come back.
+type SessionConfig struct {
+	// Store is "memory" (one node) or "redis" (any number of nodes).
+	Store string `yaml:"store"`
+	// RedisURL, e.g. redis://:password@127.0.0.1:6379/0 (rediss:// for TLS).
+	// The password may come from PARLEY_SESSION_REDIS_URL instead of a file.
+	RedisURL string `yaml:"redis_url"`
+	// KeyPrefix starts every Redis key, so several installations can share
+	// one Redis.
+	KeyPrefix string `yaml:"key_prefix"`
+	// GracePeriod is how long a participant whose connection dropped stays
+	// "reconnecting" before they have left.
+	GracePeriod time.Duration `yaml:"grace_period"`
 }
 
 // HTTPConfig is the public web server.
@@ -147,6 +164,11 @@ func Default() Config {
 			PongTimeout:     10 * time.Second,
 			SendQueue:       64,
 		},
+		Session: SessionConfig{
+			Store:       "memory",
+			KeyPrefix:   "parley:",
+			GracePeriod: 60 * time.Second,
+		},
 		RTC: RTCConfig{
 			UDPPort:     50000,
 			TCPPort:     50000,
@@ -245,6 +267,18 @@ func (c *Config) Validate() error {
 	}
 	if c.Signaling.SendQueue < 8 {
 		bad("signaling.send_queue", "%d is too small; use at least 8", c.Signaling.SendQueue)
+	}
+	switch c.Session.Store {
+	case "memory":
+	case "redis":
+		if u, err := url.Parse(c.Session.RedisURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
+			bad("session.redis_url", "session.store is redis, so give a URL such as redis://127.0.0.1:6379/0")
+		}
+	default:
+		bad("session.store", "%q is not memory or redis", c.Session.Store)
+	}
+	if c.Session.GracePeriod < time.Second || c.Session.GracePeriod > time.Hour {
+		bad("session.grace_period", "%s is outside 1s..1h", c.Session.GracePeriod)
 	}
 	if c.RTC.UDPPort < 0 || c.RTC.UDPPort > 65535 {
 		bad("rtc.udp_port", "%d is not a port (0 picks a free one)", c.RTC.UDPPort)

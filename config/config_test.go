@@ -155,6 +155,10 @@ func TestValidate(t *testing.T) {
 		{"tcp off", func(c *Config) { c.RTC.TCPPort = -1 }, ""},
 		{"bad public ip", func(c *Config) { c.RTC.PublicIP = "example.com" }, "rtc.public_ip"},
 		{"empty data dir", func(c *Config) { c.DataDir = "" }, "data_dir"},
+		{"redis without url", func(c *Config) { c.Session.Store = "redis" }, "session.redis_url"},
+		{"redis with url", func(c *Config) { c.Session.Store = "redis"; c.Session.RedisURL = "redis://127.0.0.1:6379/0" }, ""},
+		{"unknown store", func(c *Config) { c.Session.Store = "etcd" }, "session.store"},
+		{"tiny grace", func(c *Config) { c.Session.GracePeriod = time.Millisecond }, "grace_period"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
