@@ -192,6 +192,10 @@ func TestBrowserCall(t *testing.T) {
 	saveScreenshot(t, adv, "advisor-call-screenshare")
 	saveScreenshot(t, cust, "customer-call-screenshare")
 
+	// Privacy: every resource both pages loaded came from Parley itself.
+	onlyOwnOrigin(t, adv, "advisor", srv.base)
+	onlyOwnOrigin(t, cust, "customer", srv.base)
+
 	// The advisor ends the consultation; the customer sees the end screen.
 	within(t, adv, 10*time.Second, "advisor ends", chromedp.Steps(
 		chromedp.Click(`[data-testid="end"]`),
@@ -199,6 +203,23 @@ func TestBrowserCall(t *testing.T) {
 	))
 	within(t, cust, 10*time.Second, "customer sees the end", chromedp.WaitVisible(`[data-testid="end-screen"]`))
 	saveScreenshot(t, cust, "customer-ended")
+}
+
+// onlyOwnOrigin fails unless the page and every resource it loaded (scripts,
+// styles, images, fonts, fetches) came from base: no third-party host.
+func onlyOwnOrigin(t *testing.T, ctx context.Context, who, base string) {
+	t.Helper()
+	urls := within(t, ctx, 5*time.Second, who+" resource list", chromedp.Evaluate[[]string](
+		`[location.href, ...performance.getEntriesByType('resource').map(e => e.name)]`))
+	if len(urls) < 5 {
+		t.Fatalf("%s: only %d URLs seen, the check would prove nothing: %v", who, len(urls), urls)
+	}
+	for _, u := range urls {
+		if !strings.HasPrefix(u, base+"/") {
+			t.Errorf("%s loaded %s, which is not from %s", who, u, base)
+		}
+	}
+	t.Logf("%s: all %d loaded URLs are from %s", who, len(urls), base)
 }
 
 // TestBrowserAdmissionLatency measures, five times, the time from the
