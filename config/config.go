@@ -13,6 +13,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/parley-video/parley/turnserver"
 )
 
 // Config is the whole configuration of a Parley node.
@@ -28,6 +30,9 @@ type Config struct {
 	Signaling    SignalingConfig    `yaml:"signaling"`
 	Session      SessionConfig      `yaml:"session"`
 	RTC          RTCConfig          `yaml:"rtc"`
+	// TURN is the embedded TURN server (or an external coturn sharing its
+	// secret), for customers behind firewalls that block direct media.
+	TURN turnserver.Config `yaml:"turn"`
 }
 
 // SessionConfig is where live state (customer sessions, presence, the
@@ -174,6 +179,7 @@ func Default() Config {
 			TCPPort:     50000,
 			PLIInterval: 500 * time.Millisecond,
 		},
+		TURN: turnserver.DefaultConfig(),
 	}
 }
 
@@ -294,6 +300,9 @@ func (c *Config) Validate() error {
 	}
 	if c.RTC.PLIInterval < 0 {
 		bad("rtc.pli_interval", "must not be negative")
+	}
+	if err := c.TURN.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

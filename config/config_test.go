@@ -74,6 +74,12 @@ func normalize(c Config) Config {
 	if len(c.HTTP.TrustedProxies) == 0 {
 		c.HTTP.TrustedProxies = nil
 	}
+	if len(c.TURN.ExternalURLs) == 0 {
+		c.TURN.ExternalURLs = nil
+	}
+	if len(c.TURN.AllowedPeers) == 0 {
+		c.TURN.AllowedPeers = nil
+	}
 	return c
 }
 
@@ -159,6 +165,8 @@ func TestValidate(t *testing.T) {
 		{"redis with url", func(c *Config) { c.Session.Store = "redis"; c.Session.RedisURL = "redis://127.0.0.1:6379/0" }, ""},
 		{"unknown store", func(c *Config) { c.Session.Store = "etcd" }, "session.store"},
 		{"tiny grace", func(c *Config) { c.Session.GracePeriod = time.Millisecond }, "grace_period"},
+		{"turn short secret", func(c *Config) { c.TURN.Enabled = true; c.TURN.Secret = "short" }, "turn.secret"},
+		{"turn enabled", func(c *Config) { c.TURN.Enabled = true; c.TURN.UDPPort = 0; c.TURN.TCPPort = 0 }, ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
