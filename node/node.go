@@ -18,7 +18,9 @@ import (
 	"github.com/parley-video/parley/records"
 	"github.com/parley-video/parley/sfu"
 	"github.com/parley-video/parley/signaling"
+	"github.com/parley-video/parley/turnserver"
 	"github.com/parley-video/parley/web"
+	"github.com/pion/webrtc/v4"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -30,7 +32,10 @@ type Node struct {
 	log     *slog.Logger
 	Records *records.Store
 	Media   *sfu.SFU
+	TURN    *turnserver.Server
 	Hub     *signaling.Hub
+	// Store holds sessions, presence and waiting queues (session.store).
+	Store signaling.SessionStore
 
 	httpSrv  *http.Server
 	httpLn   net.Listener
@@ -48,9 +53,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (n *Node, err
 		return nil, fmt.Errorf("configuration:\n%w", err)
 	}
 	n = &Node{cfg: cfg, log: log}
+	partial := n // "return nil, err" clears n before this runs
 	defer func() {
 		if err != nil {
-			n.Close(context.Background())
+			partial.Close(context.Background())
 		}
 	}()
 	reg := prometheus.NewRegistry()
@@ -70,6 +76,12 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (n *Node, err
 	if err != nil {
 		return nil, fmt.Errorf("start media plane: %w", err)
 	}
+	if n.Store, err = newSessionStore(ctx, cfg.Session, log.With("component", "sessions")); err != nil {
+		return nil, err
+	}
+	if n.TURN, err = turnserver.New(cfg.TURN, log.With("component", "turn"), reg); err != nil {
+		return nil, fmt.Errorf("start TURN server: %w", err)
+	}
 	n.Hub = signaling.NewHub(signaling.Config{
 		MaxParticipants: cfg.Consultation.MaxParticipants,
 		MaxMessageBytes: cfg.Signaling.MaxMessageBytes,
@@ -77,8 +89,13 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (n *Node, err
 		PongTimeout:     cfg.Signaling.PongTimeout,
 		SendQueue:       cfg.Signaling.SendQueue,
 		SessionTTL:      cfg.Consultation.MaxDuration,
+		GracePeriod:     cfg.Session.GracePeriod,
 		AllowedOrigins:  allowedOrigins(cfg),
-	}, n.Media, signaling.NewMemoryStore(), log.With("component", "signaling"), reg)
+		ICEServers: func(p signaling.ParticipantID) []webrtc.ICEServer {
+			return n.TURN.ICEServers(string(p), time.Now())
+		},
+		RelayOnly: n.TURN.RelayOnly(),
+	}, n.Media, n.Store, log.With("component", "signaling"), reg)
 
 	srv, err := web.New(cfg, web.Deps{Records: n.Records, Hub: n.Hub, Ready: n.ready}, log.With("component", "web"))
 	if err != nil {
@@ -112,6 +129,24 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (n *Node, err
 	return n, nil
 }
 
+// storeConnectTimeout bounds the first contact with Redis at start-up.
+const storeConnectTimeout = 5 * time.Second
+
+// newSessionStore opens the store session.store names: memory, or Redis
+// (which must answer at start-up; later outages are survived).
+func newSessionStore(ctx context.Context, cfg config.SessionConfig, log *slog.Logger) (signaling.SessionStore, error) {
+	if cfg.Store != "redis" {
+		return signaling.NewMemoryStore(), nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, storeConnectTimeout)
+	defer cancel()
+	s, err := signaling.NewRedisStore(ctx, cfg.RedisURL, cfg.KeyPrefix, log)
+	if err != nil {
+		return nil, fmt.Errorf("session.redis_url: %w", err)
+	}
+	return s, nil
+}
+
 func allowedOrigins(cfg config.Config) []string {
 	out := append([]string(nil), cfg.HTTP.AllowedOrigins...)
 	if cfg.HTTP.PublicURL != "" {
@@ -122,7 +157,10 @@ func allowedOrigins(cfg config.Config) []string {
 
 // ready reports the health of what new joins depend on.
 func (n *Node) ready(ctx context.Context) map[string]error {
-	return map[string]error{"records": n.Records.Ping(ctx)}
+	return map[string]error{
+		"records":  n.Records.Ping(ctx),
+		"sessions": n.Store.Ping(ctx),
+	}
 }
 
 // HTTPAddr is the bound public address (useful with port 0).
@@ -183,8 +221,14 @@ func (n *Node) Close(ctx context.Context) error {
 		if n.Hub != nil {
 			n.Hub.Close()
 		}
+		if n.Store != nil {
+			errs = append(errs, n.Store.Close())
+		}
 		if n.Media != nil {
 			errs = append(errs, n.Media.Close())
+		}
+		if n.TURN != nil {
+			errs = append(errs, n.TURN.Close())
 		}
 		if n.Records != nil {
 			errs = append(errs, n.Records.Close())

@@ -45,6 +45,7 @@ const (
 // close it; only its writer goroutine writes to the socket, and only the
 // goroutine running serveConn reads.
 type conn struct {
+	id  string // owner id in the session store
 	ws  *websocket.Conn
 	log *slog.Logger
 	m   *metrics
@@ -61,8 +62,9 @@ type conn struct {
 	pongTimeout  time.Duration
 }
 
-func newConn(ws *websocket.Conn, cfg *Config, m *metrics, log *slog.Logger) *conn {
+func newConn(id string, ws *websocket.Conn, cfg *Config, m *metrics, log *slog.Logger) *conn {
 	return &conn{
+		id:           id,
 		ws:           ws,
 		log:          log,
 		m:            m,
@@ -274,10 +276,11 @@ func (in *inbound) bad() bool {
 
 func (in *inbound) good() { in.badInARow = 0 }
 
-// serve upgrades the request and runs participant p's connection until it
-// ends. The calling (HTTP handler) goroutine is the connection's reader;
-// it starts the writer and the pinger and waits for both.
-func (h *Hub) serve(w http.ResponseWriter, r *http.Request, rm *room, p *participant) {
+// serve upgrades the request and runs participant p's connection (id
+// connID, generation gen) until it ends. The calling (HTTP handler)
+// goroutine is the connection's reader; it starts the writer and the
+// pinger and waits for both.
+func (h *Hub) serve(w http.ResponseWriter, r *http.Request, rm *room, p *participant, gen uint64, connID string) {
 	h.mu.Lock()
 	if h.closed {
 		h.mu.Unlock()
@@ -297,7 +300,7 @@ func (h *Hub) serve(w http.ResponseWriter, r *http.Request, rm *room, p *partici
 		return
 	}
 	ws.SetReadLimit(h.cfg.MaxMessageBytes)
-	c := newConn(ws, &h.cfg, h.m, rm.log.With("participant", p.id))
+	c := newConn(connID, ws, &h.cfg, h.m, rm.log.With("participant", p.id, "conn", connID))
 	// The connection outlives nothing of the request but its values.
 	ctx := context.WithoutCancel(r.Context())
 	var wg sync.WaitGroup
@@ -324,12 +327,12 @@ func (h *Hub) serve(w http.ResponseWriter, r *http.Request, rm *room, p *partici
 		delete(h.conns, c)
 		h.mu.Unlock()
 	}()
-	h.run(ctx, rm, p, c)
+	h.run(ctx, rm, p, c, gen)
 }
 
 // run attaches c to the room and reads and handles messages until the
 // connection ends.
-func (h *Hub) run(ctx context.Context, rm *room, p *participant, c *conn) {
+func (h *Hub) run(ctx context.Context, rm *room, p *participant, c *conn, gen uint64) {
 	ice := []webrtc.ICEServer{}
 	if h.cfg.ICEServers != nil {
 		if s := h.cfg.ICEServers(p.id); s != nil {
@@ -337,12 +340,20 @@ func (h *Hub) run(ctx context.Context, rm *room, p *participant, c *conn) {
 		}
 	}
 	consultation := consultationMsg{ID: rm.info.ID, Title: rm.info.Title, Company: rm.info.Company}
-	welcome := func(self ParticipantInfo) []byte {
-		return encode(welcomeMsg{Type: TypeWelcome, Protocol: ProtocolVersion, Self: self, Consultation: consultation, ICEServers: ice})
+	policy := "all"
+	if h.cfg.RelayOnly {
+		policy = "relay"
 	}
-	joined, err := rm.attach(p, c, welcome)
+	welcome := func(self ParticipantInfo) []byte {
+		return encode(welcomeMsg{Type: TypeWelcome, Protocol: ProtocolVersion, Self: self, Consultation: consultation,
+			ICEServers: ice, ICETransportPolicy: policy})
+	}
+	joined, err := rm.attach(p, c, gen, welcome)
 	if err != nil {
 		switch {
+		case errors.Is(err, errSuperseded):
+			c.sendError(CodeReplaced, msgReplaced, nil)
+			c.close(StatusReplaced, "replaced", closeFlush)
 		case errors.Is(err, ErrEnded):
 			c.send(encode(stateMsg{Type: TypeState, State: StateEnded}))
 			c.close(StatusEnded, "ended", closeFlush)

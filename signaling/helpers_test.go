@@ -56,9 +56,15 @@ type env struct {
 
 func newEnv(t *testing.T, cfg Config, media Media) *env {
 	t.Helper()
+	return newEnvStore(t, cfg, media, NewMemoryStore())
+}
+
+// newEnvStore is newEnv with the given session store.
+func newEnvStore(t *testing.T, cfg Config, media Media, store SessionStore) *env {
+	t.Helper()
 	e := &env{reg: prometheus.NewRegistry(), logs: &lockedBuffer{}}
 	log := slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	e.hub = NewHub(cfg, media, NewMemoryStore(), log, e.reg)
+	e.hub = NewHub(cfg, media, store, log, e.reg)
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /ws/{id}", func(w http.ResponseWriter, r *http.Request) {
 		id := ConsultationID(r.PathValue("id"))

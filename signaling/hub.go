@@ -1,6 +1,7 @@
 // Package signaling owns live consultations: their participants and states,
-// the WebSocket protocol (PROTOCOL.md), the session store behind customer
-// cookies, and the link to the media plane.
+// the WebSocket protocol (PROTOCOL.md) with reconnection, the session store
+// behind customer cookies, advisor presence and waiting queues (STORE.md),
+// and the link to the media plane.
 package signaling
 
 import (
@@ -15,6 +16,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -61,13 +63,25 @@ type Config struct {
 	PingInterval    time.Duration
 	PongTimeout     time.Duration
 	SendQueue       int
-	// SessionTTL bounds a customer session (the consultation's lifetime).
+	// SessionTTL bounds a customer session (the consultation's lifetime;
+	// ConsultationInfo.ExpiresAt may end it sooner).
 	SessionTTL time.Duration
+	// GracePeriod is how long a participant whose connection dropped stays
+	// reconnecting before it has left (session.grace_period).
+	GracePeriod time.Duration
+	// PresenceTTL is how long an advisor's presence lives in the store
+	// without refresh; the hub refreshes it every third of that.
+	PresenceTTL time.Duration
+	// StoreTimeout bounds each session store call.
+	StoreTimeout time.Duration
 	// AllowedOrigins are accepted in the WebSocket Origin header besides the
 	// request's own host (scheme://host[:port]).
 	AllowedOrigins []string
 	// ICEServers are handed to clients in the welcome message.
 	ICEServers func(p ParticipantID) []webrtc.ICEServer
+	// RelayOnly tells clients to use relayed (TURN) candidates only
+	// (welcome iceTransportPolicy "relay"); for testing firewalled networks.
+	RelayOnly bool
 }
 
 // ConsultationInfo is what the hub is told when a consultation opens.
@@ -75,6 +89,9 @@ type ConsultationInfo struct {
 	ID      ConsultationID
 	Title   string
 	Company string
+	// ExpiresAt is the end of the consultation's lifetime; customer
+	// sessions live no longer. Zero: SessionTTL from their creation.
+	ExpiresAt time.Time
 }
 
 // Staff identifies a logged-in advisor allowed into a consultation (web
@@ -86,9 +103,10 @@ type Staff struct {
 
 // Snapshot is a consultation's live state for lists.
 type Snapshot struct {
-	ID      ConsultationID
-	Joined  int // participants in the call
-	Waiting int // customers waiting for admission
+	ID           ConsultationID
+	Joined       int // participants in the call
+	Waiting      int // customers waiting for admission
+	Reconnecting int // participants whose connection dropped (grace period)
 }
 
 // Hub holds all live consultations of this node.
@@ -107,6 +125,18 @@ type Hub struct {
 	endedFIFO []ConsultationID
 	conns     map[*conn]struct{}
 	wg        sync.WaitGroup // connection handlers
+
+	// Advisor presence (presence.go), guarded by pmu.
+	pmu     sync.Mutex
+	avail   map[int64]*availability           // available advisors
+	dropped map[int64]map[ConsultationID]bool // advisors reconnecting, by room
+	pq      *opQueue                          // presence writes, in order
+
+	// storeFailed is set when a store write failed; the maintenance loop
+	// writes the live state back once the store answers again.
+	storeFailed atomic.Bool
+	stopMaint   chan struct{}
+	maintDone   chan struct{}
 }
 
 // maxTombstones bounds the ended ids the hub remembers (web also checks
@@ -117,9 +147,11 @@ const maxTombstones = 4096
 var errHubClosed = errors.New("signaling: hub closed")
 
 // NewHub returns a hub using media for the media plane and store for
-// customer sessions. Zero Config fields take the defaults of
+// customer sessions, presence and waiting queues (the caller closes the
+// store after the hub). Zero Config fields take the defaults of
 // config.Default. media may be nil for a hub without media plane (offers
-// and candidates then fail with media_failed); reg may be nil.
+// and candidates then fail with media_failed); store nil means a new
+// MemoryStore; reg may be nil. Close stops the hub's goroutines.
 func NewHub(cfg Config, media Media, store SessionStore, log *slog.Logger, reg prometheus.Registerer) *Hub {
 	cfg = cfg.withDefaults()
 	if log == nil {
@@ -129,15 +161,20 @@ func NewHub(cfg Config, media Media, store SessionStore, log *slog.Logger, reg p
 		store = NewMemoryStore()
 	}
 	h := &Hub{
-		cfg:   cfg,
-		media: media,
-		store: store,
-		log:   log,
-		m:     newMetrics(reg),
-		rooms: make(map[ConsultationID]*room),
-		ended: make(map[ConsultationID]struct{}),
-		conns: make(map[*conn]struct{}),
+		cfg:       cfg,
+		media:     media,
+		store:     store,
+		log:       log,
+		m:         newMetrics(reg),
+		rooms:     make(map[ConsultationID]*room),
+		ended:     make(map[ConsultationID]struct{}),
+		conns:     make(map[*conn]struct{}),
+		avail:     make(map[int64]*availability),
+		dropped:   make(map[int64]map[ConsultationID]bool),
+		stopMaint: make(chan struct{}),
+		maintDone: make(chan struct{}),
 	}
+	h.pq = newOpQueue(cfg.StoreTimeout, log, h.markStoreFailed)
 	for _, o := range cfg.AllowedOrigins {
 		if po, ok := parseOrigin(o); ok {
 			h.origins = append(h.origins, po)
@@ -145,6 +182,7 @@ func NewHub(cfg Config, media Media, store SessionStore, log *slog.Logger, reg p
 			log.Warn("ignoring malformed allowed origin", "origin", o)
 		}
 	}
+	go h.maintain()
 	return h
 }
 
@@ -167,6 +205,15 @@ func (c Config) withDefaults() Config {
 	if c.SessionTTL <= 0 {
 		c.SessionTTL = 8 * time.Hour
 	}
+	if c.GracePeriod <= 0 {
+		c.GracePeriod = 60 * time.Second
+	}
+	if c.PresenceTTL <= 0 {
+		c.PresenceTTL = 2 * time.Minute
+	}
+	if c.StoreTimeout <= 0 {
+		c.StoreTimeout = defaultStoreTimeout
+	}
 	c.AllowedOrigins = slices.Clone(c.AllowedOrigins)
 	return c
 }
@@ -182,7 +229,8 @@ func (h *Hub) Open(info ConsultationInfo) {
 	if _, ended := h.ended[info.ID]; ended {
 		return
 	}
-	h.rooms[info.ID] = newRoom(info, &h.cfg, h.media, h.store, h.m, h.log)
+	hooks := roomHooks{staffDropped: h.staffDropped, storeFailed: h.markStoreFailed}
+	h.rooms[info.ID] = newRoom(info, &h.cfg, h.media, h.store, hooks, h.m, h.log)
 	h.m.consultations.Inc()
 	h.log.Info("consultation opened", "consultation", info.ID)
 }
@@ -203,83 +251,137 @@ func (h *Hub) room(id ConsultationID) (*room, error) {
 	return nil, ErrNoConsultation
 }
 
+// storeCtx bounds one store call.
+func (h *Hub) storeCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, h.cfg.StoreTimeout)
+}
+
 // AddCustomer creates a waiting customer in an open consultation and returns
 // the new session cookie value (random, 256 bit; only its hash is stored).
-// It fails with ErrNoConsultation, ErrEnded, or ErrFull when the
-// consultation already knows too many participants.
+// It fails with ErrNoConsultation, ErrEnded, ErrFull when the
+// consultation already knows too many participants, or ErrUnavailable
+// when the session store cannot be reached.
 func (h *Hub) AddCustomer(ctx context.Context, id ConsultationID, name string) (ParticipantID, string, error) {
 	r, err := h.room(id)
 	if err != nil {
 		return "", "", err
 	}
-	cookie, key := newCookie()
-	p, err := r.addCustomer(name, key)
-	if err != nil {
+	if err := r.checkAdd(); err != nil {
 		return "", "", err
 	}
-	s := Session{
-		ConsultationID: id,
-		ParticipantID:  p.id,
-		Role:           RoleCustomer,
-		Name:           p.name,
-		State:          string(StateWaiting),
-		LastSeen:       time.Now().UTC(),
-	}
-	if err := h.store.Put(ctx, key, s, h.cfg.SessionTTL); err != nil {
-		r.removeCustomer(p)
-		return "", "", fmt.Errorf("store session: %w", err)
-	}
-	if r.isEnded() {
-		// End ran meanwhile and may have missed this session.
-		if err := h.store.Delete(ctx, key); err != nil {
-			h.log.Warn("delete session of ended consultation", "consultation", id, "err", err)
-		}
+	cookie, key := newCookie()
+	pid, now := newParticipantID(), time.Now().UTC()
+	ttl := r.sessionTTL(now)
+	if ttl <= 0 {
 		return "", "", ErrEnded
 	}
+	name = clip(name)
+	s := Session{
+		ConsultationID: id, ParticipantID: pid, Role: RoleCustomer, Name: name,
+		State: string(StateWaiting), LastSeen: now,
+	}
+	// The session is stored first: when the store is down, nobody saw the
+	// customer knock.
+	sctx, cancel := h.storeCtx(ctx)
+	err = h.store.Put(sctx, key, s, ttl)
+	cancel()
+	if err != nil {
+		h.log.Warn("customer not added: session store", "consultation", id, "err", err)
+		return "", "", fmt.Errorf("store session: %w", unavailable("put session", err))
+	}
+	p, err := r.addCustomer(pid, name, key, now, now.Add(ttl))
+	if err != nil {
+		sctx, cancel := h.storeCtx(context.WithoutCancel(ctx))
+		if derr := h.store.Delete(sctx, key); derr != nil {
+			h.log.Warn("delete session of a customer not added", "consultation", id, "err", derr)
+		}
+		cancel()
+		return "", "", err
+	}
+	r.addWaiting(p)
 	h.log.Info("customer added", "consultation", id, "participant", p.id)
 	return p.id, cookie, nil
 }
 
 // ServeCustomer upgrades a customer's request to the protocol WebSocket;
 // cookie is the parley_session value. Errors before the upgrade are
-// written as JSON with the matching status.
+// written as JSON with the matching status (503 unavailable while the
+// session store cannot be reached; the client retries).
 func (h *Hub) ServeCustomer(w http.ResponseWriter, r *http.Request, id ConsultationID, cookie string) {
 	if err := h.checkRequest(r); err != nil {
 		h.refuse(w, id, err)
 		return
 	}
-	p, rm, err := h.customer(r.Context(), id, cookie)
+	p, rm, gen, connID, err := h.customer(r.Context(), id, cookie)
 	if err != nil {
 		h.refuse(w, id, err)
 		return
 	}
-	h.serve(w, r, rm, p)
+	h.serve(w, r, rm, p, gen, connID)
 }
 
-func (h *Hub) customer(ctx context.Context, id ConsultationID, cookie string) (*participant, *room, error) {
+// customer finds the customer a cookie stands for and claims its session
+// for a new connection; it returns the claim's generation and the
+// connection id.
+func (h *Hub) customer(ctx context.Context, id ConsultationID, cookie string) (*participant, *room, uint64, string, error) {
 	h.mu.Lock()
 	_, ended := h.ended[id]
 	h.mu.Unlock()
 	if ended {
-		return nil, nil, ErrEnded
+		return nil, nil, 0, "", ErrEnded
 	}
 	if cookie == "" {
-		return nil, nil, ErrNoSession
+		return nil, nil, 0, "", ErrNoSession
 	}
 	key := sessionKey(cookie)
-	s, err := h.store.Get(ctx, key)
+	sctx, cancel := h.storeCtx(ctx)
+	defer cancel()
+	s, err := h.store.Get(sctx, key)
+	if errors.Is(err, ErrNoSession) {
+		s, err = h.restoreSession(sctx, id, key)
+	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("load session: %w", err)
+		return nil, nil, 0, "", unavailable("load session", err)
 	}
 	if s.ConsultationID != id {
-		return nil, nil, ErrForbidden
+		return nil, nil, 0, "", ErrForbidden
 	}
 	rm, err := h.room(id)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, 0, "", err
 	}
 	p, err := rm.customerParticipant(s, key)
-	return p, rm, err
+	if err != nil {
+		return nil, nil, 0, "", err
+	}
+	connID := newConnID()
+	s, prev, err := h.store.Claim(sctx, key, connID)
+	if err != nil {
+		return nil, nil, 0, "", unavailable("claim session", err)
+	}
+	if prev != "" {
+		rm.log.Debug("session claimed by a new connection", "participant", p.id, "conn", connID, "previous", prev, "generation", s.Generation)
+	}
+	return p, rm, s.Generation, connID, nil
+}
+
+// restoreSession writes back the session of a customer the room still
+// knows when the store lost it (e.g. Redis restarted empty); otherwise
+// ErrNoSession.
+func (h *Hub) restoreSession(ctx context.Context, id ConsultationID, key string) (Session, error) {
+	rm, err := h.room(id)
+	if err != nil {
+		return Session{}, ErrNoSession
+	}
+	s, ttl, ok := rm.localSession(key)
+	if !ok {
+		return Session{}, ErrNoSession
+	}
+	if err := h.store.Put(ctx, key, s, ttl); err != nil {
+		return Session{}, err
+	}
+	rm.log.Info("session written back to the store", "participant", s.ParticipantID)
+	return s, nil
 }
 
 // ServeStaff upgrades an advisor's request to the protocol WebSocket. It
@@ -295,12 +397,12 @@ func (h *Hub) ServeStaff(w http.ResponseWriter, r *http.Request, id Consultation
 		h.refuse(w, id, err)
 		return
 	}
-	p, err := rm.staffParticipant(who)
+	p, gen, err := rm.staffParticipant(who)
 	if err != nil {
 		h.refuse(w, id, err)
 		return
 	}
-	h.serve(w, r, rm, p)
+	h.serve(w, r, rm, p, gen, newConnID())
 }
 
 // End ends a consultation: everyone gets state "ended", sockets close with
@@ -327,7 +429,9 @@ func (h *Hub) End(ctx context.Context, id ConsultationID) {
 	if h.media != nil {
 		h.media.CloseRoom(string(id))
 	}
-	if err := h.store.DeleteConsultation(ctx, id); err != nil {
+	sctx, cancel := h.storeCtx(ctx)
+	defer cancel()
+	if err := h.store.DeleteConsultation(sctx, id); err != nil {
 		h.log.Warn("delete sessions of ended consultation", "consultation", id, "err", err)
 	}
 	h.log.Info("consultation ended", "consultation", id)
@@ -351,6 +455,7 @@ func (h *Hub) Close() {
 	if h.closed {
 		h.mu.Unlock()
 		h.wg.Wait()
+		<-h.maintDone
 		return
 	}
 	h.closed = true
@@ -369,26 +474,9 @@ func (h *Hub) Close() {
 		c.close(websocket.StatusGoingAway, "server shutting down", closeFlush)
 	}
 	h.wg.Wait()
-}
-
-// SessionStore holds customer sessions, keyed by the SHA-256 of the cookie.
-// Memory (one node) and Redis (many nodes, issue 3) implement it.
-type SessionStore interface {
-	Put(ctx context.Context, key string, s Session, ttl time.Duration) error
-	Get(ctx context.Context, key string) (Session, error) // ErrNoSession
-	Delete(ctx context.Context, key string) error
-	// DeleteConsultation removes every session of a consultation.
-	DeleteConsultation(ctx context.Context, id ConsultationID) error
-}
-
-// Session is what a customer cookie stands for.
-type Session struct {
-	ConsultationID ConsultationID `json:"consultation"`
-	ParticipantID  ParticipantID  `json:"participant"`
-	Role           Role           `json:"role"`
-	Name           string         `json:"name"`
-	State          string         `json:"state"`
-	LastSeen       time.Time      `json:"last_seen"`
+	close(h.stopMaint)
+	<-h.maintDone
+	h.pq.close()
 }
 
 // Errors of the HTTP request before the upgrade.
@@ -482,6 +570,8 @@ func httpError(err error) (status int, code, msg string) {
 		return http.StatusConflict, CodeRoomFull, "the consultation is full"
 	case errors.Is(err, errHubClosed):
 		return http.StatusServiceUnavailable, "unavailable", "the server is shutting down"
+	case errors.Is(err, ErrUnavailable):
+		return http.StatusServiceUnavailable, "unavailable", "temporarily unavailable, please try again in a moment"
 	default:
 		return http.StatusInternalServerError, "internal", "internal error"
 	}
@@ -490,9 +580,12 @@ func httpError(err error) (status int, code, msg string) {
 // refuse answers a request that cannot be upgraded.
 func (h *Hub) refuse(w http.ResponseWriter, id ConsultationID, err error) {
 	status, code, msg := httpError(err)
-	if status == http.StatusInternalServerError {
+	switch {
+	case status == http.StatusInternalServerError:
 		h.log.Error("signaling request failed", "consultation", id, "err", err)
-	} else {
+	case errors.Is(err, ErrUnavailable):
+		h.log.Warn("signaling request refused: session store unavailable", "consultation", id, "err", err)
+	default:
 		h.log.Debug("signaling request refused", "consultation", id, "code", code)
 	}
 	type body struct {

@@ -224,13 +224,13 @@ func TestInvalidMessagesKeepConnection(t *testing.T) {
 		t.Fatalf("invalid counter %v", v)
 	}
 
-	// Oversized → 1009, and the advisor leaves the roster.
-	cu, _, _ := admitted(t, e, adv, map[ParticipantID]State{advID: StateJoined})
+	// Oversized → 1009; the customer is reconnecting (1009 is retried).
+	cu, pid, _ := admitted(t, e, adv, map[ParticipantID]State{advID: StateJoined})
 	cu.send(t, `{"type":"offer","sdp":"`+strings.Repeat("a", 5000)+`"}`)
 	if code := cu.waitClosed(t); code != websocket.StatusMessageTooBig {
 		t.Fatalf("close code %v, want 1009", code)
 	}
-	adv.waitRoster(t, map[ParticipantID]State{advID: StateJoined})
+	adv.waitRoster(t, map[ParticipantID]State{advID: StateJoined, pid: StateReconnecting})
 }
 
 func TestGarbageDoesNotBlockRoom(t *testing.T) {
@@ -397,16 +397,15 @@ func TestLeaveAndConnectionLoss(t *testing.T) {
 	roster := map[ParticipantID]State{advID: StateJoined}
 	cu, pid, cookie := admitted(t, e, adv, roster)
 
-	// Connection loss: the customer leaves the call but may come back and
-	// wait for admission again.
+	// Connection loss: the customer is reconnecting, then back in the call.
 	cu.ws.CloseNow()
-	delete(roster, pid)
+	roster[pid] = StateReconnecting
 	adv.waitRoster(t, roster)
 	cu = e.mustDial(t, "c1", cookie)
-	if w := cu.waitType(t, TypeWelcome); w.Self.ID != pid || w.Self.State != StateWaiting {
+	if w := cu.waitType(t, TypeWelcome); w.Self.ID != pid || w.Self.State != StateJoined {
 		t.Fatalf("welcome after reconnect: %s", w.raw)
 	}
-	roster[pid] = StateWaiting
+	roster[pid] = StateJoined
 	adv.waitRoster(t, roster)
 
 	// leave is for good.
@@ -519,7 +518,7 @@ func TestPingKeepsAlive(t *testing.T) {
 func TestQueueOverflowCloses(t *testing.T) {
 	m := newMetrics(nil)
 	cfg := Config{SendQueue: 2}
-	c := newConn(nil, &cfg, m, discardLogger())
+	c := newConn("c_test", nil, &cfg, m, discardLogger())
 	for range 2 {
 		if !c.send([]byte("x")) {
 			t.Fatal("send into free queue failed")
@@ -538,6 +537,7 @@ func TestQueueOverflowCloses(t *testing.T) {
 
 func TestOriginParsing(t *testing.T) {
 	h := NewHub(Config{AllowedOrigins: []string{"https://a.example", "b.example:8080", "not a url", "://x"}}, nil, nil, nil, nil)
+	defer h.Close()
 	tests := []struct {
 		origin, host string
 		ok           bool

@@ -41,6 +41,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	// Make the series visible from the start.
 	m.participants.WithLabelValues(string(StateJoined))
 	m.participants.WithLabelValues(string(StateWaiting))
+	m.participants.WithLabelValues(string(StateReconnecting))
 	if reg != nil {
 		reg.MustRegister(m.consultations, m.participants, m.messages, m.errors)
 	}
@@ -59,11 +60,10 @@ func (m *metrics) message(typ string) {
 func (m *metrics) error(code string) { m.errors.WithLabelValues(code).Inc() }
 
 // addParticipants moves the participant gauges by the given deltas.
-func (m *metrics) addParticipants(joined, waiting int) {
-	if joined != 0 {
-		m.participants.WithLabelValues(string(StateJoined)).Add(float64(joined))
-	}
-	if waiting != 0 {
-		m.participants.WithLabelValues(string(StateWaiting)).Add(float64(waiting))
+func (m *metrics) addParticipants(joined, waiting, reconnecting int) {
+	for s, d := range map[State]int{StateJoined: joined, StateWaiting: waiting, StateReconnecting: reconnecting} {
+		if d != 0 {
+			m.participants.WithLabelValues(string(s)).Add(float64(d))
+		}
 	}
 }

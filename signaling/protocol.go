@@ -61,6 +61,7 @@ const (
 	CodeRoomFull    = "room_full"
 	CodeMediaFailed = "media_failed"
 	CodeRateLimited = "rate_limited"
+	CodeReplaced    = "replaced"
 )
 
 // Close codes besides the standard ones (1000, 1001, 1008, 1009).
@@ -384,6 +385,8 @@ type (
 		Self         ParticipantInfo    `json:"self"`
 		Consultation consultationMsg    `json:"consultation"`
 		ICEServers   []webrtc.ICEServer `json:"iceServers"`
+		// ICETransportPolicy is "all" or "relay" (RTCConfiguration's field).
+		ICETransportPolicy string `json:"iceTransportPolicy"`
 	}
 	consultationMsg struct {
 		ID      ConsultationID `json:"id"`

@@ -6,6 +6,7 @@ import (
 	"maps"
 	"slices"
 	"sync"
+	"time"
 	"unicode/utf8"
 
 	"github.com/coder/websocket"
@@ -17,16 +18,25 @@ type participant struct {
 	id         ParticipantID
 	role       Role
 	name       string
-	staffID    int64  // advisors: the staff user
-	sessionKey string // customers: the store key (hash of the cookie)
+	staffID    int64     // advisors: the staff user
+	sessionKey string    // customers: the store key (hash of the cookie)
+	expires    time.Time // customers: when the session ends (consultation lifetime)
+	since      time.Time // customers: when they started waiting
 
 	// Guarded by room.mu.
-	state  State
-	conn   *conn // the current connection, nil when none
-	audio  bool
-	video  bool
-	screen bool
-	tracks map[string]TrackSource
+	state    State
+	resume   State       // while reconnecting: the state to return to
+	grace    *time.Timer // while reconnecting: ends the grace period
+	graceSeq uint64      // invalidates a grace timer that already fired
+	gen      uint64      // generation of the newest accepted connection
+	nextGen  uint64      // advisors: generations handed out (customers: the store's)
+	owner    string      // id of the newest accepted connection
+	lastSeen time.Time
+	conn     *conn // the current connection, nil when none
+	audio    bool
+	video    bool
+	screen   bool
+	tracks   map[string]TrackSource
 
 	// The media peer of the current connection, guarded by mediaMu.
 	// Lock order: mediaMu before room.mu; never the other way.
@@ -52,35 +62,60 @@ func (p *participant) clearMediaLocked() {
 	p.audio, p.video, p.screen, p.tracks = false, false, false, nil
 }
 
+// inCallLocked reports whether p holds a place in the call: joined, or
+// reconnecting from joined.
+func (p *participant) inCallLocked() bool {
+	return p.state == StateJoined || p.state == StateReconnecting && p.resume == StateJoined
+}
+
+// waitingLocked reports whether p waits for admission, connected or not.
+func (p *participant) waitingLocked() bool {
+	return p.state == StateWaiting || p.state == StateReconnecting && p.resume == StateWaiting
+}
+
 // room is one live consultation: its participants and their states.
 //
 // Everything under mu is state; messages are queued onto connections under
 // mu too (a non-blocking channel send, so rosters reach every client in the
 // order the changes happened). Socket writes happen in each connection's
-// writer goroutine; media plane and store calls happen outside mu.
+// writer goroutine; media plane calls happen outside mu, and store writes
+// in the room's queue (q), so a slow store never stalls the room.
 type room struct {
 	info  ConsultationInfo
 	cfg   *Config
 	media Media // nil: no media plane
 	store SessionStore
+	q     *opQueue // store writes, in order
+	hooks roomHooks
 	m     *metrics
 	log   *slog.Logger
 
-	mu      sync.Mutex
-	ended   bool // End was called
-	done    bool // ended or the hub closed: nobody may attach
-	order   []*participant
-	byID    map[ParticipantID]*participant
-	staff   map[int64]*participant
-	gone    map[ParticipantID]struct{} // customers who left or were rejected
-	joined  int                        // as reported to metrics
-	waiting int
+	mu           sync.Mutex
+	ended        bool // End was called
+	done         bool // ended or the hub closed: nobody may attach
+	order        []*participant
+	byID         map[ParticipantID]*participant
+	staff        map[int64]*participant
+	gone         map[ParticipantID]struct{} // customers who left or were rejected
+	joined       int                        // as reported to metrics
+	waiting      int
+	reconnecting int
 }
 
-func newRoom(info ConsultationInfo, cfg *Config, media Media, store SessionStore, m *metrics, log *slog.Logger) *room {
+// roomHooks tell the hub what it tracks across rooms.
+type roomHooks struct {
+	// staffDropped reports that an advisor's connection dropped
+	// (reconnecting true) or that the advisor is back or gone (false).
+	staffDropped func(userID int64, id ConsultationID, reconnecting bool)
+	// storeFailed reports a failed store write.
+	storeFailed func()
+}
+
+func newRoom(info ConsultationInfo, cfg *Config, media Media, store SessionStore, hooks roomHooks, m *metrics, log *slog.Logger) *room {
+	log = log.With("consultation", info.ID)
 	return &room{
-		info: info, cfg: cfg, media: media, store: store, m: m,
-		log:   log.With("consultation", info.ID),
+		info: info, cfg: cfg, media: media, store: store, hooks: hooks, m: m, log: log,
+		q:     newOpQueue(cfg.StoreTimeout, log, hooks.storeFailed),
 		byID:  make(map[ParticipantID]*participant),
 		staff: make(map[int64]*participant),
 		gone:  make(map[ParticipantID]struct{}),
@@ -90,6 +125,16 @@ func newRoom(info ConsultationInfo, cfg *Config, media Media, store SessionStore
 // maxKnown bounds the participants a room keeps (joined, waiting, and
 // those who lost their connection and may come back).
 func (r *room) maxKnown() int { return max(4*r.cfg.MaxParticipants, 16) }
+
+// sessionTTL is how long a customer session created now may live: until
+// the consultation's end of life.
+func (r *room) sessionTTL(now time.Time) time.Duration {
+	ttl := r.cfg.SessionTTL
+	if !r.info.ExpiresAt.IsZero() {
+		ttl = min(ttl, r.info.ExpiresAt.Sub(now))
+	}
+	return ttl
+}
 
 func clip(s string) string {
 	if utf8.RuneCountInString(s) <= MaxIDChars {
@@ -116,93 +161,73 @@ func (r *room) removeLocked(p *participant) {
 	}
 }
 
-func (r *room) countLocked(s State) int {
+// inCallCountLocked counts the places taken in the call.
+func (r *room) inCallCountLocked() int {
 	n := 0
 	for _, p := range r.order {
-		if p.state == s {
+		if p.inCallLocked() {
 			n++
 		}
 	}
 	return n
 }
 
-// addCustomer creates a waiting customer.
-func (r *room) addCustomer(name, key string) (*participant, error) {
+// checkAdd reports whether a customer could be added now (AddCustomer
+// asks before it writes to the store).
+func (r *room) checkAdd() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.ended {
-		return nil, ErrEnded
-	}
 	if r.done {
-		return nil, errHubClosed
+		return r.doneErrLocked()
+	}
+	if len(r.order) >= r.maxKnown() {
+		return ErrFull
+	}
+	return nil
+}
+
+// addCustomer creates a waiting customer whose session is stored already.
+func (r *room) addCustomer(id ParticipantID, name, key string, now, expires time.Time) (*participant, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.done {
+		return nil, r.doneErrLocked()
 	}
 	if len(r.order) >= r.maxKnown() {
 		return nil, ErrFull
 	}
-	p := &participant{id: newParticipantID(), role: RoleCustomer, name: clip(name), sessionKey: key, state: StateWaiting}
+	p := &participant{
+		id: id, role: RoleCustomer, name: name, sessionKey: key, expires: expires, since: now,
+		state: StateWaiting, lastSeen: now,
+	}
 	r.addLocked(p)
 	r.changedLocked()
 	return p, nil
 }
 
-// removeCustomer undoes addCustomer (the session could not be stored).
-func (r *room) removeCustomer(p *participant) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.byID[p.id] == p {
-		r.removeLocked(p)
-		r.changedLocked()
-	}
-}
-
 // staffParticipant returns the advisor for who, creating it (not yet
-// joined) when needed. A staff user who is not in the call yet is refused
-// when the call is full. (Two advisors connecting at the same moment may
-// exceed the limit by one; attach does not check again.)
-func (r *room) staffParticipant(who Staff) (*participant, error) {
+// joined) when needed, and the generation of the connection about to
+// attach. A staff user who is not in the call (or reconnecting to it) is
+// refused when the call is full. (Two advisors connecting at the same
+// moment may exceed the limit by one; attach does not check again.)
+func (r *room) staffParticipant(who Staff) (*participant, uint64, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.done {
-		return nil, r.doneErrLocked()
+		return nil, 0, r.doneErrLocked()
 	}
 	p := r.staff[who.UserID]
-	if p != nil && p.state == StateJoined {
-		return p, nil
-	}
-	if r.countLocked(StateJoined) >= r.cfg.MaxParticipants {
-		return nil, ErrFull
+	if p == nil || !p.inCallLocked() {
+		if r.inCallCountLocked() >= r.cfg.MaxParticipants {
+			return nil, 0, ErrFull
+		}
 	}
 	if p == nil {
 		p = &participant{id: newParticipantID(), role: RoleAdvisor, name: clip(who.Name), staffID: who.UserID, state: StateLeft}
 		r.addLocked(p)
 	}
-	return p, nil
-}
-
-// customerParticipant returns the customer a session stands for. A
-// customer unknown here (e.g. this node restarted and the store kept the
-// session) is recreated; one who left for good or was rejected is not.
-func (r *room) customerParticipant(s Session, key string) (*participant, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.done {
-		return nil, r.doneErrLocked()
-	}
-	if p := r.byID[s.ParticipantID]; p != nil {
-		if p.role != RoleCustomer || p.sessionKey != key {
-			return nil, ErrForbidden
-		}
-		return p, nil
-	}
-	if _, gone := r.gone[s.ParticipantID]; gone || s.Role != RoleCustomer || s.ParticipantID == "" {
-		return nil, ErrNoSession
-	}
-	if len(r.order) >= r.maxKnown() {
-		return nil, ErrFull
-	}
-	p := &participant{id: s.ParticipantID, role: RoleCustomer, name: clip(s.Name), sessionKey: key, state: StateLeft}
-	r.addLocked(p)
-	return p, nil
+	p.nextGen = max(p.nextGen, p.gen) + 1
+	return p, p.nextGen, nil
 }
 
 func (r *room) doneErrLocked() error {
@@ -210,57 +235,6 @@ func (r *room) doneErrLocked() error {
 		return ErrEnded
 	}
 	return errHubClosed
-}
-
-// attach makes c the participant's connection, replacing (closing with
-// 4001) an older one, and sends the welcome and a roster. It reports
-// whether the participant is in the call.
-func (r *room) attach(p *participant, c *conn, welcome func(ParticipantInfo) []byte) (joined bool, err error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.done {
-		return false, r.doneErrLocked()
-	}
-	if r.byID[p.id] != p {
-		return false, ErrNoSession // removed while connecting
-	}
-	if old := p.conn; old != nil {
-		old.close(StatusReplaced, "replaced", closeFlush)
-		r.log.Info("signaling connection replaced", "participant", p.id)
-	}
-	p.conn = c
-	if p.state == StateLeft {
-		if p.role == RoleAdvisor {
-			p.state = StateJoined
-		} else {
-			p.state = StateWaiting
-		}
-	}
-	c.send(welcome(p.infoLocked()))
-	r.changedLocked()
-	r.log.Info("participant connected", "participant", p.id, "role", p.role, "state", p.state)
-	return p.state == StateJoined, nil
-}
-
-// connectionLost handles a connection that ended without leave, end,
-// rejection or replacement. It is the one place that decides what losing
-// the connection means; for now the participant leaves (a grace period in
-// state reconnecting goes here).
-func (r *room) connectionLost(p *participant, c *conn, why string) {
-	r.mu.Lock()
-	if r.done || p.conn != c {
-		r.mu.Unlock()
-		return
-	}
-	p.conn = nil
-	if p.state == StateJoined || p.state == StateWaiting {
-		p.state = StateLeft
-		p.clearMediaLocked()
-	}
-	r.changedLocked()
-	r.mu.Unlock()
-	r.log.Info("participant connection lost", "participant", p.id, "reason", why)
-	r.stopMedia(p, c)
 }
 
 // handle carries out one valid client message of participant p on c.
@@ -280,9 +254,9 @@ func (r *room) handle(ctx context.Context, p *participant, c *conn, m ClientMess
 	case TypeAdmit:
 		return r.admit(p, c, m.Participant)
 	case TypeReject:
-		return r.reject(ctx, p, c, m.Participant)
+		return r.reject(p, c, m.Participant)
 	case TypeLeave:
-		r.leave(ctx, p, c)
+		r.leave(p, c)
 		return nil
 	}
 	return protoErr(CodeUnknownType, "unknown message type") // DecodeClientMessage prevents this
@@ -300,7 +274,7 @@ func (r *room) setMedia(p *participant, c *conn, m ClientMessage) error {
 }
 
 // waiterLocked checks that advisor p on c may decide about target and
-// returns the waiting customer.
+// returns the waiting customer (who may be reconnecting).
 func (r *room) waiterLocked(p *participant, c *conn, target ParticipantID) (*participant, error) {
 	if p.role != RoleAdvisor {
 		return nil, errNotAllowed
@@ -309,30 +283,40 @@ func (r *room) waiterLocked(p *participant, c *conn, target ParticipantID) (*par
 		return nil, errBadState
 	}
 	t := r.byID[target]
-	if t == nil || t.role != RoleCustomer || t.state != StateWaiting {
+	if t == nil || t.role != RoleCustomer || !t.waitingLocked() {
 		return nil, errNoSuchWaiter
 	}
 	return t, nil
 }
 
+// admit lets a waiting customer in. One who is reconnecting right now is
+// joined when they are back.
 func (r *room) admit(p *participant, c *conn, target ParticipantID) error {
 	r.mu.Lock()
 	t, err := r.waiterLocked(p, c, target)
-	if err == nil && r.countLocked(StateJoined) >= r.cfg.MaxParticipants {
+	if err == nil && r.inCallCountLocked() >= r.cfg.MaxParticipants {
 		err = errRoomFull
 	}
 	if err != nil {
 		r.mu.Unlock()
 		return err
 	}
-	t.state = StateJoined
-	tc := t.conn
-	if tc != nil {
-		tc.send(encode(stateMsg{Type: TypeState, State: StateJoined}))
+	var tc *conn
+	if t.state == StateReconnecting {
+		t.resume = StateJoined
+	} else {
+		t.state = StateJoined
+		tc = t.conn
+		if tc != nil {
+			tc.send(encode(stateMsg{Type: TypeState, State: StateJoined}))
+		}
 	}
+	t.lastSeen = time.Now()
 	r.changedLocked()
 	r.mu.Unlock()
 	r.log.Info("customer admitted", "participant", t.id, "by", p.id)
+	r.saveSession(t)
+	r.removeWaiting(t)
 	if tc != nil {
 		// Subscribe offers for the others' tracks need the peer even if the
 		// customer never publishes.
@@ -343,13 +327,14 @@ func (r *room) admit(p *participant, c *conn, target ParticipantID) error {
 	return nil
 }
 
-func (r *room) reject(ctx context.Context, p *participant, c *conn, target ParticipantID) error {
+func (r *room) reject(p *participant, c *conn, target ParticipantID) error {
 	r.mu.Lock()
 	t, err := r.waiterLocked(p, c, target)
 	if err != nil {
 		r.mu.Unlock()
 		return err
 	}
+	t.stopGraceLocked()
 	t.state = StateRejected
 	if tc := t.conn; tc != nil {
 		tc.send(encode(stateMsg{Type: TypeState, State: StateRejected}))
@@ -360,13 +345,13 @@ func (r *room) reject(ctx context.Context, p *participant, c *conn, target Parti
 	r.changedLocked()
 	r.mu.Unlock()
 	r.log.Info("customer rejected", "participant", t.id, "by", p.id)
-	r.forgetSession(ctx, t)
+	r.forget(t)
 	return nil
 }
 
 // leave takes p out for good (an advisor may come back by connecting
 // again; a customer's session is deleted).
-func (r *room) leave(ctx context.Context, p *participant, c *conn) {
+func (r *room) leave(p *participant, c *conn) {
 	r.mu.Lock()
 	if r.done || p.conn != c {
 		r.mu.Unlock()
@@ -385,16 +370,7 @@ func (r *room) leave(ctx context.Context, p *participant, c *conn) {
 	r.log.Info("participant left", "participant", p.id)
 	r.stopMedia(p, nil)
 	if p.role == RoleCustomer {
-		r.forgetSession(ctx, p)
-	}
-}
-
-func (r *room) forgetSession(ctx context.Context, p *participant) {
-	if p.sessionKey == "" {
-		return
-	}
-	if err := r.store.Delete(ctx, p.sessionKey); err != nil {
-		r.log.Warn("delete session", "participant", p.id, "err", err)
+		r.forget(p)
 	}
 }
 
@@ -417,7 +393,12 @@ func (r *room) shut(ended bool) {
 	}
 	r.done = true
 	r.ended = r.ended || ended
+	var dropped []int64 // advisors who were reconnecting
 	for _, p := range r.order {
+		if p.state == StateReconnecting && p.role == RoleAdvisor {
+			dropped = append(dropped, p.staffID)
+		}
+		p.stopGraceLocked()
 		if p.conn == nil {
 			continue
 		}
@@ -429,10 +410,14 @@ func (r *room) shut(ended bool) {
 		}
 		p.conn = nil
 	}
-	r.m.addParticipants(-r.joined, -r.waiting)
-	r.joined, r.waiting = 0, 0
+	r.m.addParticipants(-r.joined, -r.waiting, -r.reconnecting)
+	r.joined, r.waiting, r.reconnecting = 0, 0, 0
 	ps := slices.Clone(r.order)
 	r.mu.Unlock()
+	r.q.close()
+	for _, uid := range dropped {
+		r.hooks.staffDropped(uid, r.info.ID, false)
+	}
 	for _, p := range ps {
 		r.stopMedia(p, nil)
 	}
@@ -448,15 +433,37 @@ func (r *room) isEnded() bool {
 func (r *room) snapshot() Snapshot {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return Snapshot{ID: r.info.ID, Joined: r.countLocked(StateJoined), Waiting: r.countLocked(StateWaiting)}
+	s := Snapshot{ID: r.info.ID}
+	for _, p := range r.order {
+		switch p.state {
+		case StateJoined:
+			s.Joined++
+		case StateWaiting:
+			s.Waiting++
+		case StateReconnecting:
+			s.Reconnecting++
+		}
+	}
+	return s
 }
 
 // changedLocked sends every connected participant the roster it may see
 // and updates the participant gauges.
 func (r *room) changedLocked() {
 	all := make([]ParticipantInfo, 0, len(r.order))
+	inCall := make([]bool, 0, len(r.order))
+	joined, waiting, reconnecting := 0, 0, 0
 	for _, p := range r.order {
 		all = append(all, p.infoLocked())
+		inCall = append(inCall, p.inCallLocked())
+		switch p.state {
+		case StateJoined:
+			joined++
+		case StateWaiting:
+			waiting++
+		case StateReconnecting:
+			reconnecting++
+		}
 	}
 	var staffMsg []byte
 	for i, p := range r.order {
@@ -465,36 +472,27 @@ func (r *room) changedLocked() {
 		}
 		if p.role == RoleAdvisor {
 			if staffMsg == nil {
-				staffMsg = encode(rosterMsg{Type: TypeRoster, Participants: rosterView(all, -1, true)})
+				staffMsg = encode(rosterMsg{Type: TypeRoster, Participants: rosterView(all, inCall, -1, true)})
 			}
 			p.conn.send(staffMsg)
 			continue
 		}
-		p.conn.send(encode(rosterMsg{Type: TypeRoster, Participants: rosterView(all, i, false)}))
+		p.conn.send(encode(rosterMsg{Type: TypeRoster, Participants: rosterView(all, inCall, i, false)}))
 	}
-	joined, waiting := 0, 0
-	for _, p := range all {
-		switch p.State {
-		case StateJoined:
-			joined++
-		case StateWaiting:
-			waiting++
-		}
-	}
-	r.m.addParticipants(joined-r.joined, waiting-r.waiting)
-	r.joined, r.waiting = joined, waiting
+	r.m.addParticipants(joined-r.joined, waiting-r.waiting, reconnecting-r.reconnecting)
+	r.joined, r.waiting, r.reconnecting = joined, waiting, reconnecting
 }
 
-// rosterView filters the roster for one viewer: advisors see everyone in
-// or waiting for the call, customers those in the call and themselves
-// (self is the viewer's index).
-func rosterView(all []ParticipantInfo, self int, advisor bool) []ParticipantInfo {
+// rosterView filters the roster for one viewer: advisors see everyone in,
+// waiting for or reconnecting to the call; customers those in the call
+// (inCall: joined, or reconnecting from joined) and themselves (self is
+// the viewer's index).
+func rosterView(all []ParticipantInfo, inCall []bool, self int, advisor bool) []ParticipantInfo {
 	out := make([]ParticipantInfo, 0, len(all))
 	for i, p := range all {
 		switch {
-		case p.State == StateJoined || p.State == StateReconnecting:
-		case advisor && p.State == StateWaiting:
-		case i == self:
+		case inCall[i] || i == self:
+		case advisor && (p.State == StateWaiting || p.State == StateReconnecting):
 		default:
 			continue
 		}

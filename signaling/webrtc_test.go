@@ -561,3 +561,62 @@ func TestEndClosesMedia(t *testing.T) {
 	adv.verify()
 	adv2.verify()
 }
+
+// A customer whose socket drops reconnects within the grace period and
+// publishes with new peer connections; the advisor receives the new
+// tracks' payloads under the same participant id.
+func TestReconnectMedia(t *testing.T) {
+	testnet.RequireLoopbackOnly(t)
+	media := newTestMedia(t)
+	defer media.Close()
+	cfg := testConfig()
+	cfg.GracePeriod = 20 * time.Second
+	e := newEnv(t, cfg, media)
+	api := rtcAPI(t)
+	e.hub.Open(ConsultationInfo{ID: "c1"})
+
+	adv := newRTCClient(t, e, api, "advisor", "c1", staffCookie(1))
+	advID := adv.c.waitType(t, TypeWelcome).Self.ID
+	advAudio, advVideo := adv.publish()
+	stopAdv := pumpUnique("advisor", map[string]*sendTrack{"mic": advAudio, "cam": advVideo})
+	defer stopAdv()
+
+	pid, cookie := e.addCustomer(t, "c1", "")
+	cu := newRTCClient(t, e, api, "customer", "c1", cookie)
+	cu.c.waitType(t, TypeWelcome)
+	adv.write(map[string]any{"type": TypeAdmit, "participant": pid})
+	cu.c.waitFor(t, "admission", isState(StateJoined))
+	cuAudio, cuVideo := cu.publish()
+	stopCu := pumpUnique("customer", map[string]*sendTrack{"mic": cuAudio, "cam": cuVideo})
+	defer stopCu()
+	old := adv.receives(t, string(pid)+"~cam", "customer", "cam")
+
+	// The socket drops (the old peer connections are gone with the page).
+	cu.c.ws.CloseNow()
+	adv.c.waitRoster(t, map[ParticipantID]State{advID: StateJoined, pid: StateReconnecting})
+	stopCu()
+	cu.close()
+
+	cu2 := newRTCClient(t, e, api, "customer2", "c1", cookie)
+	if w := cu2.c.waitType(t, TypeWelcome); w.Self.ID != pid || w.Self.State != StateJoined {
+		t.Fatalf("welcome after reconnect: %s", w.raw)
+	}
+	adv.c.waitRoster(t, map[ParticipantID]State{advID: StateJoined, pid: StateJoined})
+	// The old media peer was closed: its track ends at the advisor.
+	select {
+	case <-old.ended:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the old peer's track did not end")
+	}
+	cu2.receives(t, string(advID)+"~cam", "advisor", "cam")
+	cu2Audio, cu2Video := cu2.publish()
+	stopCu2 := pumpUnique("customer2", map[string]*sendTrack{"mic": cu2Audio, "cam": cu2Video})
+	defer stopCu2()
+	adv.receives(t, string(pid)+"~cam", "customer2", "cam")
+	adv.receives(t, string(pid)+"~mic", "customer2", "mic")
+	stopCu2()
+	stopAdv()
+	for _, rc := range []*rtcClient{adv, cu2} {
+		rc.verify()
+	}
+}

@@ -209,9 +209,15 @@ func (s *Server) handleAvailability(c *gin.Context) error {
 	if req.Available == nil {
 		return errBadRequest(`field "available" (true or false) is required`)
 	}
-	u, err := s.rec.SetAvailable(c.Request.Context(), staffUser(c).ID, *req.Available)
+	ctx := c.Request.Context()
+	u, err := s.rec.SetAvailable(ctx, staffUser(c).ID, *req.Available)
 	if err != nil {
 		return err
+	}
+	// The records are the source of truth; the hub's presence follows and
+	// catches up by itself when its store was unreachable.
+	if err := s.hub.SetAvailable(ctx, u.ID, u.DisplayName, u.Available); err != nil {
+		s.log.WarnContext(ctx, "presence not stored", "user", u.ID, "err", err)
 	}
 	c.JSON(http.StatusOK, toUserJSON(u))
 	return nil

@@ -8,6 +8,7 @@ import (
 
 	"github.com/parley-video/parley/config"
 	"github.com/parley-video/parley/records"
+	"github.com/parley-video/parley/signaling"
 )
 
 func TestLoginSuccessSetsCookies(t *testing.T) {
@@ -39,6 +40,16 @@ func TestLoginSuccessSetsCookies(t *testing.T) {
 	av := e.staff(c, "PUT", "/api/v1/me/availability", map[string]bool{"available": true})
 	if av.StatusCode != http.StatusOK || av.json(t)["available"] != true {
 		t.Fatalf("availability: %d %s", av.StatusCode, av.body)
+	}
+	uid := int64(me.json(t)["id"].(float64))
+	if got, ok := e.fake.available[uid]; !ok || !got {
+		t.Fatalf("hub presence = %v; want user %d available", e.fake.available, uid)
+	}
+	// The records decide even when the hub's store is down.
+	e.fake.availErr = signaling.ErrUnavailable
+	av = e.staff(c, "PUT", "/api/v1/me/availability", map[string]bool{"available": false})
+	if av.StatusCode != http.StatusOK || av.json(t)["available"] != false || e.fake.available[uid] {
+		t.Fatalf("availability off with the store down: %d %s %v", av.StatusCode, av.body, e.fake.available)
 	}
 	if r := e.staff(c, "PUT", "/api/v1/me/availability", map[string]any{}); r.StatusCode != http.StatusBadRequest {
 		t.Fatalf("availability without field: %d", r.StatusCode)

@@ -62,7 +62,10 @@ func (s *Server) toConsultationJSON(c records.Consultation, inviteURL string) co
 
 // hubInfo is what the hub is told about a consultation.
 func (s *Server) hubInfo(c records.Consultation) signaling.ConsultationInfo {
-	return signaling.ConsultationInfo{ID: signaling.ConsultationID(c.ID), Title: c.Title, Company: s.cfg.Company.Name}
+	return signaling.ConsultationInfo{
+		ID: signaling.ConsultationID(c.ID), Title: c.Title, Company: s.cfg.Company.Name,
+		ExpiresAt: c.CreatedAt.Add(s.cfg.Consultation.MaxDuration),
+	}
 }
 
 // remaining is how long an open consultation may still run

@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"regexp"
 	"strings"
@@ -238,6 +239,7 @@ func TestJoinHubErrors(t *testing.T) {
 		{signaling.ErrEnded, 410, "ended"},
 		{signaling.ErrNoConsultation, 404, "not_found"},
 		{errors.New("redis: connection refused to 10.1.2.3"), 500, "internal"},
+		{fmt.Errorf("store session: %w: dial tcp 10.1.2.3:6379: connection refused", signaling.ErrUnavailable), 503, "unavailable"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.code, func(t *testing.T) {

@@ -71,6 +71,8 @@ func classify(err error) problem {
 		return problem{http.StatusUnauthorized, "unauthorized", "no valid session"}
 	case errors.Is(err, signaling.ErrForbidden):
 		return problem{http.StatusForbidden, "forbidden", "forbidden"}
+	case errors.Is(err, signaling.ErrUnavailable):
+		return problem{http.StatusServiceUnavailable, "unavailable", "temporarily unavailable, please try again in a moment"}
 	}
 	return problem{http.StatusInternalServerError, "internal", "internal server error"}
 }

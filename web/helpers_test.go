@@ -32,6 +32,8 @@ type fakeHub struct {
 	served    []string // "staff <cid> <userID>" or "customer <cid> <cookie>"
 	addErr    error
 	addPanic  bool
+	available map[int64]bool // SetAvailable calls, last value per user
+	availErr  error
 }
 
 func newFakeHub() *fakeHub {
@@ -90,6 +92,16 @@ func (h *fakeHub) Snapshot(id signaling.ConsultationID) (signaling.Snapshot, boo
 		return signaling.Snapshot{}, false
 	}
 	return signaling.Snapshot{ID: id, Joined: 1, Waiting: len(h.customers)}, true
+}
+
+func (h *fakeHub) SetAvailable(ctx context.Context, userID int64, name string, available bool) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.available == nil {
+		h.available = map[int64]bool{}
+	}
+	h.available[userID] = available
+	return h.availErr
 }
 
 var _ Hub = (*fakeHub)(nil)

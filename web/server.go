@@ -40,6 +40,9 @@ type Hub interface {
 	End(ctx context.Context, id signaling.ConsultationID)
 	// Snapshot returns live participant counts.
 	Snapshot(id signaling.ConsultationID) (signaling.Snapshot, bool)
+	// SetAvailable mirrors a staff user's availability into the presence
+	// other nodes read; an error means the session store did not get it now.
+	SetAvailable(ctx context.Context, userID int64, name string, available bool) error
 }
 
 var _ Hub = (*signaling.Hub)(nil)

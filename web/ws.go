@@ -37,6 +37,9 @@ func (s *Server) handleWS(c *gin.Context) error {
 		}
 	}
 	if cookie, err := c.Cookie(cookieSession); err == nil && cookie != "" {
+		// A node that restarted learns the consultation here, so that a
+		// customer reconnecting first finds its session (session store).
+		s.hub.Open(s.hubInfo(con))
 		s.hub.ServeCustomer(c.Writer, c.Request, cid, cookie)
 		c.Abort()
 		return nil
