@@ -13,8 +13,8 @@ import { byId, h, toast, errorText, describeError, copyText, formatTime, install
 import { icon } from './icons.js';
 import { LocalMedia, deviceProblems } from './devices.js';
 import { CallSession } from './call.js';
-import { CallView } from './call-ui.js';
-import { SignalingClosedError } from './protocol.js';
+import { CallView, ReconnectBanner } from './call-ui.js';
+import { SignalingClosedError, CloseCode } from './protocol.js';
 import { installDebugHook } from './debug.js';
 
 /**
@@ -327,7 +327,14 @@ async function runCall(id) {
   }
 
   const media = new LocalMedia();
-  const session = new CallSession({ consultationId: id, media });
+  // The devices start while the socket connects; publishing waits for them.
+  const mediaReady = media.start().then(() => reportDeviceErrors(media));
+  const session = new CallSession({
+    consultationId: id,
+    media,
+    mediaReady,
+    checkRefusal: () => checkConsultation(id),
+  });
   const root = byId('screen-call', HTMLElement);
   showScreen(SCREENS, 'screen-call');
   const view = new CallView(root, session, {
@@ -347,22 +354,29 @@ async function runCall(id) {
     },
     onColleagueLink: () => api.colleagueLink(id),
   });
+  new ReconnectBanner(session);
   session.on('end', ({ reason }) => {
     view.destroy();
     if (reason === 'left') {
       location.assign('/app');
       return;
     }
+    if (reason === 'unauthorized') {
+      toLogin();
+      return;
+    }
     showEnd(reason);
   });
 
-  await media.start();
-  reportDeviceErrors(media);
   try {
     await session.connect();
   } catch (err) {
     view.destroy();
     media.stop();
+    if (err instanceof SignalingClosedError && err.info.code === CloseCode.REPLACED) {
+      showEnd('replaced'); // another window connected at the same moment and won
+      return;
+    }
     if (err instanceof SignalingClosedError) {
       // Refused before the upgrade: find out why.
       try {
@@ -384,6 +398,29 @@ async function runCall(id) {
   }
 }
 
+/**
+ * Why the server refused a reconnecting socket (browsers see only 1006),
+ * from the REST API: the consultation ended or is gone for this user, the
+ * login expired, or it is still there (then the refusal was transient or
+ * the server is unreachable; the link retries).
+ * @param {string} id
+ * @returns {Promise<import('./protocol.js').RefusalCheck>}
+ */
+async function checkConsultation(id) {
+  try {
+    const c = await api.getConsultation(id);
+    return c.state === 'ended' ? { final: 'ended' } : { reachable: true };
+  } catch (err) {
+    if (!(err instanceof api.ApiError)) return { reachable: false };
+    if (err.status === 401) return { final: 'unauthorized' };
+    if (err.status === 403 || err.status === 404) return { final: 'gone' };
+    if (err.status === 410) return { final: 'ended' };
+    // Network errors, 429 and 5xx (e.g. a proxy whose backend restarts):
+    // not an answer about this consultation.
+    return { reachable: err.status !== 0 && err.status !== 429 && err.status < 500 };
+  }
+}
+
 /** @param {LocalMedia} media */
 function reportDeviceErrors(media) {
   const problems = deviceProblems(media, t);
@@ -392,11 +429,14 @@ function reportDeviceErrors(media) {
 
 /** @param {EndReason} reason */
 function showEnd(reason) {
+  const rejoin = byId('end-rejoin', HTMLButtonElement);
   refillMessage = () => {
     /** @type {Key} */
     let title = 'call.endedTitle';
     /** @type {string} */
     let text = t('close.ended');
+    /** @type {Key} */
+    let button = 'call.reconnect';
     switch (reason) {
       case 'ended':
         break;
@@ -408,18 +448,32 @@ function showEnd(reason) {
         title = 'call.rejectedTitle';
         text = t('close.rejected');
         break;
+      case 'replaced':
+        // Opened in another window: reloading takes the call back (a
+        // reload is a reconnect, and the other window gets "replaced").
+        title = 'call.replacedTitle';
+        text = t('close.replaced');
+        button = 'call.takeBack';
+        break;
+      case 'failed':
+        title = 'call.failedTitle';
+        text = t('close.failed');
+        button = 'call.reload';
+        break;
       default:
         title = 'call.disconnectedTitle';
         text = t(`close.${reason}`);
     }
     byId('end-title', HTMLElement).textContent = t(title);
     byId('end-text', HTMLElement).textContent = text;
+    rejoin.textContent = t(button);
+    rejoin.setAttribute('data-i18n', button);
   };
   refillMessage();
   byId('screen-end', HTMLElement).dataset.reason = reason;
   document.body.classList.remove('in-call');
-  const rejoin = byId('end-rejoin', HTMLButtonElement);
-  rejoin.hidden = reason === 'ended' || reason === 'rejected';
+  rejoin.hidden = reason === 'ended' || reason === 'rejected' || reason === 'gone';
+  rejoin.dataset.testid = reason === 'replaced' ? 'take-back' : 'end-rejoin';
   rejoin.onclick = () => location.reload();
   showScreen(SCREENS, 'screen-end');
 }

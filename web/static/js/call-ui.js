@@ -11,7 +11,12 @@
  * data-source="camera"|"screen"; buttons have data-testid (see README in
  * the report): toggle-mic, toggle-camera, screen-share, devices, leave,
  * end, end-confirm, admit-<id> (+ inner "admit"), reject-<id> (+ inner
- * "reject"), invite-colleague, colleague-link.
+ * "reject"), invite-colleague, colleague-link. Participant list entries
+ * and tiles carry data-participant and data-state (a participant whose
+ * connection dropped is "reconnecting", shown with a badge, not removed).
+ *
+ * ReconnectBanner, also here, is the page-wide notice while this page's
+ * own connection is being restored (data-testid "reconnect-banner").
  * @module
  */
 
@@ -252,7 +257,10 @@ export class CallView {
       session.on('tracks', () => this.render()),
       session.on('self', () => this.render()),
       session.on('local', () => this.render()),
-      session.on('connection', () => this._renderStatus()),
+      session.on('connection', () => {
+        this._renderStatus();
+        this._renderControls();
+      }),
       session.on('error', (e) => toast(errorText(e.ns, e.code), { kind: 'error' })),
       session.media.on('devices', () => this._fillDevices()),
       session.media.on('track', () => {
@@ -281,7 +289,10 @@ export class CallView {
     /** @type {Key} */
     let key;
     let kind = 'ok';
-    if (s.connection === 'connecting') {
+    if (s.connection === 'reconnecting') {
+      key = 'call.status.reconnecting';
+      kind = 'warn';
+    } else if (s.connection === 'connecting') {
       key = 'call.status.connecting';
       kind = 'busy';
     } else if (s.connection === 'failed') {
@@ -301,7 +312,7 @@ export class CallView {
   /** Remote participants in the call (joined or reconnecting). @returns {Participant[]} */
   _remotePeople() {
     const selfId = this.session.self?.id;
-    return this.session.participants.filter((p) => p.id !== selfId && (p.state === 'joined' || p.state === 'reconnecting'));
+    return this.session.participants.filter((p) => p.id !== selfId && this.session.inCall(p));
   }
 
   _renderStage() {
@@ -316,7 +327,7 @@ export class CallView {
       if (!person) {
         const p = s.participant(entry.participantId);
         // Gone from the call: its tracks are about to be removed.
-        if (p && p.state !== 'joined' && p.state !== 'reconnecting') continue;
+        if (p && !s.inCall(p)) continue;
         person = { p, camera: null, screens: [], audio: [] };
         people.set(entry.participantId, person);
       }
@@ -344,6 +355,8 @@ export class CallView {
       tile.avatar.textContent = initials(person.p?.name || '?');
       tile.name.textContent = name;
       tile.root.setAttribute('aria-label', t('call.videoOf', { name }));
+      tile.root.dataset.participant = pid;
+      tile.root.dataset.state = person.p?.state ?? 'joined';
       this._setBadges(tile, {
         muted: person.p ? !person.p.audio : false,
         reconnecting: person.p?.state === 'reconnecting',
@@ -507,7 +520,7 @@ export class CallView {
    * @param {{muted: boolean, reconnecting: boolean}} b
    */
   _setBadges(tile, b) {
-    const sig = `${b.muted}|${b.reconnecting}|${t('call.badge.muted')}`;
+    const sig = `${b.muted}|${b.reconnecting}|${t('call.badge.muted')}|${t('call.badge.reconnecting')}`;
     if (tile.badges.dataset.sig === sig) return;
     tile.badges.dataset.sig = sig;
     tile.badges.replaceChildren();
@@ -519,7 +532,7 @@ export class CallView {
       ]));
     }
     if (b.reconnecting) {
-      tile.status.append(h('span', { class: 'badge badge-warn', text: t('call.badge.reconnecting') }));
+      tile.status.append(h('span', { class: 'badge badge-warn', data: { testid: 'badge-reconnecting' }, text: t('call.badge.reconnecting') }));
     }
     tile.root.classList.toggle('reconnecting', b.reconnecting);
   }
@@ -564,7 +577,7 @@ export class CallView {
     const inCall = [];
     if (s.self) inCall.push(s.self);
     for (const p of s.participants) {
-      if (p.id !== selfId && (p.state === 'joined' || p.state === 'reconnecting')) inCall.push(p);
+      if (p.id !== selfId && s.inCall(p)) inCall.push(p);
     }
     this.peopleList.replaceChildren(
       ...inCall.map((p) => {
@@ -579,7 +592,7 @@ export class CallView {
             h('span', { class: 'person-role', text: t(p.role === 'advisor' ? 'call.role.advisor' : 'call.role.customer') }),
           ]),
           h('span', { class: 'person-icons' }, [
-            p.state === 'reconnecting' ? h('span', { class: 'badge badge-warn', text: t('call.state.reconnecting') }) : null,
+            p.state === 'reconnecting' ? h('span', { class: 'badge badge-warn', data: { testid: 'badge-reconnecting' }, text: t('call.state.reconnecting') }) : null,
             !audioOn ? h('span', { class: 'badge badge-muted', attrs: { title: t('device.micIsOff') } }, [icon('mic-off'), h('span', { class: 'sr-only', text: t('device.micIsOff') })]) : null,
             !videoOn ? h('span', { class: 'badge badge-muted', attrs: { title: t('device.cameraIsOff') } }, [icon('camera-off'), h('span', { class: 'sr-only', text: t('device.cameraIsOff') })]) : null,
             p.screen ? h('span', { class: 'badge', attrs: { title: t('call.screenLabel') } }, [icon('screen'), h('span', { class: 'sr-only', text: t('call.screenLabel') })]) : null,
@@ -589,7 +602,7 @@ export class CallView {
     );
 
     if (!advisor) return;
-    const waiting = s.participants.filter((p) => p.state === 'waiting' && p.id !== selfId);
+    const waiting = s.participants.filter((p) => s.isWaiting(p) && p.id !== selfId);
     const ids = new Set(waiting.map((p) => p.id));
     for (const [id, li] of this.waitingItems) {
       if (!ids.has(id)) {
@@ -642,7 +655,9 @@ export class CallView {
       const roleEl = li.querySelector('.person-role');
       if (avatar) avatar.textContent = initials(p.name || '?');
       if (nameEl) nameEl.textContent = name;
-      if (roleEl) roleEl.textContent = t('call.state.waiting');
+      // Waiting, or reconnecting from the waiting room (still admittable).
+      if (roleEl) roleEl.textContent = t(p.state === 'reconnecting' ? 'call.state.reconnecting' : 'call.state.waiting');
+      li.dataset.state = p.state;
       for (const btn of li.querySelectorAll('button')) {
         const isAdmit = btn.dataset.testid?.startsWith('admit-');
         btn.setAttribute('aria-label', t(isAdmit ? 'call.admitName' : 'call.rejectName', { name }));
@@ -689,7 +704,9 @@ export class CallView {
 
     this.screenBtn.setAttribute('aria-pressed', String(s.sharingScreen));
     this.screenBtn.classList.toggle('is-active', s.sharingScreen);
-    this.screenBtn.disabled = !joined;
+    // Screen sharing starts only on a live connection (a share already
+    // running survives a reconnect and can always be stopped).
+    this.screenBtn.disabled = !s.sharingScreen && (!joined || s.connection === 'reconnecting' || s.connection === 'connecting');
   }
 
   // ---------------------------------------------------------------- actions
@@ -775,5 +792,85 @@ export class CallView {
     this.tiles.clear();
     this.audios.clear();
     this.root.replaceChildren();
+  }
+}
+
+/**
+ * The page-wide notice while this page's own connection is being
+ * restored: "Connection lost – reconnecting…", the attempt number and a
+ * countdown to the next attempt, and a button to try at once. It follows
+ * the session's `link` events; when the connection is back it disappears
+ * with a short "Connection restored." A final failure is the page's end
+ * screen, not this banner.
+ */
+export class ReconnectBanner {
+  /** @param {CallSession} session */
+  constructor(session) {
+    this.session = session;
+    this.title = h('strong', { class: 'conn-banner-title', text: t('call.reconnecting.title') });
+    this.detail = h('span', { class: 'conn-banner-detail', attrs: { 'aria-live': 'off' } });
+    this.retry = h('button', {
+      class: 'btn btn-small btn-secondary',
+      attrs: { type: 'button' },
+      data: { testid: 'reconnect-now' },
+      text: t('call.reconnecting.retryNow'),
+    });
+    this.retry.addEventListener('click', () => session.link.retryNow());
+    this.el = h('div', {
+      class: 'conn-banner',
+      attrs: { role: 'status', 'aria-live': 'polite', hidden: true },
+      data: { testid: 'reconnect-banner' },
+    }, [
+      h('span', { class: 'spinner', attrs: { 'aria-hidden': 'true' } }),
+      h('span', { class: 'conn-banner-text' }, [this.title, this.detail]),
+      this.retry,
+    ]);
+    document.body.append(this.el);
+    this.tick = 0;
+    this._off = [
+      session.on('link', (st) => {
+        if (st.phase === 'failed' || st.phase === 'closed') this.destroy();
+        else this.render();
+      }),
+      session.on('reconnected', () => toast(t('call.reconnected'), { kind: 'success', timeout: 3000 })),
+      session.on('end', () => this.destroy()),
+      onLangChange(() => this.render()),
+    ];
+    this.render();
+  }
+
+  render() {
+    const st = this.session.link.state;
+    const show = st.phase === 'reconnecting' && !this.session.ended;
+    this.el.hidden = !show;
+    document.body.classList.toggle('reconnecting', show);
+    if (!show) {
+      clearInterval(this.tick);
+      this.tick = 0;
+      return;
+    }
+    this.title.textContent = t('call.reconnecting.title');
+    this.retry.textContent = t('call.reconnecting.retryNow');
+    /** @type {string} */
+    let detail;
+    if (st.nextRetryAt === null) {
+      detail = t('call.reconnecting.trying', { n: st.attempt });
+    } else {
+      const s = Math.max(0, Math.ceil((st.nextRetryAt - performance.now()) / 1000));
+      detail = t('call.reconnecting.next', { n: st.attempt, s });
+    }
+    if (this.detail.textContent !== detail) this.detail.textContent = detail;
+    this.retry.hidden = st.nextRetryAt === null;
+    this.el.dataset.attempt = String(st.attempt);
+    if (!this.tick) this.tick = window.setInterval(() => this.render(), 250);
+  }
+
+  destroy() {
+    clearInterval(this.tick);
+    this.tick = 0;
+    for (const off of this._off) off();
+    this._off = [];
+    document.body.classList.remove('reconnecting');
+    this.el.remove();
   }
 }

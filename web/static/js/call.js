@@ -9,7 +9,7 @@
  */
 
 import { Emitter } from './events.js';
-import { Signaling } from './protocol.js';
+import { SignalingLink, SignalingClosedError } from './protocol.js';
 import { RtcSession, RtcError } from './rtc.js';
 import { canShareScreen, deviceErrorCode } from './devices.js';
 import * as debug from './debug.js';
@@ -19,18 +19,26 @@ import * as debug from './debug.js';
  * @typedef {import('./protocol.js').WelcomeMessage} WelcomeMessage
  * @typedef {import('./protocol.js').TrackSource} TrackSource
  * @typedef {import('./protocol.js').CloseInfo} CloseInfo
+ * @typedef {import('./protocol.js').LinkState} LinkState
+ * @typedef {import('./protocol.js').RefusalCheck} RefusalCheck
  * @typedef {import('./rtc.js').RemoteTrack} RemoteTrack
  * @typedef {import('./devices.js').LocalMedia} LocalMedia
  * @typedef {import('./devices.js').DeviceKind} DeviceKind
  *
  * @typedef {'connecting'|'waiting'|'joined'|'rejected'|'ended'|'left'} SelfState
- * @typedef {'ended'|'rejected'|'left'|'replaced'|'too_slow'|'lost'|'policy'|'too_large'} EndReason
- * @typedef {'connecting'|'connected'|'unstable'|'failed'} Connection
+ * Why the call ended for this page (each has a text "close.<reason>"):
+ * replaced = opened in another window (4001); failed = could not
+ * reconnect (the server keeps refusing); unauthorized / gone = the
+ * cookie or the access is no longer valid.
+ * @typedef {'ended'|'rejected'|'left'|'replaced'|'failed'|'unauthorized'|'gone'} EndReason
+ * @typedef {'connecting'|'connected'|'unstable'|'failed'|'reconnecting'} Connection
  * @typedef {{
  *   self: SelfState,
  *   roster: Participant[],
  *   tracks: null,
  *   connection: Connection,
+ *   link: LinkState,
+ *   reconnected: null,
  *   error: {ns: 'ws.error'|'error', code: string},
  *   end: {reason: EndReason, close: CloseInfo|null},
  *   local: null,
@@ -38,20 +46,41 @@ import * as debug from './debug.js';
  * }} CallEvents
  */
 
+/** A peer connection "disconnected" this long counts as failed: reconnect. */
+const ICE_DISCONNECTED_MS = 5000;
+
 /**
+ * One participant's call. Its connection is a small state machine (the
+ * link of protocol.js): connecting → connected → reconnecting (attempt n,
+ * next retry at …) → connected … or failed (final reason). On every
+ * welcome after the first one (a reconnect) it closes the old peer
+ * connections and makes new ones, publishing the same local tracks
+ * (microphone, camera and a running screen share) with the same mute
+ * states: the devices are not asked for again. A publish or subscribe
+ * connection that fails (or stays disconnected for 5 s) is treated like a
+ * dropped socket: the link closes it with 4000 and reconnects.
  * @extends {Emitter<CallEvents>}
  */
 export class CallSession extends Emitter {
   /**
-   * @param {{consultationId: string, media: LocalMedia}} opts
+   * @param {{
+   *   consultationId: string,
+   *   media: LocalMedia,
+   *   mediaReady?: Promise<unknown>,
+   *   checkRefusal?: (info: CloseInfo) => Promise<RefusalCheck>
+   * }} opts mediaReady: publishing waits for it (the devices may still be
+   *   starting while the socket connects); checkRefusal: see SignalingLink
    */
   constructor(opts) {
     super();
     this.consultationId = opts.consultationId;
     this.media = opts.media;
-    this.sig = new Signaling(opts.consultationId);
-    /** @type {RtcSession|null} */
+    this.mediaReady = (opts.mediaReady ?? Promise.resolve()).catch(() => {});
+    this.link = new SignalingLink({ consultationId: opts.consultationId, checkRefusal: opts.checkRefusal });
+    /** @type {RtcSession|null} the peer connections of the current signaling connection */
     this.rtc = null;
+    /** @type {RtcSession|null} the session that publishing was started on */
+    this._publishingRtc = null;
     /** @type {WelcomeMessage|null} */
     this.welcome = null;
     /** @type {Participant|null} */
@@ -60,71 +89,197 @@ export class CallSession extends Emitter {
     this.state = 'connecting';
     /** @type {Participant[]} */
     this.participants = [];
+    /** @type {Map<string, string>} participant id → last state other than reconnecting */
+    this._lastState = new Map();
     /** @type {Connection} */
     this.connection = 'connecting';
     /** @type {Record<'publish'|'subscribe', RTCPeerConnectionState|null>} */
     this._pcState = { publish: null, subscribe: null };
+    this._iceTimer = 0;
+    /** @type {import('./protocol.js').LinkPhase} */
+    this._linkPhase = 'idle';
     /** @type {MediaStreamTrack|null} */
     this.screenTrack = null;
     this._screenBusy = false;
     this.ended = false;
     this._leaving = false;
+    /** @type {{resolve: (w: WelcomeMessage) => void, reject: (err: Error) => void}|null} */
+    this._first = null;
     /** @type {(() => void)[]} */
     this._off = [];
     debug.setState('connecting');
   }
 
   /**
-   * Connects; resolves with the welcome message. Rejects (with a
-   * SignalingClosedError carrying the close info) when the server refuses.
+   * Connects; resolves with the first welcome message. Rejects (with a
+   * SignalingClosedError carrying the close info) when the first
+   * connection fails; the page asks the REST API why. Later drops are
+   * reconnected on their own (`link` events).
    * @returns {Promise<WelcomeMessage>}
    */
-  async connect() {
-    const sig = this.sig;
+  connect() {
+    const link = this.link;
     this._off.push(
-      sig.on('roster', (m) => this._onRoster(m.participants)),
-      sig.on('state', (m) => this._onState(m.state)),
-      sig.on('error', (m) => this._onProtocolError(m.code)),
-      sig.on('close', (info) => this._onClose(info)),
+      link.on('welcome', (m) => this._onWelcome(m)),
+      link.on('roster', (m) => this._onRoster(m.participants)),
+      link.on('state', (m) => this._onState(m.state)),
+      link.on('error', (m) => this._onProtocolError(m.code)),
+      link.on('link', (st) => this._onLink(st)),
     );
-    const welcome = await sig.connect();
+    debug.setController({
+      // Test hook (debug.js): a network loss takes the media with it.
+      simulateNetworkLoss: (ms) => {
+        if (this.ended) return;
+        link.simulateNetworkLoss(ms);
+        this.rtc?.close();
+      },
+      retryNow: () => link.retryNow(),
+    });
+    return new Promise((resolve, reject) => {
+      this._first = { resolve, reject };
+      link.start();
+    });
+  }
+
+  /** @param {WelcomeMessage} welcome */
+  _onWelcome(welcome) {
+    if (this.ended) return;
+    const reconnect = this.welcome !== null;
     this.welcome = welcome;
     this.self = welcome.self;
     debug.setSelf(welcome.self.id, welcome.self.role);
-    this.rtc = new RtcSession(sig, Array.isArray(welcome.iceServers) ? welcome.iceServers : []);
-    debug.setRtc(this.rtc, (p, tr, kind) => this.sourceOf(p, tr, kind));
-    this._wireRtc(this.rtc);
-    this._wireMedia();
-    if (welcome.self.state === 'joined') this._setState('joined');
-    else this._setState('waiting');
+    // New peer connections for the new signaling connection.
+    const old = this.rtc;
+    this.rtc = null;
+    this._clearIceWatch();
+    this._pcState = { publish: null, subscribe: null };
+    old?.close();
+    const rtc = new RtcSession(this.link, Array.isArray(welcome.iceServers) ? welcome.iceServers : [], welcome.iceTransportPolicy);
+    this.rtc = rtc;
+    debug.setRtc(rtc, (p, tr, kind) => this.sourceOf(p, tr, kind));
+    this._wireRtc(rtc);
+    if (reconnect) debug.markReconnected(performance.now());
+    else this._wireMedia();
+    if (welcome.self.state === 'joined') {
+      this._setState('joined');
+      this._startPublishing();
+    } else {
+      this._setState('waiting');
+    }
     this._updateConnection();
-    return welcome;
+    const first = this._first;
+    this._first = null;
+    first?.resolve(welcome);
+    if (reconnect) this.emit('reconnected', null);
+    this.emit('tracks', null);
+  }
+
+  /** @param {LinkState} st */
+  _onLink(st) {
+    debug.setLink(st);
+    if (st.phase === 'reconnecting' && this._linkPhase !== 'reconnecting') {
+      debug.markReconnecting(st.since ?? performance.now());
+      this._clearIceWatch();
+    }
+    this._linkPhase = st.phase;
+    this._updateConnection();
+    this.emit('link', st);
+    if (st.phase === 'failed') this._onLinkFailed(st);
+  }
+
+  /** @param {LinkState} st */
+  _onLinkFailed(st) {
+    const first = this._first;
+    if (first) {
+      // The first connection failed: the page decides (REST API).
+      this._first = null;
+      const info = st.close ?? { code: 1006, reason: '', wasClean: false, beforeWelcome: true, byClient: false, meaning: 'connect_failed' };
+      // The devices stay on: the page may show its landing or preview.
+      this._teardown(false);
+      first.reject(new SignalingClosedError(info));
+      return;
+    }
+    /** @type {EndReason} */
+    let reason;
+    switch (st.reason) {
+      case 'replaced':
+      case 'rejected':
+      case 'ended':
+      case 'unauthorized':
+      case 'gone':
+        reason = st.reason;
+        break;
+      case 'normal':
+        reason = this._leaving ? 'left' : 'ended';
+        break;
+      default:
+        reason = 'failed';
+    }
+    this._finish(reason, st.close);
   }
 
   /** @param {RtcSession} rtc */
   _wireRtc(rtc) {
     rtc.on('remotetrack', () => this.emit('tracks', null));
-    rtc.on('remotetrackremoved', () => this.emit('tracks', null));
+    rtc.on('remotetrackremoved', () => {
+      if (rtc === this.rtc || this.rtc === null) this.emit('tracks', null);
+    });
     rtc.on('firstframe', (entry) => {
+      if (rtc !== this.rtc) return;
       if (entry.firstFrameAt !== null) debug.markFirstFrame(entry.key, entry.firstFrameAt);
       this.emit('firstframe', entry);
     });
     rtc.on('connection', ({ target, state }) => {
+      if (rtc !== this.rtc) return;
       this._pcState[target] = state;
+      this._watchIce();
       this._updateConnection();
     });
-    rtc.on('error', ({ code }) => this.emit('error', { ns: 'ws.error', code }));
+    rtc.on('error', ({ code }) => {
+      if (rtc === this.rtc && this.link.ready) this.emit('error', { ns: 'ws.error', code });
+    });
+  }
+
+  /**
+   * A failed peer connection, or one disconnected for ICE_DISCONNECTED_MS,
+   * is given up on: reconnect (new socket, new peer connections).
+   */
+  _watchIce() {
+    const states = Object.values(this._pcState);
+    if (states.includes('failed')) {
+      this._clearIceWatch();
+      this.link.drop('ice failed');
+      return;
+    }
+    if (states.includes('disconnected')) {
+      if (!this._iceTimer) {
+        this._iceTimer = window.setTimeout(() => {
+          this._iceTimer = 0;
+          const now = Object.values(this._pcState);
+          if (now.includes('disconnected') || now.includes('failed')) this.link.drop('ice failed');
+        }, ICE_DISCONNECTED_MS);
+      }
+      return;
+    }
+    this._clearIceWatch();
+  }
+
+  _clearIceWatch() {
+    clearTimeout(this._iceTimer);
+    this._iceTimer = 0;
   }
 
   _wireMedia() {
     this._off.push(
       this.media.on('track', ({ kind, track }) => {
         const rtc = this.rtc;
-        if (!rtc || !rtc.publishing) return;
-        rtc.replaceTrack(kind === 'audio' ? 'audio' : 'camera', track).catch((err) => {
-          console.error('parley: replaceTrack failed', err);
-          this.emit('error', { ns: 'ws.error', code: 'media_failed' });
-        });
+        if (rtc && rtc.publishing && this.link.ready) {
+          rtc.replaceTrack(kind === 'audio' ? 'audio' : 'camera', track).catch((err) => {
+            if (rtc !== this.rtc) return;
+            console.error('parley: replaceTrack failed', err);
+            this.emit('error', { ns: 'ws.error', code: 'media_failed' });
+          });
+        }
         this.emit('local', null);
       }),
       this.media.on('state', ({ audioOn, videoOn }) => {
@@ -143,27 +298,37 @@ export class CallSession extends Emitter {
     this.emit('self', state);
   }
 
+  /** Starts publishing on the current peer connections (once per RtcSession). */
   _startPublishing() {
     const rtc = this.rtc;
-    if (!rtc || rtc.publishing) return;
-    rtc
-      .startPublishing({
+    if (!rtc || this._publishingRtc === rtc || this.state !== 'joined') return;
+    this._publishingRtc = rtc;
+    const run = async () => {
+      await this.mediaReady;
+      if (rtc !== this.rtc || this.ended) return;
+      await rtc.startPublishing({
         audio: this.media.audioTrack,
         video: this.media.videoTrack,
+        screen: this.screenTrack,
         audioOn: this.media.audioOn,
         videoOn: this.media.videoOn,
-      })
-      .catch((err) => {
-        if (this.ended) return;
-        console.error('parley: publishing failed', err);
-        this.emit('error', { ns: 'ws.error', code: err instanceof RtcError ? err.code : 'media_failed' });
       });
+      this.emit('local', null);
+    };
+    run().catch((err) => {
+      // A session replaced by a reconnect fails its pending offer: not news.
+      if (this.ended || rtc !== this.rtc || !this.link.ready) return;
+      console.error('parley: publishing failed', err);
+      this.emit('error', { ns: 'ws.error', code: err instanceof RtcError ? err.code : 'media_failed' });
+    });
   }
 
   /** @param {Participant[]} list */
   _onRoster(list) {
     if (!Array.isArray(list)) return;
     this.participants = list.filter((p) => p && typeof p.id === 'string');
+    for (const p of this.participants) if (p.state !== 'reconnecting') this._lastState.set(p.id, p.state);
+    debug.noteRoster(this.participants);
     const me = this.participants.find((p) => p.id === this.self?.id);
     if (me) this.self = me;
     this.emit('roster', this.participants);
@@ -176,6 +341,7 @@ export class CallSession extends Emitter {
     switch (state) {
       case 'joined':
         this._setState('joined');
+        this._startPublishing();
         break;
       case 'rejected':
         this._finish('rejected', null);
@@ -193,31 +359,10 @@ export class CallSession extends Emitter {
 
   /** @param {string} code */
   _onProtocolError(code) {
-    // Errors answering a publish offer are reported by the RTC layer.
+    // Errors answering a publish offer are reported by the RTC layer;
+    // "replaced" announces close code 4001, which ends the call view.
+    if (code === 'replaced') return;
     this.emit('error', { ns: 'ws.error', code });
-  }
-
-  /** @param {CloseInfo} info */
-  _onClose(info) {
-    if (this.ended || info.beforeWelcome) return;
-    /** @type {EndReason} */
-    let reason;
-    switch (info.meaning) {
-      case 'ended':
-      case 'rejected':
-      case 'replaced':
-      case 'too_slow':
-      case 'policy':
-      case 'too_large':
-        reason = info.meaning;
-        break;
-      case 'normal':
-        reason = this._leaving ? 'left' : 'ended';
-        break;
-      default:
-        reason = this._leaving ? 'left' : 'lost';
-    }
-    this._finish(reason, info);
   }
 
   /**
@@ -226,23 +371,36 @@ export class CallSession extends Emitter {
    */
   _finish(reason, close) {
     if (this.ended) return;
-    this.ended = true;
     this.state = reason === 'rejected' ? 'rejected' : reason === 'left' ? 'left' : 'ended';
     debug.setState(this.state);
+    this._teardown();
+    this.emit('end', { reason, close });
+  }
+
+  /**
+   * Stops everything on this side (peer connections, socket, and the
+   * devices unless told otherwise).
+   * @param {boolean} [stopMedia]
+   */
+  _teardown(stopMedia = true) {
+    this.ended = true;
+    this._clearIceWatch();
     this._stopScreenTrack();
     this.rtc?.close();
-    this.media.stop();
-    this.sig.close();
+    if (stopMedia) this.media.stop();
+    if (this.link.state.phase !== 'failed' && this.link.state.phase !== 'closed') this.link.close();
     for (const off of this._off) off();
     this._off = [];
-    this.emit('end', { reason, close });
+    debug.setController(null);
   }
 
   _updateConnection() {
     /** @type {Connection} */
     let c;
+    const phase = this.link.state.phase;
     const states = Object.values(this._pcState).filter((s) => s !== null);
-    if (!this.sig.isOpen) c = 'connecting';
+    if (phase === 'reconnecting') c = 'reconnecting';
+    else if (phase !== 'connected') c = 'connecting';
     else if (states.includes('failed')) c = 'failed';
     else if (states.includes('disconnected')) c = 'unstable';
     else if (states.some((s) => s === 'new' || s === 'connecting') && !states.includes('connected')) c = 'connecting';
@@ -274,6 +432,27 @@ export class CallSession extends Emitter {
     return kind === 'audio' ? 'audio' : 'camera';
   }
 
+  /**
+   * Whether a participant is in the call: joined, or reconnecting after
+   * having been joined. (The roster says only "reconnecting"; whether they
+   * were waiting or joined before is what this page saw last.)
+   * @param {Participant} p
+   * @returns {boolean}
+   */
+  inCall(p) {
+    return p.state === 'joined' || (p.state === 'reconnecting' && this._lastState.get(p.id) !== 'waiting');
+  }
+
+  /**
+   * Whether a participant waits for admission: waiting, or reconnecting
+   * from the waiting room (an advisor may admit them meanwhile).
+   * @param {Participant} p
+   * @returns {boolean}
+   */
+  isWaiting(p) {
+    return p.state === 'waiting' || (p.state === 'reconnecting' && this._lastState.get(p.id) === 'waiting');
+  }
+
   /** @param {string} id @returns {Participant|undefined} */
   participant(id) {
     return this.participants.find((p) => p.id === id);
@@ -288,14 +467,14 @@ export class CallSession extends Emitter {
   /** @param {string} participantId */
   admit(participantId) {
     debug.markAdmitSent(participantId);
-    if (this.sig.send({ type: 'admit', participant: participantId }) === null) {
+    if (this.link.send({ type: 'admit', participant: participantId }) === null) {
       this.emit('error', { ns: 'ws.error', code: 'closed' });
     }
   }
 
   /** @param {string} participantId */
   reject(participantId) {
-    if (this.sig.send({ type: 'reject', participant: participantId }) === null) {
+    if (this.link.send({ type: 'reject', participant: participantId }) === null) {
       this.emit('error', { ns: 'ws.error', code: 'closed' });
     }
   }
@@ -314,17 +493,27 @@ export class CallSession extends Emitter {
    * @returns {Promise<void>}
    */
   async toggleScreen() {
-    if (this._screenBusy) return;
+    if (this._screenBusy || this.ended) return;
+    if (this.screenTrack) {
+      // Stopping works while reconnecting too: the next peer connections
+      // will not carry it.
+      this._screenBusy = true;
+      const rtc = this.rtc;
+      this._stopScreenTrack();
+      this.emit('local', null);
+      try {
+        if (rtc && this.link.ready) await rtc.stopScreenShare();
+      } catch (err) {
+        if (rtc === this.rtc && this.link.ready) console.error('parley: stopping the screen share failed', err);
+      } finally {
+        this._screenBusy = false;
+      }
+      return;
+    }
     const rtc = this.rtc;
-    if (!rtc || !rtc.publishing || this.ended) return;
+    if (!rtc || !rtc.publishing || !this.link.ready) return;
     this._screenBusy = true;
     try {
-      if (this.screenTrack) {
-        this._stopScreenTrack();
-        this.emit('local', null);
-        await rtc.stopScreenShare();
-        return;
-      }
       if (!canShareScreen()) {
         this.emit('error', { ns: 'error', code: 'screen_unsupported' });
         return;
@@ -342,7 +531,8 @@ export class CallSession extends Emitter {
       }
       const track = stream.getVideoTracks()[0];
       if (!track) return;
-      if (this.ended) {
+      if (this.ended || rtc !== this.rtc || !this.link.ready) {
+        // Ended, or the connection dropped while the picker was open.
         track.stop();
         return;
       }
@@ -354,6 +544,9 @@ export class CallSession extends Emitter {
       this.emit('local', null);
       await rtc.startScreenShare(track);
     } catch (err) {
+      // Published on peer connections that a reconnect replaced: the new
+      // ones carry the screen track already.
+      if (rtc !== this.rtc && this.screenTrack) return;
       console.error('parley: screen share failed', err);
       this._stopScreenTrack();
       this.emit('local', null);
@@ -386,18 +579,14 @@ export class CallSession extends Emitter {
   leave() {
     if (this.ended) return;
     this._leaving = true;
-    this.sig.leave();
+    this.link.leave();
     this._finish('left', null);
   }
 
-  /** Drops everything without telling the server (page unload). */
+  /** Drops everything without `leave` (the server keeps the participant for its grace period). */
   dispose() {
     if (this.ended) return;
-    this.ended = true;
-    this._stopScreenTrack();
-    this.rtc?.close();
-    this.media.stop();
-    this.sig.close();
-    for (const off of this._off) off();
+    this.link.close(4000, 'disposed');
+    this._teardown();
   }
 }

@@ -1,27 +1,60 @@
 // @ts-check
 /**
- * Read-only hook for automated browser tests: window.parleyDebug.
+ * Hook for automated browser tests: window.parleyDebug.
  *
- *   parleyDebug.info()   → {participantId, role, state, admittedAt,
- *                           firstRemoteFrameAt, firstFrames, admitsSent}
+ *   parleyDebug.info()   → DebugInfo (below)
  *   parleyDebug.stats()  → Promise<{...info(), tracks: [{participant,
  *                           source, kind, trackId, framesDecoded,
  *                           bytesReceived, packetsReceived, frameWidth,
  *                           frameHeight, firstFrameAt}]}>
+ *   parleyDebug.simulateNetworkLoss(ms)
+ *                        → TEST HOOK: acts as if the network were gone for
+ *                          ms milliseconds: closes the signaling socket
+ *                          (code 4000, no `leave`) and the peer
+ *                          connections, and lets every reconnect attempt in
+ *                          that time fail; then the client reconnects as
+ *                          it would after a real outage. It changes nothing
+ *                          a user could not cause by pulling the cable.
+ *                          Returns false outside a call.
+ *   parleyDebug.retryNow() → starts the waiting reconnect attempt now.
  *
- * Times are performance.now() values of this page. admittedAt is when this
- * participant became "joined" (customers: the state message after admit;
- * advisors: the welcome). firstRemoteFrameAt is the first decoded (or
- * presented, whichever is seen first) frame of any remote video track
- * after admission; firstFrames has one entry per "<participant>~<trackId>".
- * admitsSent maps a waiting participant's id to when this advisor sent
- * `admit` for them.
+ * Times are performance.now() values of this page (milliseconds since
+ * performance.timeOrigin, which info() returns as `timeOrigin`, in ms
+ * since the Unix epoch). A page reload restarts that clock: to compare
+ * times across a reload (or between two pages), add `timeOrigin`, which
+ * gives Date.now()-like absolute times (the Go tests compare them with
+ * time.Now()).
+ *
+ * - admittedAt: when this participant became "joined" (customers: the
+ *   state message after admit; advisors: the welcome).
+ * - firstRemoteFrameAt: the first decoded (or presented, whichever is seen
+ *   first) frame of any remote video track after admission; firstFrames
+ *   has one entry per "<participant>~<trackId>" (track ids change when a
+ *   participant reconnects, so a reconnected participant gets new keys).
+ * - admitsSent: a waiting participant's id → when this advisor sent `admit`.
+ * - link: the signaling link's phase (connecting, connected, reconnecting,
+ *   failed, closed); reconnectAttempt: the attempt running or waiting;
+ *   lastReconnectAttempts: how many attempts the latest reconnect took.
+ * - reconnects: how many times this page reconnected (welcomes after the
+ *   first). reconnectStartedAt: when the latest loss of the connection
+ *   was noticed (the client entered "reconnecting"); lastAttemptAt: when
+ *   the latest connection attempt started; lastReconnectedAt: the welcome
+ *   of the latest reconnect; firstFrameAfterReconnectAt: the first decoded
+ *   remote video frame after that welcome (null again at each new loss).
+ *   Reconnect start → first decoded frame is
+ *   firstFrameAfterReconnectAt − reconnectStartedAt.
+ * - roster: the latest roster as {id, role, state, audio, video, screen};
+ *   rosterLog: every roster
+ *   received (at most the last 500), to check afterwards that nobody was
+ *   listed twice or as "left" in between.
  * @module
  */
 
 /**
  * @typedef {import('./rtc.js').RtcSession} RtcSession
  * @typedef {import('./protocol.js').TrackSource} TrackSource
+ * @typedef {import('./protocol.js').LinkState} LinkState
+ * @typedef {{id: string, role: string, state: string, audio: boolean, video: boolean, screen: boolean}} RosterEntry
  * @typedef {{
  *   participantId: string|null,
  *   role: string|null,
@@ -29,9 +62,23 @@
  *   admittedAt: number|null,
  *   firstRemoteFrameAt: number|null,
  *   firstFrames: Record<string, number>,
- *   admitsSent: Record<string, number>
+ *   admitsSent: Record<string, number>,
+ *   link: string,
+ *   reconnectAttempt: number,
+ *   lastReconnectAttempts: number,
+ *   reconnects: number,
+ *   reconnectStartedAt: number|null,
+ *   lastAttemptAt: number|null,
+ *   lastReconnectedAt: number|null,
+ *   firstFrameAfterReconnectAt: number|null,
+ *   timeOrigin: number,
+ *   roster: RosterEntry[],
+ *   rosterLog: {at: number, participants: RosterEntry[]}[]
  * }} DebugInfo
+ * @typedef {{simulateNetworkLoss: (ms: number) => void, retryNow: () => void}} Controller
  */
+
+const ROSTER_LOG_MAX = 500;
 
 /** @type {DebugInfo} */
 const info = {
@@ -42,12 +89,25 @@ const info = {
   firstRemoteFrameAt: null,
   firstFrames: {},
   admitsSent: {},
+  link: 'idle',
+  reconnectAttempt: 0,
+  lastReconnectAttempts: 0,
+  reconnects: 0,
+  reconnectStartedAt: null,
+  lastAttemptAt: null,
+  lastReconnectedAt: null,
+  firstFrameAfterReconnectAt: null,
+  timeOrigin: performance.timeOrigin,
+  roster: [],
+  rosterLog: [],
 };
 
 /** @type {RtcSession|null} */
 let rtc = null;
 /** @type {(participantId: string, trackId: string, kind: 'audio'|'video') => TrackSource} */
 let sourceOf = (_p, _t, kind) => (kind === 'audio' ? 'audio' : 'camera');
+/** @type {Controller|null} */
+let controller = null;
 
 /**
  * @param {string|null} participantId
@@ -73,6 +133,38 @@ export function setRtc(session, resolveSource) {
   sourceOf = resolveSource;
 }
 
+/** @param {Controller|null} c */
+export function setController(c) {
+  controller = c;
+}
+
+/** @param {LinkState} st */
+export function setLink(st) {
+  if (st.phase === 'connected' && info.link === 'reconnecting') info.lastReconnectAttempts = info.reconnectAttempt;
+  info.link = st.phase;
+  info.reconnectAttempt = st.attempt;
+  info.lastAttemptAt = st.lastAttemptAt;
+}
+
+/**
+ * The connection was lost; a reconnect starts.
+ * @param {number} at
+ */
+export function markReconnecting(at) {
+  info.reconnectStartedAt = at;
+  info.firstFrameAfterReconnectAt = null;
+}
+
+/**
+ * A reconnect succeeded (its welcome arrived).
+ * @param {number} at
+ */
+export function markReconnected(at) {
+  info.reconnects++;
+  info.lastReconnectedAt = at;
+  info.firstFrameAfterReconnectAt = null;
+}
+
 /**
  * @param {string} key "<participant>~<trackId>"
  * @param {number} at
@@ -82,11 +174,22 @@ export function markFirstFrame(key, at) {
   if (info.firstRemoteFrameAt === null || at < info.firstRemoteFrameAt) {
     if (info.admittedAt === null || at >= info.admittedAt) info.firstRemoteFrameAt = at;
   }
+  if (info.lastReconnectedAt !== null && at >= info.lastReconnectedAt) {
+    if (info.firstFrameAfterReconnectAt === null || at < info.firstFrameAfterReconnectAt) info.firstFrameAfterReconnectAt = at;
+  }
 }
 
 /** @param {string} participantId */
 export function markAdmitSent(participantId) {
   info.admitsSent[participantId] = performance.now();
+}
+
+/** @param {import('./protocol.js').Participant[]} list */
+export function noteRoster(list) {
+  const entries = list.map((p) => ({ id: p.id, role: p.role, state: p.state, audio: !!p.audio, video: !!p.video, screen: !!p.screen }));
+  info.roster = entries;
+  info.rosterLog.push({ at: performance.now(), participants: entries });
+  if (info.rosterLog.length > ROSTER_LOG_MAX) info.rosterLog.splice(0, info.rosterLog.length - ROSTER_LOG_MAX);
 }
 
 /** @returns {DebugInfo} a copy */
@@ -95,6 +198,8 @@ function snapshot() {
     ...info,
     firstFrames: { ...info.firstFrames },
     admitsSent: { ...info.admitsSent },
+    roster: info.roster.map((p) => ({ ...p })),
+    rosterLog: info.rosterLog.map((r) => ({ at: r.at, participants: r.participants.map((p) => ({ ...p })) })),
   };
 }
 
@@ -117,11 +222,29 @@ async function stats() {
   };
 }
 
-/** Installs window.parleyDebug (read-only, once). */
+/**
+ * Test hook, see the module comment.
+ * @param {number} ms
+ * @returns {boolean}
+ */
+function simulateNetworkLoss(ms) {
+  if (!controller) return false;
+  controller.simulateNetworkLoss(Number(ms) || 0);
+  return true;
+}
+
+/** @returns {boolean} */
+function retryNow() {
+  if (!controller) return false;
+  controller.retryNow();
+  return true;
+}
+
+/** Installs window.parleyDebug (once, not writable). */
 export function installDebugHook() {
   if (Object.prototype.hasOwnProperty.call(window, 'parleyDebug')) return;
   Object.defineProperty(window, 'parleyDebug', {
-    value: Object.freeze({ info: snapshot, stats }),
+    value: Object.freeze({ info: snapshot, stats, simulateNetworkLoss, retryNow }),
     writable: false,
     enumerable: false,
     configurable: false,

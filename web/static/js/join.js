@@ -2,6 +2,16 @@
 /**
  * Customer flow at /j/{token}: invite details → consent, optional name and
  * device check → join (REST) → waiting room (WebSocket) → call → end.
+ *
+ * A reload (or the link opened again) within the server's grace period
+ * goes straight back into the call as the same participant: once
+ * connected, this page remembers in localStorage only which consultation
+ * it joined ("parley.joined" = consultation id, no personal data). On
+ * load, when that is this invite's consultation, it opens the WebSocket
+ * first (the session cookie identifies the customer); the welcome says
+ * whether they are in the call or still waiting. When the server refuses
+ * (no session any more), the normal landing page follows. Leaving, the end
+ * of the consultation or a rejection forget the marker.
  * @module
  */
 
@@ -11,8 +21,8 @@ import { byId, toast, describeError, installErrorNet, showScreen } from './ui.js
 import { icon, setIcon } from './icons.js';
 import { LocalMedia, LevelMeter, fillDeviceSelect, deviceProblems } from './devices.js';
 import { CallSession } from './call.js';
-import { CallView } from './call-ui.js';
-import { SignalingClosedError } from './protocol.js';
+import { CallView, ReconnectBanner } from './call-ui.js';
+import { SignalingClosedError, CloseCode } from './protocol.js';
 import { installDebugHook } from './debug.js';
 
 /**
@@ -47,6 +57,44 @@ let session = null;
 let view = null;
 /** @type {LevelMeter|null} */
 let meter = null;
+/** @type {Promise<void>|null} */
+let mediaStarted = null;
+
+/** Starts camera and microphone once (the preview and the call share them). */
+function ensureMedia() {
+  mediaStarted ??= media.start();
+  return mediaStarted;
+}
+
+// ------------------------------------------------------- rejoin marker
+
+const MARKER_KEY = 'parley.joined';
+
+/** @returns {string|null} the consultation this browser was connected to */
+function readMarker() {
+  try {
+    return localStorage.getItem(MARKER_KEY);
+  } catch {
+    return null; // storage disabled: no automatic return, the landing works
+  }
+}
+
+/** @param {string} consultationId */
+function writeMarker(consultationId) {
+  try {
+    localStorage.setItem(MARKER_KEY, consultationId);
+  } catch {
+    // storage disabled
+  }
+}
+
+function clearMarker() {
+  try {
+    localStorage.removeItem(MARKER_KEY);
+  } catch {
+    // storage disabled
+  }
+}
 
 // ------------------------------------------------------------------ errors
 
@@ -113,12 +161,35 @@ async function load() {
     invite = await api.getInvite(token);
   } catch (err) {
     const code = codeOf(err);
+    if (code === 'ended') clearMarker();
     showInviteError(code, code === 'network' || code === 'internal' || code === 'unknown' ? () => void load() : null);
     return;
   }
   renderInvite();
+  if (invite.consultationId && readMarker() === invite.consultationId && (await resume(invite.consultationId))) return;
+  showLanding();
+}
+
+function showLanding() {
   showScreen(SCREENS, 'screen-landing');
-  await startPreview();
+  void startPreview();
+}
+
+/**
+ * Back into a consultation this browser joined before (reload, link
+ * opened again): connect with the session cookie, without the landing.
+ * @param {string} consultationId
+ * @returns {Promise<boolean>} false when there is no session any more
+ */
+async function resume(consultationId) {
+  const label = document.querySelector('#screen-loading [data-i18n]');
+  if (label) {
+    label.setAttribute('data-i18n', 'join.resuming');
+    label.textContent = t('join.resuming');
+  }
+  const ok = await connect(consultationId, true);
+  if (!ok) clearMarker();
+  return ok;
 }
 
 function renderInvite() {
@@ -160,7 +231,7 @@ async function startPreview() {
   });
   media.on('state', () => renderPreview());
   media.on('devices', () => renderDevices());
-  await media.start();
+  await ensureMedia();
   meter?.attach(media.audioTrack);
   previewVideo.play().catch(() => {});
   renderPreview();
@@ -266,14 +337,39 @@ async function join() {
     joinError.hidden = false;
     return;
   }
-  await connect(res.consultationId || inv.consultationId);
+  await connect(res.consultationId || inv.consultationId, false);
   setBusy(false);
 }
 
-/** @param {string} consultationId */
-async function connect(consultationId) {
-  const s = new CallSession({ consultationId, media });
+/**
+ * Why the server refused a reconnecting socket (browsers see only 1006),
+ * as far as the REST API can tell a customer: the consultation ended
+ * (final), or the invite answers at all (then the server is reachable and
+ * the link gives up after a while of refusals, see protocol.js).
+ * @returns {Promise<import('./protocol.js').RefusalCheck>}
+ */
+async function checkInvite() {
+  try {
+    await api.getInvite(token);
+    return { reachable: true };
+  } catch (err) {
+    if (!(err instanceof api.ApiError)) return { reachable: false };
+    if (err.code === 'ended') return { final: 'ended' };
+    // A new link or an expired one does not end the session: reachable.
+    return { reachable: err.status !== 0 && err.status !== 429 && err.status < 500 };
+  }
+}
+
+/**
+ * Opens the call connection.
+ * @param {string} consultationId
+ * @param {boolean} resuming back after a reload: a refusal is not shown
+ * @returns {Promise<boolean>} whether it connected
+ */
+async function connect(consultationId, resuming) {
+  const s = new CallSession({ consultationId, media, mediaReady: ensureMedia(), checkRefusal: checkInvite });
   session = s;
+  waitingVideo.srcObject = media.stream;
   s.on('self', (state) => {
     if (state === 'waiting') showScreen(SCREENS, 'screen-waiting');
     else if (state === 'joined') showCall(s);
@@ -285,10 +381,20 @@ async function connect(consultationId) {
   });
   try {
     const welcome = await s.connect();
+    writeMarker(consultationId);
+    new ReconnectBanner(s);
     if (welcome.self.state === 'joined') showCall(s);
     else showScreen(SCREENS, 'screen-waiting');
+    return true;
   } catch (err) {
     session = null;
+    if (err instanceof SignalingClosedError && err.info.code === CloseCode.REPLACED) {
+      // Another window of this browser connected at the same moment and won.
+      media.stop();
+      showEnd('replaced');
+      return true;
+    }
+    if (resuming) return false;
     if (err instanceof SignalingClosedError) {
       // Refused before the upgrade: ask the API why (ended, expired …).
       try {
@@ -297,21 +403,26 @@ async function connect(consultationId) {
         const code = codeOf(e);
         if (code === 'not_found' || code === 'expired' || code === 'ended') {
           showInviteError(code, null);
-          return;
+          return false;
         }
       }
       joinError.textContent = t('close.connect_failed');
       joinError.hidden = false;
-      return;
+      return false;
     }
     joinError.textContent = describeError(err);
     joinError.hidden = false;
+    return false;
   }
 }
 
 /** @param {CallSession} s */
 function showCall(s) {
-  if (view) return;
+  if (view) {
+    // Back from the waiting room (e.g. admitted again).
+    showScreen(SCREENS, 'screen-call');
+    return;
+  }
   meter?.close();
   meter = null;
   const root = byId('screen-call', HTMLElement);
@@ -334,10 +445,16 @@ function showEnd(reason) {
   meter?.close();
   meter = null;
   document.body.classList.remove('in-call');
+  // Opened in another window: the session lives on there, and a reload
+  // here takes it back. Otherwise this session is over.
+  if (reason !== 'replaced') clearMarker();
+  const rejoin = byId('end-rejoin', HTMLButtonElement);
   refillMessage = () => {
     /** @type {Key} */
     let title = 'call.endedTitle';
     let text = t('call.endedText');
+    /** @type {Key} */
+    let button = 'join.rejoin';
     switch (reason) {
       case 'ended':
         break;
@@ -349,17 +466,28 @@ function showEnd(reason) {
         title = 'call.leftTitle';
         text = t('join.closeWindow');
         break;
+      case 'replaced':
+        title = 'call.replacedTitle';
+        text = t('close.replaced');
+        button = 'call.takeBack';
+        break;
+      case 'failed':
+        title = 'call.failedTitle';
+        text = t('close.failed');
+        break;
       default:
         title = 'call.disconnectedTitle';
         text = t(`close.${reason}`);
     }
     byId('end-title', HTMLElement).textContent = t(title);
     byId('end-text', HTMLElement).textContent = text;
+    rejoin.textContent = t(button);
+    rejoin.setAttribute('data-i18n', button);
   };
   refillMessage();
   byId('screen-end', HTMLElement).dataset.reason = reason;
-  const rejoin = byId('end-rejoin', HTMLButtonElement);
   rejoin.hidden = reason === 'ended' || reason === 'rejected';
+  rejoin.dataset.testid = reason === 'replaced' ? 'take-back' : 'end-rejoin';
   rejoin.onclick = () => location.reload();
   showScreen(SCREENS, 'screen-end');
 }

@@ -9,6 +9,10 @@
  * The track ids announced in the `media` message are the ones in the
  * publish connection's SDP (a=msid), which is what the SFU sees; they are
  * not always MediaStreamTrack.id (Firefox uses its own ids there).
+ *
+ * One RtcSession lives as long as one signaling connection: after a
+ * reconnect the call (call.js) closes it and starts a new one with new
+ * peer connections, as PROTOCOL.md asks, publishing the same local tracks.
  * @module
  */
 
@@ -16,7 +20,7 @@ import { Emitter } from './events.js';
 import { parseStreamId } from './protocol.js';
 
 /**
- * @typedef {import('./protocol.js').Signaling} Signaling
+ * @typedef {import('./protocol.js').SignalingLink} SignalingLink
  * @typedef {import('./protocol.js').Target} Target
  * @typedef {import('./protocol.js').TrackSource} TrackSource
  * @typedef {import('./protocol.js').MessageId} MessageId
@@ -100,14 +104,20 @@ export function trackIdsByMid(sdp) {
  */
 export class RtcSession extends Emitter {
   /**
-   * @param {Signaling} signaling an open signaling connection
+   * @param {SignalingLink} signaling a connected signaling link
    * @param {RTCIceServer[]} iceServers from the welcome message
+   * @param {RTCIceTransportPolicy} [iceTransportPolicy] from the welcome: "relay" when the server forces TURN
    */
-  constructor(signaling, iceServers) {
+  constructor(signaling, iceServers, iceTransportPolicy = 'all') {
     super();
     this.sig = signaling;
     /** @type {RTCConfiguration} */
-    this.config = { iceServers: iceServers ?? [], bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require' };
+    this.config = {
+      iceServers: iceServers ?? [],
+      iceTransportPolicy: iceTransportPolicy === 'relay' ? 'relay' : 'all',
+      bundlePolicy: 'max-bundle',
+      rtcpMuxPolicy: 'require',
+    };
     /** @type {RTCPeerConnection|null} */
     this.pub = null;
     /** @type {RTCPeerConnection|null} */
@@ -149,8 +159,10 @@ export class RtcSession extends Emitter {
   // ---------------------------------------------------------------- publish
 
   /**
-   * Creates the publish connection and sends the first offer.
-   * @param {{audio: MediaStreamTrack|null, video: MediaStreamTrack|null, audioOn: boolean, videoOn: boolean}} local
+   * Creates the publish connection and sends the first offer. A screen
+   * track (still shared when a reconnect replaces this session) goes into
+   * the same first offer.
+   * @param {{audio: MediaStreamTrack|null, video: MediaStreamTrack|null, screen?: MediaStreamTrack|null, audioOn: boolean, videoOn: boolean}} local
    * @returns {Promise<void>}
    */
   async startPublishing(local) {
@@ -172,6 +184,7 @@ export class RtcSession extends Emitter {
     // device that appears later needs only replaceTrack.
     this.tx.audio = pc.addTransceiver(local.audio ?? 'audio', { direction: 'sendonly', streams: [this.localStream] });
     this.tx.camera = pc.addTransceiver(local.video ?? 'video', { direction: 'sendonly', streams: [this.localStream] });
+    if (local.screen && local.screen.readyState === 'live') this._addScreen(pc, local.screen);
     await this.negotiate();
   }
 
@@ -332,19 +345,12 @@ export class RtcSession extends Emitter {
     const pc = this.pub;
     if (!pc) throw new RtcError('bad_state', 'not publishing');
     if (this.tx.screen) throw new RtcError('bad_state', 'already sharing');
-    try {
-      track.contentHint = 'detail';
-    } catch {
-      // not supported: fine
-    }
-    for (const t of this.screenStream.getTracks()) this.screenStream.removeTrack(t);
-    this.screenStream.addTrack(track);
-    const tx = pc.addTransceiver(track, { direction: 'sendonly', streams: [this.screenStream] });
-    this.tx.screen = tx;
+    /** @type {RTCRtpTransceiver} */
+    const tx = this._addScreen(pc, track);
     try {
       await this.negotiate();
     } catch (err) {
-      if (this.tx.screen === tx) {
+      if (this._screenTransceiver() === tx) {
         this.tx.screen = null;
         try {
           pc.removeTrack(tx.sender);
@@ -355,6 +361,33 @@ export class RtcSession extends Emitter {
       }
       throw err;
     }
+  }
+
+  /**
+   * The screen transceiver now (a method, so that the type checker does
+   * not carry a narrowing across an await).
+   * @returns {RTCRtpTransceiver|null}
+   */
+  _screenTransceiver() {
+    return this.tx.screen;
+  }
+
+  /**
+   * @param {RTCPeerConnection} pc
+   * @param {MediaStreamTrack} track
+   * @returns {RTCRtpTransceiver}
+   */
+  _addScreen(pc, track) {
+    try {
+      track.contentHint = 'detail';
+    } catch {
+      // not supported: fine
+    }
+    for (const t of this.screenStream.getTracks()) this.screenStream.removeTrack(t);
+    this.screenStream.addTrack(track);
+    const tx = pc.addTransceiver(track, { direction: 'sendonly', streams: [this.screenStream] });
+    this.tx.screen = tx;
+    return tx;
   }
 
   /** Stops publishing the screen track (renegotiates). */
