@@ -4,10 +4,20 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 
 	"github.com/parley-video/parley/config"
 	"github.com/parley-video/parley/node"
+	"github.com/redis/go-redis/v9"
 )
+
+// redisLog adapts slog to go-redis's logger (connection errors while Redis
+// is unreachable; they name the Redis address, no personal data).
+type redisLog struct{ log *slog.Logger }
+
+func (l redisLog) Printf(ctx context.Context, format string, v ...any) {
+	l.log.WarnContext(ctx, fmt.Sprintf(format, v...))
+}
 
 // serve runs "parley serve": load and check the configuration, create the
 // first admin on an empty installation, run until interrupted.
@@ -20,6 +30,8 @@ func serve(ctx context.Context, args, environ []string, stdout, stderr io.Writer
 		return fmt.Errorf("configuration is not usable:\n%w", err)
 	}
 	log := node.NewLogger(cfg.Log, stderr)
+	// go-redis logs through a process-wide logger; send it to ours.
+	redis.SetLogger(redisLog{log.With("component", "redis")})
 	n, err := node.New(ctx, cfg, log)
 	if err != nil {
 		return err
