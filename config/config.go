@@ -30,6 +30,7 @@ type Config struct {
 	Signaling    SignalingConfig    `yaml:"signaling"`
 	Session      SessionConfig      `yaml:"session"`
 	RTC          RTCConfig          `yaml:"rtc"`
+	E2EE         E2EEConfig         `yaml:"e2ee"`
 	// TURN is the embedded TURN server (or an external coturn sharing its
 	// secret), for customers behind firewalls that block direct media.
 	TURN turnserver.Config `yaml:"turn"`
@@ -140,6 +141,14 @@ type RTCConfig struct {
 	// PLIInterval is the minimum time between keyframe requests forwarded
 	// to one publisher's track.
 	PLIInterval time.Duration `yaml:"pli_interval"`
+}
+
+// E2EEConfig governs end-to-end encryption of the call (web/E2EE.md).
+type E2EEConfig struct {
+	// AllowUnencrypted lets a browser without encoded transforms join
+	// without end-to-end encryption (the UI then says so to everyone).
+	// Off: such a browser gets a clear message and cannot join the call.
+	AllowUnencrypted bool `yaml:"allow_unencrypted"`
 }
 
 // Default returns the embedded defaults: one node, no external service.

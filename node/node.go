@@ -94,7 +94,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (n *Node, err
 		ICEServers: func(p signaling.ParticipantID) []webrtc.ICEServer {
 			return n.TURN.ICEServers(string(p), time.Now())
 		},
-		RelayOnly: n.TURN.RelayOnly(),
+		RelayOnly:        n.TURN.RelayOnly(),
+		AllowUnencrypted: cfg.E2EE.AllowUnencrypted,
 	}, n.Media, n.Store, log.With("component", "signaling"), reg)
 
 	srv, err := web.New(cfg, web.Deps{Records: n.Records, Hub: n.Hub, Ready: n.ready}, log.With("component", "web"))

@@ -344,9 +344,13 @@ func (h *Hub) run(ctx context.Context, rm *room, p *participant, c *conn, gen ui
 	if h.cfg.RelayOnly {
 		policy = "relay"
 	}
+	e2ee := "required"
+	if h.cfg.AllowUnencrypted {
+		e2ee = "optional"
+	}
 	welcome := func(self ParticipantInfo) []byte {
 		return encode(welcomeMsg{Type: TypeWelcome, Protocol: ProtocolVersion, Self: self, Consultation: consultation,
-			ICEServers: ice, ICETransportPolicy: policy})
+			ICEServers: ice, ICETransportPolicy: policy, E2EE: e2ee})
 	}
 	joined, err := rm.attach(p, c, gen, welcome)
 	if err != nil {

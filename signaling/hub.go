@@ -79,6 +79,9 @@ type Config struct {
 	AllowedOrigins []string
 	// ICEServers are handed to clients in the welcome message.
 	ICEServers func(p ParticipantID) []webrtc.ICEServer
+	// AllowUnencrypted tells clients that a participant without end-to-end
+	// encryption may join (welcome e2ee "optional" instead of "required").
+	AllowUnencrypted bool
 	// RelayOnly tells clients to use relayed (TURN) candidates only
 	// (welcome iceTransportPolicy "relay"); for testing firewalled networks.
 	RelayOnly bool

@@ -111,6 +111,7 @@ type ClientMessage struct {
 	Video       bool                     `json:"video,omitempty"`       // media
 	Screen      bool                     `json:"screen,omitempty"`      // media
 	Tracks      map[string]TrackSource   `json:"tracks,omitempty"`      // media
+	E2EE        *bool                    `json:"e2ee,omitempty"`        // media; absent means true
 	Participant ParticipantID            `json:"participant,omitempty"` // admit, reject
 }
 
@@ -334,6 +335,13 @@ func decodeMedia(fields map[string]json.RawMessage, m *ClientMessage) *ProtocolE
 	if m.Screen, err = boolField(fields, "screen"); err != nil {
 		return err
 	}
+	if raw, ok := fields["e2ee"]; ok && string(bytes.TrimSpace(raw)) != "null" {
+		v, err := boolField(fields, "e2ee")
+		if err != nil {
+			return err
+		}
+		m.E2EE = &v
+	}
 	raw, ok := fields["tracks"]
 	raw = bytes.TrimSpace(raw)
 	if !ok || string(raw) == "null" {
@@ -375,6 +383,9 @@ type ParticipantInfo struct {
 	Video  bool                   `json:"video"`
 	Screen bool                   `json:"screen"`
 	Tracks map[string]TrackSource `json:"tracks"`
+	// E2EE is false for a participant who sends without end-to-end
+	// encryption (only possible with e2ee.allow_unencrypted).
+	E2EE bool `json:"e2ee"`
 }
 
 // Server messages.
@@ -387,6 +398,8 @@ type (
 		ICEServers   []webrtc.ICEServer `json:"iceServers"`
 		// ICETransportPolicy is "all" or "relay" (RTCConfiguration's field).
 		ICETransportPolicy string `json:"iceTransportPolicy"`
+		// E2EE is "required" or "optional" (web/E2EE.md).
+		E2EE string `json:"e2ee"`
 	}
 	consultationMsg struct {
 		ID      ConsultationID `json:"id"`

@@ -37,6 +37,7 @@ type participant struct {
 	video    bool
 	screen   bool
 	tracks   map[string]TrackSource
+	plain    bool // sends without end-to-end encryption
 
 	// The media peer of the current connection, guarded by mediaMu.
 	// Lock order: mediaMu before room.mu; never the other way.
@@ -55,6 +56,7 @@ func (p *participant) infoLocked() ParticipantInfo {
 	return ParticipantInfo{
 		ID: p.id, Name: p.name, Role: p.role, State: p.state,
 		Audio: p.audio, Video: p.video, Screen: p.screen, Tracks: tracks,
+		E2EE: !p.plain,
 	}
 }
 
@@ -269,6 +271,7 @@ func (r *room) setMedia(p *participant, c *conn, m ClientMessage) error {
 		return errBadState
 	}
 	p.audio, p.video, p.screen, p.tracks = m.Audio, m.Video, m.Screen, maps.Clone(m.Tracks)
+	p.plain = m.E2EE != nil && !*m.E2EE
 	r.changedLocked()
 	return nil
 }
