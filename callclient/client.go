@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -37,6 +38,14 @@ type Options struct {
 	// DiscardPayloads makes received tracks only count packets instead of
 	// remembering every payload (for long-running load benchmarks).
 	DiscardPayloads bool
+	// OnPacket, if set, receives every RTP packet of every track on the
+	// subscribe connection, headers included, exactly as the SFU sent it
+	// (e.g. to inspect payload bytes or reassemble frames). streamID is
+	// "<participantId>~<trackId>". It is called from the track's reading
+	// goroutine in arrival order (calls for different tracks may run
+	// concurrently) and must not block for long. Each packet is freshly
+	// allocated and belongs to the callback.
+	OnPacket func(streamID string, pkt *rtp.Packet)
 }
 
 // Client is one participant's connection: the protocol WebSocket, a

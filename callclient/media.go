@@ -320,6 +320,9 @@ func (c *Client) onTrack(remote *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 			return
 		}
 		rt.record(pkt.Payload)
+		if c.opts.OnPacket != nil {
+			c.opts.OnPacket(streamID, pkt)
+		}
 	}
 }
 

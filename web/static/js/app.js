@@ -16,6 +16,7 @@ import { CallSession } from './call.js';
 import { CallView, ReconnectBanner } from './call-ui.js';
 import { SignalingClosedError, CloseCode } from './protocol.js';
 import { installDebugHook } from './debug.js';
+import { E2EEMedia, generateSecret, saveSecret, loadSecret, loadAllSecrets, deleteSecret, secretFromHash, withSecret } from './e2ee.js';
 
 /**
  * @typedef {import('./api.js').User} User
@@ -122,6 +123,12 @@ logoutBtn.addEventListener('click', () => {
 
 /** @type {Consultation[]} */
 let consultations = [];
+/**
+ * The call secrets S this browser keeps (web/E2EE.md), by consultation id:
+ * they go into the fragments of the links shown here, never to the server.
+ * @type {Map<string, Uint8Array>}
+ */
+const secrets = new Map();
 let refreshTimer = 0;
 
 async function runConsole() {
@@ -137,6 +144,12 @@ async function runConsole() {
   document.body.classList.add('signed-in');
   showScreen(SCREENS, 'screen-console');
   wireNewForm();
+  // The stored call secrets complete the links once read (not blocking).
+  void loadAllSecrets().then((stored) => {
+    for (const [id, secret] of stored) if (!secrets.has(id)) secrets.set(id, secret);
+    renderList();
+    renderInvite();
+  });
   byId('refresh', HTMLButtonElement).addEventListener('click', () => void loadList());
   await loadList();
   refreshTimer = window.setInterval(() => {
@@ -209,7 +222,7 @@ function renderItem(c) {
       h('a', {
         class: 'btn btn-primary btn-small',
         id: `open-call-${c.id}`,
-        attrs: { href: `/app/call/${encodeURIComponent(c.id)}`, 'aria-describedby': headingId },
+        attrs: { href: withSecret(`/app/call/${encodeURIComponent(c.id)}`, secrets.get(c.id) ?? null), 'aria-describedby': headingId },
         data: { testid: `open-call-${c.id}`, consultation: c.id },
         text: t('console.openCall'),
       }),
@@ -225,7 +238,10 @@ function renderItem(c) {
         btn.disabled = true;
         api
           .newInvite(c.id)
-          .then((res) => showInvite(res))
+          .then((res) => {
+            if (!secrets.has(c.id)) toast(t('e2ee.inviteNoKey'), { kind: 'error' });
+            showInvite(res);
+          })
           .catch((err) => toast(describeError(err), { kind: 'error' }))
           .finally(() => {
             btn.disabled = false;
@@ -260,10 +276,19 @@ function showInvite(c) {
 function renderInvite() {
   const c = shownInvite;
   if (!c) return;
-  byId('invite-link', HTMLElement).textContent = c.inviteUrl ?? '';
+  byId('invite-link', HTMLElement).textContent = inviteLink(c);
   byId('invite-for', HTMLElement).textContent = t('console.inviteFor', { title: c.title?.trim() || t('console.untitled') });
   byId('invite-expiry', HTMLElement).textContent = c.inviteExpiresAt ? t('common.validUntil', { time: formatTime(c.inviteExpiresAt) }) : '';
-  byId('invite-open', HTMLAnchorElement).href = `/app/call/${encodeURIComponent(c.id)}`;
+  byId('invite-open', HTMLAnchorElement).href = withSecret(`/app/call/${encodeURIComponent(c.id)}`, secrets.get(c.id) ?? null);
+}
+
+/**
+ * The invite link with the call secret in its fragment.
+ * @param {Consultation} c
+ * @returns {string}
+ */
+function inviteLink(c) {
+  return c.inviteUrl ? withSecret(c.inviteUrl, secrets.get(c.id) ?? null) : '';
 }
 
 function wireNewForm() {
@@ -275,7 +300,11 @@ function wireNewForm() {
     submit.disabled = true;
     api
       .createConsultation(input.value.trim())
-      .then((c) => {
+      .then(async (c) => {
+        // The call secret is made here and stays in this browser.
+        const secret = generateSecret();
+        secrets.set(c.id, secret);
+        await saveSecret(c.id, secret);
         input.value = '';
         showInvite(c);
         return loadList(true);
@@ -291,7 +320,7 @@ function wireNewForm() {
   const copyBtn = byId('invite-copy', HTMLButtonElement);
   copyBtn.prepend(icon('copy'));
   copyBtn.addEventListener('click', async () => {
-    const url = shownInvite?.inviteUrl;
+    const url = shownInvite ? inviteLink(shownInvite) : '';
     if (!url) return;
     const ok = await copyText(url, byId('invite-link', HTMLElement));
     toast(t(ok ? 'common.copied' : 'common.copyFailed'), { kind: ok ? 'success' : 'error' });
@@ -306,6 +335,11 @@ async function runCall(id) {
   document.body.classList.add('in-call');
   document.title = t('console.callPageTitle');
   installDebugHook();
+  // The call secret: from the fragment (kept in IndexedDB for later
+  // visits), else from IndexedDB. It is never sent anywhere.
+  let secret = secretFromHash();
+  if (secret) await saveSecret(id, secret);
+  else secret = await loadSecret(id);
   /** @type {Consultation} */
   let consultation;
   try {
@@ -322,9 +356,16 @@ async function runCall(id) {
     return;
   }
   if (consultation.state === 'ended') {
+    void deleteSecret(id);
     showEnd('ended');
     return;
   }
+  if (!secret) {
+    showError(() => t('e2ee.missingKey.title'), () => t('e2ee.missingKey.text'), null);
+    byId('screen-error', HTMLElement).dataset.testid = 'e2ee-missing-key';
+    return;
+  }
+  const callSecret = secret;
 
   const media = new LocalMedia();
   // The devices start while the socket connects; publishing waits for them.
@@ -334,6 +375,7 @@ async function runCall(id) {
     media,
     mediaReady,
     checkRefusal: () => checkConsultation(id),
+    e2ee: new E2EEMedia(callSecret),
   });
   const root = byId('screen-call', HTMLElement);
   showScreen(SCREENS, 'screen-call');
@@ -342,6 +384,7 @@ async function runCall(id) {
     title: consultation.title?.trim() || t('console.untitled'),
     onEndConsultation: async () => {
       await api.endConsultation(id);
+      void deleteSecret(id);
       // The server tells everyone (state: ended); if that does not arrive,
       // finish here.
       window.setTimeout(() => {
@@ -352,7 +395,11 @@ async function runCall(id) {
         }
       }, 3000);
     },
-    onColleagueLink: () => api.colleagueLink(id),
+    // The colleague link carries the secret in its fragment.
+    onColleagueLink: async () => {
+      const link = await api.colleagueLink(id);
+      return { ...link, url: withSecret(link.url, callSecret) };
+    },
   });
   new ReconnectBanner(session);
   session.on('end', ({ reason }) => {
@@ -361,6 +408,7 @@ async function runCall(id) {
       location.assign('/app');
       return;
     }
+    if (reason === 'ended') void deleteSecret(id);
     if (reason === 'unauthorized') {
       toLogin();
       return;
@@ -460,6 +508,10 @@ function showEnd(reason) {
         text = t('close.failed');
         button = 'call.reload';
         break;
+      case 'e2ee_unsupported':
+        title = 'call.e2eeUnsupportedTitle';
+        text = t('close.e2ee_unsupported');
+        break;
       default:
         title = 'call.disconnectedTitle';
         text = t(`close.${reason}`);
@@ -472,7 +524,7 @@ function showEnd(reason) {
   refillMessage();
   byId('screen-end', HTMLElement).dataset.reason = reason;
   document.body.classList.remove('in-call');
-  rejoin.hidden = reason === 'ended' || reason === 'rejected' || reason === 'gone';
+  rejoin.hidden = reason === 'ended' || reason === 'rejected' || reason === 'gone' || reason === 'e2ee_unsupported';
   rejoin.dataset.testid = reason === 'replaced' ? 'take-back' : 'end-rejoin';
   rejoin.onclick = () => location.reload();
   showScreen(SCREENS, 'screen-end');

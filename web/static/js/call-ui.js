@@ -11,7 +11,10 @@
  * data-source="camera"|"screen"; buttons have data-testid (see README in
  * the report): toggle-mic, toggle-camera, screen-share, devices, leave,
  * end, end-confirm, admit-<id> (+ inner "admit"), reject-<id> (+ inner
- * "reject"), invite-colleague, colleague-link. Participant list entries
+ * "reject"), invite-colleague, colleague-link. End-to-end encryption (web/E2EE.md):
+ * e2ee-badge (data-enabled), safety-code (data-code), e2ee-error (media
+ * of someone in the call does not decrypt), e2ee-warning (someone sends
+ * without E2EE). Participant list entries
  * and tiles carry data-participant and data-state (a participant whose
  * connection dropped is "reconnecting", shown with a badge, not removed).
  *
@@ -91,12 +94,22 @@ export class CallView {
     ]);
     this.unlockBtn.addEventListener('click', () => this._unlockAudio());
 
+    // End-to-end encryption (web/E2EE.md): lock badge, safety code, and
+    // the alerts for undecryptable media or a call without E2EE.
+    this.e2eeBadge = h('span', { class: 'e2ee-badge', data: { testid: 'e2ee-badge' }, attrs: { hidden: true } });
+    this.safetyEl = h('span', { class: 'e2ee-code', data: { testid: 'safety-code' }, attrs: { hidden: true } });
+    this.e2eeError = h('p', { class: 'e2ee-alert e2ee-alert-bad', data: { testid: 'e2ee-error' }, attrs: { role: 'alert', hidden: true } });
+    this.e2eeWarning = h('p', { class: 'e2ee-alert', data: { testid: 'e2ee-warning' }, attrs: { role: 'alert', hidden: true } });
     const header = h('header', { class: 'call-header' }, [
       h('div', { class: 'call-heading' }, [
         h('h1', { class: 'call-title', text: this.opts.title || t('join.heading'), id: 'call-title' }),
         this.statusEl,
+        this.e2eeBadge,
+        this.safetyEl,
       ]),
       this.unlockBtn,
+      this.e2eeError,
+      this.e2eeWarning,
     ]);
 
     this.focusEl = h('div', { class: 'stage-focus', attrs: { hidden: true } });
@@ -269,6 +282,7 @@ export class CallView {
       }),
       onLangChange(() => this.render()),
     );
+    if (session.e2ee) this._off.push(session.e2ee.on('update', () => this._renderE2EE()));
     this.render();
   }
 
@@ -281,7 +295,37 @@ export class CallView {
     this._renderLists();
     this._renderControls();
     this._renderStatus();
+    this._renderE2EE();
     applyTranslations(this.root);
+  }
+
+  /** Lock badge, safety code, decryption failures, unencrypted warning. */
+  _renderE2EE() {
+    const e = this.session.e2ee;
+    const code = e?.safetyCode ?? null;
+    const enabled = !!e && e.enabled;
+    const sig = `${enabled}|${code}|${t('e2ee.badge')}|${t('e2ee.safetyCode', { code: code ?? '' })}`;
+    if (this.e2eeBadge.dataset.sig !== sig) {
+      this.e2eeBadge.dataset.sig = sig;
+      this.e2eeBadge.replaceChildren(icon(enabled ? 'lock' : 'unlock'), h('span', { text: t(enabled ? 'e2ee.badge' : 'e2ee.badgeOff') }));
+      this.e2eeBadge.title = enabled ? t('e2ee.badgeTitle') : '';
+      this.e2eeBadge.dataset.enabled = String(enabled);
+      this.e2eeBadge.hidden = !e;
+      this.safetyEl.textContent = code ? t('e2ee.safetyCode', { code }) : '';
+      this.safetyEl.dataset.code = code ?? '';
+      this.safetyEl.hidden = !enabled || !code;
+    }
+    // Media from someone in the call that does not decrypt.
+    const inCall = new Set(this._remotePeople().map((p) => p.id));
+    const broken = !!e && enabled && [...e.broken].some((id) => inCall.has(id));
+    const errText = t('e2ee.error');
+    if (this.e2eeError.textContent !== errText) this.e2eeError.textContent = errText;
+    this.e2eeError.hidden = !broken;
+    // Someone (maybe this browser) sends without E2EE: everyone is told.
+    const plain = !!e && (e.mode === 'none' || this.session.participants.some((p) => this.session.inCall(p) && p.e2ee === false));
+    const warnText = t('e2ee.notEncrypted');
+    if (this.e2eeWarning.textContent !== warnText) this.e2eeWarning.textContent = warnText;
+    this.e2eeWarning.hidden = !plain;
   }
 
   _renderStatus() {

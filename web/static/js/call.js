@@ -30,7 +30,8 @@ import * as debug from './debug.js';
  * replaced = opened in another window (4001); failed = could not
  * reconnect (the server keeps refusing); unauthorized / gone = the
  * cookie or the access is no longer valid.
- * @typedef {'ended'|'rejected'|'left'|'replaced'|'failed'|'unauthorized'|'gone'} EndReason
+ * e2ee_unsupported = this browser cannot encrypt and the call requires it.
+ * @typedef {'ended'|'rejected'|'left'|'replaced'|'failed'|'unauthorized'|'gone'|'e2ee_unsupported'} EndReason
  * @typedef {'connecting'|'connected'|'unstable'|'failed'|'reconnecting'} Connection
  * @typedef {{
  *   self: SelfState,
@@ -67,12 +68,18 @@ export class CallSession extends Emitter {
    *   consultationId: string,
    *   media: LocalMedia,
    *   mediaReady?: Promise<unknown>,
-   *   checkRefusal?: (info: CloseInfo) => Promise<RefusalCheck>
+   *   checkRefusal?: (info: CloseInfo) => Promise<RefusalCheck>,
+   *   e2ee?: import('./e2ee.js').E2EEMedia|null
    * }} opts mediaReady: publishing waits for it (the devices may still be
-   *   starting while the socket connects); checkRefusal: see SignalingLink
+   *   starting while the socket connects); checkRefusal: see SignalingLink;
+   *   e2ee: end-to-end encryption of the media (web/E2EE.md)
    */
   constructor(opts) {
     super();
+    /** @type {import('./e2ee.js').E2EEMedia|null} */
+    this.e2ee = opts.e2ee ?? null;
+    const e2ee = this.e2ee;
+    if (e2ee) debug.setE2EE(() => e2ee.debug());
     this.consultationId = opts.consultationId;
     this.media = opts.media;
     this.mediaReady = (opts.mediaReady ?? Promise.resolve()).catch(() => {});
@@ -148,13 +155,29 @@ export class CallSession extends Emitter {
     this.welcome = welcome;
     this.self = welcome.self;
     debug.setSelf(welcome.self.id, welcome.self.role);
+    const e2ee = this.e2ee;
+    if (e2ee) {
+      e2ee.setPolicy(welcome.e2ee === 'optional' ? 'optional' : 'required');
+      if (e2ee.mode === 'none' && e2ee.policy === 'required') {
+        // No silent unencrypted call: this browser cannot take part. (The
+        // page's connect() stays pending; the end event shows the reason.)
+        this._first = null;
+        this._leaving = true;
+        this.link.leave();
+        this._finish('e2ee_unsupported', null);
+        return;
+      }
+    }
     // New peer connections for the new signaling connection.
     const old = this.rtc;
     this.rtc = null;
     this._clearIceWatch();
     this._pcState = { publish: null, subscribe: null };
     old?.close();
-    const rtc = new RtcSession(this.link, Array.isArray(welcome.iceServers) ? welcome.iceServers : [], welcome.iceTransportPolicy);
+    const rtc = new RtcSession(this.link, Array.isArray(welcome.iceServers) ? welcome.iceServers : [], welcome.iceTransportPolicy, {
+      e2ee: this.e2ee,
+      selfId: welcome.self.id,
+    });
     this.rtc = rtc;
     debug.setRtc(rtc, (p, tr, kind) => this.sourceOf(p, tr, kind));
     this._wireRtc(rtc);
@@ -331,6 +354,7 @@ export class CallSession extends Emitter {
     debug.noteRoster(this.participants);
     const me = this.participants.find((p) => p.id === this.self?.id);
     if (me) this.self = me;
+    this.e2ee?.noteParticipants(this.participants.filter((p) => this.inCall(p)));
     this.emit('roster', this.participants);
     // Sources may have become known for tracks already received.
     this.emit('tracks', null);
@@ -387,6 +411,7 @@ export class CallSession extends Emitter {
     this._clearIceWatch();
     this._stopScreenTrack();
     this.rtc?.close();
+    this.e2ee?.close();
     if (stopMedia) this.media.stop();
     if (this.link.state.phase !== 'failed' && this.link.state.phase !== 'closed') this.link.close();
     for (const off of this._off) off();

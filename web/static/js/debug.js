@@ -43,6 +43,9 @@
  *   remote video frame after that welcome (null again at each new loss).
  *   Reconnect start → first decoded frame is
  *   firstFrameAfterReconnectAt − reconnectStartedAt.
+ * - e2ee: {enabled, mode ('script-transform'|'encoded-streams'|'none'),
+ *   safetyCode, decryptFailures: {participant: n}, encryptedFrames,
+ *   decryptedFrames} (web/E2EE.md; never the secret or a key).
  * - roster: the latest roster as {id, role, state, audio, video, screen};
  *   rosterLog: every roster
  *   received (at most the last 500), to check afterwards that nobody was
@@ -73,14 +76,18 @@
  *   firstFrameAfterReconnectAt: number|null,
  *   timeOrigin: number,
  *   roster: RosterEntry[],
- *   rosterLog: {at: number, participants: RosterEntry[]}[]
+ *   rosterLog: {at: number, participants: RosterEntry[]}[],
+ *   e2ee: import('./e2ee.js').E2EEDebug
  * }} DebugInfo
  * @typedef {{simulateNetworkLoss: (ms: number) => void, retryNow: () => void}} Controller
  */
 
 const ROSTER_LOG_MAX = 500;
 
-/** @type {DebugInfo} */
+/** @type {() => import('./e2ee.js').E2EEDebug} */
+let e2eeInfo = () => ({ enabled: false, mode: 'none', safetyCode: null, decryptFailures: {}, encryptedFrames: 0, decryptedFrames: 0 });
+
+/** @type {Omit<DebugInfo, 'e2ee'>} */
 const info = {
   participantId: null,
   role: null,
@@ -192,10 +199,19 @@ export function noteRoster(list) {
   if (info.rosterLog.length > ROSTER_LOG_MAX) info.rosterLog.splice(0, info.rosterLog.length - ROSTER_LOG_MAX);
 }
 
+/**
+ * End-to-end encryption state (never the secret or a key).
+ * @param {() => import('./e2ee.js').E2EEDebug} fn
+ */
+export function setE2EE(fn) {
+  e2eeInfo = fn;
+}
+
 /** @returns {DebugInfo} a copy */
 function snapshot() {
   return {
     ...info,
+    e2ee: e2eeInfo(),
     firstFrames: { ...info.firstFrames },
     admitsSent: { ...info.admitsSent },
     roster: info.roster.map((p) => ({ ...p })),

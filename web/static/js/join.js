@@ -24,6 +24,7 @@ import { CallSession } from './call.js';
 import { CallView, ReconnectBanner } from './call-ui.js';
 import { SignalingClosedError, CloseCode } from './protocol.js';
 import { installDebugHook } from './debug.js';
+import { E2EEMedia, secretFromHash } from './e2ee.js';
 
 /**
  * @typedef {import('./api.js').Invite} Invite
@@ -47,6 +48,12 @@ const token = (() => {
     return last;
   }
 })();
+
+/**
+ * The call secret S from the link's fragment (web/E2EE.md). It stays in
+ * the URL (a reload keeps it) and is stored nowhere else.
+ */
+const secret = secretFromHash();
 
 /** @type {Invite|null} */
 let invite = null;
@@ -121,6 +128,9 @@ function showInviteError(code, retry) {
     } else if (code === 'ended') {
       title = 'join.error.ended.title';
       text = t('join.error.ended.text');
+    } else if (code === 'e2ee_missing') {
+      title = 'e2ee.incompleteLink.title';
+      text = t('e2ee.incompleteLink.text');
     } else {
       text = describeError({ code });
     }
@@ -155,6 +165,10 @@ async function load() {
   showScreen(SCREENS, 'screen-loading');
   if (!token) {
     showInviteError('not_found', null);
+    return;
+  }
+  if (!secret) {
+    showInviteError('e2ee_missing', null);
     return;
   }
   try {
@@ -367,7 +381,13 @@ async function checkInvite() {
  * @returns {Promise<boolean>} whether it connected
  */
 async function connect(consultationId, resuming) {
-  const s = new CallSession({ consultationId, media, mediaReady: ensureMedia(), checkRefusal: checkInvite });
+  const s = new CallSession({
+    consultationId,
+    media,
+    mediaReady: ensureMedia(),
+    checkRefusal: checkInvite,
+    e2ee: secret ? new E2EEMedia(secret) : null,
+  });
   session = s;
   waitingVideo.srcObject = media.stream;
   s.on('self', (state) => {
@@ -475,6 +495,10 @@ function showEnd(reason) {
         title = 'call.failedTitle';
         text = t('close.failed');
         break;
+      case 'e2ee_unsupported':
+        title = 'call.e2eeUnsupportedTitle';
+        text = t('close.e2ee_unsupported');
+        break;
       default:
         title = 'call.disconnectedTitle';
         text = t(`close.${reason}`);
@@ -486,7 +510,7 @@ function showEnd(reason) {
   };
   refillMessage();
   byId('screen-end', HTMLElement).dataset.reason = reason;
-  rejoin.hidden = reason === 'ended' || reason === 'rejected';
+  rejoin.hidden = reason === 'ended' || reason === 'rejected' || reason === 'e2ee_unsupported';
   rejoin.dataset.testid = reason === 'replaced' ? 'take-back' : 'end-rejoin';
   rejoin.onclick = () => location.reload();
   showScreen(SCREENS, 'screen-end');

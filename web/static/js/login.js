@@ -51,7 +51,10 @@ form.addEventListener('submit', (ev) => {
     setBusy(true);
     try {
       await login(user, password.value);
-      location.assign(target());
+      // A colleague link's call key rides in the fragment (web/E2EE.md):
+      // keep it across the login (client side only, never sent).
+      const next = target();
+      location.assign(next.includes('#') ? next : next + location.hash);
       return;
     } catch (err) {
       if (err instanceof ApiError && err.status === 401) {

@@ -30,13 +30,14 @@ export const PROTOCOL_VERSION = 1;
  *   audio: boolean,
  *   video: boolean,
  *   screen: boolean,
- *   tracks: Record<string, TrackSource>
+ *   tracks: Record<string, TrackSource>,
+ *   e2ee?: boolean
  * }} Participant
  */
 
 /**
  * Server → client messages.
- * @typedef {{type: 'welcome', protocol: number, self: Participant, consultation: {id: string, title: string, company: string}, iceServers: RTCIceServer[], iceTransportPolicy?: RTCIceTransportPolicy}} WelcomeMessage
+ * @typedef {{type: 'welcome', protocol: number, self: Participant, consultation: {id: string, title: string, company: string}, iceServers: RTCIceServer[], iceTransportPolicy?: RTCIceTransportPolicy, e2ee?: 'required'|'optional'}} WelcomeMessage
  * @typedef {{type: 'roster', participants: Participant[]}} RosterMessage
  * @typedef {{type: 'state', state: SelfState, reason?: string}} StateMessage
  * @typedef {{type: 'answer', sdp: string, ref?: MessageId}} AnswerMessage
@@ -61,7 +62,7 @@ export const PROTOCOL_VERSION = 1;
  * @typedef {{type: 'offer', sdp: string}
  *   | {type: 'answer', sdp: string}
  *   | {type: 'candidate', target: Target, candidate: RTCIceCandidateInit}
- *   | {type: 'media', audio: boolean, video: boolean, screen: boolean, tracks: Record<string, TrackSource>}
+ *   | {type: 'media', audio: boolean, video: boolean, screen: boolean, tracks: Record<string, TrackSource>, e2ee?: boolean}
  *   | {type: 'admit', participant: string}
  *   | {type: 'reject', participant: string}
  *   | {type: 'leave'}

@@ -107,17 +107,23 @@ export class RtcSession extends Emitter {
    * @param {SignalingLink} signaling a connected signaling link
    * @param {RTCIceServer[]} iceServers from the welcome message
    * @param {RTCIceTransportPolicy} [iceTransportPolicy] from the welcome: "relay" when the server forces TURN
+   * @param {{e2ee?: import('./e2ee.js').E2EEMedia|null, selfId?: string}} [opts] end-to-end
+   *   encryption of every sender and receiver (web/E2EE.md); selfId keys this side's frames
    */
-  constructor(signaling, iceServers, iceTransportPolicy = 'all') {
+  constructor(signaling, iceServers, iceTransportPolicy = 'all', opts = {}) {
     super();
     this.sig = signaling;
+    /** @type {import('./e2ee.js').E2EEMedia|null} */
+    this.e2ee = opts.e2ee ?? null;
+    this.selfId = opts.selfId ?? '';
     /** @type {RTCConfiguration} */
-    this.config = {
+    const config = {
       iceServers: iceServers ?? [],
       iceTransportPolicy: iceTransportPolicy === 'relay' ? 'relay' : 'all',
       bundlePolicy: 'max-bundle',
       rtcpMuxPolicy: 'require',
     };
+    this.config = this.e2ee ? this.e2ee.configure(config) : config;
     /** @type {RTCPeerConnection|null} */
     this.pub = null;
     /** @type {RTCPeerConnection|null} */
@@ -172,6 +178,8 @@ export class RtcSession extends Emitter {
     this.videoOn = local.videoOn;
     const pc = new RTCPeerConnection(this.config);
     this.pub = pc;
+    // A new publish connection is a new key epoch (web/E2EE.md).
+    this.e2ee?.newEpoch(this.selfId);
     pc.addEventListener('icecandidate', (ev) => {
       if (ev.candidate && ev.candidate.candidate) {
         this.sig.send({ type: 'candidate', target: 'publish', candidate: ev.candidate.toJSON() });
@@ -184,6 +192,8 @@ export class RtcSession extends Emitter {
     // device that appears later needs only replaceTrack.
     this.tx.audio = pc.addTransceiver(local.audio ?? 'audio', { direction: 'sendonly', streams: [this.localStream] });
     this.tx.camera = pc.addTransceiver(local.video ?? 'video', { direction: 'sendonly', streams: [this.localStream] });
+    this.e2ee?.setupSender(this.tx.audio, 'audio');
+    this.e2ee?.setupSender(this.tx.camera, 'video');
     if (local.screen && local.screen.readyState === 'live') this._addScreen(pc, local.screen);
     await this.negotiate();
   }
@@ -303,7 +313,10 @@ export class RtcSession extends Emitter {
     };
     const json = JSON.stringify(media);
     if (!force && json === this._lastMedia) return;
-    if (this.sig.send({ type: 'media', ...media }) !== null) {
+    // A browser that cannot encrypt says so (only allowed when the welcome
+    // says e2ee "optional"); absent means encrypted.
+    const e2ee = this.e2ee && this.e2ee.mode !== 'none' ? {} : { e2ee: false };
+    if (this.sig.send({ type: 'media', ...media, ...e2ee }) !== null) {
       this._lastMedia = json;
       this.emit('media', media);
     }
@@ -386,6 +399,7 @@ export class RtcSession extends Emitter {
     for (const t of this.screenStream.getTracks()) this.screenStream.removeTrack(t);
     this.screenStream.addTrack(track);
     const tx = pc.addTransceiver(track, { direction: 'sendonly', streams: [this.screenStream] });
+    this.e2ee?.setupSender(tx, 'video');
     this.tx.screen = tx;
     return tx;
   }
@@ -430,6 +444,7 @@ export class RtcSession extends Emitter {
         if (this.closed) return;
         const pc = this._ensureSubscriber();
         await pc.setRemoteDescription({ type: 'offer', sdp });
+        if (this.e2ee) for (const t of pc.getTransceivers()) this.e2ee.setupReceiverCodecs(t);
         this._flushCandidates('subscribe');
         const answer = await pc.createAnswer();
         await pc.setLocalDescription(answer);
@@ -459,6 +474,7 @@ export class RtcSession extends Emitter {
       if (old.receiver === ev.receiver && old.key !== stream.id) this._removeRemote(old.key);
     }
     if (this.remote.has(stream.id)) this._removeRemote(stream.id);
+    this.e2ee?.setupReceiver(ev.receiver, parsed.participantId);
     const kind = ev.track.kind === 'audio' ? 'audio' : 'video';
     /** @type {RemoteTrack} */
     const entry = {

@@ -1,0 +1,465 @@
+// @ts-check
+/**
+ * End-to-end encryption, page side (format: web/E2EE.md): the consultation
+ * secret S (made by the advisor's browser, carried only in URL fragments,
+ * kept by the advisor in IndexedDB), the safety code, and E2EEMedia, which
+ * owns the frame-transform worker (e2ee-worker.js) and attaches it to the
+ * senders and receivers of rtc.js.
+ *
+ * S never leaves this page except into the worker as a non-extractable
+ * HKDF CryptoKey: no request, WebSocket message, log line or debug field
+ * carries it.
+ * @module
+ */
+
+import { Emitter } from './events.js';
+
+/**
+ * @typedef {'script-transform'|'encoded-streams'|'none'} E2EEMode
+ * @typedef {'required'|'optional'} E2EEPolicy
+ * @typedef {{
+ *   enabled: boolean,
+ *   mode: E2EEMode,
+ *   safetyCode: string|null,
+ *   decryptFailures: Record<string, number>,
+ *   encryptedFrames: number,
+ *   decryptedFrames: number
+ * }} E2EEDebug
+ * @typedef {{update: null}} E2EEEvents
+ */
+
+const SALT = new TextEncoder().encode('parley-e2ee-v1');
+export const SECRET_BYTES = 32;
+
+// ------------------------------------------------------------- the secret
+
+/** @param {Uint8Array} bytes @returns {string} base64url without padding */
+export function b64uEncode(bytes) {
+  let bin = '';
+  for (const b of bytes) bin += String.fromCharCode(b);
+  return btoa(bin).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
+/** @param {string} s @returns {Uint8Array|null} */
+export function b64uDecode(s) {
+  if (!/^[A-Za-z0-9_-]*$/.test(s)) return null;
+  try {
+    const bin = atob(s.replace(/-/g, '+').replace(/_/g, '/') + '='.repeat((4 - (s.length % 4)) % 4));
+    const out = new Uint8Array(bin.length);
+    for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+    return out;
+  } catch {
+    return null;
+  }
+}
+
+/** @returns {Uint8Array} a new consultation secret S */
+export function generateSecret() {
+  return crypto.getRandomValues(new Uint8Array(SECRET_BYTES));
+}
+
+/**
+ * S from a URL fragment ("#<b64u S>"), or null when absent or malformed.
+ * @param {string} [hash]
+ * @returns {Uint8Array|null}
+ */
+export function secretFromHash(hash = location.hash) {
+  const s = hash.startsWith('#') ? hash.slice(1) : hash;
+  const b = b64uDecode(s);
+  return b && b.byteLength === SECRET_BYTES ? b : null;
+}
+
+/**
+ * A link with S in its fragment.
+ * @param {string} url
+ * @param {Uint8Array|null} secret
+ * @returns {string}
+ */
+export function withSecret(url, secret) {
+  const base = url.split('#')[0] ?? url;
+  return secret ? `${base}#${b64uEncode(secret)}` : base;
+}
+
+// -------------------------------------------------------------- IndexedDB
+
+const DB_NAME = 'parley';
+const STORE = 'secrets';
+
+/** @returns {Promise<IDBDatabase>} */
+function openDb() {
+  return new Promise((resolve, reject) => {
+    const req = indexedDB.open(DB_NAME, 1);
+    req.onupgradeneeded = () => {
+      if (!req.result.objectStoreNames.contains(STORE)) req.result.createObjectStore(STORE);
+    };
+    req.onsuccess = () => resolve(req.result);
+    req.onerror = () => reject(req.error);
+  });
+}
+
+/**
+ * @template T
+ * @param {IDBTransactionMode} mode
+ * @param {(store: IDBObjectStore) => IDBRequest} fn
+ * @returns {Promise<T>}
+ */
+async function withStore(mode, fn) {
+  const db = await openDb();
+  try {
+    return await new Promise((resolve, reject) => {
+      const tx = db.transaction(STORE, mode);
+      const req = fn(tx.objectStore(STORE));
+      tx.oncomplete = () => resolve(req.result);
+      tx.onerror = () => reject(tx.error);
+      tx.onabort = () => reject(tx.error);
+    });
+  } finally {
+    db.close();
+  }
+}
+
+/**
+ * Keeps S of a consultation (advisor's browser).
+ * @param {string} consultationId
+ * @param {Uint8Array} secret
+ * @returns {Promise<void>}
+ */
+export async function saveSecret(consultationId, secret) {
+  try {
+    await withStore('readwrite', (s) => s.put(secret, consultationId));
+  } catch (err) {
+    console.warn('parley: cannot store the call key in this browser', err instanceof Error ? err.name : '');
+  }
+}
+
+/**
+ * @param {string} consultationId
+ * @returns {Promise<Uint8Array|null>}
+ */
+export async function loadSecret(consultationId) {
+  try {
+    const v = await withStore('readonly', (s) => s.get(consultationId));
+    return v instanceof Uint8Array && v.byteLength === SECRET_BYTES ? v : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * All stored secrets (the console adds them to its links).
+ * @returns {Promise<Map<string, Uint8Array>>}
+ */
+export async function loadAllSecrets() {
+  /** @type {Map<string, Uint8Array>} */
+  const out = new Map();
+  try {
+    const db = await openDb();
+    try {
+      await new Promise((resolve, reject) => {
+        const tx = db.transaction(STORE, 'readonly');
+        const req = tx.objectStore(STORE).openCursor();
+        req.onsuccess = () => {
+          const c = req.result;
+          if (!c) return;
+          if (typeof c.key === 'string' && c.value instanceof Uint8Array && c.value.byteLength === SECRET_BYTES) out.set(c.key, c.value);
+          c.continue();
+        };
+        tx.oncomplete = () => resolve(null);
+        tx.onerror = () => reject(tx.error);
+      });
+    } finally {
+      db.close();
+    }
+  } catch {
+    // no IndexedDB: links without keys
+  }
+  return out;
+}
+
+/** @param {string} consultationId @returns {Promise<void>} */
+export async function deleteSecret(consultationId) {
+  try {
+    await withStore('readwrite', (s) => s.delete(consultationId));
+  } catch {
+    // nothing stored
+  }
+}
+
+// ------------------------------------------------------------ derivations
+
+/**
+ * @param {Uint8Array} secret
+ * @returns {Promise<CryptoKey>} non-extractable HKDF key
+ */
+function importSecret(secret) {
+  return crypto.subtle.importKey('raw', new Uint8Array(secret), 'HKDF', false, ['deriveKey', 'deriveBits']);
+}
+
+/**
+ * The safety code: first 4 bytes of HKDF(S, salt, "safety-code") as a
+ * big-endian number mod 10^6, shown as "042 917".
+ * @param {CryptoKey} base
+ * @returns {Promise<string>}
+ */
+async function safetyCodeOf(base) {
+  const bits = await crypto.subtle.deriveBits(
+    { name: 'HKDF', hash: 'SHA-256', salt: SALT, info: new TextEncoder().encode('safety-code') },
+    base,
+    256,
+  );
+  const n = new DataView(bits).getUint32(0) % 1000000;
+  const s = String(n).padStart(6, '0');
+  return `${s.slice(0, 3)} ${s.slice(3)}`;
+}
+
+/**
+ * @param {Uint8Array} secret
+ * @returns {Promise<string>}
+ */
+export async function safetyCode(secret) {
+  return safetyCodeOf(await importSecret(secret));
+}
+
+// ---------------------------------------------------------------- support
+
+/** @returns {E2EEMode} what this browser can do */
+export function e2eeSupport() {
+  if (typeof window.RTCRtpScriptTransform === 'function') return 'script-transform';
+  const proto = /** @type {any} */ (window.RTCRtpSender?.prototype);
+  if (proto && typeof proto.createEncodedStreams === 'function') return 'encoded-streams';
+  return 'none';
+}
+
+/**
+ * Only Opus and VP8 (and VP8's retransmissions) on a transceiver.
+ * @param {RTCRtpTransceiver} t
+ * @param {'audio'|'video'} kind
+ * @param {'send'|'receive'} side
+ */
+function preferCodecs(t, kind, side) {
+  if (typeof t.setCodecPreferences !== 'function') return;
+  const caps = side === 'send' ? RTCRtpSender.getCapabilities(kind) : RTCRtpReceiver.getCapabilities(kind);
+  if (!caps) return;
+  const want = kind === 'audio' ? ['audio/opus'] : ['video/vp8', 'video/rtx'];
+  const codecs = caps.codecs.filter((c) => want.includes(c.mimeType.toLowerCase()));
+  if (!codecs.some((c) => c.mimeType.toLowerCase() !== 'video/rtx')) return;
+  try {
+    t.setCodecPreferences(codecs);
+  } catch (err) {
+    console.warn('parley: setCodecPreferences failed', err instanceof Error ? err.message : '');
+  }
+}
+
+// -------------------------------------------------------------- E2EEMedia
+
+/**
+ * The encryption of one page's call. Created with the secret; the worker
+ * starts at once. mode "none" (this browser has no encoded transforms)
+ * means media goes out unencrypted, which call.js allows only when the
+ * welcome says e2ee "optional".
+ * @extends {Emitter<E2EEEvents>}
+ */
+export class E2EEMedia extends Emitter {
+  /**
+   * @param {Uint8Array} secret
+   * @param {E2EEMode} [mode] for tests: force a mode
+   */
+  constructor(secret, mode = e2eeSupport()) {
+    super();
+    /** @type {E2EEMode} */
+    this.mode = mode;
+    /** @type {E2EEPolicy} */
+    this.policy = 'required';
+    /** @type {string|null} */
+    this.safetyCode = null;
+    /** @type {Worker|null} */
+    this.worker = null;
+    this.encryptedFrames = 0;
+    this.decryptedFrames = 0;
+    /** @type {Record<string, number>} */
+    this.failures = {};
+    /** @type {Record<string, number>} */
+    this.ok = {};
+    /** @type {Set<string>} participants whose frames fail to decrypt now */
+    this.broken = new Set();
+    /** Someone in the call sends without E2EE (policy "optional"). */
+    this.plain = mode === 'none';
+    /** @type {WeakMap<RTCRtpReceiver, number>} */
+    this._rids = new WeakMap();
+    this._nextRid = 1;
+    /** @type {WeakSet<RTCRtpSender>} */
+    this._senders = new WeakSet();
+    const base = importSecret(secret);
+    base
+      .then((k) => safetyCodeOf(k))
+      .then((code) => {
+        this.safetyCode = code;
+        this.emit('update', null);
+      })
+      .catch(() => {});
+    if (mode !== 'none') {
+      try {
+        this.worker = new Worker('/static/js/e2ee-worker.js', { type: 'module', name: 'parley-e2ee' });
+        this.worker.addEventListener('message', (ev) => this._onWorker(ev.data));
+        this.worker.addEventListener('error', () => console.error('parley: the encryption worker failed'));
+        const w = this.worker;
+        base.then((key) => w.postMessage({ type: 'key', key })).catch(() => console.error('parley: cannot import the call key'));
+      } catch (err) {
+        console.error('parley: cannot start the encryption worker', err instanceof Error ? err.message : '');
+        this.mode = 'none';
+        this.plain = true;
+      }
+    }
+  }
+
+  /** Whether media is end-to-end encrypted (this side can, and nobody sends in clear). */
+  get enabled() {
+    return this.mode !== 'none' && !this.plain;
+  }
+
+  /** @param {unknown} m */
+  _onWorker(m) {
+    if (!m || typeof m !== 'object' || /** @type {any} */ (m).type !== 'stats') return;
+    const s = /** @type {{encrypted: number, decrypted: number, failures: Record<string, number>, ok: Record<string, number>}} */ (m);
+    for (const [pid, n] of Object.entries(s.failures)) {
+      const failed = n - (this.failures[pid] ?? 0);
+      const okd = (s.ok[pid] ?? 0) - (this.ok[pid] ?? 0);
+      if (okd > 0) this.broken.delete(pid);
+      else if (failed > 0) this.broken.add(pid);
+    }
+    for (const [pid, n] of Object.entries(s.ok)) if (n > (this.ok[pid] ?? 0)) this.broken.delete(pid);
+    this.encryptedFrames = s.encrypted;
+    this.decryptedFrames = s.decrypted;
+    this.failures = { ...s.failures };
+    this.ok = { ...s.ok };
+    this.emit('update', null);
+  }
+
+  /** @param {E2EEPolicy} policy from the welcome */
+  setPolicy(policy) {
+    this.policy = policy === 'optional' ? 'optional' : 'required';
+  }
+
+  /**
+   * Follows the roster: with policy "optional", a participant without
+   * E2EE in the call makes everyone send and accept clear frames.
+   * @param {{e2ee?: boolean}[]} inCall participants in the call
+   */
+  noteParticipants(inCall) {
+    const someonePlain = inCall.some((p) => p.e2ee === false);
+    const plain = this.mode === 'none' || (this.policy === 'optional' && someonePlain);
+    if (plain !== this.plain) {
+      this.plain = plain;
+      this.worker?.postMessage({ type: 'plain', allow: plain });
+      this.emit('update', null);
+    }
+  }
+
+  /**
+   * Peer connection settings (the encoded-streams fallback needs a flag).
+   * @param {RTCConfiguration} config
+   * @returns {RTCConfiguration}
+   */
+  configure(config) {
+    if (this.mode === 'encoded-streams') return /** @type {RTCConfiguration} */ ({ ...config, encodedInsertableStreams: true });
+    return config;
+  }
+
+  /**
+   * A new publish connection: a new key epoch (random keyId).
+   * @param {string} participantId own participant id
+   */
+  newEpoch(participantId) {
+    if (!this.worker) return;
+    const keyId = crypto.getRandomValues(new Uint8Array(4));
+    this.worker.postMessage({ type: 'send', participantId, keyId });
+  }
+
+  /**
+   * Encrypts what a publish transceiver sends; only Opus and VP8.
+   * @param {RTCRtpTransceiver} t
+   * @param {'audio'|'video'} kind
+   */
+  setupSender(t, kind) {
+    if (this.mode === 'none') return;
+    preferCodecs(t, kind, 'send');
+    const w = this.worker;
+    const sender = t.sender;
+    if (!w || this._senders.has(sender)) return;
+    this._senders.add(sender);
+    try {
+      if (this.mode === 'script-transform') {
+        sender.transform = new RTCRtpScriptTransform(w, { operation: 'encrypt', kind });
+      } else {
+        const { readable, writable } = /** @type {any} */ (sender).createEncodedStreams();
+        w.postMessage({ type: 'streams', operation: 'encrypt', readable, writable }, [readable, writable]);
+      }
+    } catch (err) {
+      console.error('parley: cannot encrypt a sender', err instanceof Error ? err.message : '');
+    }
+  }
+
+  /**
+   * A subscribe transceiver (before the answer): only Opus and VP8.
+   * @param {RTCRtpTransceiver} t
+   */
+  setupReceiverCodecs(t) {
+    if (this.mode === 'none') return;
+    const kind = t.receiver.track.kind === 'audio' ? 'audio' : 'video';
+    preferCodecs(t, kind, 'receive');
+    this._receiverTransform(t.receiver);
+  }
+
+  /**
+   * @param {RTCRtpReceiver} receiver
+   * @returns {number} its id in the worker
+   */
+  _receiverTransform(receiver) {
+    let rid = this._rids.get(receiver);
+    if (rid !== undefined) return rid;
+    rid = this._nextRid++;
+    this._rids.set(receiver, rid);
+    const w = this.worker;
+    if (!w) return rid;
+    try {
+      if (this.mode === 'script-transform') {
+        receiver.transform = new RTCRtpScriptTransform(w, { operation: 'decrypt', rid });
+      } else {
+        const { readable, writable } = /** @type {any} */ (receiver).createEncodedStreams();
+        w.postMessage({ type: 'streams', operation: 'decrypt', rid, readable, writable }, [readable, writable]);
+      }
+    } catch (err) {
+      console.error('parley: cannot decrypt a receiver', err instanceof Error ? err.message : '');
+    }
+    return rid;
+  }
+
+  /**
+   * Decrypts what a receiver gets from this participant.
+   * @param {RTCRtpReceiver} receiver
+   * @param {string} participantId the sender, from the stream id
+   */
+  setupReceiver(receiver, participantId) {
+    if (this.mode === 'none') return;
+    const rid = this._receiverTransform(receiver);
+    this.worker?.postMessage({ type: 'rx', rid, participantId });
+  }
+
+  /** @returns {E2EEDebug} no secret, no key */
+  debug() {
+    return {
+      enabled: this.enabled,
+      mode: this.mode,
+      safetyCode: this.safetyCode,
+      decryptFailures: { ...this.failures },
+      encryptedFrames: this.encryptedFrames,
+      decryptedFrames: this.decryptedFrames,
+    };
+  }
+
+  /** Stops the worker (the call is over). */
+  close() {
+    this.worker?.terminate();
+    this.worker = null;
+  }
+}
