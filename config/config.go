@@ -151,6 +151,13 @@ type E2EEConfig struct {
 	AllowUnencrypted bool `yaml:"allow_unencrypted"`
 }
 
+// FilesConfig governs files and photos exchanged in a call (stored as the
+// participants' ciphertext while the consultation runs).
+type FilesConfig struct {
+	// MaxBytes is the largest file or photo one upload may carry.
+	MaxBytes int64 `yaml:"max_bytes"`
+}
+
 // Default returns the embedded defaults: one node, no external service.
 func Default() Config {
 	return Config{
@@ -188,7 +195,8 @@ func Default() Config {
 			TCPPort:     50000,
 			PLIInterval: 500 * time.Millisecond,
 		},
-		TURN: turnserver.DefaultConfig(),
+		Files: FilesConfig{MaxBytes: 20 << 20},
+		TURN:  turnserver.DefaultConfig(),
 	}
 }
 
@@ -309,6 +317,9 @@ func (c *Config) Validate() error {
 	}
 	if c.RTC.PLIInterval < 0 {
 		bad("rtc.pli_interval", "must not be negative")
+	}
+	if c.Files.MaxBytes < 1024 || c.Files.MaxBytes > 1<<30 {
+		bad("files.max_bytes", "%d is outside 1024..1073741824", c.Files.MaxBytes)
 	}
 	if err := c.TURN.Validate(); err != nil {
 		errs = append(errs, err)
