@@ -31,6 +31,7 @@ type Config struct {
 	Session      SessionConfig      `yaml:"session"`
 	RTC          RTCConfig          `yaml:"rtc"`
 	E2EE         E2EEConfig         `yaml:"e2ee"`
+	Files        FilesConfig        `yaml:"files"`
 	// TURN is the embedded TURN server (or an external coturn sharing its
 	// secret), for customers behind firewalls that block direct media.
 	TURN turnserver.Config `yaml:"turn"`
