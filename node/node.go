@@ -102,6 +102,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (n *Node, err
 	if err != nil {
 		return nil, fmt.Errorf("web: %w", err)
 	}
+	// Files of consultations that ended while the node was down go now.
+	if err := srv.SweepFiles(ctx); err != nil {
+		return nil, fmt.Errorf("web: %w", err)
+	}
 	handler := srv.Handler()
 	metrics := promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})
 	switch cfg.Admin.Addr {

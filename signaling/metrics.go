@@ -50,7 +50,8 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 
 func (m *metrics) message(typ string) {
 	switch typ {
-	case TypeOffer, TypeAnswer, TypeCandidate, TypeMedia, TypeAdmit, TypeReject, TypeLeave, TypePing:
+	case TypeOffer, TypeAnswer, TypeCandidate, TypeMedia, TypeAdmit, TypeReject, TypeLeave, TypePing,
+		TypeChat, TypeReceipt, TypeDelete:
 	default:
 		typ = metricInvalidType
 	}

@@ -5,6 +5,7 @@ package signaling
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -27,6 +28,13 @@ const (
 	MaxCandidateBytes = 1 << 10
 	MaxTracks         = 8
 	MaxIDChars        = 64 // ids, names, track ids and message ids
+	// MaxChatBodyBytes bounds a chat body's ciphertext (after base64url
+	// decoding).
+	MaxChatBodyBytes = 16 << 10
+	// MaxChatHistory is how many chat messages a consultation keeps.
+	MaxChatHistory = 500
+	// chatIDLen is the length of a chat message id (lowercase hex).
+	chatIDLen = 32
 )
 
 // Client → server message types.
@@ -39,6 +47,9 @@ const (
 	TypeReject    = "reject"
 	TypeLeave     = "leave"
 	TypePing      = "ping"
+	TypeChat      = "chat"    // also server → client
+	TypeReceipt   = "receipt" // also server → client
+	TypeDelete    = "delete"
 )
 
 // Server → client message types (besides offer, answer and candidate).
@@ -48,6 +59,8 @@ const (
 	TypeState   = "state"
 	TypeError   = "error"
 	TypePong    = "pong"
+	TypeHistory = "chat_history"
+	TypeDeleted = "deleted"
 )
 
 // Error codes of the error message.
@@ -113,6 +126,8 @@ type ClientMessage struct {
 	Tracks      map[string]TrackSource   `json:"tracks,omitempty"`      // media
 	E2EE        *bool                    `json:"e2ee,omitempty"`        // media; absent means true
 	Participant ParticipantID            `json:"participant,omitempty"` // admit, reject
+	Msg         string                   `json:"msg,omitempty"`         // chat, receipt, delete
+	Body        string                   `json:"body,omitempty"`        // chat: base64url ciphertext
 }
 
 // ProtocolError is a client-visible error: it becomes an error message
@@ -209,6 +224,10 @@ func DecodeClientMessage(data []byte) (ClientMessage, *ProtocolError) {
 			err = protoErr(CodeBadMessage, "participant is required")
 		}
 		m.Participant = ParticipantID(p)
+	case TypeChat:
+		err = decodeChat(fields, &m)
+	case TypeReceipt, TypeDelete:
+		m.Msg, err = chatIDField(fields)
 	case TypeLeave, TypePing:
 	default:
 		return fail(protoErr(CodeUnknownType, "unknown message type"))
@@ -373,6 +392,50 @@ func decodeMedia(fields map[string]json.RawMessage, m *ClientMessage) *ProtocolE
 	return nil
 }
 
+// IsChatID reports whether s is a valid chat message (or file) id: exactly
+// 32 lowercase hex digits.
+func IsChatID(s string) bool {
+	if len(s) != chatIDLen {
+		return false
+	}
+	for i := range len(s) {
+		if c := s[i]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// chatIDField reads the required msg field.
+func chatIDField(fields map[string]json.RawMessage) (string, *ProtocolError) {
+	raw, ok := fields["msg"]
+	var s string
+	if !ok || !isJSONString(raw) || json.Unmarshal(raw, &s) != nil || !IsChatID(s) {
+		return "", protoErr(CodeBadMessage, "msg must be 32 lowercase hex digits")
+	}
+	return s, nil
+}
+
+// decodeChat reads a chat message: msg and a base64url body (no padding)
+// whose ciphertext is at most MaxChatBodyBytes.
+func decodeChat(fields map[string]json.RawMessage, m *ClientMessage) *ProtocolError {
+	var err *ProtocolError
+	if m.Msg, err = chatIDField(fields); err != nil {
+		return err
+	}
+	raw, ok := fields["body"]
+	if !ok || !isJSONString(raw) || json.Unmarshal(raw, &m.Body) != nil || m.Body == "" {
+		return protoErr(CodeBadMessage, "body must be a non-empty base64url string")
+	}
+	if base64.RawURLEncoding.DecodedLen(len(m.Body)) > MaxChatBodyBytes {
+		return protoErr(CodeTooLarge, "body is longer than %d bytes", MaxChatBodyBytes)
+	}
+	if _, derr := base64.RawURLEncoding.Strict().DecodeString(m.Body); derr != nil {
+		return protoErr(CodeBadMessage, "body must be base64url without padding")
+	}
+	return nil
+}
+
 // ParticipantInfo is a participant as the protocol shows it.
 type ParticipantInfo struct {
 	ID     ParticipantID          `json:"id"`
@@ -430,6 +493,30 @@ type (
 		Code    string          `json:"code"`
 		Message string          `json:"message"`
 		Ref     json.RawMessage `json:"ref,omitempty"`
+	}
+	chatMsg struct {
+		Type string `json:"type"`
+		chatEntry
+	}
+	// chatEntry is a chat message in chat_history (without type).
+	chatEntry struct {
+		Msg  string        `json:"msg"`
+		From ParticipantID `json:"from"`
+		At   string        `json:"at"`
+		Body string        `json:"body"`
+	}
+	historyMsg struct {
+		Type     string      `json:"type"`
+		Messages []chatEntry `json:"messages"`
+	}
+	receiptMsg struct {
+		Type string        `json:"type"`
+		Msg  string        `json:"msg"`
+		From ParticipantID `json:"from"`
+	}
+	deletedMsg struct {
+		Type string `json:"type"`
+		Msg  string `json:"msg"`
 	}
 	pongMsg struct {
 		Type string          `json:"type"`

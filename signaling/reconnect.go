@@ -139,6 +139,9 @@ func (r *room) attach(p *participant, c *conn, gen uint64, welcome func(Particip
 	}
 	p.lastSeen = time.Now()
 	c.send(welcome(p.infoLocked()))
+	if p.state == StateJoined {
+		c.send(r.chat.historyLocked())
+	}
 	r.changedLocked()
 	state := p.state
 	r.mu.Unlock()

@@ -99,6 +99,7 @@ type room struct {
 	byID         map[ParticipantID]*participant
 	staff        map[int64]*participant
 	gone         map[ParticipantID]struct{} // customers who left or were rejected
+	chat         chatLog                    // chat.go
 	joined       int                        // as reported to metrics
 	waiting      int
 	reconnecting int
@@ -260,6 +261,12 @@ func (r *room) handle(ctx context.Context, p *participant, c *conn, m ClientMess
 	case TypeLeave:
 		r.leave(p, c)
 		return nil
+	case TypeChat:
+		return r.sendChat(p, c, m)
+	case TypeReceipt:
+		return r.receipt(p, c, m.Msg)
+	case TypeDelete:
+		return r.deleteChat(p, c, m.Msg)
 	}
 	return protoErr(CodeUnknownType, "unknown message type") // DecodeClientMessage prevents this
 }
@@ -312,6 +319,7 @@ func (r *room) admit(p *participant, c *conn, target ParticipantID) error {
 		tc = t.conn
 		if tc != nil {
 			tc.send(encode(stateMsg{Type: TypeState, State: StateJoined}))
+			tc.send(r.chat.historyLocked())
 		}
 	}
 	t.lastSeen = time.Now()
@@ -396,7 +404,8 @@ func (r *room) shut(ended bool) {
 	}
 	r.done = true
 	r.ended = r.ended || ended
-	var dropped []int64 // advisors who were reconnecting
+	r.chat.clearLocked() // chat lives only as long as the consultation
+	var dropped []int64  // advisors who were reconnecting
 	for _, p := range r.order {
 		if p.state == StateReconnecting && p.role == RoleAdvisor {
 			dropped = append(dropped, p.staffID)

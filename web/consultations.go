@@ -86,7 +86,7 @@ func (s *Server) ensureOpen(ctx context.Context, c records.Consultation) error {
 	if _, err := s.rec.EndConsultation(ctx, c.ID); err != nil {
 		return err
 	}
-	s.hub.End(ctx, signaling.ConsultationID(c.ID))
+	s.endLive(ctx, c.ID)
 	return records.ErrEnded
 }
 
@@ -190,7 +190,7 @@ func (s *Server) handleEnd(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	s.hub.End(ctx, signaling.ConsultationID(con.ID))
+	s.endLive(ctx, con.ID)
 	c.JSON(http.StatusOK, s.toConsultationJSON(con, ""))
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/parley-video/parley/blobs"
 	"github.com/parley-video/parley/records"
 	"github.com/parley-video/parley/signaling"
 )
@@ -34,6 +35,7 @@ var (
 	errMethod      = &apiError{http.StatusMethodNotAllowed, "bad_request", "method not allowed"}
 	errBodyTooBig  = &apiError{http.StatusRequestEntityTooLarge, "bad_request", "request body too large (at most 64 KiB)"}
 	errNoFile      = &apiError{http.StatusNotFound, "not_found", "no such file"}
+	errFileExists  = &apiError{http.StatusConflict, "conflict", "a file with this id exists"}
 )
 
 // problem is how an error is shown.
@@ -71,6 +73,12 @@ func classify(err error) problem {
 		return problem{http.StatusUnauthorized, "unauthorized", "no valid session"}
 	case errors.Is(err, signaling.ErrForbidden):
 		return problem{http.StatusForbidden, "forbidden", "forbidden"}
+	case errors.Is(err, blobs.ErrNotFound):
+		return problem{errNoFile.status, errNoFile.code, errNoFile.message}
+	case errors.Is(err, blobs.ErrExists):
+		return problem{errFileExists.status, errFileExists.code, errFileExists.message}
+	case errors.Is(err, blobs.ErrBadID):
+		return problem{http.StatusBadRequest, "bad_request", "malformed id"}
 	case errors.Is(err, signaling.ErrUnavailable):
 		return problem{http.StatusServiceUnavailable, "unavailable", "temporarily unavailable, please try again in a moment"}
 	}

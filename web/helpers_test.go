@@ -34,6 +34,9 @@ type fakeHub struct {
 	addPanic  bool
 	available map[int64]bool // SetAvailable calls, last value per user
 	availErr  error
+	// access answers Customer by cookie; customerErr overrides it.
+	access      map[string]signaling.CustomerAccess
+	customerErr error
 }
 
 func newFakeHub() *fakeHub {
@@ -102,6 +105,22 @@ func (h *fakeHub) SetAvailable(ctx context.Context, userID int64, name string, a
 	}
 	h.available[userID] = available
 	return h.availErr
+}
+
+func (h *fakeHub) Customer(ctx context.Context, id signaling.ConsultationID, cookie string) (signaling.CustomerAccess, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.customerErr != nil {
+		return signaling.CustomerAccess{}, h.customerErr
+	}
+	acc, ok := h.access[cookie]
+	if !ok {
+		return signaling.CustomerAccess{}, signaling.ErrNoSession
+	}
+	if acc.Consultation != id {
+		return signaling.CustomerAccess{}, signaling.ErrForbidden
+	}
+	return acc, nil
 }
 
 var _ Hub = (*fakeHub)(nil)

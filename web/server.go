@@ -14,11 +14,13 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/parley-video/parley/blobs"
 	"github.com/parley-video/parley/config"
 	"github.com/parley-video/parley/records"
 	"github.com/parley-video/parley/signaling"
@@ -40,6 +42,9 @@ type Hub interface {
 	End(ctx context.Context, id signaling.ConsultationID)
 	// Snapshot returns live participant counts.
 	Snapshot(id signaling.ConsultationID) (signaling.Snapshot, bool)
+	// Customer resolves a customer's session cookie in consultation id
+	// (file endpoints).
+	Customer(ctx context.Context, id signaling.ConsultationID, cookie string) (signaling.CustomerAccess, error)
 	// SetAvailable mirrors a staff user's availability into the presence
 	// other nodes read; an error means the session store did not get it now.
 	SetAvailable(ctx context.Context, userID int64, name string, available bool) error
@@ -84,6 +89,7 @@ type Server struct {
 	logins  *limiter
 	consent consentText
 	files   *staticFiles
+	blobs   *blobs.Store // files and photos (files.go)
 }
 
 // New builds the server. cfg should have passed config.Validate.
@@ -109,6 +115,10 @@ func New(cfg config.Config, deps Deps, log *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("web: embedded client: %w", err)
 	}
+	store, err := blobs.Open(filepath.Join(cfg.DataDir, "files"))
+	if err != nil {
+		return nil, fmt.Errorf("web: file store: %w", err)
+	}
 	perMinute := cfg.Auth.LoginAttemptsPerMinute
 	if perMinute < 1 {
 		perMinute = 1
@@ -125,6 +135,7 @@ func New(cfg config.Config, deps Deps, log *slog.Logger) (*Server, error) {
 		logins:  newLimiter(perMinute, time.Minute, time.Now),
 		consent: newConsentText(cfg.Company.Name),
 		files:   files,
+		blobs:   store,
 	}
 	s.engine = s.routes(deps.Metrics)
 	return s, nil
@@ -164,6 +175,8 @@ func (s *Server) routes(metrics http.Handler) *gin.Engine {
 	cons.POST("/:id/invite", s.api(s.handleNewInvite))
 	cons.POST("/:id/colleague", s.api(s.handleColleagueInvite))
 	cons.POST("/:id/end", s.api(s.handleEnd))
+
+	s.fileRoutes(e)
 
 	e.GET("/ws/:id", s.checkOrigin, s.api(s.handleWS))
 
