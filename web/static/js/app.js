@@ -376,6 +376,7 @@ async function runCall(id) {
     mediaReady,
     checkRefusal: () => checkConsultation(id),
     e2ee: new E2EEMedia(callSecret),
+    chatSecret: callSecret,
   });
   const root = byId('screen-call', HTMLElement);
   showScreen(SCREENS, 'screen-call');

@@ -17,6 +17,7 @@
  * without E2EE). Participant list entries
  * and tiles carry data-participant and data-state (a participant whose
  * connection dropped is "reconnecting", shown with a badge, not removed).
+ * The encrypted chat (chat-ui.js) adds chat-toggle and its panel.
  *
  * ReconnectBanner, also here, is the page-wide notice while this page's
  * own connection is being restored (data-testid "reconnect-banner").
@@ -27,6 +28,7 @@ import { t, onLangChange, applyTranslations } from './i18n.js';
 import { h, toast, errorText, initials, copyText, formatTime } from './ui.js';
 import { icon, setIcon } from './icons.js';
 import { canShareScreen, fillDeviceSelect, LevelMeter } from './devices.js';
+import { ChatPanel } from './chat-ui.js';
 
 /**
  * @typedef {import('./call.js').CallSession} CallSession
@@ -208,8 +210,12 @@ export class CallView {
     this.leaveBtn.addEventListener('click', () => this.session.leave());
     this.endBtn?.addEventListener('click', () => this._confirmEnd());
 
+    // Encrypted chat, files and photos (chat-ui.js).
+    /** @type {ChatPanel|null} */
+    this.chatPanel = session.chat ? new ChatPanel(session.chat, session) : null;
+
     const controls = h('div', { class: 'controls', attrs: { role: 'toolbar', 'aria-label': t('call.controls'), 'data-i18n-aria-label': 'call.controls' } }, [
-      h('div', { class: 'controls-group' }, [this.micBtn, this.camBtn, this.screenBtn, this.devicesBtn, this.peopleBtn]),
+      h('div', { class: 'controls-group' }, [this.micBtn, this.camBtn, this.screenBtn, this.devicesBtn, this.peopleBtn, this.chatPanel?.toggleBtn]),
       h('div', { class: 'controls-group' }, [this.leaveBtn, this.endBtn]),
     ]);
 
@@ -256,7 +262,7 @@ export class CallView {
 
     this.callEl = h('div', { class: 'call', data: { layout: 'grid', role: this.opts.role } }, [
       header,
-      h('div', { class: 'call-main' }, [this.stageEl, this.sideEl]),
+      h('div', { class: 'call-main' }, [this.stageEl, this.sideEl, this.chatPanel?.el]),
       controls,
       this.devicesDialog,
       this.endDialog,
@@ -830,6 +836,8 @@ export class CallView {
   destroy() {
     for (const off of this._off) off();
     this._off = [];
+    this.chatPanel?.destroy();
+    this.chatPanel = null;
     this.meter.close();
     for (const tile of this.tiles.values()) if (tile.video) tile.video.srcObject = null;
     for (const el of this.audios.values()) el.srcObject = null;

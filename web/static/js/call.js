@@ -13,6 +13,7 @@ import { SignalingLink, SignalingClosedError } from './protocol.js';
 import { RtcSession, RtcError } from './rtc.js';
 import { canShareScreen, deviceErrorCode } from './devices.js';
 import * as debug from './debug.js';
+import { ChatSession } from './chat.js';
 
 /**
  * @typedef {import('./protocol.js').Participant} Participant
@@ -69,10 +70,12 @@ export class CallSession extends Emitter {
    *   media: LocalMedia,
    *   mediaReady?: Promise<unknown>,
    *   checkRefusal?: (info: CloseInfo) => Promise<RefusalCheck>,
-   *   e2ee?: import('./e2ee.js').E2EEMedia|null
+   *   e2ee?: import('./e2ee.js').E2EEMedia|null,
+   *   chatSecret?: Uint8Array|null
    * }} opts mediaReady: publishing waits for it (the devices may still be
    *   starting while the socket connects); checkRefusal: see SignalingLink;
-   *   e2ee: end-to-end encryption of the media (web/E2EE.md)
+   *   e2ee: end-to-end encryption of the media (web/E2EE.md);
+   *   chatSecret: the call secret S for the encrypted chat (none: no chat)
    */
   constructor(opts) {
     super();
@@ -115,6 +118,8 @@ export class CallSession extends Emitter {
     /** @type {(() => void)[]} */
     this._off = [];
     debug.setState('connecting');
+    /** @type {ChatSession|null} end-to-end encrypted chat, files and photos */
+    this.chat = opts.chatSecret ? new ChatSession(this, opts.chatSecret) : null;
   }
 
   /**
@@ -412,6 +417,7 @@ export class CallSession extends Emitter {
     this._stopScreenTrack();
     this.rtc?.close();
     this.e2ee?.close();
+    this.chat?.dispose();
     if (stopMedia) this.media.stop();
     if (this.link.state.phase !== 'failed' && this.link.state.phase !== 'closed') this.link.close();
     for (const off of this._off) off();

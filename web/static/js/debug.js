@@ -46,6 +46,9 @@
  * - e2ee: {enabled, mode ('script-transform'|'encoded-streams'|'none'),
  *   safetyCode, decryptFailures: {participant: n}, encryptedFrames,
  *   decryptedFrames} (web/E2EE.md; never the secret or a key).
+ * - chat: {sent, received, decryptFailures, lastRawBody (the latest chat
+ *   body received from someone else, i.e. ciphertext), downloads: [{msg,
+ *   name, size, sha256}] of decrypted files and photos}.
  * - roster: the latest roster as {id, role, state, audio, video, screen};
  *   rosterLog: every roster
  *   received (at most the last 500), to check afterwards that nobody was
@@ -77,7 +80,8 @@
  *   timeOrigin: number,
  *   roster: RosterEntry[],
  *   rosterLog: {at: number, participants: RosterEntry[]}[],
- *   e2ee: import('./e2ee.js').E2EEDebug
+ *   e2ee: import('./e2ee.js').E2EEDebug,
+ *   chat: import('./chat.js').ChatDebug
  * }} DebugInfo
  * @typedef {{simulateNetworkLoss: (ms: number) => void, retryNow: () => void}} Controller
  */
@@ -87,7 +91,10 @@ const ROSTER_LOG_MAX = 500;
 /** @type {() => import('./e2ee.js').E2EEDebug} */
 let e2eeInfo = () => ({ enabled: false, mode: 'none', safetyCode: null, decryptFailures: {}, encryptedFrames: 0, decryptedFrames: 0 });
 
-/** @type {Omit<DebugInfo, 'e2ee'>} */
+/** @type {() => import('./chat.js').ChatDebug} */
+let chatInfo = () => ({ sent: 0, received: 0, decryptFailures: 0, lastRawBody: null, downloads: [] });
+
+/** @type {Omit<DebugInfo, 'e2ee'|'chat'>} */
 const info = {
   participantId: null,
   role: null,
@@ -207,11 +214,20 @@ export function setE2EE(fn) {
   e2eeInfo = fn;
 }
 
+/**
+ * Chat counters (never a key or a plaintext; lastRawBody is ciphertext).
+ * @param {() => import('./chat.js').ChatDebug} fn
+ */
+export function setChat(fn) {
+  chatInfo = fn;
+}
+
 /** @returns {DebugInfo} a copy */
 function snapshot() {
   return {
     ...info,
     e2ee: e2eeInfo(),
+    chat: chatInfo(),
     firstFrames: { ...info.firstFrames },
     admitsSent: { ...info.admitsSent },
     roster: info.roster.map((p) => ({ ...p })),

@@ -463,3 +463,143 @@ export class E2EEMedia extends Emitter {
     this.worker = null;
   }
 }
+
+// ------------------------------------------------------------- ChatCrypto
+
+/**
+ * Encryption of chat messages, files and photos (web/E2EE.md "Chat, files
+ * and photos"): per sender a chat key HKDF(S, salt, "chat/<participantId>")
+ * and a file key HKDF(S, salt, "file/<participantId>"), AES-256-GCM with a
+ * random 12-byte IV. Keys are non-extractable; S itself is not kept.
+ */
+export class ChatCrypto {
+  /**
+   * @param {Uint8Array} secret
+   * @param {string} consultationId
+   */
+  constructor(secret, consultationId) {
+    this.consultationId = consultationId;
+    /** @type {Promise<CryptoKey>} */
+    this._base = importSecret(secret);
+    /** @type {Map<string, Promise<CryptoKey>>} */
+    this._keys = new Map();
+  }
+
+  /**
+   * @param {'chat'|'file'} purpose
+   * @param {string} participantId
+   * @returns {Promise<CryptoKey>}
+   */
+  _key(purpose, participantId) {
+    const info = `${purpose}/${participantId}`;
+    let k = this._keys.get(info);
+    if (!k) {
+      k = this._base.then((base) =>
+        crypto.subtle.deriveKey(
+          { name: 'HKDF', hash: 'SHA-256', salt: SALT, info: new TextEncoder().encode(info) },
+          base,
+          { name: 'AES-GCM', length: 256 },
+          false,
+          ['encrypt', 'decrypt'],
+        ),
+      );
+      this._keys.set(info, k);
+    }
+    return k;
+  }
+
+  /**
+   * @param {CryptoKey} key
+   * @param {Uint8Array} plain
+   * @param {string} aad
+   * @returns {Promise<Uint8Array>} IV ‖ ciphertext‖tag
+   */
+  static async _seal(key, plain, aad) {
+    const iv = crypto.getRandomValues(new Uint8Array(12));
+    const ct = new Uint8Array(
+      await crypto.subtle.encrypt({ name: 'AES-GCM', iv, additionalData: new TextEncoder().encode(aad) }, key, new Uint8Array(plain)),
+    );
+    const out = new Uint8Array(12 + ct.byteLength);
+    out.set(iv, 0);
+    out.set(ct, 12);
+    return out;
+  }
+
+  /**
+   * @param {CryptoKey} key
+   * @param {Uint8Array} sealed IV ‖ ciphertext‖tag
+   * @param {string} aad
+   * @returns {Promise<Uint8Array|null>} null when it does not decrypt
+   */
+  static async _open(key, sealed, aad) {
+    if (sealed.byteLength < 12 + 16) return null;
+    try {
+      const pt = await crypto.subtle.decrypt(
+        { name: 'AES-GCM', iv: sealed.slice(0, 12), additionalData: new TextEncoder().encode(aad) },
+        key,
+        sealed.slice(12),
+      );
+      return new Uint8Array(pt);
+    } catch {
+      return null;
+    }
+  }
+
+  /**
+   * A chat body: b64u(IV ‖ ct) of the JSON payload, AAD "<cid>/<msgId>".
+   * @param {string} selfId the sender (this page's participant id)
+   * @param {string} msgId
+   * @param {Record<string, unknown>} payload
+   * @returns {Promise<string>}
+   */
+  async encryptMessage(selfId, msgId, payload) {
+    const key = await this._key('chat', selfId);
+    const plain = new TextEncoder().encode(JSON.stringify(payload));
+    return b64uEncode(await ChatCrypto._seal(key, plain, `${this.consultationId}/${msgId}`));
+  }
+
+  /**
+   * @param {string} fromId the sender
+   * @param {string} msgId
+   * @param {string} body
+   * @returns {Promise<Record<string, unknown>|null>} null when it does not decrypt
+   */
+  async decryptMessage(fromId, msgId, body) {
+    const sealed = b64uDecode(body);
+    if (!sealed) return null;
+    const pt = await ChatCrypto._open(await this._key('chat', fromId), sealed, `${this.consultationId}/${msgId}`);
+    if (!pt) return null;
+    try {
+      const v = JSON.parse(new TextDecoder().decode(pt));
+      return v && typeof v === 'object' && !Array.isArray(v) ? v : null;
+    } catch {
+      return null;
+    }
+  }
+
+  /**
+   * File bytes: IV ‖ ct, AAD "<cid>/<fileId>".
+   * @param {string} selfId
+   * @param {string} fileId
+   * @param {Uint8Array} bytes
+   * @returns {Promise<Uint8Array>}
+   */
+  async encryptFile(selfId, fileId, bytes) {
+    return ChatCrypto._seal(await this._key('file', selfId), bytes, `${this.consultationId}/${fileId}`);
+  }
+
+  /**
+   * @param {string} fromId the uploader
+   * @param {string} fileId
+   * @param {Uint8Array} sealed
+   * @returns {Promise<Uint8Array|null>}
+   */
+  async decryptFile(fromId, fileId, sealed) {
+    return ChatCrypto._open(await this._key('file', fromId), sealed, `${this.consultationId}/${fileId}`);
+  }
+}
+
+/** @returns {string} 32 random lowercase hex digits (message and file ids) */
+export function randomId() {
+  return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, '0')).join('');
+}

@@ -387,6 +387,7 @@ async function connect(consultationId, resuming) {
     mediaReady: ensureMedia(),
     checkRefusal: checkInvite,
     e2ee: secret ? new E2EEMedia(secret) : null,
+    chatSecret: secret,
   });
   session = s;
   waitingVideo.srcObject = media.stream;

@@ -45,6 +45,11 @@ export const PROTOCOL_VERSION = 1;
  * @typedef {{type: 'candidate', target: Target, candidate: RTCIceCandidateInit}} CandidateMessage
  * @typedef {{type: 'error', code: string, message: string, ref?: MessageId}} ErrorMessage
  * @typedef {{type: 'pong', ref?: MessageId}} PongMessage
+ * @typedef {{msg: string, from: string, at: string, body: string}} ChatEntry
+ * @typedef {{type: 'chat'} & ChatEntry} ChatMessage
+ * @typedef {{type: 'chat_history', messages: ChatEntry[]}} ChatHistoryMessage
+ * @typedef {{type: 'receipt', msg: string, from: string}} ReceiptMessage
+ * @typedef {{type: 'deleted', msg: string}} DeletedMessage
  * @typedef {{
  *   welcome: WelcomeMessage,
  *   roster: RosterMessage,
@@ -53,7 +58,11 @@ export const PROTOCOL_VERSION = 1;
  *   offer: OfferMessage,
  *   candidate: CandidateMessage,
  *   error: ErrorMessage,
- *   pong: PongMessage
+ *   pong: PongMessage,
+ *   chat: ChatMessage,
+ *   chat_history: ChatHistoryMessage,
+ *   receipt: ReceiptMessage,
+ *   deleted: DeletedMessage
  * }} ServerMessageMap
  */
 
@@ -65,6 +74,9 @@ export const PROTOCOL_VERSION = 1;
  *   | {type: 'media', audio: boolean, video: boolean, screen: boolean, tracks: Record<string, TrackSource>, e2ee?: boolean}
  *   | {type: 'admit', participant: string}
  *   | {type: 'reject', participant: string}
+ *   | {type: 'chat', msg: string, body: string}
+ *   | {type: 'receipt', msg: string}
+ *   | {type: 'delete', msg: string}
  *   | {type: 'leave'}
  *   | {type: 'ping'}} ClientMessage
  */
@@ -150,7 +162,7 @@ export function closeMeaning(code, beforeWelcome) {
 }
 
 /** Server message types this client understands. */
-const KNOWN = new Set(['welcome', 'roster', 'state', 'answer', 'offer', 'candidate', 'error', 'pong']);
+const KNOWN = new Set(['welcome', 'roster', 'state', 'answer', 'offer', 'candidate', 'error', 'pong', 'chat', 'chat_history', 'receipt', 'deleted']);
 
 /**
  * The WebSocket URL for a consultation, on this page's own origin.
