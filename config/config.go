@@ -32,6 +32,7 @@ type Config struct {
 	RTC          RTCConfig          `yaml:"rtc"`
 	E2EE         E2EEConfig         `yaml:"e2ee"`
 	Files        FilesConfig        `yaml:"files"`
+	Signature    SignatureConfig    `yaml:"signature"`
 	// TURN is the embedded TURN server (or an external coturn sharing its
 	// secret), for customers behind firewalls that block direct media.
 	TURN turnserver.Config `yaml:"turn"`
@@ -159,6 +160,31 @@ type FilesConfig struct {
 	MaxBytes int64 `yaml:"max_bytes"`
 }
 
+// SignatureConfig governs contracts signed in a call (signature/PDF.md,
+// signature/CAPTURE.md).
+type SignatureConfig struct {
+	// SealCert and SealKey are PEM files of the platform's signing
+	// certificate (with its chain) and private key, which sign every PDF.
+	// Both empty: a development CA and seal are generated under
+	// <data_dir>/keys on first start, with a warning; never for production.
+	SealCert string `yaml:"seal_cert"`
+	SealKey  string `yaml:"seal_key"`
+	// EscrowPublicKey is the PEM public key the biometric pen data is
+	// encrypted to. Its private key is kept offline by the escrow holder
+	// (e.g. a notary), never on the server. Empty: a development key pair
+	// is generated under <data_dir>/keys (private key included, for tests
+	// and demos only).
+	EscrowPublicKey string `yaml:"escrow_public_key"`
+	// TSAURL is an RFC 3161 time-stamp authority; set, signatures get a
+	// time-stamp (PAdES B-T). Empty: B-B (signing time from the server).
+	TSAURL string `yaml:"tsa_url"`
+	// TrustAnchors is a PEM file of CA certificates verification trusts
+	// (parley verify, the back office). Empty: the seal's own CA.
+	TrustAnchors string `yaml:"trust_anchors"`
+	// MaxPDFBytes is the largest PDF an advisor may upload.
+	MaxPDFBytes int64 `yaml:"max_pdf_bytes"`
+}
+
 // Default returns the embedded defaults: one node, no external service.
 func Default() Config {
 	return Config{
@@ -196,8 +222,9 @@ func Default() Config {
 			TCPPort:     50000,
 			PLIInterval: 500 * time.Millisecond,
 		},
-		Files: FilesConfig{MaxBytes: 20 << 20},
-		TURN:  turnserver.DefaultConfig(),
+		Files:     FilesConfig{MaxBytes: 20 << 20},
+		Signature: SignatureConfig{MaxPDFBytes: 20 << 20},
+		TURN:      turnserver.DefaultConfig(),
 	}
 }
 
@@ -321,6 +348,27 @@ func (c *Config) Validate() error {
 	}
 	if c.Files.MaxBytes < 1024 || c.Files.MaxBytes > 1<<30 {
 		bad("files.max_bytes", "%d is outside 1024..1073741824", c.Files.MaxBytes)
+	}
+	if (c.Signature.SealCert == "") != (c.Signature.SealKey == "") {
+		bad("signature.seal_cert/signature.seal_key", "set both or neither (neither: development keys)")
+	}
+	for _, f := range []struct{ key, path string }{
+		{"signature.seal_cert", c.Signature.SealCert}, {"signature.seal_key", c.Signature.SealKey},
+		{"signature.escrow_public_key", c.Signature.EscrowPublicKey}, {"signature.trust_anchors", c.Signature.TrustAnchors},
+	} {
+		if f.path != "" {
+			if _, err := os.Stat(f.path); err != nil {
+				bad(f.key, "cannot read %q: %v", f.path, err)
+			}
+		}
+	}
+	if c.Signature.TSAURL != "" {
+		if u, err := url.Parse(c.Signature.TSAURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("signature.tsa_url", "%q must be an http(s) URL of an RFC 3161 time-stamp authority", c.Signature.TSAURL)
+		}
+	}
+	if c.Signature.MaxPDFBytes < 1024 || c.Signature.MaxPDFBytes > 200<<20 {
+		bad("signature.max_pdf_bytes", "%d is outside 1024..209715200", c.Signature.MaxPDFBytes)
 	}
 	if err := c.TURN.Validate(); err != nil {
 		errs = append(errs, err)

@@ -13,6 +13,8 @@ type CustomerAccess struct {
 	// State is the participant's live state in the room (joined, waiting,
 	// reconnecting, …).
 	State State
+	// Name is the display name the customer gave (may be empty).
+	Name string
 }
 
 // Customer resolves a customer's parley_session cookie for consultation id
@@ -46,23 +48,24 @@ func (h *Hub) Customer(ctx context.Context, id ConsultationID, cookie string) (C
 	if s.ConsultationID != id {
 		return CustomerAccess{}, ErrForbidden
 	}
-	state, err := rm.customerState(s.ParticipantID, key)
+	state, name, err := rm.customerState(s.ParticipantID, key)
 	if err != nil {
 		return CustomerAccess{}, err
 	}
-	return CustomerAccess{Consultation: id, Participant: s.ParticipantID, State: state}, nil
+	return CustomerAccess{Consultation: id, Participant: s.ParticipantID, State: state, Name: name}, nil
 }
 
-// customerState is the live state of customer pid with session key key.
-func (r *room) customerState(pid ParticipantID, key string) (State, error) {
+// customerState is the live state and name of customer pid with session
+// key key.
+func (r *room) customerState(pid ParticipantID, key string) (State, string, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.done {
-		return "", r.doneErrLocked()
+		return "", "", r.doneErrLocked()
 	}
 	p := r.byID[pid]
 	if p == nil || p.role != RoleCustomer || p.sessionKey != key {
-		return "", ErrNoSession
+		return "", "", ErrNoSession
 	}
-	return p.state, nil
+	return p.state, p.name, nil
 }

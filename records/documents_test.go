@@ -1,0 +1,133 @@
+package records
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"testing"
+	"time"
+)
+
+func newTestDocument(t *testing.T, s *Store, cid string, fields ...Field) Document {
+	t.Helper()
+	d, err := s.CreateDocument(context.Background(), NewDocument{
+		ConsultationID: cid, Name: "Vertrag.pdf", Pages: 2, Size: 1000, SHA256: "aa", Blob: "b0",
+		CreatedBy: 1, Fields: fields, Actor: "staff:1",
+	})
+	if err != nil {
+		t.Fatalf("CreateDocument: %v", err)
+	}
+	return d
+}
+
+func TestDocumentSigningLifecycle(t *testing.T) {
+	s, now := testStore(t)
+	ctx := context.Background()
+	d := newTestDocument(t, s, "c_1", Field{Name: "customer", Signer: SignerCustomer}, Field{Name: "advisor", Signer: SignerAdvisor})
+	if d.State != DocOpen || len(d.Fields) != 2 || d.Fields[0].Name != "customer" || d.Fields[0].Signed() {
+		t.Fatalf("created %+v", d)
+	}
+	if _, err := s.DocumentByID(ctx, "c_other", d.ID); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("other consultation: %v, want ErrNotFound", err)
+	}
+	sign := func(field string, from int) (Document, error) {
+		return s.RecordSignature(ctx, d.ID, Signing{Field: field, FromRevision: from, Blob: "b" + field, Size: 2000,
+			SHA256: "sha-" + field, SignerName: "Eva", SignerRef: "participant:p_1", Actor: "participant:p_1", At: *now})
+	}
+	d1, err := sign("customer", 0)
+	if err != nil || d1.Revision != 1 || d1.State != DocOpen || d1.CurrentBlob != "bcustomer" || !d1.Fields[0].Signed() {
+		t.Fatalf("first signature: %+v, %v", d1, err)
+	}
+	if _, err := sign("customer", 1); !errors.Is(err, ErrConflict) {
+		t.Fatalf("signing twice: %v, want ErrConflict", err)
+	}
+	if _, err := sign("advisor", 0); !errors.Is(err, ErrConflict) {
+		t.Fatalf("signing a stale revision: %v, want ErrConflict", err)
+	}
+	*now = now.Add(time.Minute)
+	d2, err := sign("advisor", 1)
+	if err != nil || d2.State != DocSigned || d2.SignedAt.IsZero() || d2.Revision != 2 {
+		t.Fatalf("second signature: %+v, %v", d2, err)
+	}
+	es, err := s.AuditTrail(ctx, d.ID)
+	if err != nil || len(es) != 3 || es[0].Kind != "presented" || es[2].Kind != "signed" {
+		t.Fatalf("trail %+v, %v", es, err)
+	}
+	if err := VerifyAuditChain(es); err != nil {
+		t.Fatalf("intact chain: %v", err)
+	}
+}
+
+func TestAuditChainDetectsTampering(t *testing.T) {
+	s, _ := testStore(t)
+	ctx := context.Background()
+	d := newTestDocument(t, s, "c_1", Field{Name: "customer", Signer: SignerCustomer})
+	for _, k := range []string{"viewed", "downloaded", "viewed"} {
+		if err := s.AppendAudit(ctx, d.ID, k, "staff:1", map[string]any{"n": k}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	es, err := s.AuditTrail(ctx, d.ID)
+	if err != nil || len(es) != 4 {
+		t.Fatalf("trail: %d, %v", len(es), err)
+	}
+	tamper := map[string]func([]AuditEvent) []AuditEvent{
+		"deleted event": func(es []AuditEvent) []AuditEvent { return append(es[:1:1], es[2:]...) },
+		"altered detail": func(es []AuditEvent) []AuditEvent {
+			es[1].Detail = json.RawMessage(`{"n":"nothing to see"}`)
+			return es
+		},
+		"altered time":  func(es []AuditEvent) []AuditEvent { es[2].At = es[2].At.Add(time.Hour); return es },
+		"altered actor": func(es []AuditEvent) []AuditEvent { es[0].Actor = "staff:2"; return es },
+		"swapped":       func(es []AuditEvent) []AuditEvent { es[1], es[2] = es[2], es[1]; return es },
+		"rehashed alteration": func(es []AuditEvent) []AuditEvent {
+			es[1].Kind = "signed"
+			es[1].Hash = auditHash(es[1]) // the next event still points at the old hash
+			return es
+		},
+	}
+	for name, f := range tamper {
+		t.Run(name, func(t *testing.T) {
+			cp := append([]AuditEvent(nil), es...)
+			if err := VerifyAuditChain(f(cp)); !errors.Is(err, ErrAuditBroken) {
+				t.Fatalf("VerifyAuditChain = %v, want ErrAuditBroken", err)
+			}
+		})
+	}
+}
+
+func TestDeleteUnsignedDocumentsKeepsSignedOnes(t *testing.T) {
+	s, now := testStore(t)
+	ctx := context.Background()
+	unsigned := newTestDocument(t, s, "c_1", Field{Name: "customer", Signer: SignerCustomer})
+	signed := newTestDocument(t, s, "c_1", Field{Name: "customer", Signer: SignerCustomer})
+	if _, err := s.RecordSignature(ctx, signed.ID, Signing{Field: "customer", Blob: "b1", SHA256: "x", At: *now}); err != nil {
+		t.Fatal(err)
+	}
+	gone, err := s.DeleteUnsignedDocuments(ctx, "c_1")
+	if err != nil || len(gone) != 1 || gone[0].ID != unsigned.ID {
+		t.Fatalf("deleted %+v, %v", gone, err)
+	}
+	if _, err := s.DocumentByID(ctx, "c_1", unsigned.ID); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("unsigned document still there: %v", err)
+	}
+	if es, _ := s.AuditTrail(ctx, unsigned.ID); len(es) != 0 {
+		t.Fatalf("audit trail of a deleted document kept: %d events", len(es))
+	}
+	if _, err := s.DocumentByID(ctx, "c_1", signed.ID); err != nil {
+		t.Fatalf("signed document: %v", err)
+	}
+}
+
+func TestCreateDocumentValidates(t *testing.T) {
+	s, _ := testStore(t)
+	for name, fs := range map[string][]Field{
+		"none":      nil,
+		"bad role":  {{Name: "x", Signer: "notary"}},
+		"duplicate": {{Name: "a", Signer: SignerCustomer}, {Name: "a", Signer: SignerAdvisor}},
+	} {
+		if _, err := s.CreateDocument(context.Background(), NewDocument{ConsultationID: "c", Blob: "b", Fields: fs}); !errors.Is(err, ErrInvalid) {
+			t.Errorf("%s: %v, want ErrInvalid", name, err)
+		}
+	}
+}
