@@ -27,6 +27,8 @@ const usage = `Usage: parley [command] [flags]
 Commands:
   serve     run the server (default)
   user      manage staff accounts: user add NAME --role ROLE | user list | user passwd NAME
+  keys      make development keys (PDF seal, biometric escrow key)
+  biometric the escrow holder's tool: biometric open --escrow-key KEY contract.pdf
   help      show this help
 
 Run "parley serve -h" for the server's flags.
@@ -42,6 +44,10 @@ func run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 		return serve(ctx, args, environ, stdout, stderr)
 	case "user":
 		return userCmd(ctx, args, environ, stdin, stdout, stderr)
+	case "keys":
+		return keysCmd(ctx, args, stdout, stderr)
+	case "biometric":
+		return biometricCmd(ctx, args, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -11,10 +11,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"sync"
 	"time"
 
+	"github.com/parley-video/parley/blobs"
 	"github.com/parley-video/parley/config"
+	"github.com/parley-video/parley/contracts"
 	"github.com/parley-video/parley/records"
 	"github.com/parley-video/parley/sfu"
 	"github.com/parley-video/parley/signaling"
@@ -36,6 +39,9 @@ type Node struct {
 	Hub     *signaling.Hub
 	// Store holds sessions, presence and waiting queues (session.store).
 	Store signaling.SessionStore
+	// Contracts signs documents in calls; Keys is its key material.
+	Contracts *contracts.Service
+	Keys      *contracts.Keys
 
 	httpSrv  *http.Server
 	httpLn   net.Listener
@@ -98,7 +104,16 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (n *Node, err
 		AllowUnencrypted: cfg.E2EE.AllowUnencrypted,
 	}, n.Media, n.Store, log.With("component", "signaling"), reg)
 
-	srv, err := web.New(cfg, web.Deps{Records: n.Records, Hub: n.Hub, Ready: n.ready}, log.With("component", "web"))
+	if n.Keys, err = contracts.LoadKeys(KeyFiles(cfg), log.With("component", "signature")); err != nil {
+		return nil, err
+	}
+	docs, err := blobs.Open(filepath.Join(cfg.DataDir, "documents"))
+	if err != nil {
+		return nil, fmt.Errorf("document store: %w", err)
+	}
+	n.Contracts = contracts.New(n.Records, docs, n.Keys, cfg.Signature.MaxPDFBytes, log.With("component", "contracts"))
+
+	srv, err := web.New(cfg, web.Deps{Records: n.Records, Hub: n.Hub, Ready: n.ready, Signer: n.Contracts}, log.With("component", "web"))
 	if err != nil {
 		return nil, fmt.Errorf("web: %w", err)
 	}
@@ -132,6 +147,19 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (n *Node, err
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	return n, nil
+}
+
+// KeyFiles is where the configuration puts the signing keys; development
+// keys go to <data_dir>/keys.
+func KeyFiles(cfg config.Config) contracts.KeyFiles {
+	return contracts.KeyFiles{
+		SealCert:        cfg.Signature.SealCert,
+		SealKey:         cfg.Signature.SealKey,
+		EscrowPublicKey: cfg.Signature.EscrowPublicKey,
+		TrustAnchors:    cfg.Signature.TrustAnchors,
+		TSAURL:          cfg.Signature.TSAURL,
+		DevDir:          filepath.Join(cfg.DataDir, "keys"),
+	}
 }
 
 // storeConnectTimeout bounds the first contact with Redis at start-up.

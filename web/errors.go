@@ -42,6 +42,7 @@ var (
 type problem struct {
 	status        int
 	code, message string
+	reason        string // optional machine-readable detail (implausible signatures)
 }
 
 // classify maps every error the handlers return to status, code and
@@ -52,37 +53,42 @@ func classify(err error) problem {
 	var mbe *http.MaxBytesError
 	switch {
 	case errors.As(err, &ae):
-		return problem{ae.status, ae.code, ae.message}
+		return problem{status: ae.status, code: ae.code, message: ae.message}
 	case errors.As(err, &ve):
-		return problem{http.StatusBadRequest, "bad_request", ve.Error()}
+		return problem{status: http.StatusBadRequest, code: "bad_request", message: ve.Error()}
 	case errors.As(err, &mbe):
-		return problem{errBodyTooBig.status, errBodyTooBig.code, errBodyTooBig.message}
-	case errors.Is(err, records.ErrBadCredentials):
-		return problem{http.StatusUnauthorized, "unauthorized", "wrong username or password"}
-	case errors.Is(err, records.ErrNotFound), errors.Is(err, signaling.ErrNoConsultation):
-		return problem{http.StatusNotFound, "not_found", "not found"}
-	case errors.Is(err, records.ErrExpired):
-		return problem{http.StatusGone, "expired", "the link has expired"}
-	case errors.Is(err, records.ErrEnded), errors.Is(err, signaling.ErrEnded):
-		return problem{http.StatusGone, "ended", "the consultation has ended"}
-	case errors.Is(err, records.ErrConflict):
-		return problem{http.StatusConflict, "conflict", "already exists"}
-	case errors.Is(err, signaling.ErrFull):
-		return problem{http.StatusConflict, "conflict", "the consultation is full"}
-	case errors.Is(err, signaling.ErrNoSession):
-		return problem{http.StatusUnauthorized, "unauthorized", "no valid session"}
-	case errors.Is(err, signaling.ErrForbidden):
-		return problem{http.StatusForbidden, "forbidden", "forbidden"}
-	case errors.Is(err, blobs.ErrNotFound):
-		return problem{errNoFile.status, errNoFile.code, errNoFile.message}
-	case errors.Is(err, blobs.ErrExists):
-		return problem{errFileExists.status, errFileExists.code, errFileExists.message}
-	case errors.Is(err, blobs.ErrBadID):
-		return problem{http.StatusBadRequest, "bad_request", "malformed id"}
-	case errors.Is(err, signaling.ErrUnavailable):
-		return problem{http.StatusServiceUnavailable, "unavailable", "temporarily unavailable, please try again in a moment"}
+		return problem{status: errBodyTooBig.status, code: errBodyTooBig.code, message: errBodyTooBig.message}
 	}
-	return problem{http.StatusInternalServerError, "internal", "internal server error"}
+	if p, ok := classifySigning(err); ok {
+		return p
+	}
+	switch {
+	case errors.Is(err, records.ErrBadCredentials):
+		return problem{status: http.StatusUnauthorized, code: "unauthorized", message: "wrong username or password"}
+	case errors.Is(err, records.ErrNotFound), errors.Is(err, signaling.ErrNoConsultation):
+		return problem{status: http.StatusNotFound, code: "not_found", message: "not found"}
+	case errors.Is(err, records.ErrExpired):
+		return problem{status: http.StatusGone, code: "expired", message: "the link has expired"}
+	case errors.Is(err, records.ErrEnded), errors.Is(err, signaling.ErrEnded):
+		return problem{status: http.StatusGone, code: "ended", message: "the consultation has ended"}
+	case errors.Is(err, records.ErrConflict):
+		return problem{status: http.StatusConflict, code: "conflict", message: "already exists"}
+	case errors.Is(err, signaling.ErrFull):
+		return problem{status: http.StatusConflict, code: "conflict", message: "the consultation is full"}
+	case errors.Is(err, signaling.ErrNoSession):
+		return problem{status: http.StatusUnauthorized, code: "unauthorized", message: "no valid session"}
+	case errors.Is(err, signaling.ErrForbidden):
+		return problem{status: http.StatusForbidden, code: "forbidden", message: "forbidden"}
+	case errors.Is(err, blobs.ErrNotFound):
+		return problem{status: errNoFile.status, code: errNoFile.code, message: errNoFile.message}
+	case errors.Is(err, blobs.ErrExists):
+		return problem{status: errFileExists.status, code: errFileExists.code, message: errFileExists.message}
+	case errors.Is(err, blobs.ErrBadID):
+		return problem{status: http.StatusBadRequest, code: "bad_request", message: "malformed id"}
+	case errors.Is(err, signaling.ErrUnavailable):
+		return problem{status: http.StatusServiceUnavailable, code: "unavailable", message: "temporarily unavailable, please try again in a moment"}
+	}
+	return problem{status: http.StatusInternalServerError, code: "internal", message: "internal server error"}
 }
 
 // fail renders err as a JSON error body and aborts the chain. Server
@@ -93,7 +99,11 @@ func (s *Server) fail(c *gin.Context, err error) {
 		c.Abort()
 		return
 	}
-	c.AbortWithStatusJSON(p.status, gin.H{"error": gin.H{"code": p.code, "message": p.message}})
+	body := gin.H{"code": p.code, "message": p.message}
+	if p.reason != "" {
+		body["reason"] = p.reason
+	}
+	c.AbortWithStatusJSON(p.status, gin.H{"error": body})
 }
 
 // failAny renders err as JSON under /api/ and /ws/, as a page elsewhere.

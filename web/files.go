@@ -24,6 +24,8 @@ type fileCaller struct {
 	con     records.Consultation
 	id      string // uploader id: "staff:<user id>" or "participant:<id>"
 	advisor bool   // staff of the consultation
+	name    string // display name (customers may have none)
+	userID  int64  // staff: the user
 }
 
 // fileRoutes registers the file endpoints. They are outside the /api/v1
@@ -42,6 +44,13 @@ func (s *Server) fileCaller(c *gin.Context) (fileCaller, error) {
 	if !blobs.ValidFileID(c.Param("fileId")) {
 		return fileCaller{}, errBadRequest("fileId must be 32 lowercase hex digits")
 	}
+	return s.callCaller(c)
+}
+
+// callCaller resolves who calls an endpoint of a running consultation
+// (files, documents): its staff (CSRF checked on state changes) or a
+// joined customer of it.
+func (s *Server) callCaller(c *gin.Context) (fileCaller, error) {
 	ctx := c.Request.Context()
 	con, err := s.rec.ConsultationByID(ctx, c.Param("id"))
 	if err != nil {
@@ -65,7 +74,7 @@ func (s *Server) fileCaller(c *gin.Context) (fileCaller, error) {
 					return fileCaller{}, err
 				}
 			}
-			return fileCaller{con: con, id: "staff:" + strconv.FormatInt(user.ID, 10), advisor: true}, nil
+			return fileCaller{con: con, id: "staff:" + strconv.FormatInt(user.ID, 10), advisor: true, name: user.DisplayName, userID: user.ID}, nil
 		}
 	}
 	cookie, _ := c.Cookie(cookieSession)
@@ -83,7 +92,7 @@ func (s *Server) fileCaller(c *gin.Context) (fileCaller, error) {
 	if acc.State != signaling.StateJoined {
 		return fileCaller{}, errForbidden("only participants in the call may exchange files")
 	}
-	return fileCaller{con: con, id: "participant:" + string(acc.Participant)}, nil
+	return fileCaller{con: con, id: "participant:" + string(acc.Participant), name: acc.Name}, nil
 }
 
 // handlePutFile: PUT /api/v1/consultations/:id/files/:fileId.
@@ -175,6 +184,11 @@ func (s *Server) handleDeleteFile(c *gin.Context) error {
 func (s *Server) endLive(ctx context.Context, id string) {
 	s.hub.End(ctx, signaling.ConsultationID(id))
 	s.removeFiles(ctx, id)
+	if s.signer != nil {
+		if err := s.signer.EndConsultation(ctx, id); err != nil {
+			s.log.ErrorContext(ctx, "remove documents of ended consultation", "consultation", id, "err", err)
+		}
+	}
 }
 
 func (s *Server) removeFiles(ctx context.Context, id string) {

@@ -33,6 +33,7 @@ type fakeHub struct {
 	addErr    error
 	addPanic  bool
 	available map[int64]bool // SetAvailable calls, last value per user
+	notified  []any          // Notify messages
 	availErr  error
 	// access answers Customer by cookie; customerErr overrides it.
 	access      map[string]signaling.CustomerAccess
@@ -105,6 +106,13 @@ func (h *fakeHub) SetAvailable(ctx context.Context, userID int64, name string, a
 	}
 	h.available[userID] = available
 	return h.availErr
+}
+
+func (h *fakeHub) Notify(id signaling.ConsultationID, to signaling.Audience, msg any) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.notified = append(h.notified, msg)
+	return true
 }
 
 func (h *fakeHub) Customer(ctx context.Context, id signaling.ConsultationID, cookie string) (signaling.CustomerAccess, error) {

@@ -48,6 +48,8 @@ type Hub interface {
 	// SetAvailable mirrors a staff user's availability into the presence
 	// other nodes read; an error means the session store did not get it now.
 	SetAvailable(ctx context.Context, userID int64, name string, available bool) error
+	// Notify pushes a server message (document events) into a live call.
+	Notify(id signaling.ConsultationID, to signaling.Audience, msg any) bool
 }
 
 var _ Hub = (*signaling.Hub)(nil)
@@ -59,6 +61,9 @@ type Deps struct {
 	// Ready reports the readiness of further dependencies by name (nil
 	// error: ready); /readyz adds the records check. May be nil.
 	Ready func(ctx context.Context) map[string]error
+	// Signer signs documents in calls (documents.go); nil disables the
+	// document endpoints (503).
+	Signer Signer
 	// Metrics, when set, is served at /metrics (for admin.addr ""; API.md
 	// recommends a separate admin address instead). May be nil.
 	Metrics http.Handler
@@ -90,6 +95,8 @@ type Server struct {
 	consent consentText
 	files   *staticFiles
 	blobs   *blobs.Store // files and photos (files.go)
+	signer  Signer       // documents.go
+	viewed  viewedOnce   // documents.go
 }
 
 // New builds the server. cfg should have passed config.Validate.
@@ -136,6 +143,7 @@ func New(cfg config.Config, deps Deps, log *slog.Logger) (*Server, error) {
 		consent: newConsentText(cfg.Company.Name),
 		files:   files,
 		blobs:   store,
+		signer:  deps.Signer,
 	}
 	s.engine = s.routes(deps.Metrics)
 	return s, nil
@@ -177,6 +185,7 @@ func (s *Server) routes(metrics http.Handler) *gin.Engine {
 	cons.POST("/:id/end", s.api(s.handleEnd))
 
 	s.fileRoutes(e)
+	s.documentRoutes(e)
 
 	e.GET("/ws/:id", s.checkOrigin, s.api(s.handleWS))
 

@@ -1,0 +1,309 @@
+// Package contracts runs the signing of documents in a call: an advisor
+// presents a PDF, the signers sign by hand, and each signature becomes a
+// durable, sealed PDF revision with the signer's pen data encrypted in a
+// biometric envelope inside it. It ties the signature package (PDF, pen
+// data, envelope) to the records (documents, fields, audit trail) and the
+// document file store; web calls it, and it knows nothing of HTTP.
+//
+// Plaintext pen data exists only in memory during Sign: it is sealed to
+// the escrow key and the buffer cleared; it is never written or logged.
+package contracts
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/parley-video/parley/blobs"
+	"github.com/parley-video/parley/records"
+	"github.com/parley-video/parley/signature"
+)
+
+// Errors of the service; web maps them to HTTP answers.
+var (
+	// ErrNotYourField: the caller is not the field's signer.
+	ErrNotYourField = errors.New("contracts: this signature field is for someone else")
+	// ErrAlreadySigned: the field has been signed.
+	ErrAlreadySigned = errors.New("contracts: the field is signed already")
+)
+
+// Service signs documents. Safe for concurrent use; signings of one
+// document are serialised.
+type Service struct {
+	rec    *records.Store
+	files  *blobs.Store
+	signer *signature.Signer
+	escrow *signature.EscrowPublicKey
+	log    *slog.Logger
+	now    func() time.Time
+	maxPDF int64
+
+	mu    sync.Mutex
+	locks map[string]*sync.Mutex // document id → its signing lock
+}
+
+// New returns the service. files is the document store (not the call's
+// file store: signed contracts outlive the consultation).
+func New(rec *records.Store, files *blobs.Store, keys *Keys, maxPDFBytes int64, log *slog.Logger) *Service {
+	return &Service{
+		rec:    rec,
+		files:  files,
+		signer: keys.Signer,
+		escrow: keys.Escrow,
+		log:    log,
+		now:    time.Now,
+		maxPDF: maxPDFBytes,
+		locks:  make(map[string]*sync.Mutex),
+	}
+}
+
+// docLock returns the lock that serialises signings of document id.
+func (s *Service) docLock(id string) *sync.Mutex {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	l := s.locks[id]
+	if l == nil {
+		l = new(sync.Mutex)
+		s.locks[id] = l
+	}
+	return l
+}
+
+// Presentation is a document an advisor presents for signature.
+type Presentation struct {
+	ConsultationID string
+	Name           string
+	PDF            []byte
+	// Signers in signing order: records.SignerCustomer and/or
+	// records.SignerAdvisor; each becomes a field of the same name.
+	Signers   []string
+	CreatedBy int64  // staff user id
+	Actor     string // audit actor, "staff:<id>"
+}
+
+// Present checks an untrusted PDF (size, parses, not encrypted), stores it
+// durably and records it. Errors from signature.LoadPDF come back wrapped
+// (signature.ErrPDFTooLarge, ErrPDFMalformed, ErrPDFEncrypted).
+func (s *Service) Present(ctx context.Context, p Presentation) (records.Document, error) {
+	info, err := signature.LoadPDF(p.PDF, s.maxPDF)
+	if err != nil {
+		return records.Document{}, fmt.Errorf("present document: %w", err)
+	}
+	fields := make([]records.Field, len(p.Signers))
+	for i, who := range p.Signers {
+		fields[i] = records.Field{Name: who, Signer: who}
+	}
+	blob := newBlobID()
+	if _, err := s.files.Put(ctx, p.ConsultationID, blob, p.Actor, bytes.NewReader(p.PDF)); err != nil {
+		return records.Document{}, fmt.Errorf("present document: store: %w", err)
+	}
+	sum := sha256.Sum256(p.PDF)
+	d, err := s.rec.CreateDocument(ctx, records.NewDocument{
+		ConsultationID: p.ConsultationID, Name: p.Name, Pages: info.Pages, Size: int64(len(p.PDF)),
+		SHA256: hex.EncodeToString(sum[:]), Blob: blob, CreatedBy: p.CreatedBy, Fields: fields, Actor: p.Actor,
+	})
+	if err != nil {
+		s.removeBlob(ctx, p.ConsultationID, blob)
+		return records.Document{}, err
+	}
+	return d, nil
+}
+
+// Signing is one signer's handwritten signature of a field.
+type Signing struct {
+	ConsultationID string
+	DocumentID     string
+	Field          string
+	// As is the caller's role (records.SignerCustomer or SignerAdvisor); it
+	// must be the field's signer.
+	As         string
+	SignerName string
+	SignerRef  string // "participant:<id>" or "staff:<id>"
+	Capture    []byte // the browser's capture JSON (signature/CAPTURE.md)
+}
+
+// Sign checks the capture (format, plausibility: *signature.RejectError),
+// seals the pen data to the escrow key bound to the document as presented,
+// signs the PDF and stores the signed revision durably before recording
+// it. When anything fails, the document stays as it was.
+func (s *Service) Sign(ctx context.Context, sg Signing) (records.Document, error) {
+	l := s.docLock(sg.DocumentID)
+	l.Lock()
+	defer l.Unlock()
+
+	d, err := s.rec.DocumentByID(ctx, sg.ConsultationID, sg.DocumentID)
+	if err != nil {
+		return records.Document{}, err
+	}
+	f, ok := d.Field(sg.Field)
+	switch {
+	case !ok:
+		return records.Document{}, fmt.Errorf("sign field %q: %w", sg.Field, records.ErrNotFound)
+	case f.Signer != sg.As:
+		return records.Document{}, ErrNotYourField
+	case f.Signed():
+		return records.Document{}, ErrAlreadySigned
+	}
+	capture, err := signature.DecodeCapture(sg.Capture)
+	if err != nil {
+		return records.Document{}, err
+	}
+	features := signature.ComputeFeatures(capture)
+	if err := signature.CheckPlausible(capture, features); err != nil {
+		return records.Document{}, err
+	}
+	presented, err := s.read(d)
+	if err != nil {
+		return records.Document{}, err
+	}
+	now := s.now().UTC()
+	sum := sha256.Sum256(presented)
+	binding := signature.Binding{
+		DocumentSHA256: hex.EncodeToString(sum[:]), DocumentLength: int64(len(presented)),
+		Field: sg.Field, ConsultationID: sg.ConsultationID,
+	}
+	envelope, err := s.seal(capture, features, sg, binding, now)
+	if err != nil {
+		return records.Document{}, err
+	}
+	image, err := signature.RenderPNG(capture, signature.RenderOptions{MaxWidth: 600, MaxHeight: 240})
+	if err != nil {
+		return records.Document{}, fmt.Errorf("render signature: %w", err)
+	}
+	position := 0
+	for i, o := range d.Fields {
+		if o.Name == sg.Field {
+			position = i
+		}
+	}
+	signed, err := s.signer.Sign(ctx, presented, signature.SignRequest{
+		Field:          sg.Field,
+		SignerName:     sg.SignerName,
+		Reason:         "Handwritten signature in a Parley consultation",
+		SignedAt:       now,
+		Index:          position,
+		SignatureImage: image,
+		Attachments: []signature.Attachment{{
+			Name:        EnvelopeName(sg.Field),
+			Description: "Encrypted biometric signature data (" + sg.Field + ")",
+			MIME:        "application/json",
+			Data:        envelope,
+			ModTime:     now,
+		}},
+	})
+	if err != nil {
+		return records.Document{}, fmt.Errorf("sign PDF: %w", err)
+	}
+	blob := newBlobID()
+	if _, err := s.files.Put(ctx, d.ConsultationID, blob, sg.SignerRef, bytes.NewReader(signed)); err != nil {
+		return records.Document{}, fmt.Errorf("store signed PDF: %w", err)
+	}
+	signedSum := sha256.Sum256(signed)
+	envSum := sha256.Sum256(envelope)
+	nd, err := s.rec.RecordSignature(ctx, d.ID, records.Signing{
+		Field: sg.Field, FromRevision: d.Revision, Blob: blob, Size: int64(len(signed)),
+		SHA256: hex.EncodeToString(signedSum[:]), SignerName: sg.SignerName, SignerRef: sg.SignerRef,
+		Actor: sg.SignerRef, At: now,
+		Detail: map[string]any{
+			"envelope_sha256":    hex.EncodeToString(envSum[:]),
+			"envelope_recipient": s.escrow.Fingerprint(),
+			"strokes":            features.StrokeCount,
+			"points":             features.PointCount,
+			"duration_ms":        features.DurationMS,
+		},
+	})
+	if err != nil {
+		s.removeBlob(ctx, d.ConsultationID, blob)
+		return records.Document{}, err
+	}
+	// The older revision is a byte prefix of the new one: not needed.
+	s.removeBlob(ctx, d.ConsultationID, d.CurrentBlob)
+	s.log.InfoContext(ctx, "document field signed", "consultation", d.ConsultationID, "document", d.ID,
+		"field", sg.Field, "revision", nd.Revision, "state", nd.State)
+	return nd, nil
+}
+
+// seal builds the biometric record, seals it and clears the plaintext.
+func (s *Service) seal(c *signature.Capture, f signature.Features, sg Signing, b signature.Binding, now time.Time) ([]byte, error) {
+	rec := signature.BiometricRecord{
+		Capture: c, Features: f, SignerName: sg.SignerName, Field: sg.Field,
+		ConsultationID: sg.ConsultationID, DocumentSHA256: b.DocumentSHA256, SignedAt: now,
+	}
+	plain, err := rec.Marshal()
+	if err != nil {
+		return nil, fmt.Errorf("encode biometric record: %w", err)
+	}
+	defer clear(plain)
+	env, err := signature.SealEnvelope(rand.Reader, s.escrow, b, plain, now)
+	if err != nil {
+		return nil, fmt.Errorf("seal biometric envelope: %w", err)
+	}
+	return env, nil
+}
+
+// EnvelopeName is the attachment name of a field's biometric envelope.
+func EnvelopeName(field string) string { return "parley-biometric-" + field + ".json" }
+
+// Open returns the current revision of a document (the signed PDF once a
+// field is signed) for reading, and its size.
+func (s *Service) Open(ctx context.Context, cid, docID string) (records.Document, io.ReadSeekCloser, int64, error) {
+	d, err := s.rec.DocumentByID(ctx, cid, docID)
+	if err != nil {
+		return records.Document{}, nil, 0, err
+	}
+	f, size, err := s.files.Open(cid, d.CurrentBlob)
+	if err != nil {
+		return records.Document{}, nil, 0, fmt.Errorf("open document %s: %w", d.ID, err)
+	}
+	return d, f, size, nil
+}
+
+func (s *Service) read(d records.Document) ([]byte, error) {
+	f, _, err := s.files.Open(d.ConsultationID, d.CurrentBlob)
+	if err != nil {
+		return nil, fmt.Errorf("read document %s: %w", d.ID, err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, 4*s.maxPDF+(64<<20)))
+	if err != nil {
+		return nil, fmt.Errorf("read document %s: %w", d.ID, err)
+	}
+	return b, nil
+}
+
+// EndConsultation removes the documents nobody signed and their files;
+// signed contracts stay. Called when a consultation ends.
+func (s *Service) EndConsultation(ctx context.Context, cid string) error {
+	gone, err := s.rec.DeleteUnsignedDocuments(ctx, cid)
+	for _, d := range gone {
+		s.removeBlob(ctx, cid, d.CurrentBlob)
+	}
+	if err != nil {
+		return fmt.Errorf("remove unsigned documents: %w", err)
+	}
+	if len(gone) > 0 {
+		s.log.InfoContext(ctx, "removed unsigned documents of an ended consultation", "consultation", cid, "count", len(gone))
+	}
+	return nil
+}
+
+func (s *Service) removeBlob(ctx context.Context, cid, blob string) {
+	if err := s.files.Delete(cid, blob); err != nil && !errors.Is(err, blobs.ErrNotFound) && !errors.Is(err, os.ErrNotExist) {
+		s.log.WarnContext(ctx, "remove document file", "consultation", cid, "err", err)
+	}
+}
+
+func newBlobID() string {
+	b := make([]byte, 16)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}

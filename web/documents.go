@@ -1,0 +1,467 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/parley-video/parley/contracts"
+	"github.com/parley-video/parley/records"
+	"github.com/parley-video/parley/signaling"
+	"github.com/parley-video/parley/signature"
+)
+
+// Documents presented for signature in a call (API.md "Documents and
+// signatures"). The PDFs are not end-to-end encrypted: the server signs
+// them. Every change is pushed to the call as a "document" message
+// (signaling/PROTOCOL.md).
+
+// Signer is what web needs from the signing service; *contracts.Service
+// implements it.
+type Signer interface {
+	Present(ctx context.Context, p contracts.Presentation) (records.Document, error)
+	Sign(ctx context.Context, sg contracts.Signing) (records.Document, error)
+	Open(ctx context.Context, cid, docID string) (records.Document, io.ReadSeekCloser, int64, error)
+	EndConsultation(ctx context.Context, cid string) error
+}
+
+var _ Signer = (*contracts.Service)(nil)
+
+// maxCaptureBody bounds a signature request (the pen data).
+const maxCaptureBody = signature.MaxCaptureBytes
+
+var (
+	errNoSigner   = &apiError{http.StatusServiceUnavailable, "unavailable", "signing is not configured on this server"}
+	errNotAdvisor = errForbidden("only an advisor of the consultation may present documents")
+)
+
+func (s *Server) documentRoutes(e *gin.Engine) {
+	g := e.Group("/api/v1/consultations/:id/documents", s.checkOrigin)
+	g.POST("", s.api(s.handlePresent))
+	g.GET("", s.api(s.handleListDocuments))
+	g.GET("/:docId", s.api(s.handleGetDocument))
+	g.GET("/:docId/pdf", s.api(s.handleDocumentPDF))
+	g.HEAD("/:docId/pdf", s.api(s.handleDocumentPDF))
+	g.POST("/:docId/sign/:field", s.api(s.handleSign))
+	g.POST("/:docId/progress", s.api(s.handleProgress))
+}
+
+// documentJSON is API.md's Document.
+type documentJSON struct {
+	ID          string      `json:"id"`
+	Name        string      `json:"name"`
+	Pages       int         `json:"pages"`
+	Size        int64       `json:"size"`
+	SHA256      string      `json:"sha256"`
+	State       string      `json:"state"`
+	Revision    int         `json:"revision"`
+	CreatedAt   string      `json:"createdAt"`
+	SignedAt    string      `json:"signedAt,omitempty"`
+	Fields      []fieldJSON `json:"fields"`
+	PDFURL      string      `json:"pdfUrl"`
+	DownloadURL string      `json:"downloadUrl"`
+}
+
+type fieldJSON struct {
+	Name       string `json:"name"`
+	Signer     string `json:"signer"`
+	Signed     bool   `json:"signed"`
+	SignerName string `json:"signerName,omitempty"`
+	SignedAt   string `json:"signedAt,omitempty"`
+}
+
+func rfc3339(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+func toDocumentJSON(d records.Document) documentJSON {
+	pdf := "/api/v1/consultations/" + d.ConsultationID + "/documents/" + d.ID + "/pdf"
+	j := documentJSON{
+		ID: d.ID, Name: d.Name, Pages: d.Pages, Size: d.Size, SHA256: d.SHA256, State: string(d.State),
+		Revision: d.Revision, CreatedAt: rfc3339(d.CreatedAt), SignedAt: rfc3339(d.SignedAt),
+		Fields: make([]fieldJSON, len(d.Fields)), PDFURL: pdf, DownloadURL: pdf + "?download=1",
+	}
+	for i, f := range d.Fields {
+		j.Fields[i] = fieldJSON{Name: f.Name, Signer: f.Signer, Signed: f.Signed(), SignerName: f.SignerName, SignedAt: rfc3339(f.SignedAt)}
+	}
+	return j
+}
+
+// documentMsg and progressMsg are the pushed protocol messages.
+type documentMsg struct {
+	Type     string       `json:"type"` // "document"
+	Document documentJSON `json:"document"`
+}
+
+type progressMsg struct {
+	Type     string `json:"type"` // "document_progress"
+	Doc      string `json:"doc"`
+	From     string `json:"from"`
+	Page     int    `json:"page"`
+	Pages    int    `json:"pages"`
+	Activity string `json:"activity"`
+}
+
+func (s *Server) pushDocument(d records.Document) {
+	s.hub.Notify(signaling.ConsultationID(d.ConsultationID), signaling.ToCall, documentMsg{Type: "document", Document: toDocumentJSON(d)})
+}
+
+// parseSigners reads "customer", "customer,advisor" (or a list).
+func parseSigners(list []string) ([]string, error) {
+	var out []string
+	seen := map[string]bool{}
+	for _, item := range list {
+		for _, v := range strings.Split(item, ",") {
+			v = strings.TrimSpace(v)
+			if v == "" {
+				continue
+			}
+			if v != records.SignerCustomer && v != records.SignerAdvisor {
+				return nil, errBadRequest(fmt.Sprintf("signer %q is not customer or advisor", v))
+			}
+			if !seen[v] {
+				seen[v] = true
+				out = append(out, v)
+			}
+		}
+	}
+	if len(out) == 0 {
+		out = []string{records.SignerCustomer}
+	}
+	return out, nil
+}
+
+// presentBody is the JSON form of POST …/documents (built-in template).
+type presentBody struct {
+	Template string   `json:"template"`
+	Title    string   `json:"title"`
+	Signers  []string `json:"signers"`
+}
+
+// handlePresent: POST /api/v1/consultations/:id/documents (advisor): a PDF
+// body, or JSON naming the built-in template.
+func (s *Server) handlePresent(c *gin.Context) error {
+	if s.signer == nil {
+		return errNoSigner
+	}
+	who, err := s.callCaller(c)
+	if err != nil {
+		return err
+	}
+	if !who.advisor {
+		return errNotAdvisor
+	}
+	ctx := c.Request.Context()
+	mt, _, _ := mime.ParseMediaType(c.GetHeader("Content-Type"))
+	var p contracts.Presentation
+	switch mt {
+	case "application/pdf", "application/octet-stream":
+		limit := s.cfg.Signature.MaxPDFBytes
+		if c.Request.ContentLength > limit {
+			return pdfTooLarge(limit)
+		}
+		body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, limit))
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			return pdfTooLarge(limit)
+		}
+		if err != nil {
+			return errBadRequest("could not read the upload")
+		}
+		signers, err := parseSigners(c.QueryArray("signers"))
+		if err != nil {
+			return err
+		}
+		p = contracts.Presentation{Name: c.Query("name"), PDF: body, Signers: signers}
+	case "application/json":
+		var b presentBody
+		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, maxBodyBytes)
+		if err := decodeJSON(c, &b, false); err != nil {
+			return err
+		}
+		if b.Template != "contract" {
+			return errBadRequest(`template must be "contract"`)
+		}
+		signers, err := parseSigners(b.Signers)
+		if err != nil {
+			return err
+		}
+		title, err := records.CleanText("title", b.Title, records.MaxTitleLen)
+		if err != nil {
+			return err
+		}
+		if title == "" {
+			title = "Vertrag"
+		}
+		pdf, err := signature.ContractPDF(signature.ContractTemplate{
+			Title:   title,
+			Company: s.cfg.Company.Name,
+			Advisor: who.name,
+			Date:    s.now(),
+		})
+		if err != nil {
+			return fmt.Errorf("contract template: %w", err)
+		}
+		p = contracts.Presentation{Name: title + ".pdf", PDF: pdf, Signers: signers}
+	default:
+		return &apiError{http.StatusUnsupportedMediaType, "bad_request", "send application/pdf, or application/json naming a template"}
+	}
+	p.ConsultationID, p.CreatedBy, p.Actor = who.con.ID, who.userID, who.id
+	d, err := s.signer.Present(ctx, p)
+	if err != nil {
+		return err
+	}
+	s.pushDocument(d)
+	c.JSON(http.StatusCreated, toDocumentJSON(d))
+	return nil
+}
+
+func pdfTooLarge(limit int64) error {
+	return &apiError{http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("the PDF is too large (at most %d MiB)", limit>>20)}
+}
+
+// handleListDocuments: GET /api/v1/consultations/:id/documents.
+func (s *Server) handleListDocuments(c *gin.Context) error {
+	who, err := s.callCaller(c)
+	if err != nil {
+		return err
+	}
+	ds, err := s.rec.Documents(c.Request.Context(), who.con.ID)
+	if err != nil {
+		return err
+	}
+	out := make([]documentJSON, len(ds))
+	for i, d := range ds {
+		out[i] = toDocumentJSON(d)
+	}
+	c.JSON(http.StatusOK, gin.H{"documents": out})
+	return nil
+}
+
+// handleGetDocument: GET /api/v1/consultations/:id/documents/:docId.
+func (s *Server) handleGetDocument(c *gin.Context) error {
+	who, err := s.callCaller(c)
+	if err != nil {
+		return err
+	}
+	d, err := s.rec.DocumentByID(c.Request.Context(), who.con.ID, c.Param("docId"))
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, toDocumentJSON(d))
+	return nil
+}
+
+// handleDocumentPDF: GET /api/v1/consultations/:id/documents/:docId/pdf
+// (?download=1 as an attachment).
+func (s *Server) handleDocumentPDF(c *gin.Context) error {
+	if s.signer == nil {
+		return errNoSigner
+	}
+	who, err := s.callCaller(c)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request.Context()
+	d, f, size, err := s.signer.Open(ctx, who.con.ID, c.Param("docId"))
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	h := c.Writer.Header()
+	h.Set("Content-Type", "application/pdf")
+	h.Set("Content-Length", strconv.FormatInt(size, 10))
+	h.Set("Cache-Control", "no-store")
+	name := d.Name
+	if d.Revision > 0 {
+		name = strings.TrimSuffix(name, ".pdf") + "-signed.pdf"
+	}
+	disp := "inline"
+	download := c.Query("download") == "1"
+	if download {
+		disp = "attachment"
+	}
+	h.Set("Content-Disposition", disp+`; filename="`+asciiFileName(name)+`"; filename*=UTF-8''`+url.PathEscape(name))
+	c.Status(http.StatusOK)
+	if c.Request.Method == http.MethodHead {
+		return nil
+	}
+	if download {
+		if err := s.rec.AppendAudit(ctx, d.ID, "downloaded", who.id, map[string]any{"revision": d.Revision, "sha256": d.CurrentSHA256}); err != nil {
+			s.log.WarnContext(ctx, "audit download", "document", d.ID, "err", err)
+		}
+	}
+	if _, err := io.Copy(c.Writer, f); err != nil {
+		s.log.DebugContext(ctx, "document download cut short", "route", routeOf(c))
+	}
+	return nil
+}
+
+// asciiFileName is name with everything but safe ASCII replaced, for the
+// plain filename parameter.
+func asciiFileName(name string) string {
+	var b strings.Builder
+	for _, r := range name {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', strings.ContainsRune(".-_ ()", r):
+			b.WriteRune(r)
+		default:
+			b.WriteByte('_')
+		}
+	}
+	if b.Len() == 0 {
+		return "document.pdf"
+	}
+	return b.String()
+}
+
+// handleSign: POST /api/v1/consultations/:id/documents/:docId/sign/:field,
+// body: the capture JSON.
+func (s *Server) handleSign(c *gin.Context) error {
+	if s.signer == nil {
+		return errNoSigner
+	}
+	who, err := s.callCaller(c)
+	if err != nil {
+		return err
+	}
+	if mt, _, _ := mime.ParseMediaType(c.GetHeader("Content-Type")); mt != "application/json" {
+		return &apiError{http.StatusUnsupportedMediaType, "bad_request", "send the capture as application/json"}
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, maxCaptureBody))
+	if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+		return &apiError{http.StatusRequestEntityTooLarge, "too_large", "the signature data is too large"}
+	}
+	if err != nil {
+		return errBadRequest("could not read the request")
+	}
+	role := records.SignerCustomer
+	if who.advisor {
+		role = records.SignerAdvisor
+	}
+	name := who.name
+	if name == "" {
+		name = "Kunde / Customer"
+	}
+	d, err := s.signer.Sign(c.Request.Context(), contracts.Signing{
+		ConsultationID: who.con.ID, DocumentID: c.Param("docId"), Field: c.Param("field"),
+		As: role, SignerName: name, SignerRef: who.id, Capture: body,
+	})
+	clear(body)
+	if err != nil {
+		return err
+	}
+	s.pushDocument(d)
+	c.JSON(http.StatusOK, toDocumentJSON(d))
+	return nil
+}
+
+// progressBody is POST …/progress.
+type progressBody struct {
+	Page     int    `json:"page"`
+	Pages    int    `json:"pages"`
+	Activity string `json:"activity"`
+}
+
+// viewedOnce remembers who has seen a document to its last page, so the
+// audit trail gets one "viewed" event each.
+type viewedOnce struct {
+	mu   sync.Mutex
+	seen map[string]struct{}
+}
+
+func (v *viewedOnce) first(key string) bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if _, ok := v.seen[key]; ok {
+		return false
+	}
+	if v.seen == nil {
+		v.seen = make(map[string]struct{})
+	}
+	if len(v.seen) > 100000 {
+		clear(v.seen)
+	}
+	v.seen[key] = struct{}{}
+	return true
+}
+
+// handleProgress: POST /api/v1/consultations/:id/documents/:docId/progress:
+// where a signer is (page, reading or signing); relayed to the advisors.
+func (s *Server) handleProgress(c *gin.Context) error {
+	who, err := s.callCaller(c)
+	if err != nil {
+		return err
+	}
+	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, 1024)
+	var b progressBody
+	if err := decodeJSON(c, &b, false); err != nil {
+		return err
+	}
+	switch b.Activity {
+	case "reading", "signing", "closed":
+	default:
+		return errBadRequest(`activity must be "reading", "signing" or "closed"`)
+	}
+	ctx := c.Request.Context()
+	d, err := s.rec.DocumentByID(ctx, who.con.ID, c.Param("docId"))
+	if err != nil {
+		return err
+	}
+	if b.Pages != d.Pages || b.Page < 1 || b.Page > d.Pages {
+		return errBadRequest(fmt.Sprintf("page must be 1..%d and pages %d", d.Pages, d.Pages))
+	}
+	if b.Page == d.Pages && s.viewed.first(d.ID+"|"+who.id+"|"+strconv.Itoa(d.Revision)) {
+		if err := s.rec.AppendAudit(ctx, d.ID, "viewed", who.id, map[string]any{"pages": d.Pages, "revision": d.Revision, "sha256": d.CurrentSHA256}); err != nil {
+			return err
+		}
+	}
+	from := who.id
+	if i := strings.IndexByte(from, ':'); i >= 0 && strings.HasPrefix(from, "participant:") {
+		from = from[i+1:]
+	}
+	s.hub.Notify(signaling.ConsultationID(who.con.ID), signaling.ToAdvisors, progressMsg{
+		Type: "document_progress", Doc: d.ID, From: from, Page: b.Page, Pages: b.Pages, Activity: b.Activity,
+	})
+	c.Status(http.StatusNoContent)
+	return nil
+}
+
+// classifySigning maps the signing errors (the classify switch's part for
+// documents and signatures).
+func classifySigning(err error) (problem, bool) {
+	var rej *signature.RejectError
+	switch {
+	case errors.As(err, &rej):
+		return problem{status: http.StatusUnprocessableEntity, code: "implausible", reason: rej.Code,
+			message: "the signature was not accepted: " + rej.Detail}, true
+	case errors.Is(err, signature.ErrPDFEncrypted):
+		return problem{status: http.StatusUnprocessableEntity, code: "pdf_encrypted",
+			message: "the PDF is encrypted or password-protected; upload it without protection"}, true
+	case errors.Is(err, signature.ErrPDFTooLarge):
+		return problem{status: http.StatusRequestEntityTooLarge, code: "too_large", message: "the PDF is too large"}, true
+	case errors.Is(err, signature.ErrPDFMalformed):
+		return problem{status: http.StatusUnprocessableEntity, code: "bad_pdf", message: "this file is not a readable PDF"}, true
+	case errors.Is(err, signature.ErrCaptureMalformed), errors.Is(err, signature.ErrCaptureTooLarge),
+		errors.Is(err, signature.ErrCaptureVersion):
+		return problem{status: http.StatusUnprocessableEntity, code: "implausible", reason: "bad_capture",
+			message: "the signature data is malformed"}, true
+	case errors.Is(err, contracts.ErrNotYourField):
+		return problem{status: http.StatusForbidden, code: "forbidden", message: "this signature field is for someone else"}, true
+	case errors.Is(err, contracts.ErrAlreadySigned):
+		return problem{status: http.StatusConflict, code: "conflict", message: "this field has been signed already"}, true
+	}
+	return problem{}, false
+}
