@@ -372,3 +372,111 @@ func (s *Store) deleteDocument(ctx context.Context, id string) error {
 	}
 	return nil
 }
+
+// ContractFilter selects documents for the back office's contract list.
+type ContractFilter struct {
+	// AdvisorID > 0 limits to documents presented by that staff user.
+	AdvisorID int64
+	// Query matches signer names, the document name and the consultation
+	// title (case-insensitive substring).
+	Query string
+	// Advisor matches the presenting advisor's display name (substring).
+	Advisor string
+	From    time.Time // created at or after (zero: no bound)
+	To      time.Time // created before (zero: no bound)
+	State   DocState  // "" for any
+	Limit   int       // at most; 0 means 200
+}
+
+// Contract is a document with what the contract list shows beside it.
+type Contract struct {
+	Document
+	ConsultationTitle string
+	AdvisorName       string
+}
+
+// Contracts lists documents for the back office, newest first.
+func (s *Store) Contracts(ctx context.Context, f ContractFilter) ([]Contract, error) {
+	q := `SELECT ` + prefixed("d.", documentColumns) + `, COALESCE(c.title, ''), COALESCE(u.display_name, '')
+		FROM documents d LEFT JOIN consultations c ON c.id = d.consultation_id LEFT JOIN users u ON u.id = d.created_by WHERE 1 = 1`
+	var args []any
+	if f.AdvisorID > 0 {
+		q += " AND d.created_by = ?"
+		args = append(args, f.AdvisorID)
+	}
+	if f.State != "" {
+		q += " AND d.state = ?"
+		args = append(args, string(f.State))
+	}
+	if !f.From.IsZero() {
+		q += " AND d.created_at >= ?"
+		args = append(args, f.From.UnixMilli())
+	}
+	if !f.To.IsZero() {
+		q += " AND d.created_at < ?"
+		args = append(args, f.To.UnixMilli())
+	}
+	if s := strings.TrimSpace(f.Query); s != "" {
+		like := "%" + escapeLike(strings.ToLower(s)) + "%"
+		q += ` AND (lower(d.name) LIKE ? ESCAPE '\' OR lower(COALESCE(c.title, '')) LIKE ? ESCAPE '\'
+			OR EXISTS (SELECT 1 FROM document_fields f WHERE f.document_id = d.id AND lower(COALESCE(f.signer_name, '')) LIKE ? ESCAPE '\'))`
+		args = append(args, like, like, like)
+	}
+	if s := strings.TrimSpace(f.Advisor); s != "" {
+		q += ` AND lower(COALESCE(u.display_name, '')) LIKE ? ESCAPE '\'`
+		args = append(args, "%"+escapeLike(strings.ToLower(s))+"%")
+	}
+	limit := f.Limit
+	if limit <= 0 || limit > 1000 {
+		limit = 200
+	}
+	q += " ORDER BY d.created_at DESC, d.id LIMIT ?"
+	args = append(args, limit)
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("records: contracts: %w", err)
+	}
+	var out []Contract
+	for rows.Next() {
+		var c Contract
+		var state string
+		var created int64
+		var signed sql.NullInt64
+		d := &c.Document
+		if err := rows.Scan(&d.ID, &d.ConsultationID, &d.Name, &d.Pages, &d.Size, &d.SHA256, &d.Revision, &d.CurrentBlob,
+			&d.CurrentSize, &d.CurrentSHA256, &state, &d.CreatedBy, &created, &signed, &c.ConsultationTitle, &c.AdvisorName); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("records: contracts: %w", err)
+		}
+		d.State, d.CreatedAt, d.SignedAt = DocState(state), millis(created), nullMillis(signed)
+		out = append(out, c)
+	}
+	err = rows.Err()
+	rows.Close()
+	if err != nil {
+		return nil, fmt.Errorf("records: contracts: %w", err)
+	}
+	for i := range out {
+		if out[i].Fields, err = s.fields(ctx, s.db, out[i].ID); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// DocumentAnywhere returns a document by id alone (back office).
+func (s *Store) DocumentAnywhere(ctx context.Context, id string) (Document, error) {
+	return s.document(ctx, s.db, id)
+}
+
+func prefixed(p, cols string) string {
+	parts := strings.Split(cols, ",")
+	for i, c := range parts {
+		parts[i] = p + strings.TrimSpace(c)
+	}
+	return strings.Join(parts, ", ")
+}
+
+func escapeLike(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 )
@@ -128,6 +129,59 @@ func TestCreateDocumentValidates(t *testing.T) {
 	} {
 		if _, err := s.CreateDocument(context.Background(), NewDocument{ConsultationID: "c", Blob: "b", Fields: fs}); !errors.Is(err, ErrInvalid) {
 			t.Errorf("%s: %v, want ErrInvalid", name, err)
+		}
+	}
+}
+
+func TestContractsSearch(t *testing.T) {
+	s, now := testStore(t)
+	ctx := context.Background()
+	anna := mustUser(t, s, "anna", RoleAdvisor)
+	ben := mustUser(t, s, "ben", RoleAdvisor)
+	mk := func(by int64, name, signer string) Document {
+		d, err := s.CreateDocument(ctx, NewDocument{ConsultationID: "c_" + name, Name: name, Pages: 1, Size: 1, SHA256: "x", Blob: "b",
+			CreatedBy: by, Fields: []Field{{Name: "customer", Signer: SignerCustomer}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if signer != "" {
+			if d, err = s.RecordSignature(ctx, d.ID, Signing{Field: "customer", Blob: "b2", SHA256: "y", SignerName: signer, At: *now}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		*now = now.Add(time.Hour)
+		return d
+	}
+	mk(anna.ID, "Kredit.pdf", "Eva Müller")
+	mk(anna.ID, "Konto.pdf", "")
+	mk(ben.ID, "Versicherung.pdf", "Max 100%")
+	names := func(f ContractFilter) string {
+		cs, err := s.Contracts(ctx, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, c := range cs {
+			out = append(out, c.Name)
+		}
+		return strings.Join(out, ",")
+	}
+	for _, tc := range []struct {
+		f    ContractFilter
+		want string
+	}{
+		{ContractFilter{}, "Versicherung.pdf,Konto.pdf,Kredit.pdf"},
+		{ContractFilter{AdvisorID: anna.ID}, "Konto.pdf,Kredit.pdf"},
+		{ContractFilter{Query: "müller"}, "Kredit.pdf"},
+		{ContractFilter{Query: "100%"}, "Versicherung.pdf"},
+		{ContractFilter{Query: "%"}, "Versicherung.pdf"},
+		{ContractFilter{Advisor: "ben"}, "Versicherung.pdf"},
+		{ContractFilter{State: DocSigned}, "Versicherung.pdf,Kredit.pdf"},
+		{ContractFilter{From: time.Date(2030, 1, 2, 4, 0, 0, 0, time.UTC)}, "Versicherung.pdf,Konto.pdf"},
+		{ContractFilter{To: time.Date(2030, 1, 2, 4, 0, 0, 0, time.UTC)}, "Kredit.pdf"},
+	} {
+		if got := names(tc.f); got != tc.want {
+			t.Errorf("%+v: %s, want %s", tc.f, got, tc.want)
 		}
 	}
 }
