@@ -80,22 +80,23 @@ type fieldJSON struct {
 	SignedAt   string `json:"signedAt,omitempty"`
 }
 
-func rfc3339(t time.Time) string {
+// rfc3339opt is rfc3339, or "" for the zero time.
+func rfc3339opt(t time.Time) string {
 	if t.IsZero() {
 		return ""
 	}
-	return t.UTC().Format(time.RFC3339)
+	return rfc3339(t)
 }
 
 func toDocumentJSON(d records.Document) documentJSON {
 	pdf := "/api/v1/consultations/" + d.ConsultationID + "/documents/" + d.ID + "/pdf"
 	j := documentJSON{
 		ID: d.ID, Name: d.Name, Pages: d.Pages, Size: d.Size, SHA256: d.SHA256, State: string(d.State),
-		Revision: d.Revision, CreatedAt: rfc3339(d.CreatedAt), SignedAt: rfc3339(d.SignedAt),
+		Revision: d.Revision, CreatedAt: rfc3339(d.CreatedAt), SignedAt: rfc3339opt(d.SignedAt),
 		Fields: make([]fieldJSON, len(d.Fields)), PDFURL: pdf, DownloadURL: pdf + "?download=1",
 	}
 	for i, f := range d.Fields {
-		j.Fields[i] = fieldJSON{Name: f.Name, Signer: f.Signer, Signed: f.Signed(), SignerName: f.SignerName, SignedAt: rfc3339(f.SignedAt)}
+		j.Fields[i] = fieldJSON{Name: f.Name, Signer: f.Signer, Signed: f.Signed(), SignerName: f.SignerName, SignedAt: rfc3339opt(f.SignedAt)}
 	}
 	return j
 }
@@ -205,12 +206,7 @@ func (s *Server) handlePresent(c *gin.Context) error {
 		if title == "" {
 			title = "Vertrag"
 		}
-		pdf, err := signature.ContractPDF(signature.ContractTemplate{
-			Title:   title,
-			Company: s.cfg.Company.Name,
-			Advisor: who.name,
-			Date:    s.now(),
-		})
+		pdf, err := signature.ContractPDF(contractTemplate(title, s.cfg.Company.Name, who.name, signers, s.now()))
 		if err != nil {
 			return fmt.Errorf("contract template: %w", err)
 		}
@@ -226,6 +222,29 @@ func (s *Server) handlePresent(c *gin.Context) error {
 	s.pushDocument(d)
 	c.JSON(http.StatusCreated, toDocumentJSON(d))
 	return nil
+}
+
+// contractTemplate fills the built-in contract for a presentation.
+func contractTemplate(title, company, advisor string, signers []string, now time.Time) signature.ContractTemplate {
+	t := signature.ContractTemplate{
+		Title: title,
+		Parties: []signature.Party{
+			{Role: "Anbieter", Name: company},
+			{Role: "Kunde / Kundin", Name: "siehe Unterschrift"},
+		},
+		Date: now,
+	}
+	if advisor != "" {
+		t.Parties[0].Address = "vertreten durch " + advisor
+	}
+	for _, who := range signers {
+		if who == records.SignerAdvisor {
+			t.Signatories = append(t.Signatories, "Für "+company)
+		} else {
+			t.Signatories = append(t.Signatories, "Kunde / Kundin")
+		}
+	}
+	return t
 }
 
 func pdfTooLarge(limit int64) error {

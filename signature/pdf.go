@@ -1,0 +1,359 @@
+package signature
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/digitorus/pdf"
+)
+
+// Limits applied to every untrusted PDF before and while it is parsed.
+const (
+	// DefaultMaxPDFBytes is the size limit LoadPDF applies when maxBytes <= 0.
+	DefaultMaxPDFBytes = 50 << 20
+	// MaxPDFPages is the largest page count accepted.
+	MaxPDFPages = 2000
+	// maxPDFObjects bounds the object count declared by the cross-reference
+	// data; the parser allocates a table of that size up front.
+	maxPDFObjects = 1 << 20
+	// maxPageTreeDepth bounds the nesting of the page tree.
+	maxPageTreeDepth = 64
+	// pdfParseTimeout bounds one parse: digitorus/pdf has no context.
+	pdfParseTimeout = 10 * time.Second
+)
+
+// Errors returned for PDFs that can't be taken in.
+var (
+	ErrPDFTooLarge  = errors.New("signature: PDF too large")
+	ErrPDFMalformed = errors.New("signature: malformed PDF")
+	ErrPDFEncrypted = errors.New("signature: PDF is encrypted (password-protected); upload an unencrypted copy")
+)
+
+// PageSize is a page's MediaBox in PDF points (1/72 inch).
+type PageSize struct {
+	LLX, LLY, URX, URY float64
+}
+
+// Width of the page in points.
+func (p PageSize) Width() float64 { return p.URX - p.LLX }
+
+// Height of the page in points.
+func (p PageSize) Height() float64 { return p.URY - p.LLY }
+
+// PDFInfo describes a PDF that passed intake.
+type PDFInfo struct {
+	Size      int64
+	SHA256    string     // lower-case hex of the whole file
+	Version   string     // from the header, e.g. "1.7"
+	Pages     int        // page count
+	PageSizes []PageSize // MediaBox of each page, in order
+	XrefType  string     // "table" or "stream"
+	SigFields int        // signature fields already present
+}
+
+// LoadPDF checks an untrusted PDF: size, header, that it parses, that it is
+// not encrypted, and reads its page sizes. maxBytes <= 0 means
+// DefaultMaxPDFBytes. It never panics; parser failures, panics and time-outs
+// are ErrPDFMalformed.
+func LoadPDF(data []byte, maxBytes int64) (*PDFInfo, error) {
+	return loadPDF(context.Background(), data, maxBytes)
+}
+
+func loadPDF(ctx context.Context, data []byte, maxBytes int64) (*PDFInfo, error) {
+	if maxBytes <= 0 {
+		maxBytes = DefaultMaxPDFBytes
+	}
+	if int64(len(data)) > maxBytes {
+		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrPDFTooLarge, len(data), maxBytes)
+	}
+	if !bytes.HasPrefix(data, []byte("%PDF-")) {
+		return nil, fmt.Errorf("%w: does not start with %%PDF-", ErrPDFMalformed)
+	}
+	if err := preflight(data); err != nil {
+		return nil, err
+	}
+	var info *PDFInfo
+	err := withReader(ctx, data, func(r *pdf.Reader) error {
+		var err error
+		info, err = describe(r)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	info.Size = int64(len(data))
+	sum := sha256.Sum256(data)
+	info.SHA256 = hex.EncodeToString(sum[:])
+	return info, nil
+}
+
+// withReader parses data with digitorus/pdf (the parser pdfsign uses) and
+// runs fn on the result, turning panics into ErrPDFMalformed and giving up
+// after pdfParseTimeout or when ctx ends. The parser can't be interrupted:
+// on a time-out its goroutine is abandoned, which is why preflight rejects
+// the inputs known to make it allocate or loop without bound.
+func withReader(ctx context.Context, data []byte, fn func(r *pdf.Reader) error) error {
+	ctx, cancel := context.WithTimeout(ctx, pdfParseTimeout)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		done <- parseGuarded(data, fn)
+	}()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("%w: parsing took too long: %v", ErrPDFMalformed, ctx.Err())
+	}
+}
+
+func parseGuarded(data []byte, fn func(r *pdf.Reader) error) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("%w: parser: %v", ErrPDFMalformed, p)
+		}
+	}()
+	r, err := pdf.NewReader(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		if errors.Is(err, pdf.ErrInvalidPassword) || mentionsEncrypt(data) {
+			return fmt.Errorf("%w (%v)", ErrPDFEncrypted, err)
+		}
+		return fmt.Errorf("%w: %w", ErrPDFMalformed, err)
+	}
+	if !r.Trailer().Key("Encrypt").IsNull() {
+		return ErrPDFEncrypted
+	}
+	return fn(r)
+}
+
+// mentionsEncrypt reports whether a trailer-like dictionary names /Encrypt.
+func mentionsEncrypt(data []byte) bool {
+	return bytes.Contains(data, []byte("/Encrypt"))
+}
+
+func describe(r *pdf.Reader) (*PDFInfo, error) {
+	info := &PDFInfo{Version: r.PDFVersion, XrefType: r.XrefInformation.Type}
+	root := r.Trailer().Key("Root")
+	if root.Kind() != pdf.Dict {
+		return nil, fmt.Errorf("%w: no document catalog", ErrPDFMalformed)
+	}
+	pages := root.Key("Pages")
+	if pages.Kind() != pdf.Dict {
+		return nil, fmt.Errorf("%w: no page tree", ErrPDFMalformed)
+	}
+	w := pageWalker{seen: map[pdf.Ptr]bool{}}
+	if err := w.walk(pages, PageSize{}, false, 0); err != nil {
+		return nil, err
+	}
+	if len(w.pages) == 0 {
+		return nil, fmt.Errorf("%w: no pages", ErrPDFMalformed)
+	}
+	info.Pages, info.PageSizes = len(w.pages), w.pages
+	fields := root.Key("AcroForm").Key("Fields")
+	for i := 0; i < fields.Len() && i < maxPDFObjects; i++ {
+		if fields.Index(i).Key("FT").Name() == "Sig" {
+			info.SigFields++
+		}
+	}
+	return info, nil
+}
+
+type pageWalker struct {
+	seen  map[pdf.Ptr]bool
+	pages []PageSize
+}
+
+// walk visits the page tree depth first, inheriting MediaBox, refusing
+// cycles, deep nesting and more than MaxPDFPages pages.
+func (w *pageWalker) walk(node pdf.Value, inherited PageSize, haveBox bool, depth int) error {
+	if depth > maxPageTreeDepth {
+		return fmt.Errorf("%w: page tree nested deeper than %d", ErrPDFMalformed, maxPageTreeDepth)
+	}
+	if ptr := node.GetPtr(); ptr.GetID() != 0 {
+		if w.seen[ptr] {
+			return fmt.Errorf("%w: page tree has a cycle at object %d", ErrPDFMalformed, ptr.GetID())
+		}
+		w.seen[ptr] = true
+	}
+	if box, ok := rectOf(node.Key("MediaBox")); ok {
+		inherited, haveBox = box, true
+	}
+	switch node.Key("Type").Name() {
+	case "Pages":
+		kids := node.Key("Kids")
+		if kids.Kind() != pdf.Array {
+			return fmt.Errorf("%w: page tree node without Kids", ErrPDFMalformed)
+		}
+		for i := 0; i < kids.Len(); i++ {
+			if err := w.walk(kids.Index(i), inherited, haveBox, depth+1); err != nil {
+				return err
+			}
+		}
+		return nil
+	case "Page":
+		if !haveBox {
+			return fmt.Errorf("%w: page %d has no MediaBox", ErrPDFMalformed, len(w.pages)+1)
+		}
+		if len(w.pages) >= MaxPDFPages {
+			return fmt.Errorf("%w: more than %d pages", ErrPDFMalformed, MaxPDFPages)
+		}
+		w.pages = append(w.pages, inherited)
+		return nil
+	default:
+		return fmt.Errorf("%w: page tree node of type %q", ErrPDFMalformed, node.Key("Type").Name())
+	}
+}
+
+func rectOf(v pdf.Value) (PageSize, bool) {
+	if v.Kind() != pdf.Array || v.Len() != 4 {
+		return PageSize{}, false
+	}
+	var f [4]float64
+	for i := range f {
+		e := v.Index(i)
+		switch e.Kind() {
+		case pdf.Integer:
+			f[i] = float64(e.Int64())
+		case pdf.Real:
+			f[i] = e.Float64()
+		default:
+			return PageSize{}, false
+		}
+	}
+	p := PageSize{LLX: min(f[0], f[2]), LLY: min(f[1], f[3]), URX: max(f[0], f[2]), URY: max(f[1], f[3])}
+	if p.Width() <= 0 || p.Height() <= 0 || p.Width() > 14400 || p.Height() > 14400 {
+		return PageSize{}, false
+	}
+	return p, true
+}
+
+// preflight rejects inputs that make digitorus/pdf allocate without bound
+// before it can fail: a huge /Size in a trailer or xref stream, or a huge
+// first object number in an xref subsection (the table is grown to it).
+func preflight(data []byte) error {
+	for _, key := range [][]byte{[]byte("/Size"), []byte("/Index")} {
+		rest := data
+		for {
+			i := bytes.Index(rest, key)
+			if i < 0 {
+				break
+			}
+			rest = rest[i+len(key):]
+			for _, n := range leadingInts(rest, 64) {
+				if n > maxPDFObjects {
+					return fmt.Errorf("%w: declares more than %d objects", ErrPDFMalformed, maxPDFObjects)
+				}
+			}
+		}
+	}
+	// Classic xref sections: "xref" then "start count" lines.
+	rest := data
+	for {
+		i := bytes.Index(rest, []byte("xref"))
+		if i < 0 {
+			return nil
+		}
+		rest = rest[i+4:]
+		if i >= 5 && bytes.HasSuffix(data[:len(data)-len(rest)-4], []byte("start")) {
+			continue // "startxref"
+		}
+		if err := checkXrefSubsections(rest); err != nil {
+			return err
+		}
+	}
+}
+
+// checkXrefSubsections scans "start count" headers and skips their entries.
+func checkXrefSubsections(b []byte) error {
+	for range 10000 {
+		nums, n := readInts(b, 2)
+		if len(nums) < 2 {
+			return nil
+		}
+		start, count := nums[0], nums[1]
+		if start > maxPDFObjects || count > maxPDFObjects || start+count > maxPDFObjects {
+			return fmt.Errorf("%w: xref subsection %d %d out of range", ErrPDFMalformed, start, count)
+		}
+		b = b[n:]
+		skip := count * 20
+		if skip > int64(len(b)) {
+			return nil
+		}
+		b = b[skip:]
+	}
+	return nil
+}
+
+// leadingInts returns the non-negative integers (and integers inside a
+// leading '[') at the start of b, looking at most at limit bytes.
+func leadingInts(b []byte, limit int) []int64 {
+	if len(b) > limit {
+		b = b[:limit]
+	}
+	var out []int64
+	i := 0
+	for i < len(b) && (isPDFSpace(b[i]) || b[i] == '[') {
+		i++
+	}
+	for i < len(b) {
+		j := i
+		var v int64
+		for j < len(b) && b[j] >= '0' && b[j] <= '9' && j-i < 19 {
+			v = v*10 + int64(b[j]-'0')
+			j++
+		}
+		if j == i {
+			break
+		}
+		if j-i >= 19 {
+			v = maxPDFObjects + 1
+		}
+		out = append(out, v)
+		i = j
+		for i < len(b) && isPDFSpace(b[i]) {
+			i++
+		}
+	}
+	return out
+}
+
+// readInts reads up to n whitespace-separated non-negative integers at the
+// start of b and returns them with the number of bytes consumed.
+func readInts(b []byte, n int) ([]int64, int) {
+	var out []int64
+	i := 0
+	for len(out) < n {
+		for i < len(b) && isPDFSpace(b[i]) {
+			i++
+		}
+		j := i
+		var v int64
+		for j < len(b) && b[j] >= '0' && b[j] <= '9' {
+			if j-i < 19 {
+				v = v*10 + int64(b[j]-'0')
+			} else {
+				v = maxPDFObjects + 1
+			}
+			j++
+		}
+		if j == i {
+			break
+		}
+		out = append(out, v)
+		i = j
+	}
+	return out, i
+}
+
+func isPDFSpace(c byte) bool {
+	switch c {
+	case ' ', '\t', '\r', '\n', '\f', 0:
+		return true
+	}
+	return false
+}
