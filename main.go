@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -18,6 +19,9 @@ func main() {
 	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "parley:", err)
+		if e, ok := errors.AsType[*exitError](err); ok {
+			os.Exit(e.code)
+		}
 		os.Exit(1)
 	}
 }
@@ -27,6 +31,7 @@ const usage = `Usage: parley [command] [flags]
 Commands:
   serve     run the server (default)
   user      manage staff accounts: user add NAME --role ROLE | user list | user passwd NAME
+  verify    check signed PDFs: verify [--json] FILE... (exit 0 valid, 1 invalid, 2 not checkable)
   keys      make development keys (PDF seal, biometric escrow key)
   biometric the escrow holder's tool: biometric open --escrow-key KEY contract.pdf
   help      show this help
@@ -44,6 +49,8 @@ func run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 		return serve(ctx, args, environ, stdout, stderr)
 	case "user":
 		return userCmd(ctx, args, environ, stdin, stdout, stderr)
+	case "verify":
+		return verifyCmd(ctx, args, environ, stdout, stderr)
 	case "keys":
 		return keysCmd(ctx, args, stdout, stderr)
 	case "biometric":

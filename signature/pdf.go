@@ -7,6 +7,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
+	"sync/atomic"
 	"time"
 
 	"github.com/digitorus/pdf"
@@ -100,25 +102,62 @@ func loadPDF(ctx context.Context, data []byte, maxBytes int64) (*PDFInfo, error)
 func withReader(ctx context.Context, data []byte, fn func(r *pdf.Reader) error) error {
 	ctx, cancel := context.WithTimeout(ctx, pdfParseTimeout)
 	defer cancel()
+	ra := &guardedReaderAt{data: data}
 	done := make(chan error, 1)
 	go func() {
-		done <- parseGuarded(data, fn)
+		done <- parseGuarded(ra, fn)
 	}()
 	select {
 	case err := <-done:
 		return err
 	case <-ctx.Done():
+		// Make the parser's next read panic, which parseGuarded recovers:
+		// the goroutine ends instead of spinning on.
+		ra.stop.Store(true)
 		return fmt.Errorf("%w: parsing took too long: %v", ErrPDFMalformed, ctx.Err())
 	}
 }
 
-func parseGuarded(data []byte, fn func(r *pdf.Reader) error) (err error) {
+// maxParserReads bounds the reads one parse may make: digitorus/pdf loops
+// re-reading at end of input on some malformed files (an unterminated
+// array, for one).
+const maxParserReads = 1 << 22
+
+var errParseAborted = errors.New("parse aborted")
+
+// guardedReaderAt serves the parser and aborts it (by panicking inside
+// ReadAt) once stopped or after maxParserReads reads.
+type guardedReaderAt struct {
+	data  []byte
+	stop  atomic.Bool
+	reads atomic.Int64
+}
+
+func (g *guardedReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	if g.stop.Load() || g.reads.Add(1) > maxParserReads {
+		panic(errParseAborted)
+	}
+	if off < 0 {
+		return 0, errors.New("negative offset")
+	}
+	if off >= int64(len(g.data)) {
+		return 0, io.EOF
+	}
+	n := copy(p, g.data[off:])
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+func parseGuarded(ra *guardedReaderAt, fn func(r *pdf.Reader) error) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("%w: parser: %v", ErrPDFMalformed, p)
 		}
 	}()
-	r, err := pdf.NewReader(bytes.NewReader(data), int64(len(data)))
+	data := ra.data
+	r, err := pdf.NewReader(ra, int64(len(data)))
 	if err != nil {
 		if errors.Is(err, pdf.ErrInvalidPassword) || mentionsEncrypt(data) {
 			return fmt.Errorf("%w (%v)", ErrPDFEncrypted, err)
