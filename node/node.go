@@ -113,7 +113,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (n *Node, err
 	}
 	n.Contracts = contracts.New(n.Records, docs, n.Keys, cfg.Signature.MaxPDFBytes, log.With("component", "contracts"))
 
-	srv, err := web.New(cfg, web.Deps{Records: n.Records, Hub: n.Hub, Ready: n.ready, Signer: n.Contracts}, log.With("component", "web"))
+	srv, err := web.New(cfg, web.Deps{Records: n.Records, Hub: n.Hub, Ready: n.ready, Signer: n.Contracts,
+		Verifier: contracts.NewVerifier(n.Keys, 4*cfg.Signature.MaxPDFBytes)}, log.With("component", "web"))
 	if err != nil {
 		return nil, fmt.Errorf("web: %w", err)
 	}

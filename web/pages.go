@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/parley-video/parley/records"
 )
 
 //go:embed templates/*.html
@@ -145,12 +147,16 @@ func (s *Server) handleLoginPage(c *gin.Context) error {
 
 // handleAppPage: GET /app and /app/call/:id, staff only.
 func (s *Server) handleAppPage(c *gin.Context) error {
-	_, _, ok, err := s.currentStaff(c)
+	u, _, ok, err := s.currentStaff(c)
 	if err != nil {
 		return err
 	}
 	if !ok {
 		loginRedirect(c)
+		return nil
+	}
+	if u.Role == records.RoleBackoffice {
+		c.Redirect(http.StatusFound, "/backoffice")
 		return nil
 	}
 	return s.servePage(c, "app.html")

@@ -64,6 +64,9 @@ type Deps struct {
 	// Signer signs documents in calls (documents.go); nil disables the
 	// document endpoints (503).
 	Signer Signer
+	// Verifier checks PDFs for the back office (backoffice.go); nil
+	// disables verification (503).
+	Verifier Verifier
 	// Metrics, when set, is served at /metrics (for admin.addr ""; API.md
 	// recommends a separate admin address instead). May be nil.
 	Metrics http.Handler
@@ -82,21 +85,22 @@ const maxBodyBytes = 64 << 10
 
 // Server is the public HTTP server's handler and its state.
 type Server struct {
-	cfg     config.Config
-	rec     *records.Store
-	hub     Hub
-	ready   func(ctx context.Context) map[string]error
-	log     *slog.Logger
-	now     func() time.Time
-	engine  *gin.Engine
-	trust   proxyTrust
-	origins originPolicy
-	logins  *limiter
-	consent consentText
-	files   *staticFiles
-	blobs   *blobs.Store // files and photos (files.go)
-	signer  Signer       // documents.go
-	viewed  viewedOnce   // documents.go
+	cfg      config.Config
+	rec      *records.Store
+	hub      Hub
+	ready    func(ctx context.Context) map[string]error
+	log      *slog.Logger
+	now      func() time.Time
+	engine   *gin.Engine
+	trust    proxyTrust
+	origins  originPolicy
+	logins   *limiter
+	consent  consentText
+	files    *staticFiles
+	blobs    *blobs.Store // files and photos (files.go)
+	signer   Signer       // documents.go
+	viewed   viewedOnce   // documents.go
+	verifier Verifier     // backoffice.go
 }
 
 // New builds the server. cfg should have passed config.Validate.
@@ -131,19 +135,20 @@ func New(cfg config.Config, deps Deps, log *slog.Logger) (*Server, error) {
 		perMinute = 1
 	}
 	s := &Server{
-		cfg:     cfg,
-		rec:     deps.Records,
-		hub:     deps.Hub,
-		ready:   deps.Ready,
-		log:     log,
-		now:     time.Now,
-		trust:   trust,
-		origins: origins,
-		logins:  newLimiter(perMinute, time.Minute, time.Now),
-		consent: newConsentText(cfg.Company.Name),
-		files:   files,
-		blobs:   store,
-		signer:  deps.Signer,
+		cfg:      cfg,
+		rec:      deps.Records,
+		hub:      deps.Hub,
+		ready:    deps.Ready,
+		log:      log,
+		now:      time.Now,
+		trust:    trust,
+		origins:  origins,
+		logins:   newLimiter(perMinute, time.Minute, time.Now),
+		consent:  newConsentText(cfg.Company.Name),
+		files:    files,
+		blobs:    store,
+		signer:   deps.Signer,
+		verifier: deps.Verifier,
 	}
 	s.engine = s.routes(deps.Metrics)
 	return s, nil
@@ -186,6 +191,7 @@ func (s *Server) routes(metrics http.Handler) *gin.Engine {
 
 	s.fileRoutes(e)
 	s.documentRoutes(e)
+	s.backofficeRoutes(staff, e)
 
 	e.GET("/ws/:id", s.checkOrigin, s.api(s.handleWS))
 
