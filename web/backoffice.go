@@ -177,12 +177,12 @@ func (s *Server) handleContractAudit(c *gin.Context) error {
 
 // handleContractPDF: GET /api/v1/contracts/:docId/pdf (?download=1).
 func (s *Server) handleContractPDF(c *gin.Context) error {
-	if s.signer == nil {
-		return errNoSigner
-	}
 	ct, err := s.contractFor(c)
 	if err != nil {
 		return err
+	}
+	if s.signer == nil {
+		return errNoSigner
 	}
 	ctx := c.Request.Context()
 	_, f, size, err := s.signer.Open(ctx, ct.ConsultationID, ct.ID)
@@ -215,12 +215,12 @@ func (s *Server) handleContractPDF(c *gin.Context) error {
 // handleVerifyContract: GET /api/v1/contracts/:docId/verification — the
 // verdict on the stored PDF (recorded in the audit trail).
 func (s *Server) handleVerifyContract(c *gin.Context) error {
-	if s.signer == nil || s.verifier == nil {
-		return errNoSigner
-	}
 	ct, err := s.contractFor(c)
 	if err != nil {
 		return err
+	}
+	if s.signer == nil || s.verifier == nil {
+		return errNoSigner
 	}
 	ctx := c.Request.Context()
 	_, f, _, err := s.signer.Open(ctx, ct.ConsultationID, ct.ID)

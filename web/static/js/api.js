@@ -42,13 +42,16 @@ export class ApiError extends Error {
    * @param {string} code API error code (see API.md) or "network"
    * @param {string} message developer message (English, not shown as is)
    * @param {number|null} [retryAfter] seconds from a Retry-After header
+   * @param {string|null} [reason] the error's "reason", where API.md names one
+   *   (e.g. why a signature capture is implausible)
    */
-  constructor(status, code, message, retryAfter = null) {
+  constructor(status, code, message, retryAfter = null, reason = null) {
     super(message);
     this.name = 'ApiError';
     this.status = status;
     this.code = code;
     this.retryAfter = retryAfter;
+    this.reason = reason;
   }
 }
 
@@ -61,6 +64,7 @@ function codeForStatus(status) {
     case 404: return 'not_found';
     case 409: return 'conflict';
     case 410: return 'expired';
+    case 413: return 'too_large';
     case 429: return 'rate_limited';
     default: return 'internal';
   }
@@ -90,13 +94,15 @@ export function readCookie(name) {
  * Performs one API request.
  * @param {'GET'|'POST'|'PUT'|'PATCH'|'DELETE'} method
  * @param {string} path absolute path, e.g. /api/v1/me
- * @param {unknown} [body] JSON body
+ * @param {unknown} [body] JSON body, or a Blob sent as it is with its type
  * @returns {Promise<any>} parsed JSON, or null for an empty response
  */
 export async function request(method, path, body) {
   /** @type {Record<string, string>} */
   const headers = { Accept: 'application/json' };
-  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  const blob = body instanceof Blob ? body : null;
+  if (blob) headers['Content-Type'] = blob.type || 'application/octet-stream';
+  else if (body !== undefined) headers['Content-Type'] = 'application/json';
   if (method !== 'GET') {
     const token = readCookie('parley_csrf');
     if (token) headers['X-CSRF-Token'] = token;
@@ -107,7 +113,7 @@ export async function request(method, path, body) {
     res = await fetch(path, {
       method,
       headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
+      body: blob ?? (body === undefined ? undefined : JSON.stringify(body)),
       credentials: 'same-origin',
       cache: 'no-store',
     });
@@ -134,7 +140,8 @@ export async function request(method, path, body) {
     const code = e && typeof e.code === 'string' ? e.code : codeForStatus(res.status);
     const message = e && typeof e.message === 'string' ? e.message : `HTTP ${res.status}`;
     const ra = Number.parseInt(res.headers.get('Retry-After') ?? '', 10);
-    throw new ApiError(res.status, code, message, Number.isFinite(ra) ? ra : null);
+    const reason = e && typeof e.reason === 'string' ? e.reason : null;
+    throw new ApiError(res.status, code, message, Number.isFinite(ra) ? ra : null, reason);
   }
   if (text && data === null) {
     throw new ApiError(res.status, 'internal', 'response is not JSON');

@@ -29,6 +29,7 @@ import { h, toast, errorText, initials, copyText, formatTime } from './ui.js';
 import { icon, setIcon } from './icons.js';
 import { canShareScreen, fillDeviceSelect, LevelMeter } from './devices.js';
 import { ChatPanel } from './chat-ui.js';
+import { DocumentsPanel } from './contract-ui.js';
 
 /**
  * @typedef {import('./call.js').CallSession} CallSession
@@ -213,9 +214,20 @@ export class CallView {
     // Encrypted chat, files and photos (chat-ui.js).
     /** @type {ChatPanel|null} */
     this.chatPanel = session.chat ? new ChatPanel(session.chat, session) : null;
+    // Contracts to sign in the call (contract-ui.js); one drawer open at a time.
+    this.docsPanel = new DocumentsPanel(session, {
+      role: this.opts.role,
+      title: this.opts.title,
+      onOpen: () => {
+        if (this.chatPanel?.open) this.chatPanel.toggle(false);
+      },
+    });
+    this.chatPanel?.toggleBtn.addEventListener('click', () => {
+      if (this.chatPanel?.open) this.docsPanel.hide();
+    });
 
     const controls = h('div', { class: 'controls', attrs: { role: 'toolbar', 'aria-label': t('call.controls'), 'data-i18n-aria-label': 'call.controls' } }, [
-      h('div', { class: 'controls-group' }, [this.micBtn, this.camBtn, this.screenBtn, this.devicesBtn, this.peopleBtn, this.chatPanel?.toggleBtn]),
+      h('div', { class: 'controls-group' }, [this.micBtn, this.camBtn, this.screenBtn, this.devicesBtn, this.peopleBtn, this.chatPanel?.toggleBtn, this.docsPanel.toggleBtn]),
       h('div', { class: 'controls-group' }, [this.leaveBtn, this.endBtn]),
     ]);
 
@@ -262,7 +274,7 @@ export class CallView {
 
     this.callEl = h('div', { class: 'call', data: { layout: 'grid', role: this.opts.role } }, [
       header,
-      h('div', { class: 'call-main' }, [this.stageEl, this.sideEl, this.chatPanel?.el]),
+      h('div', { class: 'call-main' }, [this.stageEl, this.sideEl, this.chatPanel?.el, this.docsPanel.el, this.docsPanel.viewer.el]),
       controls,
       this.devicesDialog,
       this.endDialog,
@@ -838,6 +850,7 @@ export class CallView {
     this._off = [];
     this.chatPanel?.destroy();
     this.chatPanel = null;
+    this.docsPanel.destroy();
     this.meter.close();
     for (const tile of this.tiles.values()) if (tile.video) tile.video.srcObject = null;
     for (const el of this.audios.values()) el.srcObject = null;

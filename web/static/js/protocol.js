@@ -50,6 +50,8 @@ export const PROTOCOL_VERSION = 1;
  * @typedef {{type: 'chat_history', messages: ChatEntry[]}} ChatHistoryMessage
  * @typedef {{type: 'receipt', msg: string, from: string}} ReceiptMessage
  * @typedef {{type: 'deleted', msg: string}} DeletedMessage
+ * @typedef {{type: 'document', document: import('./contract.js').Document}} DocumentMessage
+ * @typedef {{type: 'document_progress', doc: string, from: string, page: number, pages: number, activity: import('./contract.js').Activity}} DocumentProgressMessage
  * @typedef {{
  *   welcome: WelcomeMessage,
  *   roster: RosterMessage,
@@ -62,7 +64,9 @@ export const PROTOCOL_VERSION = 1;
  *   chat: ChatMessage,
  *   chat_history: ChatHistoryMessage,
  *   receipt: ReceiptMessage,
- *   deleted: DeletedMessage
+ *   deleted: DeletedMessage,
+ *   document: DocumentMessage,
+ *   document_progress: DocumentProgressMessage
  * }} ServerMessageMap
  */
 
@@ -162,7 +166,7 @@ export function closeMeaning(code, beforeWelcome) {
 }
 
 /** Server message types this client understands. */
-const KNOWN = new Set(['welcome', 'roster', 'state', 'answer', 'offer', 'candidate', 'error', 'pong', 'chat', 'chat_history', 'receipt', 'deleted']);
+const KNOWN = new Set(['welcome', 'roster', 'state', 'answer', 'offer', 'candidate', 'error', 'pong', 'chat', 'chat_history', 'receipt', 'deleted', 'document', 'document_progress']);
 
 /**
  * The WebSocket URL for a consultation, on this page's own origin.

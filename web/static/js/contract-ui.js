@@ -1,0 +1,926 @@
+// @ts-check
+/**
+ * Signing a contract in the call (contract.js has the logic): the
+ * "Dokumente" panel (a drawer like the chat; advisors present a PDF or the
+ * contract template there, choose who signs, and follow each document:
+ * fields signed or not, the customer's reading progress, the signed PDF to
+ * download) and the document view (over the stage, a full-screen sheet on
+ * phones): the pages rendered by pdf.js one at a time, "Unterschreiben"
+ * once the last page was shown, then the signature pad with the legal
+ * sentence, and after signing "Unterschrieben ✓" with the signed PDF.
+ *
+ * pdf.js (web/static/vendor/pdfjs, scripts/vendor-pdfjs.sh) is loaded on
+ * first use, from this origin only: no eval, no WebAssembly (its JavaScript
+ * decoders instead), standard fonts served locally, no CMaps.
+ *
+ * Test ids: documents-toggle, documents-panel, document-upload (file input),
+ * document-template, document-title, document-signers-customer,
+ * document-signers-both, document-present, document-error, doc-<id> (with
+ * data-state), doc-progress-<id>, doc-open-<id>, doc-download-<id>;
+ * in the view: doc-view (data-doc, data-mode, data-page), doc-page-prev,
+ * doc-page-next, doc-page-label, doc-sign-start, doc-signed,
+ * signature-pad, signature-clear, signature-submit, signature-error,
+ * doc-download-<id>.
+ * @module
+ */
+
+import { t, tryT, onLangChange, applyTranslations } from './i18n.js';
+import { h, toast, errorText, formatTime } from './ui.js';
+import { icon } from './icons.js';
+import { formatSize } from './chat-ui.js';
+import { ApiError } from './api.js';
+import { DocumentSession } from './contract.js';
+import { SignaturePad } from './signature-pad.js';
+
+/**
+ * @typedef {import('./contract.js').Document} Document
+ * @typedef {import('./contract.js').Field} Field
+ * @typedef {import('./contract.js').SignerRole} SignerRole
+ * @typedef {import('./contract.js').Progress} Progress
+ * @typedef {import('./i18n.js').Key} Key
+ * @typedef {typeof import('pdfjs-dist')} PdfJs
+ * @typedef {import('pdfjs-dist').PDFDocumentProxy} PdfDocument
+ * @typedef {import('pdfjs-dist').RenderTask} RenderTask
+ */
+
+const PDFJS = '/static/vendor/pdfjs/';
+
+/** @type {Promise<PdfJs>|null} */
+let pdfjsLoading = null;
+/** @type {import('pdfjs-dist').PDFWorker|null} one worker for every document of the page */
+let pdfWorker = null;
+
+/** @returns {Promise<PdfJs>} pdf.js, loaded once */
+function loadPdfjs() {
+  if (!pdfjsLoading) {
+    const url = `${PDFJS}pdf.min.mjs`; // a variable: no bundler or type checker follows it
+    pdfjsLoading = import(url).then((/** @type {PdfJs} */ m) => {
+      m.GlobalWorkerOptions.workerSrc = `${PDFJS}pdf.worker.min.mjs`;
+      return m;
+    });
+    pdfjsLoading.catch(() => {
+      pdfjsLoading = null;
+    });
+  }
+  return pdfjsLoading;
+}
+
+/**
+ * Opens PDF bytes with pdf.js, configured for Parley's CSP.
+ * @param {Uint8Array} data
+ * @returns {Promise<PdfDocument>}
+ */
+async function openPdf(data) {
+  const pdfjs = await loadPdfjs();
+  const abs = (/** @type {string} */ p) => new URL(PDFJS + p, location.href).href;
+  /** @type {import('pdfjs-dist/types/src/display/api').DocumentInitParameters & {isEvalSupported: boolean}} */
+  const params = {
+    data,
+    // pdf.js 6 no longer evaluates code and ignores this; older builds need it under the CSP.
+    isEvalSupported: false,
+    useWasm: false, // the CSP has no 'wasm-unsafe-eval': the JavaScript decoders from wasmUrl instead
+    wasmUrl: abs('wasm/'),
+    standardFontDataUrl: abs('standard_fonts/'),
+    enableXfa: false,
+  };
+  if (!pdfWorker || pdfWorker.destroyed) pdfWorker = new pdfjs.PDFWorker();
+  params.worker = pdfWorker;
+  return pdfjs.getDocument(params).promise;
+}
+
+/** @param {Document} doc @returns {string} */
+function pagesText(doc) {
+  return doc.pages === 1 ? t('doc.pagesOne') : t('doc.pages', { n: doc.pages });
+}
+
+/** @param {Field} f @returns {string} */
+function fieldLabel(f) {
+  return t(f.signer === 'advisor' ? 'doc.field.advisor' : 'doc.field.customer');
+}
+
+/**
+ * Translated text of a failed document action.
+ * @param {unknown} err
+ * @returns {string}
+ */
+function docErrorText(err) {
+  if (err instanceof ApiError) {
+    if (err.code === 'implausible') return tryT(`sign.error.${err.reason ?? ''}`) ?? t('sign.error.implausible');
+    return tryT(`doc.error.${err.code}`) ?? errorText('error', err.code);
+  }
+  return t('doc.error.load');
+}
+
+/**
+ * The link that downloads a document's current revision.
+ * @param {Document} doc
+ * @returns {HTMLAnchorElement}
+ */
+function downloadLink(doc) {
+  return h('a', {
+    class: 'btn btn-secondary btn-small',
+    attrs: { href: doc.downloadUrl, download: doc.name || 'dokument.pdf', 'aria-label': t('doc.downloadLabel', { name: doc.name }) },
+    data: { testid: `doc-download-${doc.id}` },
+  }, [icon('download'), h('span', { text: t(doc.state === 'signed' ? 'doc.downloadSigned' : 'doc.download') })]);
+}
+
+/**
+ * The document view: pages, then the signature pad.
+ */
+class DocumentViewer {
+  /**
+   * @param {DocumentSession} docs
+   * @param {{onClose: (docId: string) => void}} opts
+   */
+  constructor(docs, opts) {
+    this.docs = docs;
+    this.opts = opts;
+    /** @type {Document|null} */
+    this.doc = null;
+    /** @type {'read'|'sign'} */
+    this.mode = 'read';
+    this.page = 1;
+    this.pages = 0;
+    /** @type {PdfDocument|null} */
+    this.pdf = null;
+    /** The document's state when the shown revision was fetched. */
+    this.pdfState = '';
+    /** @type {RenderTask|null} */
+    this._task = null;
+    this._loadSeq = 0;
+    /** @type {Set<string>} documents whose last page this reader has seen */
+    this.readToEnd = new Set();
+    /** @type {SignaturePad|null} */
+    this.pad = null;
+    this._busy = false;
+
+    this.titleEl = h('h2', { class: 'docview-title', id: 'docview-title' });
+    this.stateEl = h('span', { class: 'doc-state' });
+    const close = h('button', {
+      class: 'btn-icon docview-close',
+      attrs: { type: 'button', 'aria-label': t('view.close'), 'data-i18n-aria-label': 'view.close', title: t('view.close'), 'data-i18n-title': 'view.close' },
+    }, [icon('close')]);
+    close.addEventListener('click', () => this.close());
+
+    // Reading.
+    this.canvas = h('canvas', { class: 'docview-canvas', attrs: { role: 'img' } });
+    this.loadingEl = h('p', { class: 'docview-loading', attrs: { role: 'status' } }, [
+      h('span', { class: 'spinner', attrs: { 'aria-hidden': 'true' } }),
+      h('span', { i18n: 'view.loading' }),
+    ]);
+    this.loadError = h('p', { class: 'docview-alert', attrs: { role: 'alert', hidden: true } });
+    this.stage = h('div', { class: 'docview-stage' }, [this.loadingEl, this.loadError, this.canvas]);
+    this.signedEl = h('p', { class: 'docview-signed', data: { testid: 'doc-signed' }, attrs: { hidden: true, role: 'status' } }, [
+      h('strong', { i18n: 'view.signedBadge' }),
+      ' ',
+      h('span', { i18n: 'view.signedText' }),
+    ]);
+
+    // Signing.
+    this.padCanvas = h('canvas', {
+      class: 'pad-canvas',
+      attrs: { 'aria-label': t('pad.label'), 'data-i18n-aria-label': 'pad.label', role: 'img', tabindex: 0 },
+      data: { testid: 'signature-pad' },
+    });
+    this.padHere = h('span', { class: 'pad-here', attrs: { 'aria-hidden': 'true' }, i18n: 'pad.here' });
+    this.legalEl = h('p', { class: 'pad-legal', id: 'pad-legal' });
+    this.padError = h('p', { class: 'pad-error', attrs: { role: 'alert', hidden: true }, data: { testid: 'signature-error' } });
+    this.signPane = h('div', { class: 'docview-sign', attrs: { hidden: true } }, [
+      h('h3', { class: 'pad-title', id: 'pad-title', i18n: 'pad.title' }),
+      h('p', { class: 'pad-hint muted', i18n: 'pad.hint' }),
+      h('div', { class: 'pad-box' }, [
+        this.padHere,
+        h('span', { class: 'pad-line', attrs: { 'aria-hidden': 'true' } }),
+        h('span', { class: 'pad-x', attrs: { 'aria-hidden': 'true' }, text: '×' }),
+        this.padCanvas,
+      ]),
+      h('p', { class: 'pad-rotate muted small', i18n: 'pad.rotate' }),
+      this.padError,
+      this.legalEl,
+    ]);
+
+    // Footer: page navigation and actions.
+    this.prevBtn = h('button', {
+      class: 'btn btn-secondary btn-small',
+      attrs: { type: 'button', 'aria-label': t('view.prev'), 'data-i18n-aria-label': 'view.prev', title: t('view.prev'), 'data-i18n-title': 'view.prev' },
+      data: { testid: 'doc-page-prev' },
+    }, [icon('chevron-left')]);
+    this.nextBtn = h('button', {
+      class: 'btn btn-secondary btn-small',
+      attrs: { type: 'button', 'aria-label': t('view.next'), 'data-i18n-aria-label': 'view.next', title: t('view.next'), 'data-i18n-title': 'view.next' },
+      data: { testid: 'doc-page-next' },
+    }, [icon('chevron-right')]);
+    this.pageLabel = h('span', { class: 'docview-page', attrs: { 'aria-live': 'polite' }, data: { testid: 'doc-page-label' } });
+    this.prevBtn.addEventListener('click', () => this.go(this.page - 1));
+    this.nextBtn.addEventListener('click', () => this.go(this.page + 1));
+    this.hintEl = h('p', { class: 'docview-hint small' });
+    this.signStart = h('button', { class: 'btn btn-primary', attrs: { type: 'button' }, data: { testid: 'doc-sign-start' } }, [
+      icon('pen'),
+      h('span', { i18n: 'doc.sign' }),
+    ]);
+    this.signStart.addEventListener('click', () => this._startSigning());
+    this.downloadSlot = h('span', { class: 'docview-download' });
+    this.readActions = h('div', { class: 'docview-actions' }, [
+      h('div', { class: 'docview-nav' }, [this.prevBtn, this.pageLabel, this.nextBtn]),
+      h('div', { class: 'docview-buttons' }, [this.downloadSlot, this.signStart]),
+    ]);
+
+    const back = h('button', { class: 'btn btn-ghost', attrs: { type: 'button' } }, [icon('chevron-left'), h('span', { i18n: 'pad.back' })]);
+    back.addEventListener('click', () => this._setMode('read'));
+    this.clearBtn = h('button', { class: 'btn btn-secondary', attrs: { type: 'button' }, data: { testid: 'signature-clear' } }, [
+      icon('trash'),
+      h('span', { i18n: 'pad.clear' }),
+    ]);
+    this.clearBtn.addEventListener('click', () => {
+      this.pad?.clear();
+      this.padError.hidden = true;
+    });
+    this.submitLabel = h('span', { i18n: 'pad.submit' });
+    this.submitBtn = h('button', {
+      class: 'btn btn-primary',
+      attrs: { type: 'button', 'aria-describedby': 'pad-legal' },
+      data: { testid: 'signature-submit' },
+    }, [icon('check'), this.submitLabel]);
+    this.submitBtn.addEventListener('click', () => void this._submit());
+    this.signActions = h('div', { class: 'docview-actions docview-actions-sign', attrs: { hidden: true } }, [
+      back,
+      h('div', { class: 'docview-buttons' }, [this.clearBtn, this.submitBtn]),
+    ]);
+
+    this.el = h('section', {
+      class: 'docview',
+      attrs: { hidden: true, role: 'dialog', 'aria-labelledby': 'docview-title', 'aria-modal': 'false' },
+      data: { testid: 'doc-view', mode: 'read' },
+    }, [
+      h('div', { class: 'docview-sheet' }, [
+        h('header', { class: 'docview-top' }, [h('div', { class: 'docview-heading' }, [this.titleEl, this.stateEl]), close]),
+        h('div', { class: 'docview-body' }, [this.signedEl, this.stage, this.signPane]),
+        h('footer', { class: 'docview-foot' }, [this.hintEl, this.readActions, this.signActions]),
+      ]),
+    ]);
+    this.el.addEventListener('keydown', (ev) => {
+      if (ev.key === 'Escape') {
+        ev.stopPropagation();
+        if (this.mode === 'sign' && !this._busy) this._setMode('read');
+        else this.close();
+      } else if (this.mode === 'read' && ev.target === this.el) {
+        if (ev.key === 'ArrowRight' || ev.key === 'PageDown') this.go(this.page + 1);
+        if (ev.key === 'ArrowLeft' || ev.key === 'PageUp') this.go(this.page - 1);
+      }
+    });
+    this.el.tabIndex = -1;
+    this._resizeObs = new ResizeObserver(() => {
+      clearTimeout(this._resizeTimer);
+      this._resizeTimer = window.setTimeout(() => {
+        if (!this.el.hidden && this.mode === 'read') void this._render();
+      }, 150);
+    });
+    this._resizeTimer = 0;
+    this._resizeObs.observe(this.stage);
+  }
+
+  get isOpen() {
+    return !this.el.hidden && this.doc !== null;
+  }
+
+  /**
+   * Opens a document (again).
+   * @param {Document} doc
+   */
+  open(doc) {
+    const same = this.doc?.id === doc.id && !this.el.hidden;
+    this.doc = doc;
+    this.el.hidden = false;
+    document.body.classList.add('docview-open');
+    this.el.dataset.doc = doc.id;
+    if (!same) {
+      this.page = 1;
+      this.pages = doc.pages;
+      this._setMode('read', false);
+      void this._load();
+      this.el.focus({ preventScroll: true });
+    }
+    this.render();
+  }
+
+  close() {
+    if (this.el.hidden) return;
+    const doc = this.doc;
+    if (this._busy) return; // a signature is being submitted
+    if (doc) this.docs.reportProgress(doc.id, this.page, this.pages, 'closed');
+    this.el.hidden = true;
+    document.body.classList.remove('docview-open');
+    this._task?.cancel();
+    this._task = null;
+    this.pdf?.loadingTask.destroy().catch(() => {});
+    this.pdf = null;
+    this.doc = null;
+    if (doc) this.opts.onClose(doc.id);
+  }
+
+  /**
+   * The newest version of the open document arrived.
+   * @param {Document} doc
+   */
+  update(doc) {
+    if (this.doc?.id !== doc.id) return;
+    const wasSigned = this.doc.fields.filter((f) => f.signed).length;
+    this.doc = doc;
+    // Someone signed: show the new revision.
+    if (doc.fields.filter((f) => f.signed).length !== wasSigned && this.mode === 'read') void this._load(true);
+    this.render();
+  }
+
+  /** The field this reader may sign in the open document. */
+  get field() {
+    return this.doc ? this.docs.openFieldFor(this.doc) : null;
+  }
+
+  /**
+   * @param {boolean} [toLast] show the last page (after a signature)
+   */
+  async _load(toLast = false) {
+    const doc = this.doc;
+    if (!doc) return;
+    const seq = ++this._loadSeq;
+    this.loadingEl.hidden = false;
+    this.loadError.hidden = true;
+    try {
+      const data = await this.docs.fetchPdf(doc);
+      const pdf = await openPdf(data);
+      if (seq !== this._loadSeq || this.doc?.id !== doc.id) {
+        void pdf.loadingTask.destroy();
+        return;
+      }
+      this.pdf?.loadingTask.destroy().catch(() => {});
+      this.pdf = pdf;
+      this.pdfState = doc.state;
+      this.pages = pdf.numPages;
+      if (toLast) this.page = this.pages;
+      this.page = Math.min(Math.max(1, this.page), this.pages);
+      await this._render();
+    } catch (err) {
+      if (seq !== this._loadSeq) return;
+      console.error('parley: document view', err);
+      this.loadingEl.hidden = true;
+      this.loadError.textContent = docErrorText(err);
+      this.loadError.hidden = false;
+    }
+  }
+
+  /** Renders the current page to fit the stage's width. */
+  async _render() {
+    const pdf = this.pdf;
+    if (!pdf) return;
+    const n = this.page;
+    const page = await pdf.getPage(n);
+    if (pdf !== this.pdf || n !== this.page) return;
+    const base = page.getViewport({ scale: 1 });
+    const avail = Math.max(200, this.stage.clientWidth - 16);
+    const scale = Math.min(avail / base.width, 1.6);
+    const dpr = Math.min(window.devicePixelRatio || 1, 3);
+    const vp = page.getViewport({ scale: scale * dpr });
+    // Render off screen, then swap: no blank flash between pages.
+    const out = document.createElement('canvas');
+    out.width = Math.floor(vp.width);
+    out.height = Math.floor(vp.height);
+    this._task?.cancel();
+    const task = page.render({ canvas: out, viewport: vp });
+    this._task = task;
+    try {
+      await task.promise;
+    } catch (err) {
+      if (err instanceof Error && err.name === 'RenderingCancelledException') return;
+      throw err;
+    }
+    if (this._task !== task) return;
+    this._task = null;
+    this.canvas.width = out.width;
+    this.canvas.height = out.height;
+    this.canvas.style.width = `${Math.floor(vp.width / dpr)}px`;
+    this.canvas.getContext('2d')?.drawImage(out, 0, 0);
+    this.loadingEl.hidden = true;
+    this.el.dataset.rendered = String(n);
+    this.el.dataset.renderedState = this.pdfState; // of the revision shown
+    this._notePage();
+    this.render();
+  }
+
+  /** @param {number} n */
+  go(n) {
+    if (!this.pdf || n < 1 || n > this.pages || n === this.page) return;
+    this.page = n;
+    void this._render();
+    this.render();
+    this._notePage();
+  }
+
+  /** Counts the page as shown and tells the advisors. */
+  _notePage() {
+    const doc = this.doc;
+    if (!doc || !this.pdf) return;
+    if (this.page >= this.pages) this.readToEnd.add(doc.id);
+    this.docs.reportProgress(doc.id, this.page, this.pages, this.mode === 'sign' ? 'signing' : 'reading');
+  }
+
+  /**
+   * @param {'read'|'sign'} mode
+   * @param {boolean} [report]
+   */
+  _setMode(mode, report = true) {
+    this.mode = mode;
+    this.el.dataset.mode = mode;
+    this.stage.hidden = mode !== 'read';
+    this.signPane.hidden = mode !== 'sign';
+    this.readActions.hidden = mode !== 'read';
+    this.signActions.hidden = mode !== 'sign';
+    this.padError.hidden = true;
+    if (mode === 'sign') {
+      if (!this.pad) {
+        this.pad = new SignaturePad(this.padCanvas);
+        this.pad.on('change', ({ reason }) => {
+          if (reason === 'resized') this._padError(t('pad.resized'));
+          else if (reason === 'ink') this.padError.hidden = true;
+          this._renderPad();
+        });
+      }
+      this.pad.clear();
+      this.padCanvas.focus({ preventScroll: true });
+    } else {
+      this.signStart.focus({ preventScroll: true });
+      if (this.pdf) void this._render();
+    }
+    if (report && this.doc) this.docs.reportProgress(this.doc.id, this.page, this.pages, mode === 'sign' ? 'signing' : 'reading');
+    this.render();
+  }
+
+  _startSigning() {
+    if (!this.field || !this.doc || !this.readToEnd.has(this.doc.id)) return;
+    this._setMode('sign');
+  }
+
+  /** @param {string} text */
+  _padError(text) {
+    this.padError.textContent = text;
+    this.padError.hidden = false;
+  }
+
+  _renderPad() {
+    const empty = !this.pad || this.pad.isEmpty();
+    this.padHere.hidden = !empty;
+    this.submitBtn.disabled = this._busy || empty;
+    this.clearBtn.disabled = this._busy || empty;
+  }
+
+  async _submit() {
+    const doc = this.doc;
+    const field = this.field;
+    const pad = this.pad;
+    if (!doc || !field || !pad || this._busy) return;
+    const capture = pad.capture();
+    if (!capture) {
+      this._padError(t('pad.empty'));
+      return;
+    }
+    this._busy = true;
+    pad.disabled = true;
+    this.submitLabel.textContent = t('pad.busy');
+    this._renderPad();
+    try {
+      const signed = await this.docs.sign(doc, field.name, capture);
+      this.doc = signed;
+      this._busy = false;
+      this._setMode('read', false);
+      this.docs.reportProgress(signed.id, this.pages, this.pages, 'reading');
+      void this._load(true);
+      this.signedEl.focus?.();
+    } catch (err) {
+      this._busy = false;
+      if (err instanceof ApiError && err.code === 'implausible') {
+        // The ink goes; the message stays until the next try begins.
+        pad.clear();
+      } else if (err instanceof ApiError && err.code === 'conflict') {
+        void this.docs.refresh();
+      }
+      this._padError(docErrorText(err));
+    } finally {
+      pad.disabled = false;
+      this.submitLabel.textContent = t('pad.submit');
+      this._renderPad();
+    }
+  }
+
+  render() {
+    const doc = this.doc;
+    if (!doc) return;
+    this.titleEl.textContent = doc.name;
+    this.stateEl.textContent = t(doc.state === 'signed' ? 'doc.state.signed' : 'doc.state.open');
+    this.stateEl.dataset.state = doc.state;
+    this.el.dataset.state = doc.state;
+    this.el.dataset.page = String(this.page);
+    const pages = this.pages || doc.pages;
+    this.el.dataset.pages = String(pages);
+    this.pageLabel.textContent = pages ? t('view.page', { page: this.page, pages }) : '';
+    this.canvas.setAttribute('aria-label', pages ? t('view.page', { page: this.page, pages }) : doc.name);
+    this.prevBtn.disabled = !this.pdf || this.page <= 1;
+    this.nextBtn.disabled = !this.pdf || this.page >= pages;
+
+    const field = this.field;
+    const mine = doc.fields.filter((f) => f.signer === this.docs.role);
+    const signedByMe = mine.length > 0 && mine.every((f) => f.signed);
+    const read = this.readToEnd.has(doc.id);
+    this.signStart.hidden = !field;
+    this.signStart.disabled = !field || !read || !this.pdf;
+    this.signedEl.hidden = !signedByMe || this.mode !== 'read';
+    const missing = doc.fields.filter((f) => !f.signed);
+    /** @type {string} */
+    let hint = '';
+    if (this.mode === 'read') {
+      if (field) hint = t(read ? 'view.readDone' : 'view.readFirst');
+      else if (signedByMe && missing.length) hint = t('view.waitingFor', { fields: missing.map(fieldLabel).join(', ') });
+      else if (!mine.length && doc.state !== 'signed') hint = t('view.viewOnly');
+    }
+    this.hintEl.textContent = hint;
+    this.hintEl.hidden = !hint;
+    this.legalEl.textContent = t('pad.legal', { doc: doc.name });
+    const showDownload = signedByMe || doc.state === 'signed';
+    const cur = this.downloadSlot.firstElementChild;
+    if (!showDownload) this.downloadSlot.replaceChildren();
+    else if (!(cur instanceof HTMLAnchorElement) || cur.dataset.state !== doc.state) {
+      const a = downloadLink(doc);
+      a.dataset.state = doc.state;
+      this.downloadSlot.replaceChildren(a);
+    }
+    this._renderPad();
+    applyTranslations(this.el);
+  }
+
+  destroy() {
+    this._resizeObs.disconnect();
+    clearTimeout(this._resizeTimer);
+    this._task?.cancel();
+    this.pdf?.loadingTask.destroy().catch(() => {});
+    this.pad?.destroy();
+    document.body.classList.remove('docview-open');
+    this.el.remove();
+  }
+}
+
+/**
+ * The "Dokumente" button and panel of a call, and its document view.
+ */
+export class DocumentsPanel {
+  /**
+   * @param {import('./call.js').CallSession} session
+   * @param {{role: 'advisor'|'customer', title: string, onOpen?: () => void}} opts
+   */
+  constructor(session, opts) {
+    this.session = session;
+    this.opts = opts;
+    this.docs = new DocumentSession(session);
+    this.open = false;
+    /** @type {File|'template'|null} */
+    this.source = null;
+    this._presenting = false;
+    /** @type {Set<string>} documents whose view this reader closed (no reopening by itself) */
+    this.dismissed = new Set();
+    /** @type {(() => void)[]} */
+    this._off = [];
+    const advisor = opts.role === 'advisor';
+
+    this.badge = h('span', { class: 'ctl-badge', attrs: { hidden: true } });
+    this.toggleBtn = h('button', {
+      class: 'ctl ctl-docs',
+      id: 'btn-docs',
+      attrs: { type: 'button', 'aria-controls': 'call-docs', 'aria-expanded': 'false' },
+      data: { testid: 'documents-toggle' },
+    }, [icon('document'), h('span', { class: 'ctl-label', i18n: 'doc.toggle' }), this.badge]);
+    this.toggleBtn.addEventListener('click', () => this.toggle());
+
+    const close = h('button', {
+      class: 'btn-icon chat-close',
+      attrs: { type: 'button', 'aria-label': t('common.close'), 'data-i18n-aria-label': 'common.close' },
+    }, [icon('close')]);
+    close.addEventListener('click', () => this.toggle(false));
+
+    /** @type {(HTMLElement|null)[]} */
+    const parts = [
+      h('div', { class: 'chat-top' }, [h('h2', { class: 'chat-title', id: 'docs-title', i18n: 'doc.title' }), close]),
+    ];
+    this.presentEl = advisor ? this._buildPresent() : null;
+    this.list = h('ul', { class: 'docs-list', data: { testid: 'documents-list' } });
+    this.empty = h('p', { class: 'muted small', i18n: advisor ? 'doc.list.empty' : 'doc.list.emptyCustomer' });
+    // The documents first (what matters while someone signs), then the form.
+    parts.push(h('div', { class: 'docs-scroll' }, [
+      h('section', { class: 'docs-section', attrs: { 'aria-labelledby': 'docs-list-heading' } }, [
+        h('h3', { id: 'docs-list-heading', i18n: 'doc.list.heading' }),
+        this.empty,
+        this.list,
+      ]),
+      this.presentEl,
+    ]));
+    this.el = h('section', {
+      class: 'chat docs',
+      id: 'call-docs',
+      attrs: { hidden: true, 'aria-labelledby': 'docs-title' },
+      data: { testid: 'documents-panel' },
+    }, parts);
+    this.el.addEventListener('keydown', (ev) => {
+      if (ev.key === 'Escape') this.toggle(false);
+    });
+
+    this.viewer = new DocumentViewer(this.docs, {
+      onClose: (docId) => {
+        this.dismissed.add(docId);
+        const opener = this.open ? this.el.querySelector(`[data-testid="doc-open-${docId}"]`) : null;
+        if (opener instanceof HTMLElement) opener.focus();
+        if (!this.el.contains(document.activeElement)) this.toggleBtn.focus();
+        this.render();
+      },
+    });
+
+    const d = this.docs;
+    this._off.push(
+      d.on('update', () => {
+        this.render();
+        for (const doc of d.documents.values()) this.viewer.update(doc);
+      }),
+      d.on('arrived', ({ doc, live }) => this._arrived(doc, live)),
+      d.on('signed', ({ doc, field }) => this._signed(doc, field)),
+      d.on('progress', () => this._renderProgress()),
+      session.on('roster', () => this._renderProgress()),
+      session.on('self', () => this._renderControls()),
+      session.on('connection', () => this._renderControls()),
+      onLangChange(() => {
+        this.render();
+        this.viewer.render();
+      }),
+    );
+    this.render();
+  }
+
+  /** @returns {HTMLElement} the advisor's "present a document" form */
+  _buildPresent() {
+    this.fileInput = h('input', {
+      class: 'sr-only',
+      id: 'doc-file',
+      attrs: { type: 'file', accept: 'application/pdf,.pdf', tabindex: -1 },
+      data: { testid: 'document-upload' },
+    });
+    this.fileBtn = h('button', { class: 'btn btn-secondary btn-small', attrs: { type: 'button', 'aria-pressed': 'false' }, data: { testid: 'document-choose' } }, [
+      icon('paperclip'),
+      h('span', { i18n: 'doc.present.choosePdf' }),
+    ]);
+    this.templateBtn = h('button', { class: 'btn btn-secondary btn-small', attrs: { type: 'button', 'aria-pressed': 'false' }, data: { testid: 'document-template' } }, [
+      icon('document'),
+      h('span', { i18n: 'doc.present.template' }),
+    ]);
+    this.fileBtn.addEventListener('click', () => this.fileInput?.click());
+    this.fileInput.addEventListener('change', () => {
+      const f = this.fileInput?.files?.[0] ?? null;
+      if (this.fileInput) this.fileInput.value = '';
+      if (!f) return;
+      const isPdf = f.type === 'application/pdf' || /\.pdf$/i.test(f.name);
+      this._presentError(isPdf ? '' : t('doc.present.notPdf'));
+      this.source = isPdf ? f : null;
+      this._renderPresent();
+    });
+    this.templateBtn.addEventListener('click', () => {
+      this.source = this.source === 'template' ? null : 'template';
+      this._presentError('');
+      this._renderPresent();
+      if (this.source === 'template') this.titleInput?.focus();
+    });
+    this.chosenEl = h('p', { class: 'docs-chosen small', attrs: { 'aria-live': 'polite' }, data: { testid: 'document-chosen' } });
+    this.titleInput = h('input', {
+      id: 'doc-title-input',
+      attrs: { type: 'text', maxlength: 120, value: this.opts.title || t('doc.present.titleDefault'), autocomplete: 'off' },
+      data: { testid: 'document-title' },
+    });
+    this.titleField = h('div', { class: 'field', attrs: { hidden: true } }, [
+      h('label', { attrs: { for: 'doc-title-input' }, i18n: 'doc.present.titleLabel' }),
+      this.titleInput,
+    ]);
+    /** @param {string} value @param {Key} label @param {string} testid */
+    const radio = (value, label, testid) => {
+      const input = h('input', { attrs: { type: 'radio', name: 'doc-signers', value, checked: value === 'customer' }, data: { testid } });
+      return { input, el: h('label', { class: 'docs-radio' }, [input, h('span', { i18n: label })]) };
+    };
+    const r1 = radio('customer', 'doc.present.signersCustomer', 'document-signers-customer');
+    const r2 = radio('customer,advisor', 'doc.present.signersBoth', 'document-signers-both');
+    this.signerInputs = [r1.input, r2.input];
+    this.presentErr = h('p', { class: 'docs-error', attrs: { role: 'alert', hidden: true }, data: { testid: 'document-error' } });
+    this.presentLabel = h('span', { i18n: 'doc.present.submit' });
+    this.presentBtn = h('button', { class: 'btn btn-primary btn-block', attrs: { type: 'button' }, data: { testid: 'document-present' } }, [
+      icon('send'),
+      this.presentLabel,
+    ]);
+    this.presentBtn.addEventListener('click', () => void this._present());
+    return h('section', { class: 'docs-section', attrs: { 'aria-labelledby': 'docs-present-heading' } }, [
+      h('h3', { id: 'docs-present-heading', i18n: 'doc.present.heading' }),
+      h('div', { class: 'docs-source', attrs: { role: 'group', 'aria-label': t('doc.present.source'), 'data-i18n-aria-label': 'doc.present.source' } }, [
+        this.fileBtn,
+        this.templateBtn,
+        this.fileInput,
+      ]),
+      this.chosenEl,
+      this.titleField,
+      h('fieldset', { class: 'docs-signers' }, [h('legend', { i18n: 'doc.present.signers' }), r1.el, r2.el]),
+      this.presentErr,
+      this.presentBtn,
+    ]);
+  }
+
+  /** @param {string} text */
+  _presentError(text) {
+    if (!this.presentErr) return;
+    this.presentErr.textContent = text;
+    this.presentErr.hidden = !text;
+  }
+
+  _renderPresent() {
+    if (!this.presentEl || !this.chosenEl || !this.fileBtn || !this.templateBtn || !this.titleField || !this.presentBtn || !this.presentLabel) return;
+    const src = this.source;
+    this.fileBtn.setAttribute('aria-pressed', String(src instanceof File));
+    this.templateBtn.setAttribute('aria-pressed', String(src === 'template'));
+    this.fileBtn.classList.toggle('is-selected', src instanceof File);
+    this.templateBtn.classList.toggle('is-selected', src === 'template');
+    this.chosenEl.replaceChildren();
+    if (src instanceof File) {
+      this.chosenEl.append(icon('document'), h('span', { class: 'docs-chosen-name', text: src.name }), h('span', { class: 'muted', text: ` · ${formatSize(src.size)}` }));
+    } else if (src === 'template') {
+      this.chosenEl.append(icon('document'), h('span', { class: 'docs-chosen-name', text: t('doc.present.templateName') }));
+    } else {
+      this.chosenEl.append(h('span', { class: 'muted', text: t('doc.present.none') }));
+    }
+    this.titleField.hidden = src !== 'template';
+    this.presentBtn.disabled = !src || this._presenting || this.session.state !== 'joined';
+    this.presentLabel.textContent = t(this._presenting ? 'doc.present.busy' : 'doc.present.submit');
+  }
+
+  async _present() {
+    const src = this.source;
+    if (!src || this._presenting) return;
+    const value = this.signerInputs?.find((i) => i.checked)?.value ?? 'customer';
+    const signers = /** @type {SignerRole[]} */ (value.split(','));
+    this._presenting = true;
+    this._presentError('');
+    this._renderPresent();
+    try {
+      const doc = src instanceof File
+        ? await this.docs.present({ file: src, signers })
+        : await this.docs.present({ template: 'contract', title: this.titleInput?.value.trim() || t('doc.present.titleDefault'), signers });
+      this.source = null;
+      toast(t('doc.present.done', { name: doc.name }), { kind: 'success' });
+    } catch (err) {
+      this._presentError(docErrorText(err));
+    } finally {
+      this._presenting = false;
+      this._renderPresent();
+    }
+  }
+
+  /**
+   * @param {Document} doc
+   * @param {boolean} live
+   */
+  _arrived(doc, live) {
+    if (this._presenting) return; // this advisor's own
+    const field = this.docs.openFieldFor(doc);
+    if (this.opts.role === 'customer' && field && !this.dismissed.has(doc.id)) {
+      const opens = !this.viewer.isOpen || this.viewer.mode === 'read';
+      // Short when the view opens anyway: the toast then sits over its header.
+      if (live) toast(t('doc.arrived', { name: doc.name }), { kind: 'info', timeout: opens ? 3500 : 8000 });
+      if (opens) this.openDoc(doc);
+      return;
+    }
+    if (live) toast(t(field ? 'doc.arrived' : 'doc.arrivedView', { name: doc.name }), { kind: 'info', timeout: 6000 });
+  }
+
+  /**
+   * @param {Document} doc
+   * @param {Field} field
+   */
+  _signed(doc, field) {
+    if (this.viewer.isOpen && this.viewer.doc?.id === doc.id && field.signer === this.docs.role) return; // own, shown in the view
+    const name = field.signerName?.trim() || t('doc.someone');
+    toast(t(doc.state === 'signed' ? 'doc.allSigned' : 'doc.signedToast', { name, doc: doc.name }), { kind: 'success', timeout: 6000 });
+  }
+
+  /** @param {Document} doc */
+  openDoc(doc) {
+    this.dismissed.delete(doc.id);
+    this.viewer.open(doc);
+    this.render();
+  }
+
+  /** @param {boolean} [open] */
+  toggle(open) {
+    this.open = open ?? !this.open;
+    this.el.hidden = !this.open;
+    this.toggleBtn.setAttribute('aria-expanded', String(this.open));
+    this.toggleBtn.classList.toggle('is-active', this.open);
+    if (this.open) {
+      this.opts.onOpen?.();
+      this.render();
+      const first = this.el.querySelector('.docs-scroll button:not([disabled])');
+      if (first instanceof HTMLElement) first.focus();
+    } else {
+      this.toggleBtn.focus();
+    }
+  }
+
+  /** Closes the panel without moving the focus (another panel opens). */
+  hide() {
+    if (!this.open) return;
+    this.open = false;
+    this.el.hidden = true;
+    this.toggleBtn.setAttribute('aria-expanded', 'false');
+    this.toggleBtn.classList.remove('is-active');
+  }
+
+  _renderControls() {
+    this._renderPresent();
+  }
+
+  render() {
+    const docs = this.docs.list();
+    const pending = docs.filter((d) => this.docs.openFieldFor(d)).length;
+    this.badge.hidden = pending === 0;
+    this.badge.textContent = String(pending);
+    this.toggleBtn.setAttribute('aria-label', pending ? `${t('doc.toggle')} (${pending})` : t('doc.toggle'));
+    this.empty.hidden = docs.length > 0;
+    this.list.replaceChildren(...[...docs].reverse().map((d) => this._item(d)));
+    this._renderPresent();
+    this._renderProgress();
+    applyTranslations(this.el);
+  }
+
+  /**
+   * @param {Document} doc
+   * @returns {HTMLLIElement}
+   */
+  _item(doc) {
+    const field = this.docs.openFieldFor(doc);
+    const openBtn = h('button', { class: `btn ${field ? 'btn-primary' : 'btn-secondary'} btn-small`, attrs: { type: 'button' }, data: { testid: `doc-open-${doc.id}` } }, [
+      icon(field ? 'pen' : 'document'),
+      h('span', { text: t(field ? 'doc.sign' : 'doc.open') }),
+    ]);
+    openBtn.addEventListener('click', () => {
+      this.openDoc(doc);
+      if (window.matchMedia('(max-width: 599px)').matches) this.hide();
+    });
+    return h('li', { class: 'doc-item', data: { testid: `doc-${doc.id}`, state: doc.state, doc: doc.id } }, [
+      h('div', { class: 'doc-head' }, [
+        icon('document'),
+        h('div', { class: 'doc-info' }, [
+          h('span', { class: 'doc-name', text: doc.name }),
+          h('span', { class: 'doc-meta muted small', text: `${pagesText(doc)} · ${formatSize(doc.size)}` }),
+        ]),
+        h('span', { class: 'doc-state', data: { state: doc.state }, text: t(doc.state === 'signed' ? 'doc.state.signed' : 'doc.state.open') }),
+      ]),
+      h('ul', { class: 'doc-fields' }, doc.fields.map((f) => h('li', { class: 'doc-field', data: { field: f.name, signed: String(f.signed) } }, [
+        h('span', { class: `doc-field-mark${f.signed ? ' is-signed' : ''}`, attrs: { 'aria-hidden': 'true' }, text: f.signed ? '✓' : '○' }),
+        h('span', { class: 'doc-field-who', text: fieldLabel(f) }),
+        h('span', {
+          class: 'doc-field-state muted small',
+          text: f.signed ? t('doc.field.signedBy', { name: f.signerName || t('doc.someone'), time: formatTime(f.signedAt) }) : t('doc.field.pending'),
+        }),
+      ]))),
+      this.opts.role === 'advisor' ? h('p', { class: 'doc-progress small', attrs: { 'aria-live': 'polite' }, data: { testid: `doc-progress-${doc.id}` } }) : null,
+      h('div', { class: 'doc-actions' }, [openBtn, doc.state === 'signed' ? downloadLink(doc) : null]),
+    ]);
+  }
+
+  /** Fills each document's progress line (advisors) from the last reports. */
+  _renderProgress() {
+    if (this.opts.role !== 'advisor') return;
+    const selfId = this.session.self?.id;
+    for (const el of this.list.querySelectorAll('[data-testid^="doc-progress-"]')) {
+      if (!(el instanceof HTMLElement)) continue;
+      const docId = el.dataset.testid?.slice('doc-progress-'.length) ?? '';
+      const doc = this.docs.documents.get(docId);
+      const per = this.docs.progress.get(docId);
+      /** @type {Progress[]} */
+      const reports = per ? [...per.values()].filter((p) => p.from !== selfId) : [];
+      const lines = reports.map((p) => {
+        const name = this.session.participant(p.from)?.name?.trim() || t('common.guest');
+        const key = /** @type {Key} */ (`doc.progress.${p.activity}`);
+        return t(key, { name, page: p.page, pages: p.pages });
+      });
+      const text = doc?.state === 'signed' ? '' : lines.join(' · ') || t('doc.progress.none');
+      if (el.textContent !== text) el.textContent = text;
+      el.hidden = !text;
+      el.dataset.activity = reports[reports.length - 1]?.activity ?? '';
+    }
+  }
+
+  destroy() {
+    for (const off of this._off) off();
+    this._off = [];
+    this.viewer.destroy();
+    this.docs.dispose();
+    this.el.remove();
+    this.toggleBtn.remove();
+  }
+}
