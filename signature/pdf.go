@@ -2,12 +2,14 @@ package signature
 
 import (
 	"bytes"
+	"compress/zlib"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"sync/atomic"
 	"time"
 
@@ -77,6 +79,9 @@ func loadPDF(ctx context.Context, data []byte, maxBytes int64) (*PDFInfo, error)
 		return nil, fmt.Errorf("%w: does not start with %%PDF-", ErrPDFMalformed)
 	}
 	if err := preflight(data); err != nil {
+		return nil, err
+	}
+	if err := lexCheck(data); err != nil {
 		return nil, err
 	}
 	var info *PDFInfo
@@ -395,4 +400,152 @@ func isPDFSpace(c byte) bool {
 		return true
 	}
 	return false
+}
+
+// maxNesting bounds array and dictionary nesting (the parser recurses).
+const maxNesting = 100
+
+var objHeader = regexp.MustCompile(`\d+[ \t\r\n\f\x00]+\d+[ \t\r\n\f\x00]+obj`)
+
+// lexCheck is a light lexical pass, run before the parser, rejecting what
+// makes digitorus/pdf loop or recurse without bound: an array still open
+// at "endobj" makes its readArray append forever (the parser un-reads
+// "endobj" and returns null again and again), and deep nesting overflows
+// the stack. The parser starts reading at object headers ("N G obj"), so
+// the check starts at every header found in the raw bytes, whatever the
+// bytes before it are (a header inside a comment is still where the
+// parser may start). Object streams are inflated and must not contain
+// "endobj" at all.
+func lexCheck(data []byte) error {
+	budget := 64*len(data) + 1<<20
+	for _, m := range objHeader.FindAllIndex(data, -1) {
+		n, err := lexObject(data[m[1]:])
+		if err != nil {
+			return err
+		}
+		if budget -= n; budget < 0 {
+			return fmt.Errorf("%w: too many overlapping objects", ErrPDFMalformed)
+		}
+	}
+	return nil
+}
+
+// lexObject scans one object body up to its "endobj" and returns how many
+// bytes it looked at.
+func lexObject(data []byte) (int, error) {
+	depth, arrays := 0, 0
+	for i := 0; i < len(data); i++ {
+		c := data[i]
+		switch c {
+		case '%':
+			for i < len(data) && data[i] != '\n' && data[i] != '\r' {
+				i++
+			}
+		case '(':
+			n := 0
+		str:
+			for ; i < len(data); i++ {
+				switch data[i] {
+				case '\\':
+					i++
+				case '(':
+					n++
+				case ')':
+					if n--; n == 0 {
+						break str
+					}
+				}
+			}
+		case '<':
+			if i+1 < len(data) && data[i+1] == '<' {
+				i++
+				depth++
+			} else {
+				for i < len(data) && data[i] != '>' {
+					i++
+				}
+			}
+		case '>':
+			if i+1 < len(data) && data[i+1] == '>' {
+				i++
+				depth = max(depth-1, 0)
+			}
+		case '[':
+			depth++
+			arrays++
+		case ']':
+			depth = max(depth-1, 0)
+			arrays = max(arrays-1, 0)
+		default:
+			if !isRegular(c) || (i > 0 && isRegular(data[i-1])) {
+				continue
+			}
+			j := i
+			for j < len(data) && isRegular(data[j]) {
+				j++
+			}
+			switch string(data[i:j]) {
+			case "endobj":
+				if arrays > 0 {
+					return j, fmt.Errorf("%w: unterminated array before endobj", ErrPDFMalformed)
+				}
+				return j, nil
+			case "obj":
+				if arrays > 0 {
+					return j, fmt.Errorf("%w: unterminated array before the next object", ErrPDFMalformed)
+				}
+				return j, nil
+			case "stream":
+				if arrays > 0 {
+					return j, fmt.Errorf("%w: unterminated array before stream", ErrPDFMalformed)
+				}
+				end := bytes.Index(data[j:], []byte("endstream"))
+				if end < 0 {
+					end = len(data) - j
+				}
+				if err := checkObjStm(data[:i], data[j:j+end]); err != nil {
+					return j, err
+				}
+				return j + end, nil
+			}
+			i = j - 1
+		}
+		if depth > maxNesting {
+			return i, fmt.Errorf("%w: nested deeper than %d", ErrPDFMalformed, maxNesting)
+		}
+	}
+	if arrays > 0 {
+		return len(data), fmt.Errorf("%w: unterminated array at end of file", ErrPDFMalformed)
+	}
+	return len(data), nil
+}
+
+// checkObjStm checks a stream whose dictionary (the bytes before
+// "stream", scanned back to the object header) says /Type /ObjStm.
+func checkObjStm(before, body []byte) error {
+	dict := before[max(0, len(before)-2048):]
+	if !bytes.Contains(dict, []byte("/ObjStm")) {
+		return nil
+	}
+	body = bytes.TrimLeft(body, "\r\n")
+	switch {
+	case bytes.Contains(dict, []byte("/Filter")) && !bytes.Contains(dict, []byte("/FlateDecode")):
+		return fmt.Errorf("%w: object stream with an unsupported filter", ErrPDFMalformed)
+	case bytes.Contains(dict, []byte("/FlateDecode")):
+		zr, err := zlib.NewReader(bytes.NewReader(body))
+		if err != nil {
+			return nil // the parser will fail on it too
+		}
+		inflated, _ := io.ReadAll(io.LimitReader(zr, 64<<20))
+		body = inflated
+	}
+	if bytes.Contains(body, []byte("endobj")) {
+		return fmt.Errorf("%w: endobj inside an object stream", ErrPDFMalformed)
+	}
+	_, err := lexObject(body)
+	return err
+}
+
+func isRegular(c byte) bool {
+	return !isPDFSpace(c) && bytes.IndexByte([]byte("()<>[]{}/%"), c) < 0
 }

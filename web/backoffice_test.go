@@ -95,4 +95,3 @@ func TestBackofficeContractsAndVerification(t *testing.T) {
 		t.Fatalf("audit kinds: %s", got)
 	}
 }
-
