@@ -15,6 +15,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -185,6 +186,15 @@ func (s *Service) Sign(ctx context.Context, sg Signing) (records.Document, error
 			position = i
 		}
 	}
+	// The audit trail so far goes into the PDF too, under the signature.
+	trail, err := s.rec.AuditTrail(ctx, d.ID)
+	if err != nil {
+		return records.Document{}, err
+	}
+	trailJSON, err := json.Marshal(map[string]any{"format": "parley-audit-trail", "v": 1, "document": d.ID, "events": trail})
+	if err != nil {
+		return records.Document{}, fmt.Errorf("encode audit trail: %w", err)
+	}
 	signed, err := s.signer.Sign(ctx, presented, signature.SignRequest{
 		Field:          sg.Field,
 		SignerName:     sg.SignerName,
@@ -197,6 +207,12 @@ func (s *Service) Sign(ctx context.Context, sg Signing) (records.Document, error
 			Description: "Encrypted biometric signature data (" + sg.Field + ")",
 			MIME:        "application/json",
 			Data:        envelope,
+			ModTime:     now,
+		}, {
+			Name:        AuditName(sg.Field),
+			Description: "Audit trail of this document up to the signature (" + sg.Field + ")",
+			MIME:        "application/json",
+			Data:        trailJSON,
 			ModTime:     now,
 		}},
 	})
@@ -249,6 +265,10 @@ func (s *Service) seal(c *signature.Capture, f signature.Features, sg Signing, b
 	}
 	return env, nil
 }
+
+// AuditName is the attachment name of the audit trail sealed with a
+// field's signature.
+func AuditName(field string) string { return "parley-audit-" + field + ".json" }
 
 // EnvelopeName is the attachment name of a field's biometric envelope.
 func EnvelopeName(field string) string { return "parley-biometric-" + field + ".json" }

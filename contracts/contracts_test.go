@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -119,11 +120,17 @@ func TestEnvelopeOpensOnlyWithEscrowKeyAndOnlyInItsDocument(t *testing.T) {
 		t.Fatalf("FindEnvelopes: %v", err)
 	}
 	atts, _ := signature.Attachments(a)
-	var envData []byte
+	var envData, trail []byte
 	for _, at := range atts {
-		if at.Name == EnvelopeName("customer") {
+		switch at.Name {
+		case EnvelopeName("customer"):
 			envData = at.Data
+		case AuditName("customer"):
+			trail = at.Data
 		}
+	}
+	if !strings.Contains(string(trail), `"kind":"presented"`) {
+		t.Fatalf("the signed PDF carries no audit trail: %.200s", trail)
 	}
 	moved, err := signature.AppendAttachment(b, signature.Attachment{Name: EnvelopeName("advisor"), MIME: "application/json", Data: envData, ModTime: time.Now()})
 	if err != nil {
