@@ -327,3 +327,18 @@ func newBlobID() string {
 	rand.Read(b)
 	return hex.EncodeToString(b)
 }
+
+// Sweep removes unsigned documents of consultations that ended while the
+// node was down; for start-up.
+func (s *Service) Sweep(ctx context.Context) error {
+	ids, err := s.rec.EndedWithUnsignedDocuments(ctx)
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		if err := s.EndConsultation(ctx, id); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -174,3 +174,23 @@ func TestSignRejectsImplausibleCaptureAndKeepsTheDocument(t *testing.T) {
 		t.Fatalf("document changed by a refused signing: %+v, %v", after, err)
 	}
 }
+
+func TestSweepRemovesUnsignedDocumentsOfEndedConsultations(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	pdf, _ := signature.ContractPDF(signature.ContractTemplate{Title: "S"})
+	d, err := f.svc.Present(ctx, Presentation{ConsultationID: "c_gone", PDF: pdf, Signers: []string{"customer"}, Actor: "staff:1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// c_gone has no consultation record any more (or it ended): swept.
+	if err := f.svc.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.rec.DocumentByID(ctx, "c_gone", d.ID); err == nil {
+		t.Fatal("unsigned document of an ended consultation survived the sweep")
+	}
+	if _, err := os.Stat(filepath.Join(f.dir, "documents", "c_gone", d.CurrentBlob)); !os.IsNotExist(err) {
+		t.Fatalf("its file: %v", err)
+	}
+}

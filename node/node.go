@@ -112,6 +112,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (n *Node, err
 		return nil, fmt.Errorf("document store: %w", err)
 	}
 	n.Contracts = contracts.New(n.Records, docs, n.Keys, cfg.Signature.MaxPDFBytes, log.With("component", "contracts"))
+	if err := n.Contracts.Sweep(ctx); err != nil {
+		return nil, fmt.Errorf("contracts: %w", err)
+	}
 
 	srv, err := web.New(cfg, web.Deps{Records: n.Records, Hub: n.Hub, Ready: n.ready, Signer: n.Contracts,
 		Verifier: contracts.NewVerifier(n.Keys, 4*cfg.Signature.MaxPDFBytes)}, log.With("component", "web"))

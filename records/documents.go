@@ -480,3 +480,24 @@ func prefixed(p, cols string) string {
 func escapeLike(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
 }
+
+// EndedWithUnsignedDocuments lists ended consultations that still have
+// documents nobody signed (left over when the node stopped at the end).
+func (s *Store) EndedWithUnsignedDocuments(ctx context.Context) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT DISTINCT d.consultation_id FROM documents d
+		LEFT JOIN consultations c ON c.id = d.consultation_id
+		WHERE d.revision = 0 AND (c.id IS NULL OR c.state = 'ended')`)
+	if err != nil {
+		return nil, fmt.Errorf("records: ended with unsigned documents: %w", err)
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("records: ended with unsigned documents: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
