@@ -30,9 +30,14 @@ vet:
 typecheck:
 	node_modules/.bin/tsc -p tsconfig.json
 
-## fuzz: run the signaling decoder fuzzer for a while
+## fuzz: run each fuzzer for a while (FUZZTIME, default 60s each): the
+## signaling decoder, the pen-data decoder, the envelope parser, PDF intake
+FUZZTIME ?= 60s
 fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzDecodeClientMessage -fuzztime 60s ./signaling/
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeClientMessage$$' -fuzztime $(FUZZTIME) ./signaling/
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeCapture$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./signature/
+	$(GO) test -run '^$$' -fuzz '^FuzzParseEnvelope$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./signature/
+	$(GO) test -run '^$$' -fuzz '^FuzzLoadPDF$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./signature/
 
 ## bench: the benchmarks (see README, Performance)
 bench:
