@@ -117,7 +117,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (n *Node, err
 	}
 
 	srv, err := web.New(cfg, web.Deps{Records: n.Records, Hub: n.Hub, Ready: n.ready, Signer: n.Contracts,
-		Verifier: contracts.NewVerifier(n.Keys, 4*cfg.Signature.MaxPDFBytes)}, log.With("component", "web"))
+		Verifier:          contracts.NewVerifier(n.Keys, 4*cfg.Signature.MaxPDFBytes),
+		EscrowFingerprint: n.Keys.Escrow.Fingerprint()}, log.With("component", "web"))
 	if err != nil {
 		return nil, fmt.Errorf("web: %w", err)
 	}

@@ -206,21 +206,36 @@ type privacyData struct {
 	SessionTTLDE, SessionTTLEN   string
 	MaxDurationDE, MaxDurationEN string
 	InviteTTLDE, InviteTTLEN     string
+	// EscrowFingerprint names the key biometric signature data is sealed to.
+	EscrowFingerprint string
+	// TSAHost is the time-stamp authority's host ("" when none).
+	TSAHost string
 }
 
 // handlePrivacy: GET /privacy, the privacy notice.
 func (s *Server) handlePrivacy(c *gin.Context) error {
 	s.renderTemplate(c, http.StatusOK, "privacy.html", privacyData{
-		Company:        s.cfg.Company.Name,
-		PrivacyContact: s.cfg.Company.PrivacyContact,
-		SessionTTLDE:   humanDuration(s.cfg.Auth.SessionTTL, "de"),
-		SessionTTLEN:   humanDuration(s.cfg.Auth.SessionTTL, "en"),
-		MaxDurationDE:  humanDuration(s.cfg.Consultation.MaxDuration, "de"),
-		MaxDurationEN:  humanDuration(s.cfg.Consultation.MaxDuration, "en"),
-		InviteTTLDE:    humanDuration(s.cfg.Consultation.InviteTTL, "de"),
-		InviteTTLEN:    humanDuration(s.cfg.Consultation.InviteTTL, "en"),
+		Company:           s.cfg.Company.Name,
+		PrivacyContact:    s.cfg.Company.PrivacyContact,
+		SessionTTLDE:      humanDuration(s.cfg.Auth.SessionTTL, "de"),
+		SessionTTLEN:      humanDuration(s.cfg.Auth.SessionTTL, "en"),
+		MaxDurationDE:     humanDuration(s.cfg.Consultation.MaxDuration, "de"),
+		MaxDurationEN:     humanDuration(s.cfg.Consultation.MaxDuration, "en"),
+		InviteTTLDE:       humanDuration(s.cfg.Consultation.InviteTTL, "de"),
+		InviteTTLEN:       humanDuration(s.cfg.Consultation.InviteTTL, "en"),
+		EscrowFingerprint: s.escrowFP,
+		TSAHost:           hostOf(s.cfg.Signature.TSAURL),
 	})
 	return nil
+}
+
+// hostOf is the host of URL u ("" when u is empty or unparsable).
+func hostOf(u string) string {
+	p, err := url.Parse(u)
+	if err != nil {
+		return ""
+	}
+	return p.Hostname()
 }
 
 // humanDuration writes d in words, e.g. "12 Stunden" / "12 hours".

@@ -67,6 +67,9 @@ type Deps struct {
 	// Verifier checks PDFs for the back office (backoffice.go); nil
 	// disables verification (503).
 	Verifier Verifier
+	// EscrowFingerprint is shown in the privacy notice (the key biometric
+	// data is sealed to).
+	EscrowFingerprint string
 	// Metrics, when set, is served at /metrics (for admin.addr ""; API.md
 	// recommends a separate admin address instead). May be nil.
 	Metrics http.Handler
@@ -101,6 +104,7 @@ type Server struct {
 	signer   Signer       // documents.go
 	viewed   viewedOnce   // documents.go
 	verifier Verifier     // backoffice.go
+	escrowFP string       // privacy notice
 }
 
 // New builds the server. cfg should have passed config.Validate.
@@ -149,6 +153,7 @@ func New(cfg config.Config, deps Deps, log *slog.Logger) (*Server, error) {
 		blobs:    store,
 		signer:   deps.Signer,
 		verifier: deps.Verifier,
+		escrowFP: deps.EscrowFingerprint,
 	}
 	s.engine = s.routes(deps.Metrics)
 	return s, nil
