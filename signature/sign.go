@@ -167,7 +167,7 @@ func (s *Signer) Sign(ctx context.Context, presented []byte, req SignRequest) ([
 	if err != nil {
 		return nil, err
 	}
-	return s.reseal(ctx, out, len(doc), len(info.PageSizes), req.Field)
+	return s.reseal(ctx, out, len(doc), req.Field)
 }
 
 // pdfsign runs pdfsign's signing with a throw-away CMS; reseal replaces it.
@@ -219,7 +219,7 @@ var byteRangeRE = regexp.MustCompile(`/ByteRange\s*\[\s*(\d+)\s+(\d+)\s+(\d+)\s+
 
 // reseal patches the revision pdfsign wrote after from (SubFilter, field
 // name; same lengths, so no offset moves) and signs its byte range.
-func (s *Signer) reseal(ctx context.Context, out []byte, from, _ int, field string) ([]byte, error) {
+func (s *Signer) reseal(ctx context.Context, out []byte, from int, field string) ([]byte, error) {
 	rev := out[from:]
 	oldSF := []byte("/SubFilter /adbe.pkcs7.detached")
 	newSF := []byte("/SubFilter /" + SubFilterCAdES)
