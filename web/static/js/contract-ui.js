@@ -247,6 +247,9 @@ class DocumentViewer {
       h('div', { class: 'docview-buttons' }, [this.clearBtn, this.submitBtn]),
     ]);
 
+    this.bodyEl = h('div', { class: 'docview-body' }, [this.stage, this.signPane]);
+    /** After the next rendering, scroll to the page's end (where signature fields are). */
+    this._scrollEnd = false;
     this.el = h('section', {
       class: 'docview',
       attrs: { hidden: true, role: 'dialog', 'aria-labelledby': 'docview-title', 'aria-modal': 'false' },
@@ -254,8 +257,8 @@ class DocumentViewer {
     }, [
       h('div', { class: 'docview-sheet' }, [
         h('header', { class: 'docview-top' }, [h('div', { class: 'docview-heading' }, [this.titleEl, this.stateEl]), close]),
-        h('div', { class: 'docview-body' }, [this.signedEl, this.stage, this.signPane]),
-        h('footer', { class: 'docview-foot' }, [this.hintEl, this.readActions, this.signActions]),
+        this.bodyEl,
+        h('footer', { class: 'docview-foot' }, [this.signedEl, this.hintEl, this.readActions, this.signActions]),
       ]),
     ]);
     this.el.addEventListener('keydown', (ev) => {
@@ -297,7 +300,8 @@ class DocumentViewer {
       this.page = 1;
       this.pages = doc.pages;
       this._setMode('read', false);
-      void this._load();
+      // Signed: straight to the signatures (the last page's end).
+      void this._load(doc.state === 'signed');
       this.el.focus({ preventScroll: true });
     }
     this.render();
@@ -356,7 +360,10 @@ class DocumentViewer {
       this.pdf = pdf;
       this.pdfState = doc.state;
       this.pages = pdf.numPages;
-      if (toLast) this.page = this.pages;
+      if (toLast) {
+        this.page = this.pages;
+        this._scrollEnd = true;
+      }
       this.page = Math.min(Math.max(1, this.page), this.pages);
       await this._render();
     } catch (err) {
@@ -402,6 +409,10 @@ class DocumentViewer {
     this.loadingEl.hidden = true;
     this.el.dataset.rendered = String(n);
     this.el.dataset.renderedState = this.pdfState; // of the revision shown
+    if (this._scrollEnd) {
+      this._scrollEnd = false;
+      this.bodyEl.scrollTop = this.bodyEl.scrollHeight;
+    }
     this._notePage();
     this.render();
   }
@@ -772,6 +783,8 @@ export class DocumentsPanel {
         : await this.docs.present({ template: 'contract', title: this.titleInput?.value.trim() || t('doc.present.titleDefault'), signers });
       this.source = null;
       toast(t('doc.present.done', { name: doc.name }), { kind: 'success' });
+      // The new document heads the list: show it.
+      this.el.querySelector('.docs-scroll')?.scrollTo({ top: 0 });
     } catch (err) {
       this._presentError(docErrorText(err));
     } finally {
