@@ -232,6 +232,13 @@ func contractTemplate(title, company, advisor string, signers []string, now time
 			{Role: "Anbieter", Name: company},
 			{Role: "Kunde / Kundin", Name: "siehe Unterschrift"},
 		},
+		Clauses: []signature.Clause{
+			{Heading: "Gegenstand", Text: "Gegenstand dieses Vertrags ist die in der Videoberatung besprochene Leistung von " + company + " zu den dort genannten Bedingungen."},
+			{Heading: "Beratung", Text: "Die Parteien haben den Vertrag in der Videoberatung gemeinsam durchgesehen. Der Kunde hatte Gelegenheit, Fragen zu stellen."},
+			{Heading: "Widerruf", Text: "Der Kunde kann seine Vertragserklärung innerhalb von 14 Tagen ohne Angabe von Gründen in Textform widerrufen."},
+			{Heading: "Unterschrift", Text: "Die Parteien unterschreiben handschriftlich am Bildschirm. Die Schreibdynamik der Unterschrift wird verschlüsselt für eine unabhängige Treuhandstelle im Dokument gespeichert."},
+			{Heading: "Datenschutz", Text: "Personenbezogene Daten werden nach den Datenschutzhinweisen von " + company + " verarbeitet."},
+		},
 		Date: now,
 	}
 	if advisor != "" {
