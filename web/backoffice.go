@@ -7,7 +7,6 @@ import (
 	"io"
 	"mime"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -190,25 +189,13 @@ func (s *Server) handleContractPDF(c *gin.Context) error {
 		return err
 	}
 	defer f.Close()
-	name := strings.TrimSuffix(ct.Name, ".pdf")
-	if ct.Revision > 0 {
-		name += "-signed"
-	}
-	name += ".pdf"
-	disp := "inline"
-	if c.Query("download") == "1" {
-		disp = "attachment"
+	download := c.Query("download") == "1"
+	if download {
 		if err := s.rec.AppendAudit(ctx, ct.ID, "downloaded", actorOf(staffUser(c)), map[string]any{"revision": ct.Revision, "sha256": ct.CurrentSHA256, "by": "backoffice"}); err != nil {
 			return err
 		}
 	}
-	h := c.Writer.Header()
-	h.Set("Content-Type", "application/pdf")
-	h.Set("Content-Length", strconv.FormatInt(size, 10))
-	h.Set("Cache-Control", "no-store")
-	h.Set("Content-Disposition", disp+`; filename="`+asciiFileName(name)+`"; filename*=UTF-8''`+url.PathEscape(name))
-	c.Status(http.StatusOK)
-	_, _ = io.Copy(c.Writer, f)
+	s.servePDF(c, ct.Document, f, size, download)
 	return nil
 }
 

@@ -306,33 +306,40 @@ func (s *Server) handleDocumentPDF(c *gin.Context) error {
 		return err
 	}
 	defer f.Close()
+	download := c.Query("download") == "1"
+	if download && c.Request.Method != http.MethodHead {
+		if err := s.rec.AppendAudit(ctx, d.ID, "downloaded", who.id, map[string]any{"revision": d.Revision, "sha256": d.CurrentSHA256}); err != nil {
+			return err
+		}
+	}
+	s.servePDF(c, d, f, size, download)
+	return nil
+}
+
+// servePDF streams a document revision: the signed one is named
+// "<name>-signed.pdf"; download makes it an attachment.
+func (s *Server) servePDF(c *gin.Context, d records.Document, f io.Reader, size int64, download bool) {
+	name := strings.TrimSuffix(d.Name, ".pdf")
+	if d.Revision > 0 {
+		name += "-signed"
+	}
+	name += ".pdf"
+	disp := "inline"
+	if download {
+		disp = "attachment"
+	}
 	h := c.Writer.Header()
 	h.Set("Content-Type", "application/pdf")
 	h.Set("Content-Length", strconv.FormatInt(size, 10))
 	h.Set("Cache-Control", "no-store")
-	name := d.Name
-	if d.Revision > 0 {
-		name = strings.TrimSuffix(name, ".pdf") + "-signed.pdf"
-	}
-	disp := "inline"
-	download := c.Query("download") == "1"
-	if download {
-		disp = "attachment"
-	}
 	h.Set("Content-Disposition", disp+`; filename="`+asciiFileName(name)+`"; filename*=UTF-8''`+url.PathEscape(name))
 	c.Status(http.StatusOK)
 	if c.Request.Method == http.MethodHead {
-		return nil
-	}
-	if download {
-		if err := s.rec.AppendAudit(ctx, d.ID, "downloaded", who.id, map[string]any{"revision": d.Revision, "sha256": d.CurrentSHA256}); err != nil {
-			s.log.WarnContext(ctx, "audit download", "document", d.ID, "err", err)
-		}
+		return
 	}
 	if _, err := io.Copy(c.Writer, f); err != nil {
-		s.log.DebugContext(ctx, "document download cut short", "route", routeOf(c))
+		s.log.DebugContext(c.Request.Context(), "document download cut short", "route", routeOf(c))
 	}
-	return nil
 }
 
 // asciiFileName is name with everything but safe ASCII replaced, for the
