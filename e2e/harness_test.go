@@ -49,7 +49,13 @@ func startServer(t *testing.T, mutate ...func(*config.Config)) *server {
 	for _, m := range mutate {
 		m(&cfg)
 	}
-	log := slog.New(slog.NewTextHandler(&testLog{t: t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	// Everything the server logs, at every level, is kept and scanned for
+	// the tests' personal data when the test ends; warnings go to t.Log.
+	all := &logScan{}
+	log := slog.New(slog.NewMultiHandler(
+		slog.NewTextHandler(&testLog{t: t}, &slog.HandlerOptions{Level: slog.LevelWarn}),
+		slog.NewJSONHandler(all, &slog.HandlerOptions{Level: slog.LevelDebug}),
+	))
 	n, err := node.New(t.Context(), cfg, log)
 	if err != nil {
 		t.Fatalf("start node: %v", err)
@@ -73,6 +79,7 @@ func startServer(t *testing.T, mutate ...func(*config.Config)) *server {
 		if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
 			t.Errorf("node shutdown: %v", err)
 		}
+		all.check(t)
 	})
 	return &server{Node: n, base: "http://" + n.HTTPAddr()}
 }
@@ -82,6 +89,41 @@ const (
 	colleagueName   = "carl"
 	advisorPassword = "correct horse battery"
 )
+
+// personalData is what the end-to-end tests type in as customers, chat
+// or sign: none of it may appear in a log line (names, message text, pen
+// data, invite tokens are checked by their own tests).
+var personalData = []string{
+	"Erika", "Mustermann", "PLAINTEXT-MARKER", "Hallo ", "Guten Tag",
+	`"strokes"`, "started_at", "tiltX",
+}
+
+// logScan keeps all log output of a server to scan it at the end.
+type logScan struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (l *logScan) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.buf.Write(p)
+	return len(p), nil
+}
+
+// check fails the test when a log line carries personal data.
+func (l *logScan) check(t *testing.T) {
+	t.Helper()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, line := range strings.Split(l.buf.String(), "\n") {
+		for _, p := range personalData {
+			if strings.Contains(line, p) {
+				t.Errorf("personal data %q in a log line: %s", p, line)
+			}
+		}
+	}
+}
 
 // testLog forwards log output to t.Log while the test runs.
 type testLog struct {
