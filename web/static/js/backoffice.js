@@ -409,16 +409,18 @@ function renderDetail() {
   const verdictBox = byId('detail-verdict', HTMLElement);
   verdictBox.replaceChildren(verdict ? verdictView(verdict) : loading ? h('p', { class: 'muted', text: bt('bo.detail.loading') }) : '');
   const auditBox = byId('detail-audit', HTMLElement);
-  auditBox.replaceChildren(...(detail ? auditView(detail.audit ?? [], detail.auditChain) : []));
+  auditBox.replaceChildren(...(detail ? auditView(detail.audit ?? [], detail.auditChain, c) : []));
 }
 
 /**
  * The audit trail: the chain status, then one row per event.
  * @param {AuditEvent[]} events
  * @param {AuditChain} chain
+ * @param {Contract|null} contract
  * @returns {HTMLElement[]}
  */
-function auditView(events, chain) {
+function auditView(events, chain, contract) {
+  const names = actorNames(events, contract);
   const valid = !!chain?.valid;
   const status = h('div', {
     class: `bo-chain ${valid ? 'bo-chain-valid' : 'bo-chain-broken'}`,
@@ -445,23 +447,61 @@ function auditView(events, chain) {
         h('td', { class: 'bo-num', text: String(ev.seq) }),
         h('td', { class: 'bo-nowrap', text: formatTime(ev.at) }),
         h('td', { text: btry(`bo.kind.${ev.kind}`) ?? ev.kind }),
-        h('td', { text: actorText(ev.actor) }),
+        h('td', {}, [actorView(ev.actor, names)]),
         h('td', {}, [detailView(ev.detail), h('div', { class: 'bo-event-hash small muted' }, ['# ', hashCode(ev.hash)])]),
       ]))),
   ]);
   return [status, h('div', { class: 'bo-table-wrap' }, [table])];
 }
 
-/** @param {string} actor @returns {string} */
-function actorText(actor) {
+/**
+ * Names for the actors of a trail, as far as the trail and the page know
+ * them: the presenting advisor (the contract's advisor), each signer (the
+ * "signed" event's signer), and the signed-in user.
+ * @param {AuditEvent[]} events
+ * @param {Contract|null} contract
+ * @returns {Map<string, string>}
+ */
+function actorNames(events, contract) {
+  /** @type {Map<string, string>} */
+  const names = new Map();
+  if (me) names.set(`staff:${me.id}`, me.displayName || me.username);
+  for (const ev of events) {
+    if (names.has(ev.actor)) continue;
+    if (ev.kind === 'presented' && contract?.advisor) names.set(ev.actor, contract.advisor);
+    const signer = ev.detail?.signer;
+    if (ev.kind === 'signed' && typeof signer === 'string' && signer) names.set(ev.actor, signer);
+  }
+  return names;
+}
+
+/**
+ * @param {string} actor "staff:<id>", "participant:<id>" or "system"
+ * @param {Map<string, string>} names
+ * @returns {HTMLElement}
+ */
+function actorView(actor, names) {
   const i = actor.indexOf(':');
   const kind = i < 0 ? actor : actor.slice(0, i);
   const id = i < 0 ? '' : actor.slice(i + 1);
-  if (kind === 'staff') return bt('bo.actor.staff', { id });
-  if (kind === 'participant') return bt('bo.actor.participant', { id });
-  if (kind === 'system') return bt('bo.actor.system');
-  return actor;
+  let role = actor;
+  if (kind === 'staff') role = bt('bo.actor.staff', { id });
+  else if (kind === 'participant') role = bt('bo.actor.participant', { id });
+  else if (kind === 'system') role = bt('bo.actor.system');
+  const name = names.get(actor);
+  if (!name) return h('span', { text: role });
+  return h('span', {}, [h('span', { class: 'bo-actor-name', text: name }), h('span', { class: 'small muted bo-actor-role', text: role })]);
 }
+
+/** The order of known detail keys: what a reader looks for first. */
+const DETAIL_ORDER = ['name', 'signer', 'field', 'fields', 'verdict', 'pages', 'revision', 'size', 'sha256',
+  'signed_over_sha256', 'signed_sha256', 'envelope_sha256', 'envelope_recipient', 'strokes', 'points', 'duration_ms'];
+
+/** @param {string} k @returns {number} */
+const detailRank = (k) => {
+  const i = DETAIL_ORDER.indexOf(k);
+  return i < 0 ? DETAIL_ORDER.length : i;
+};
 
 /**
  * An event's detail as labelled values; hashes shortened.
@@ -471,11 +511,12 @@ function actorText(actor) {
 function detailView(detail) {
   const list = h('dl', { class: 'bo-event-detail' });
   if (!detail || typeof detail !== 'object') return list;
-  for (const [k, v] of Object.entries(detail)) {
+  const entries = Object.entries(detail).sort(([a], [b]) => detailRank(a) - detailRank(b));
+  for (const [k, v] of entries) {
     if (v === null || v === undefined || v === '') continue;
     /** @type {Node|string} */
     let value;
-    if (typeof v === 'string' && /^[0-9a-f]{40,}$/.test(v)) value = hashCode(v);
+    if (typeof v === 'string' && /^(sha256:)?[0-9a-f]{40,}$/.test(v)) value = hashCode(v);
     else if (k === 'size' && typeof v === 'number') value = formatSize(v);
     else if (k === 'field' && typeof v === 'string') value = fieldLabel(v);
     else if (k === 'fields' && Array.isArray(v)) value = v.map((f) => fieldLabel(String(f))).join(', ');
@@ -487,8 +528,11 @@ function detailView(detail) {
   return list;
 }
 
+/** The list was shown before in this page: "back" returns to it as it was. */
+let listSeen = false;
+
 byId('detail-back', HTMLButtonElement).addEventListener('click', () => {
-  if (history.length > 1 && location.hash.startsWith(HASH_PREFIX)) history.back();
+  if (listSeen && location.hash.startsWith(HASH_PREFIX)) history.back();
   else location.hash = '';
 });
 
@@ -501,6 +545,7 @@ let checked = null;
 upload.addEventListener('change', () => {
   const file = upload.files?.[0];
   if (!file) return;
+  upload.value = ''; // the same file can be chosen again
   void verifyFile(file);
 });
 
@@ -571,6 +616,7 @@ function route() {
     }
   }
   opened = null;
+  listSeen = true;
   showScreen(SCREENS, 'screen-list');
   if (!listLoaded) void loadList();
 }

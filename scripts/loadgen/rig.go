@@ -1,0 +1,432 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"sync"
+	"time"
+
+	"github.com/parley-video/parley/callclient"
+	"github.com/pion/rtp"
+)
+
+// child is a process the driver started: the Parley server or the relay.
+type child struct {
+	cmd   *exec.Cmd
+	stdin io.WriteCloser
+	info  serverInfo
+}
+
+// startChild runs this binary in mode (server, relay), pinned to cpus
+// with taskset when cpus is set, and waits for its ready line.
+func startChild(mode, cpus string, args ...string) (*child, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	argv := append([]string{self, mode}, args...)
+	if cpus != "" {
+		argv = append([]string{"taskset", "-c", cpus}, argv...)
+	}
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", mode, err)
+	}
+	c := &child{cmd: cmd, stdin: stdin}
+	line := make(chan error, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		if !sc.Scan() {
+			line <- fmt.Errorf("%s exited before it was ready", mode)
+			return
+		}
+		line <- json.Unmarshal(sc.Bytes(), &c.info)
+		_, _ = io.Copy(io.Discard, stdout)
+	}()
+	select {
+	case err = <-line:
+	case <-time.After(90 * time.Second):
+		err = fmt.Errorf("%s not ready after 90 s", mode)
+	}
+	if err != nil {
+		c.stop()
+		return nil, err
+	}
+	return c, nil
+}
+
+func (c *child) pid() int { return c.cmd.Process.Pid }
+
+// stop closes the child's stdin (its signal to exit) and waits; it kills
+// the child (by its pid) if it does not exit within 15 s.
+func (c *child) stop() {
+	_ = c.stdin.Close()
+	done := make(chan struct{})
+	go func() { _ = c.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(15 * time.Second):
+		_ = c.cmd.Process.Kill()
+		<-done
+	}
+}
+
+// mem asks the server's /mem.
+func (c *child) mem(ctx context.Context) (memInfo, error) {
+	var m memInfo
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+c.info.Debug+"/mem", nil)
+	if err != nil {
+		return m, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return m, err
+	}
+	defer resp.Body.Close()
+	return m, json.NewDecoder(resp.Body).Decode(&m)
+}
+
+// profile fetches a CPU profile of the server over d into path.
+func (c *child) profile(ctx context.Context, d time.Duration, path string) error {
+	u := fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", c.info.Debug, int(d.Seconds()))
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("profile: %s", resp.Status)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// parley drives the server through callclient, as users would.
+type parley struct {
+	srv  *child
+	base string
+
+	mu    sync.Mutex
+	staff map[string]*callclient.HTTP
+}
+
+func newParley(srv *child) *parley {
+	return &parley{srv: srv, base: "http://" + srv.info.HTTP, staff: make(map[string]*callclient.HTTP)}
+}
+
+// login returns the (cached) staff session of user.
+func (p *parley) login(ctx context.Context, user string) (*callclient.HTTP, error) {
+	p.mu.Lock()
+	h := p.staff[user]
+	p.mu.Unlock()
+	if h != nil {
+		return h, nil
+	}
+	h, err := callclient.Staff(ctx, p.base, user, benchPassword)
+	if err != nil {
+		return nil, err
+	}
+	p.mu.Lock()
+	p.staff[user] = h
+	p.mu.Unlock()
+	return h, nil
+}
+
+// member is one participant of a benchmark call.
+type member struct {
+	name string
+	h    *callclient.HTTP
+	c    *callclient.Client
+	rx   *receiver
+	srcs []*source // audio, video once published
+}
+
+// call is one consultation: the advisor first, then customers.
+type call struct {
+	id, invite string
+	adv        *callclient.HTTP
+	members    []*member
+}
+
+func (p *parley) dial(ctx context.Context, h *callclient.HTTP, id, name string) (*member, error) {
+	rx := newReceiver(name, true)
+	c, err := callclient.Dial(ctx, h, id, callclient.Options{
+		Name: name, DiscardPayloads: true,
+		OnPacket: func(stream string, pkt *rtp.Packet) {
+			rx.record(stream, pkt.Payload, pkt.Header.MarshalSize())
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &member{name: name, h: h, c: c, rx: rx}, nil
+}
+
+// openCall creates a consultation as advisor user and connects the advisor.
+func (p *parley) openCall(ctx context.Context, user string) (*call, error) {
+	h, err := p.login(ctx, user)
+	if err != nil {
+		return nil, err
+	}
+	id, invite, err := h.CreateConsultation(ctx, "Benchmark")
+	if err != nil {
+		return nil, err
+	}
+	m, err := p.dial(ctx, h, id, user)
+	if err != nil {
+		return nil, err
+	}
+	return &call{id: id, invite: invite, adv: h, members: []*member{m}}, nil
+}
+
+// addCustomer joins a customer by the invite link and admits it.
+func (p *parley) addCustomer(ctx context.Context, cl *call) (*member, error) {
+	name := fmt.Sprintf("cust%d", len(cl.members))
+	h, _, err := callclient.JoinInvite(ctx, cl.invite, name)
+	if err != nil {
+		return nil, err
+	}
+	m, err := p.dial(ctx, h, cl.id, name)
+	if err != nil {
+		h.Close()
+		return nil, err
+	}
+	cl.members = append(cl.members, m)
+	if err := cl.members[0].c.Admit(ctx, m.c.Self()); err != nil {
+		return nil, err
+	}
+	if err := m.c.WaitState(ctx, callclient.StateJoined); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// publish makes m publish audio and video and tells every other member
+// of the call which stream ids carry m's sources.
+func (cl *call) publish(ctx context.Context, m *member) error {
+	audio, video, err := m.c.Publish(ctx)
+	if err != nil {
+		return err
+	}
+	sa := newSource(false, audio.WritePayload)
+	sv := newSource(true, video.WritePayload)
+	m.srcs = []*source{sa, sv}
+	for _, o := range cl.members {
+		if o != m {
+			o.rx.expectTrack(string(m.c.Self())+"~"+audio.ID, sa.id)
+			o.rx.expectTrack(string(m.c.Self())+"~"+video.ID, sv.id)
+		}
+	}
+	return nil
+}
+
+// wants lists every (receiver, source) pair of the call: each member gets
+// every other member's sources.
+func (cl *call) wants() []want {
+	var out []want
+	for _, pub := range cl.members {
+		for _, s := range pub.srcs {
+			for _, sub := range cl.members {
+				if sub != pub {
+					out = append(out, want{rx: sub.rx, src: s})
+				}
+			}
+		}
+	}
+	return out
+}
+
+func (cl *call) sources() []*source {
+	var out []*source
+	for _, m := range cl.members {
+		out = append(out, m.srcs...)
+	}
+	return out
+}
+
+func (cl *call) receivers() []*receiver {
+	var out []*receiver
+	for _, m := range cl.members {
+		out = append(out, m.rx)
+	}
+	return out
+}
+
+// waitFlowing runs the call's sources until every wanted pair has
+// received a packet (the tracks are up end to end).
+func (cl *call) waitFlowing(ctx context.Context) error {
+	stop := startSources(cl.sources())
+	defer stop()
+	ws := cl.wants()
+	for {
+		ok := true
+		for _, w := range ws {
+			w.rx.mu.Lock()
+			f := w.rx.flows[w.src.id]
+			ok = ok && f != nil && f.seen
+			w.rx.mu.Unlock()
+		}
+		if ok {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("call %s: media did not flow to all members: %w", cl.id, ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// end ends the consultation and closes every client.
+func (cl *call) end(ctx context.Context) {
+	_ = cl.adv.End(ctx, cl.id)
+	var wg sync.WaitGroup
+	for _, m := range cl.members {
+		wg.Go(func() {
+			m.c.Close()
+			if m.h != cl.adv {
+				m.h.Close()
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// floorRig is the generator's other half for the floor: plain UDP
+// sockets through the relay.
+type floorRig struct {
+	send  *net.UDPConn
+	rxs   []*receiver
+	conns []*net.UDPConn
+	wg    sync.WaitGroup
+}
+
+// newFloor registers n receiver sockets at the relay (after forgetting
+// earlier ones) and starts reading them.
+func newFloor(relay string, n int) (*floorRig, error) {
+	raddr, err := net.ResolveUDPAddr("udp4", relay)
+	if err != nil {
+		return nil, err
+	}
+	send, err := net.DialUDP("udp4", nil, raddr)
+	if err != nil {
+		return nil, err
+	}
+	f := &floorRig{send: send}
+	if err := control(send, nil, relayRst); err != nil {
+		f.close()
+		return nil, err
+	}
+	for i := range n {
+		c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		if err != nil {
+			f.close()
+			return nil, err
+		}
+		f.conns = append(f.conns, c)
+		if err := control(c, raddr, relaySub); err != nil {
+			f.close()
+			return nil, err
+		}
+		rx := newReceiver(fmt.Sprintf("floor%d", i), false)
+		f.rxs = append(f.rxs, rx)
+		_ = c.SetReadBuffer(1 << 20)
+		f.wg.Go(func() {
+			buf := make([]byte, 1500)
+			var pkt rtp.Packet
+			for {
+				n, err := c.Read(buf)
+				if err != nil {
+					return
+				}
+				if pkt.Unmarshal(buf[:n]) == nil {
+					rx.record("", pkt.Payload, pkt.Header.MarshalSize())
+				}
+			}
+		})
+	}
+	return f, nil
+}
+
+// control sends a control datagram and waits for the relay's OK.
+func control(c *net.UDPConn, to *net.UDPAddr, msg []byte) error {
+	buf := make([]byte, 16)
+	for range 20 {
+		var err error
+		if to == nil {
+			_, err = c.Write(msg)
+		} else {
+			_, err = c.WriteToUDP(msg, to)
+		}
+		if err != nil {
+			return err
+		}
+		_ = c.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+		n, err := c.Read(buf)
+		if err == nil && string(buf[:n]) == string(relayOK) {
+			return c.SetReadDeadline(time.Time{})
+		}
+	}
+	return errors.New("relay does not answer")
+}
+
+// source makes an audio or video source that sends RTP over the floor.
+func (f *floorRig) source(video bool) *source {
+	pt := uint8(111)
+	if video {
+		pt = 96
+	}
+	ssrc := rand.Uint32()
+	var seq uint16
+	var ts uint32
+	return newSource(video, func(b []byte) error {
+		seq++
+		ts += 960
+		raw, err := (&rtp.Packet{
+			Header:  rtp.Header{Version: 2, PayloadType: pt, SequenceNumber: seq, Timestamp: ts, SSRC: ssrc, Marker: true},
+			Payload: b,
+		}).Marshal()
+		if err != nil {
+			return err
+		}
+		_, err = f.send.Write(raw)
+		return err
+	})
+}
+
+func (f *floorRig) close() {
+	f.send.Close()
+	for _, c := range f.conns {
+		c.Close()
+	}
+	f.wg.Wait()
+}
