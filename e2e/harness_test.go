@@ -49,12 +49,12 @@ func startServer(t *testing.T, mutate ...func(*config.Config)) *server {
 	for _, m := range mutate {
 		m(&cfg)
 	}
-	// Everything the server logs, at every level, is kept and scanned for
+	// Everything the server logs from info up is kept and scanned for
 	// the tests' personal data when the test ends; warnings go to t.Log.
 	all := &logScan{}
 	log := slog.New(slog.NewMultiHandler(
 		slog.NewTextHandler(&testLog{t: t}, &slog.HandlerOptions{Level: slog.LevelWarn}),
-		slog.NewJSONHandler(all, &slog.HandlerOptions{Level: slog.LevelDebug}),
+		slog.NewJSONHandler(all, &slog.HandlerOptions{Level: slog.LevelInfo}),
 	))
 	n, err := node.New(t.Context(), cfg, log)
 	if err != nil {
