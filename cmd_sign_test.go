@@ -36,7 +36,11 @@ func signedContract(t *testing.T, dataDir string) string {
 		t.Fatal(err)
 	}
 	defer rec.Close()
-	docs, _ := blobs.Open(filepath.Join(dataDir, "documents"))
+	ring, err := blobs.LoadKeyRing("", filepath.Join(dataDir, "keys"), log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	docs, _ := blobs.Open(filepath.Join(dataDir, "documents"), ring)
 	svc := contracts.New(rec, docs, keys, 20<<20, log)
 	pdf, _ := signature.ContractPDF(signature.ContractTemplate{Title: "CLI"})
 	d, err := svc.Present(ctx, contracts.Presentation{ConsultationID: "c_cli", PDF: pdf, Signers: []string{"customer"}, Actor: "staff:1"})

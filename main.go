@@ -33,6 +33,7 @@ Commands:
   user      manage staff accounts: user add NAME --role ROLE | user list | user passwd NAME
   verify    check signed PDFs: verify [--json] FILE... (exit 0 valid, 1 invalid, 2 not checkable)
   keys      make development keys (PDF seal, biometric escrow key)
+  storage   storage encryption keys: storage genkey | storage rekey
   biometric the escrow holder's tool: biometric open --escrow-key KEY contract.pdf
   help      show this help
 
@@ -53,6 +54,8 @@ func run(ctx context.Context, args, environ []string, stdin io.Reader, stdout, s
 		return verifyCmd(ctx, args, environ, stdout, stderr)
 	case "keys":
 		return keysCmd(ctx, args, stdout, stderr)
+	case "storage":
+		return storageCmd(ctx, args, environ, stdout, stderr)
 	case "biometric":
 		return biometricCmd(ctx, args, stdout, stderr)
 	case "help", "-h", "--help":

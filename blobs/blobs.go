@@ -1,13 +1,13 @@
-// Package blobs stores the files and photos of live consultations on disk:
-// <root>/<consultation>/<fileId>, each with a small sidecar naming its
-// uploader. The bytes are the sender's ciphertext; the store adds nothing
-// and never learns names or types. Files are written to a temporary file,
-// synced and renamed into place, so a file is either whole or absent.
+// Package blobs stores the files and photos of live consultations and the
+// documents of contracts on disk: <root>/<consultation>/<fileId>, encrypted
+// at rest with AES-256-GCM under a key of a KeyRing (format and key
+// rotation: STORAGE.md). The uploader's id is sealed inside the file, next
+// to the content. Files are written to a temporary file, synced and renamed
+// into place, so a file is either whole or absent.
 package blobs
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -28,23 +28,50 @@ var (
 const (
 	dirPerm    = 0o700
 	filePerm   = 0o600
-	metaSuffix = ".meta"
+	metaSuffix = ".meta" // plaintext sidecar of files stored before encryption
 	tmpPrefix  = ".tmp-"
+	lockName   = ".lock"
 )
 
 // Store is the file store under one root directory. Safe for concurrent
-// use.
+// use, also by several processes (the server and "parley storage rekey").
 type Store struct {
 	root string
-	mu   sync.Mutex // serialises the existence check and rename of Put
+	ring *KeyRing
+	mu   sync.Mutex // with the lock file: renames and removals
 }
 
-// Open returns the store under root, creating root (0700) when needed.
-func Open(root string) (*Store, error) {
+// Open returns the store under root, creating root (0700) when needed. New
+// files are encrypted with ring's current key; files under its older keys
+// stay readable.
+func Open(root string, ring *KeyRing) (*Store, error) {
+	if ring == nil || len(ring.keys) == 0 {
+		return nil, errors.New("blobs: no storage key ring")
+	}
 	if err := os.MkdirAll(root, dirPerm); err != nil {
 		return nil, fmt.Errorf("blobs: create %s: %w", root, err)
 	}
-	return &Store{root: root}, nil
+	return &Store{root: root, ring: ring}, nil
+}
+
+// lock excludes the other goroutines and processes changing the store:
+// Put's existence check and rename, Rekey's replacements, deletions.
+func (s *Store) lock() (unlock func(), err error) {
+	s.mu.Lock()
+	f, err := os.OpenFile(filepath.Join(s.root, lockName), os.O_RDWR|os.O_CREATE, filePerm)
+	if err == nil {
+		if err = lockFile(f); err != nil {
+			f.Close()
+		}
+	}
+	if err != nil {
+		s.mu.Unlock()
+		return nil, fmt.Errorf("blobs: lock %s: %w", s.root, err)
+	}
+	return func() {
+		f.Close() // releases the lock
+		s.mu.Unlock()
+	}, nil
 }
 
 // Root is the store's directory.
@@ -85,7 +112,8 @@ func (s *Store) paths(cid, fid string) (dir, file string, err error) {
 	return dir, filepath.Join(dir, fid), nil
 }
 
-// meta is the sidecar of a file.
+// meta is the metadata sealed into a file (and the plaintext sidecar of
+// files stored before encryption).
 type meta struct {
 	Uploader string `json:"uploader"`
 }
@@ -107,9 +135,10 @@ func (s *Store) Exists(cid, fid string) (bool, error) {
 	}
 }
 
-// Put streams r into file fid of consultation cid, recording uploader, and
-// returns the size. ErrExists when the file is there already. r's errors
-// (e.g. *http.MaxBytesError) come back wrapped; nothing is left behind.
+// Put streams r into file fid of consultation cid, encrypted, recording
+// uploader, and returns the (plaintext) size. ErrExists when the file is
+// there already. r's errors (e.g. *http.MaxBytesError) come back wrapped;
+// nothing is left behind.
 func (s *Store) Put(ctx context.Context, cid, fid, uploader string, r io.Reader) (int64, error) {
 	dir, file, err := s.paths(cid, fid)
 	if err != nil {
@@ -118,12 +147,37 @@ func (s *Store) Put(ctx context.Context, cid, fid, uploader string, r io.Reader)
 	if err := os.MkdirAll(dir, dirPerm); err != nil {
 		return 0, fmt.Errorf("blobs: create directory: %w", err)
 	}
+	tmp, n, err := s.writeTemp(dir, cid, fid, uploader, readerCtx{ctx, r})
+	if err != nil {
+		return 0, err
+	}
+	defer os.Remove(tmp) // no-op after the rename
+
+	unlock, err := s.lock()
+	if err != nil {
+		return 0, err
+	}
+	defer unlock()
+	if _, err := os.Lstat(file); err == nil {
+		return 0, ErrExists
+	}
+	if err := os.Rename(tmp, file); err != nil {
+		return 0, fmt.Errorf("blobs: rename into place: %w", err)
+	}
+	if err := syncDir(dir); err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
+// writeTemp writes r encrypted under the current key to a synced
+// temporary file in dir and returns its name and the plaintext size.
+func (s *Store) writeTemp(dir, cid, fid, uploader string, r io.Reader) (string, int64, error) {
 	tmp, err := os.CreateTemp(dir, tmpPrefix+fid+"-*")
 	if err != nil {
-		return 0, fmt.Errorf("blobs: create temporary file: %w", err)
+		return "", 0, fmt.Errorf("blobs: create temporary file: %w", err)
 	}
-	defer os.Remove(tmp.Name()) // no-op after the rename
-	n, err := io.Copy(tmp, readerCtx{ctx, r})
+	n, err := encrypt(tmp, &s.ring.keys[0], cid, fid, uploader, r)
 	if err == nil {
 		err = tmp.Sync()
 	}
@@ -131,29 +185,10 @@ func (s *Store) Put(ctx context.Context, cid, fid, uploader string, r io.Reader)
 		err = cerr
 	}
 	if err != nil {
-		return 0, fmt.Errorf("blobs: write %s: %w", fid, err)
+		os.Remove(tmp.Name())
+		return "", 0, fmt.Errorf("blobs: write %s: %w", fid, err)
 	}
-	mb, err := json.Marshal(meta{Uploader: uploader})
-	if err != nil {
-		return 0, fmt.Errorf("blobs: encode sidecar: %w", err)
-	}
-
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, err := os.Stat(file); err == nil {
-		return 0, ErrExists
-	}
-	if err := writeFileAtomic(dir, file+metaSuffix, mb); err != nil {
-		return 0, err
-	}
-	if err := os.Rename(tmp.Name(), file); err != nil {
-		os.Remove(file + metaSuffix)
-		return 0, fmt.Errorf("blobs: rename into place: %w", err)
-	}
-	if err := syncDir(dir); err != nil {
-		return 0, err
-	}
-	return n, nil
+	return tmp.Name(), n, nil
 }
 
 // readerCtx stops reading when ctx is done.
@@ -169,28 +204,6 @@ func (r readerCtx) Read(p []byte) (int, error) {
 	return r.r.Read(p)
 }
 
-func writeFileAtomic(dir, name string, data []byte) error {
-	tmp, err := os.CreateTemp(dir, tmpPrefix+"meta-*")
-	if err != nil {
-		return fmt.Errorf("blobs: create temporary sidecar: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	_, err = tmp.Write(data)
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), name)
-	}
-	if err != nil {
-		return fmt.Errorf("blobs: write sidecar: %w", err)
-	}
-	return nil
-}
-
 func syncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
@@ -203,25 +216,20 @@ func syncDir(dir string) error {
 	return nil
 }
 
-// Open opens the file for reading and returns its size (ErrNotFound).
-func (s *Store) Open(cid, fid string) (*os.File, int64, error) {
+// Open opens the file for reading and returns its plaintext reader and
+// size (ErrNotFound). The header, the metadata and the last segment are
+// checked now (ErrCorrupt, *UnknownKeyError, ErrUnencrypted); other
+// segments as they are read, so a damaged segment fails that Read.
+func (s *Store) Open(cid, fid string) (*Reader, int64, error) {
 	_, file, err := s.paths(cid, fid)
 	if err != nil {
 		return nil, 0, err
 	}
-	f, err := os.Open(file)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, 0, ErrNotFound
-	}
+	r, err := s.openReader(file, cid, fid, true)
 	if err != nil {
-		return nil, 0, fmt.Errorf("blobs: open: %w", err)
+		return nil, 0, err
 	}
-	st, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, 0, fmt.Errorf("blobs: stat: %w", err)
-	}
-	return f, st.Size(), nil
+	return r, r.size, nil
 }
 
 // Uploader returns who uploaded the file (ErrNotFound).
@@ -230,18 +238,12 @@ func (s *Store) Uploader(cid, fid string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	b, err := os.ReadFile(file + metaSuffix)
-	if errors.Is(err, fs.ErrNotExist) {
-		return "", ErrNotFound
-	}
+	r, err := s.openReader(file, cid, fid, false)
 	if err != nil {
-		return "", fmt.Errorf("blobs: read sidecar: %w", err)
+		return "", err
 	}
-	var m meta
-	if err := json.Unmarshal(b, &m); err != nil {
-		return "", fmt.Errorf("blobs: decode sidecar: %w", err)
-	}
-	return m.Uploader, nil
+	r.Close()
+	return r.uploader, nil
 }
 
 // Delete removes the file and its sidecar (ErrNotFound).
@@ -250,8 +252,11 @@ func (s *Store) Delete(cid, fid string) error {
 	if err != nil {
 		return err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	unlock, err := s.lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	err = os.Remove(file)
 	if errors.Is(err, fs.ErrNotExist) {
 		return ErrNotFound
@@ -270,8 +275,11 @@ func (s *Store) RemoveConsultation(cid string) error {
 	if !validConsultationID(cid) {
 		return ErrBadID
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	unlock, err := s.lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	if err := os.RemoveAll(filepath.Join(s.root, cid)); err != nil {
 		return fmt.Errorf("blobs: remove files of %s: %w", cid, err)
 	}

@@ -33,6 +33,10 @@ type Config struct {
 	E2EE         E2EEConfig         `yaml:"e2ee"`
 	Files        FilesConfig        `yaml:"files"`
 	Signature    SignatureConfig    `yaml:"signature"`
+	// Privacy, Retention and Questions: config/privacy.go.
+	Privacy   PrivacyConfig   `yaml:"privacy"`
+	Retention RetentionConfig `yaml:"retention"`
+	Questions QuestionsConfig `yaml:"questions"`
 	// TURN is the embedded TURN server (or an external coturn sharing its
 	// secret), for customers behind firewalls that block direct media.
 	TURN turnserver.Config `yaml:"turn"`
@@ -224,6 +228,9 @@ func Default() Config {
 		},
 		Files:     FilesConfig{MaxBytes: 20 << 20},
 		Signature: SignatureConfig{MaxPDFBytes: 20 << 20},
+		Privacy:   PrivacyConfig{AllowAnonymous: true},
+		Retention: defaultRetention(),
+		Questions: QuestionsConfig{Before: []Question{}, After: []Question{}},
 		TURN:      turnserver.DefaultConfig(),
 	}
 }
@@ -289,6 +296,7 @@ func (c *Config) Validate() error {
 	default:
 		bad("log.format", "%q is not text or json", c.Log.Format)
 	}
+	c.validatePrivacy(bad)
 	if strings.TrimSpace(c.Company.Name) == "" {
 		bad("company.name", "must not be empty: customers see it before they join")
 	}

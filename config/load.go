@@ -2,6 +2,7 @@ package config
 
 import (
 	"bytes"
+	"encoding"
 	"errors"
 	"flag"
 	"fmt"
@@ -129,6 +130,9 @@ func collectEnv(v reflect.Value, prefix string, out map[string]reflect.Value) {
 var durationType = reflect.TypeOf(time.Duration(0))
 
 func setFromString(v reflect.Value, s string) error {
+	if u, ok := v.Addr().Interface().(encoding.TextUnmarshaler); ok {
+		return u.UnmarshalText([]byte(s))
+	}
 	if v.Type() == durationType {
 		d, err := time.ParseDuration(s)
 		if err != nil {
@@ -153,6 +157,9 @@ func setFromString(v reflect.Value, s string) error {
 		}
 		v.SetBool(b)
 	case reflect.Slice:
+		if v.Type().Elem().Kind() != reflect.String {
+			return fmt.Errorf("this list can only be set in the configuration file")
+		}
 		var items []string
 		for _, p := range strings.Split(s, ",") {
 			if p = strings.TrimSpace(p); p != "" {

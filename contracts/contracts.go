@@ -303,17 +303,22 @@ func (s *Service) read(d records.Document) ([]byte, error) {
 // EndConsultation removes the documents nobody signed and their files;
 // signed contracts stay. Called when a consultation ends.
 func (s *Service) EndConsultation(ctx context.Context, cid string) error {
+	_, err := s.removeUnsigned(ctx, cid)
+	return err
+}
+
+func (s *Service) removeUnsigned(ctx context.Context, cid string) (int, error) {
 	gone, err := s.rec.DeleteUnsignedDocuments(ctx, cid)
 	for _, d := range gone {
 		s.removeBlob(ctx, cid, d.CurrentBlob)
 	}
 	if err != nil {
-		return fmt.Errorf("remove unsigned documents: %w", err)
+		return len(gone), fmt.Errorf("remove unsigned documents: %w", err)
 	}
 	if len(gone) > 0 {
 		s.log.InfoContext(ctx, "removed unsigned documents of an ended consultation", "consultation", cid, "count", len(gone))
 	}
-	return nil
+	return len(gone), nil
 }
 
 func (s *Service) removeBlob(ctx context.Context, cid, blob string) {
@@ -328,17 +333,46 @@ func newBlobID() string {
 	return hex.EncodeToString(b)
 }
 
-// Sweep removes unsigned documents of consultations that ended while the
-// node was down; for start-up.
-func (s *Service) Sweep(ctx context.Context) error {
-	ids, err := s.rec.EndedWithUnsignedDocuments(ctx)
+// Expire deletes the signed contracts whose retention period ended at or
+// before cutoff (the last signature at or before it): file, fields and
+// audit trail. It returns how many went.
+func (s *Service) Expire(ctx context.Context, cutoff time.Time) (int, error) {
+	ds, err := s.rec.SignedDocumentsBefore(ctx, cutoff)
 	if err != nil {
-		return err
+		return 0, err
 	}
-	for _, id := range ids {
-		if err := s.EndConsultation(ctx, id); err != nil {
-			return err
+	n := 0
+	for _, d := range ds {
+		mu := s.docLock(d.ID)
+		mu.Lock()
+		err := s.rec.DeleteDocument(ctx, d.ID)
+		if err == nil {
+			s.removeBlob(ctx, d.ConsultationID, d.CurrentBlob)
+			n++
+		}
+		mu.Unlock()
+		if err != nil {
+			return n, err
 		}
 	}
-	return nil
+	return n, nil
+}
+
+// SweepUnsigned removes unsigned documents of consultations that ended at or
+// before cutoff (retention.files), e.g. while the node was down. It
+// returns how many went.
+func (s *Service) SweepUnsigned(ctx context.Context, cutoff time.Time) (int, error) {
+	ids, err := s.rec.UnsignedDocumentsEndedBefore(ctx, cutoff)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, id := range ids {
+		k, err := s.removeUnsigned(ctx, id)
+		n += k
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
 }

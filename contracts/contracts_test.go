@@ -40,7 +40,11 @@ func newFixture(t *testing.T) *fixture {
 	if !keys.DevSeal || !keys.DevEscrow {
 		t.Fatal("development keys not reported as such")
 	}
-	docs, err := blobs.Open(filepath.Join(dir, "documents"))
+	ring, err := blobs.LoadKeyRing("", filepath.Join(dir, "keys"), log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	docs, err := blobs.Open(filepath.Join(dir, "documents"), ring)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,8 +188,8 @@ func TestSweepRemovesUnsignedDocumentsOfEndedConsultations(t *testing.T) {
 		t.Fatal(err)
 	}
 	// c_gone has no consultation record any more (or it ended): swept.
-	if err := f.svc.Sweep(ctx); err != nil {
-		t.Fatal(err)
+	if n, err := f.svc.SweepUnsigned(ctx, time.Now()); err != nil || n != 1 {
+		t.Fatalf("SweepUnsigned = %d, %v; want 1", n, err)
 	}
 	if _, err := f.rec.DocumentByID(ctx, "c_gone", d.ID); err == nil {
 		t.Fatal("unsigned document of an ended consultation survived the sweep")

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/parley-video/parley/blobs"
 	"github.com/parley-video/parley/config"
 )
 
@@ -37,6 +38,26 @@ func readChat(t *testing.T, ctx context.Context, who string) chatDebug {
 	t.Helper()
 	return within(t, ctx, 5*time.Second, who+" chat state",
 		chromedp.Evaluate[chatDebug](`window.parleyDebug.info().chat`))
+}
+
+// storedSize is the size of what the server stored as file p, decrypted
+// with the data directory's development storage key.
+func storedSize(t *testing.T, dataDir, p string) int {
+	t.Helper()
+	ring, err := blobs.LoadKeyRing("", filepath.Join(dataDir, "keys"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := blobs.Open(filepath.Dir(filepath.Dir(p)), ring)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, size, err := store.Open(filepath.Base(filepath.Dir(p)), filepath.Base(p))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	return int(size)
 }
 
 // storedFiles reads every file under dir (recursively).
@@ -211,9 +232,9 @@ func TestBrowserChatFilesPhotos(t *testing.T) {
 	// Every file (ciphertexts and the store's sidecars) is free of plaintext.
 	noPlaintext(t, stored, marker1, marker2, "Unterlagen.txt", "text/plain", "Kreditunterlagen")
 	t.Logf("server's file store: %d files, none contains a marker, the name or the type", len(stored))
-	for p, b := range blobsOf(stored) {
-		if len(b) != 12+len(content)+16 {
-			t.Errorf("%s: %d bytes, want IV+ciphertext+tag = %d", p, len(b), 12+len(content)+16)
+	for p := range blobsOf(stored) {
+		if n := storedSize(t, c.dataDir, p); n != 12+len(content)+16 {
+			t.Errorf("%s: %d bytes, want IV+ciphertext+tag = %d", p, n, 12+len(content)+16)
 		}
 	}
 

@@ -19,6 +19,7 @@ import (
 	"github.com/parley-video/parley/config"
 	"github.com/parley-video/parley/contracts"
 	"github.com/parley-video/parley/records"
+	"github.com/parley-video/parley/retention"
 	"github.com/parley-video/parley/sfu"
 	"github.com/parley-video/parley/signaling"
 	"github.com/parley-video/parley/turnserver"
@@ -42,6 +43,10 @@ type Node struct {
 	// Contracts signs documents in calls; Keys is its key material.
 	Contracts *contracts.Service
 	Keys      *contracts.Keys
+	// Retention deletes personal data when its period is over.
+	Retention *retention.Sweeper
+
+	web *web.Server
 
 	httpSrv  *http.Server
 	httpLn   net.Listener
@@ -54,7 +59,11 @@ type Node struct {
 
 // New opens the records, the media sockets and the listeners. It does not
 // serve yet; call Run.
-func New(ctx context.Context, cfg config.Config, log *slog.Logger) (n *Node, err error) {
+func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Option) (n *Node, err error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("configuration:\n%w", err)
 	}
@@ -70,6 +79,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (n *Node, err
 
 	if n.Records, err = records.Open(ctx, cfg.DataDir); err != nil {
 		return nil, fmt.Errorf("open records in %s: %w", cfg.DataDir, err)
+	}
+	if o.now != nil {
+		n.Records.SetClock(o.now)
 	}
 	n.Media, err = sfu.New(sfu.Config{
 		UDPPort:         cfg.RTC.UDPPort,
@@ -107,24 +119,33 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (n *Node, err
 	if n.Keys, err = contracts.LoadKeys(KeyFiles(cfg), log.With("component", "signature")); err != nil {
 		return nil, err
 	}
-	docs, err := blobs.Open(filepath.Join(cfg.DataDir, "documents"))
+	// TODO(config): storage.key_file / PARLEY_STORAGE_KEY; "" is the dev key.
+	storageKeys, err := blobs.LoadKeyRing("", filepath.Join(cfg.DataDir, "keys"), log.With("component", "storage"))
+	if err != nil {
+		return nil, fmt.Errorf("storage key: %w", err)
+	}
+	docs, err := blobs.Open(filepath.Join(cfg.DataDir, "documents"), storageKeys)
 	if err != nil {
 		return nil, fmt.Errorf("document store: %w", err)
 	}
 	n.Contracts = contracts.New(n.Records, docs, n.Keys, cfg.Signature.MaxPDFBytes, log.With("component", "contracts"))
-	if err := n.Contracts.Sweep(ctx); err != nil {
-		return nil, fmt.Errorf("contracts: %w", err)
-	}
 
 	srv, err := web.New(cfg, web.Deps{Records: n.Records, Hub: n.Hub, Ready: n.ready, Signer: n.Contracts,
 		Verifier:          contracts.NewVerifier(n.Keys, 4*cfg.Signature.MaxPDFBytes),
-		EscrowFingerprint: n.Keys.Escrow.Fingerprint()}, log.With("component", "web"))
+		EscrowFingerprint: n.Keys.Escrow.Fingerprint(), StorageKeys: storageKeys,
+		ConsultationEnded: func() { n.Retention.Kick() }, Now: o.now}, log.With("component", "web"))
 	if err != nil {
 		return nil, fmt.Errorf("web: %w", err)
 	}
-	// Files of consultations that ended while the node was down go now.
-	if err := srv.SweepFiles(ctx); err != nil {
-		return nil, fmt.Errorf("web: %w", err)
+	n.web = srv
+	n.Retention = &retention.Sweeper{
+		Records: n.Records, Files: srv.Files(), Contracts: n.Contracts,
+		Config: cfg.Retention, MaxDuration: cfg.Consultation.MaxDuration,
+		EndLive: srv.EndLive, Log: log.With("component", "retention"),
+	}
+	// What fell due while the node was down goes before anything is served.
+	if _, err := n.Retention.Sweep(ctx); err != nil {
+		return nil, fmt.Errorf("retention sweep: %w", err)
 	}
 	handler := srv.Handler()
 	metrics := promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})
@@ -153,6 +174,15 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (n *Node, err
 	}
 	return n, nil
 }
+
+// Option changes how New builds a node.
+type Option func(*options)
+
+type options struct{ now func() time.Time }
+
+// WithClock makes the node's records, web server and retention sweeper
+// read time from now (tests of retention periods).
+func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
 
 // KeyFiles is where the configuration puts the signing keys; development
 // keys go to <data_dir>/keys.
@@ -227,6 +257,10 @@ func (n *Node) Run(ctx context.Context) error {
 	if n.adminSrv != nil {
 		go func() { errc <- n.adminSrv.Serve(n.adminLn) }()
 	}
+	sweepCtx, stopSweep := context.WithCancel(context.WithoutCancel(ctx))
+	sweepDone := make(chan struct{})
+	go func() { defer close(sweepDone); n.Retention.Run(sweepCtx) }()
+	defer func() { stopSweep(); <-sweepDone }()
 	n.log.Info("parley serving", "http", n.HTTPAddr(), "metrics", n.AdminAddr(), "rtc_udp", n.Media.UDPAddr())
 	var err error
 	select {
@@ -258,6 +292,9 @@ func (n *Node) Close(ctx context.Context) error {
 		}
 		if n.Hub != nil {
 			n.Hub.Close()
+		}
+		if n.web != nil {
+			n.web.Close()
 		}
 		if n.Store != nil {
 			errs = append(errs, n.Store.Close())

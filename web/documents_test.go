@@ -27,7 +27,11 @@ func withSigner(t *testing.T, e *env) *contracts.Keys {
 	if err != nil {
 		t.Fatal(err)
 	}
-	docs, err := blobs.Open(filepath.Join(e.cfg.DataDir, "documents"))
+	ring, err := blobs.LoadKeyRing("", filepath.Join(e.cfg.DataDir, "keys"), log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	docs, err := blobs.Open(filepath.Join(e.cfg.DataDir, "documents"), ring)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -179,10 +179,24 @@ func (s *Server) handleDeleteFile(c *gin.Context) error {
 	return nil
 }
 
-// endLive ends a consultation in the hub and removes its files (records
-// are the caller's business).
+// endLive ends a consultation in the hub and, when retention.files says
+// they go at the end, removes its files and unsigned documents at once
+// (records are the caller's business); then the retention sweeper runs
+// for the rest (pre-join data).
 func (s *Server) endLive(ctx context.Context, id string) {
+	s.EndLive(ctx, id)
+	if s.ended != nil {
+		s.ended()
+	}
+}
+
+// EndLive ends a consultation's live state: the call, its sessions and, with
+// retention.files 0, its files and unsigned documents.
+func (s *Server) EndLive(ctx context.Context, id string) {
 	s.hub.End(ctx, signaling.ConsultationID(id))
+	if s.cfg.Retention.Files.Duration() > 0 {
+		return
+	}
 	s.removeFiles(ctx, id)
 	if s.signer != nil {
 		if err := s.signer.EndConsultation(ctx, id); err != nil {
@@ -197,36 +211,5 @@ func (s *Server) removeFiles(ctx context.Context, id string) {
 	}
 }
 
-// SweepFiles removes the file directories of consultations that are ended
-// (or outlived consultation.max_duration, which ends them) or unknown in
-// records, and leftovers of interrupted uploads; for start-up.
-func (s *Server) SweepFiles(ctx context.Context) error {
-	ids, err := s.blobs.Consultations()
-	if err != nil {
-		return fmt.Errorf("sweep files: %w", err)
-	}
-	for _, id := range ids {
-		con, err := s.rec.ConsultationByID(ctx, id)
-		switch {
-		case errors.Is(err, records.ErrNotFound):
-		case err != nil:
-			return fmt.Errorf("sweep files: %w", err)
-		default:
-			err := s.ensureOpen(ctx, con)
-			if err == nil {
-				if err := s.blobs.RemoveTemporary(id); err != nil {
-					return fmt.Errorf("sweep files: %w", err)
-				}
-				continue
-			}
-			if !errors.Is(err, records.ErrEnded) {
-				return fmt.Errorf("sweep files: %w", err)
-			}
-		}
-		if err := s.blobs.RemoveConsultation(id); err != nil {
-			return fmt.Errorf("sweep files: %w", err)
-		}
-		s.log.InfoContext(ctx, "removed files of an ended consultation", "consultation", id)
-	}
-	return nil
-}
+// Files is the store of files and photos (for the retention sweeper).
+func (s *Server) Files() *blobs.Store { return s.blobs }

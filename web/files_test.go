@@ -3,6 +3,7 @@ package web
 import (
 	"bytes"
 	"context"
+	"github.com/parley-video/parley/retention"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -42,7 +43,7 @@ func TestFilesStaffAndCustomer(t *testing.T) {
 	base := "/api/v1/consultations/" + id + "/files/"
 	origin := []string{"Origin", e.ts.URL}
 
-	// Staff upload: the server stores exactly what it gets.
+	// Staff upload: the server stores what it gets, encrypted at rest.
 	marker := "PLAINTEXT-MARKER \x00\xff binary"
 	r := e.staff(adv, "PUT", base+fid1, marker, "Content-Type", "application/octet-stream")
 	if r.StatusCode != http.StatusCreated {
@@ -52,8 +53,8 @@ func TestFilesStaffAndCustomer(t *testing.T) {
 		t.Fatalf("put response %v", m)
 	}
 	disk, err := os.ReadFile(filePath(e, id, fid1))
-	if err != nil || !bytes.Equal(disk, []byte(marker)) {
-		t.Fatalf("on disk %q, %v", disk, err)
+	if err != nil || bytes.Contains(disk, []byte(marker)) || len(disk) <= len(marker) {
+		t.Fatalf("on disk %q, %v; want it encrypted", disk, err)
 	}
 	for p, want := range map[string]os.FileMode{filePath(e, id, fid1): 0o600, filepath.Dir(filePath(e, id, fid1)): 0o700} {
 		if st, err := os.Stat(p); err != nil || st.Mode().Perm() != want {
@@ -179,7 +180,7 @@ func TestFileTooBig(t *testing.T) {
 		t.Fatalf("chunked put over the limit: %d", resp.StatusCode)
 	}
 	entries, _ := os.ReadDir(filepath.Join(e.cfg.DataDir, "files", id))
-	if len(entries) != 2 { // fid1 and its sidecar; no leftovers
+	if len(entries) != 1 { // fid1 (its uploader sealed inside); no leftovers
 		t.Fatalf("directory holds %d entries", len(entries))
 	}
 }
@@ -201,7 +202,8 @@ func TestSweepFiles(t *testing.T) {
 	}
 	os.MkdirAll(filepath.Join(e.cfg.DataDir, "files", "c_unknown"), 0o700)
 	os.WriteFile(filepath.Join(e.cfg.DataDir, "files", open, ".tmp-leftover"), []byte("x"), 0o600)
-	if err := e.srv.SweepFiles(context.Background()); err != nil {
+	sw := &retention.Sweeper{Records: e.rec, Files: e.srv.Files(), Config: e.cfg.Retention}
+	if _, err := sw.Sweep(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	for _, gone := range []string{ended, "c_unknown", open + "/.tmp-leftover"} {

@@ -131,6 +131,18 @@ func (h *fakeHub) Customer(ctx context.Context, id signaling.ConsultationID, coo
 	return acc, nil
 }
 
+func (h *fakeHub) RemoveCustomer(ctx context.Context, id signaling.ConsultationID, pid signaling.ParticipantID) bool {
+	return false
+}
+
+func (h *fakeHub) RenameCustomer(ctx context.Context, id signaling.ConsultationID, pid signaling.ParticipantID, name string) bool {
+	return false
+}
+
+func (h *fakeHub) HasCustomer(id signaling.ConsultationID, pid signaling.ParticipantID) bool {
+	return false
+}
+
 var _ Hub = (*fakeHub)(nil)
 
 // syncBuffer is a goroutine-safe log sink.
@@ -212,6 +224,7 @@ func newEnvWith(t *testing.T, hub Hub, tlsServer bool, opts ...envOption) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(e.srv.Close)
 	if e.srv.files, err = newStaticFiles(testClientFiles()); err != nil {
 		t.Fatal(err)
 	}

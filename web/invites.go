@@ -39,6 +39,8 @@ func (s *Server) handleGetInvite(c *gin.Context) error {
 		"title":          con.Title,
 		"consultationId": con.ID,
 		"privacyUrl":     "/privacy",
+		"allowAnonymous": s.cfg.Privacy.AllowAnonymous,
+		"questions":      questionsOrEmpty(s.cfg.Questions.Before),
 		"consent": gin.H{
 			"version": s.consent.Version,
 			"text":    gin.H{"de": s.consent.DE, "en": s.consent.EN},
@@ -47,36 +49,51 @@ func (s *Server) handleGetInvite(c *gin.Context) error {
 	return nil
 }
 
-// handleJoin: POST /api/v1/invites/:token/join. Checks the consent,
-// records it, adds the customer to the hub's waiting room and sets the
-// parley_session cookie.
+// handleJoin: POST /api/v1/invites/:token/join. With consent: checks the
+// consent version and the answers to the questions before joining, records
+// the consent, the name and the answers. Without consent (where
+// privacy.allow_anonymous): joins anonymously, no name, no answers, no
+// consent record. Either way adds the customer to the hub's waiting room,
+// sets the parley_session cookie and returns the data-subject link.
 func (s *Server) handleJoin(c *gin.Context) error {
 	var req struct {
-		Name           string `json:"name"`
-		Consent        bool   `json:"consent"`
-		ConsentVersion string `json:"consentVersion"`
-		Lang           string `json:"lang"`
+		Name           string            `json:"name"`
+		Consent        bool              `json:"consent"`
+		ConsentVersion string            `json:"consentVersion"`
+		Lang           string            `json:"lang"`
+		Answers        map[string]string `json:"answers"`
 	}
 	if err := decodeJSON(c, &req, false); err != nil {
-		return err
-	}
-	name, err := records.CleanText("name", req.Name, maxCustomerName)
-	if err != nil {
 		return err
 	}
 	if req.Lang != "de" && req.Lang != "en" {
 		return errBadRequest(`field "lang" must be "de" or "en"`)
 	}
+	var name string
+	var answers map[string]string
+	if req.Consent {
+		var err error
+		if name, err = records.CleanText("name", req.Name, maxCustomerName); err != nil {
+			return err
+		}
+		if req.ConsentVersion != s.consent.Version {
+			return errBadRequest("consentVersion does not match the current consent text; reload the invite")
+		}
+		if answers, err = checkAnswers(s.cfg.Questions.Before, req.Answers); err != nil {
+			return err
+		}
+	} else {
+		if !s.cfg.Privacy.AllowAnonymous {
+			return errBadRequest("consent is required to join")
+		}
+		if req.Name != "" || len(req.Answers) > 0 {
+			return errBadRequest("without consent, no name and no answers can be given")
+		}
+	}
 	ctx := c.Request.Context()
 	con, err := s.inviteConsultation(ctx, c.Param("token"))
 	if err != nil {
 		return err
-	}
-	if !req.Consent {
-		return errBadRequest("consent is required to join")
-	}
-	if req.ConsentVersion != s.consent.Version {
-		return errBadRequest("consentVersion does not match the current consent text; reload the invite")
 	}
 	consentAt := s.now()
 	remaining := s.remaining(con)
@@ -89,7 +106,17 @@ func (s *Server) handleJoin(c *gin.Context) error {
 	}
 	// The participant id exists only now; the record carries the time the
 	// consent was given, before anything was processed.
-	if err := s.rec.RecordConsent(ctx, con.ID, string(pid), s.consent.Version, req.Lang, consentAt); err != nil {
+	if req.Consent {
+		if err := s.rec.RecordConsent(ctx, con.ID, string(pid), s.consent.Version, req.Lang, consentAt); err != nil {
+			return err
+		}
+	}
+	if err := s.rec.AddCustomer(ctx, records.Customer{ConsultationID: con.ID, ParticipantID: string(pid),
+		Name: name, Anonymous: !req.Consent, JoinedAt: consentAt}, answers); err != nil {
+		return err
+	}
+	token, err := s.rec.SubjectToken(ctx, records.Subject{ConsultationID: con.ID, ParticipantID: string(pid)})
+	if err != nil {
 		return err
 	}
 	http.SetCookie(c.Writer, &http.Cookie{
@@ -97,6 +124,7 @@ func (s *Server) handleJoin(c *gin.Context) error {
 		MaxAge:   max(1, int(math.Ceil(remaining.Seconds()))),
 		HttpOnly: true, Secure: s.secureCookies(c.Request), SameSite: http.SameSiteLaxMode,
 	})
-	c.JSON(http.StatusOK, gin.H{"consultationId": con.ID, "participantId": string(pid)})
+	c.JSON(http.StatusOK, gin.H{"consultationId": con.ID, "participantId": string(pid),
+		"anonymous": !req.Consent, "myDataUrl": "/my-data#" + token, "myDataToken": token})
 	return nil
 }

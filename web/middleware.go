@@ -3,11 +3,9 @@ package web
 import (
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/gin-gonic/gin"
 )
@@ -19,26 +17,6 @@ func routeOf(c *gin.Context) string {
 		return p
 	}
 	return "(unmatched)"
-}
-
-// accessLog writes one line per request: method, route pattern, status,
-// duration and the anonymised client address. No raw path, no query, no
-// full address, no names.
-func (s *Server) accessLog(c *gin.Context) {
-	start := time.Now()
-	c.Next()
-	level := slog.LevelInfo
-	if c.FullPath() == "/healthz" || c.FullPath() == "/readyz" {
-		level = slog.LevelDebug
-	}
-	s.log.LogAttrs(c.Request.Context(), level, "http request",
-		slog.String("method", c.Request.Method),
-		slog.String("route", routeOf(c)),
-		slog.Int("status", c.Writer.Status()),
-		slog.Duration("duration", time.Since(start)),
-		slog.Int("bytes", max(c.Writer.Size(), 0)),
-		slog.String("client", s.anonClient(c.Request)),
-	)
 }
 
 // recovery turns a panic into a JSON 500 without any detail for the

@@ -22,6 +22,9 @@ const (
 	contractStaff               // back office and admins; advisors their own
 	staffPage                   // HTML for staff; anonymous → login redirect
 	hubChecked                  // like callMember, but customers' cookies are the hub's to check (signaling tests)
+	callCustomer                // the consultation's joined customer only (their own data)
+	subjectToken                // the holder of a data-subject link's token only
+	adminOnly                   // admins only
 )
 
 // routeAccess classifies every route. A route missing here fails the
@@ -43,6 +46,20 @@ var routeAccess = map[string]access{
 	"GET /app":                         staffPage,
 	"GET /app/call/:id":                staffPage,
 	"GET /backoffice":                  staffPage,
+	"GET /admin/data-requests":         staffPage,
+	"GET /my-data":                     public,
+
+	"GET /api/v1/consultations/:id/my-data":        callCustomer,
+	"PATCH /api/v1/consultations/:id/my-data":      callCustomer,
+	"DELETE /api/v1/consultations/:id/my-data":     callCustomer,
+	"GET /api/v1/my-data":                          subjectToken,
+	"PATCH /api/v1/my-data":                        subjectToken,
+	"DELETE /api/v1/my-data":                       subjectToken,
+	"POST /api/v1/my-data/feedback":                subjectToken,
+	"GET /api/v1/admin/data-subjects":              adminOnly,
+	"GET /api/v1/admin/data-subjects/:cid/:pid":    adminOnly,
+	"PATCH /api/v1/admin/data-subjects/:cid/:pid":  adminOnly,
+	"DELETE /api/v1/admin/data-subjects/:cid/:pid": adminOnly,
 
 	"GET /api/v1/me":              staffAny,
 	"PUT /api/v1/me/availability": staffAny,
@@ -83,6 +100,7 @@ func TestEveryRouteRefusesTheWrongRole(t *testing.T) {
 	owner, _ := e.loggedIn("anna", records.RoleAdvisor)
 	stranger, _ := e.loggedIn("bert", records.RoleAdvisor)
 	back, _ := e.loggedIn("clara", records.RoleBackoffice)
+	admin, _ := e.loggedIn("dora", records.RoleAdmin)
 	cid, token := e.createConsultation(owner, "Rollen")
 	other, _ := e.createConsultation(stranger, "Fremd")
 	doc := docOf(t, e.staff(owner, "POST", "/api/v1/consultations/"+cid+"/documents", map[string]any{"template": "contract", "signers": []string{"advisor"}}))
@@ -91,7 +109,7 @@ func TestEveryRouteRefusesTheWrongRole(t *testing.T) {
 	anon := e.client()
 
 	fill := func(p string) string {
-		return strings.NewReplacer(":id", cid, ":docId", doc.ID, ":fileId", fid1, ":field", "advisor",
+		return strings.NewReplacer(":id", cid, ":cid", cid, ":pid", "p_own", ":docId", doc.ID, ":fileId", fid1, ":field", "advisor",
 			":token", token, "*filepath", "js/app.js").Replace(p)
 	}
 	refused := func(code int) bool {
@@ -145,6 +163,14 @@ func TestEveryRouteRefusesTheWrongRole(t *testing.T) {
 		case callAdvisor:
 			cases = []want{{"anonymous", anon, true}, {"customer", customer, true}, {"back office", back, true},
 				{"other advisor", stranger, true}, {"owner", owner, false}}
+		case callCustomer:
+			cases = []want{{"anonymous", anon, true}, {"owner", owner, true}, {"back office", back, true},
+				{"customer of another consultation", foreign, true}, {"customer", customer, false}}
+		case subjectToken:
+			cases = []want{{"anonymous", anon, true}, {"customer", customer, true}, {"owner", owner, true}, {"admin", admin, true}}
+		case adminOnly:
+			cases = []want{{"anonymous", anon, true}, {"customer", customer, true}, {"owner", owner, true},
+				{"back office", back, true}, {"admin", admin, false}}
 		case contractStaff:
 			cases = []want{{"anonymous", anon, true}, {"customer", customer, true}, {"other advisor", stranger, true},
 				{"back office", back, false}, {"owner", owner, false}}

@@ -50,6 +50,11 @@ type Hub interface {
 	SetAvailable(ctx context.Context, userID int64, name string, available bool) error
 	// Notify pushes a server message (document events) into a live call.
 	Notify(id signaling.ConsultationID, to signaling.Audience, msg any) bool
+	// RemoveCustomer, RenameCustomer and HasCustomer serve data-subject
+	// requests in a live call (subject.go).
+	RemoveCustomer(ctx context.Context, id signaling.ConsultationID, pid signaling.ParticipantID) bool
+	RenameCustomer(ctx context.Context, id signaling.ConsultationID, pid signaling.ParticipantID, name string) bool
+	HasCustomer(id signaling.ConsultationID, pid signaling.ParticipantID) bool
 }
 
 var _ Hub = (*signaling.Hub)(nil)
@@ -70,9 +75,17 @@ type Deps struct {
 	// EscrowFingerprint is shown in the privacy notice (the key biometric
 	// data is sealed to).
 	EscrowFingerprint string
+	// Now is the clock (nil: time.Now); tests of retention pass a fake.
+	Now func() time.Time
+	// ConsultationEnded is called after a consultation ended (the
+	// retention sweeper's Kick); may be nil.
+	ConsultationEnded func()
 	// Metrics, when set, is served at /metrics (for admin.addr ""; API.md
 	// recommends a separate admin address instead). May be nil.
 	Metrics http.Handler
+	// StorageKeys encrypt the stored files; nil: the development key in
+	// <data_dir>/keys (blobs.LoadKeyRing).
+	StorageKeys *blobs.KeyRing
 }
 
 // Cookie names.
@@ -105,6 +118,8 @@ type Server struct {
 	viewed   viewedOnce   // documents.go
 	verifier Verifier     // backoffice.go
 	escrowFP string       // privacy notice
+	ended    func()       // Deps.ConsultationEnded
+	access   *accessWriter
 }
 
 // New builds the server. cfg should have passed config.Validate.
@@ -130,7 +145,13 @@ func New(cfg config.Config, deps Deps, log *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("web: embedded client: %w", err)
 	}
-	store, err := blobs.Open(filepath.Join(cfg.DataDir, "files"))
+	storageKeys := deps.StorageKeys
+	if storageKeys == nil {
+		if storageKeys, err = blobs.LoadKeyRing("", filepath.Join(cfg.DataDir, "keys"), log); err != nil {
+			return nil, fmt.Errorf("web: storage key: %w", err)
+		}
+	}
+	store, err := blobs.Open(filepath.Join(cfg.DataDir, "files"), storageKeys)
 	if err != nil {
 		return nil, fmt.Errorf("web: file store: %w", err)
 	}
@@ -154,7 +175,12 @@ func New(cfg config.Config, deps Deps, log *slog.Logger) (*Server, error) {
 		signer:   deps.Signer,
 		verifier: deps.Verifier,
 		escrowFP: deps.EscrowFingerprint,
+		ended:    deps.ConsultationEnded,
 	}
+	if deps.Now != nil {
+		s.now = deps.Now
+	}
+	s.access = newAccessWriter(deps.Records, log)
 	s.engine = s.routes(deps.Metrics)
 	return s, nil
 }
@@ -197,6 +223,7 @@ func (s *Server) routes(metrics http.Handler) *gin.Engine {
 	s.fileRoutes(e)
 	s.documentRoutes(e)
 	s.backofficeRoutes(staff, e)
+	s.subjectRoutes(api, staff, e)
 
 	e.GET("/ws/:id", s.checkOrigin, s.api(s.handleWS))
 

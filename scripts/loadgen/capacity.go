@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -14,149 +15,375 @@ const (
 
 // step is one load level of a capacity search.
 type step struct {
-	level     int
-	parley    side
-	floor     side // only for the subscriber search
-	pass      bool
-	floorPass bool
+	level int
+	sd    side
+	pass  bool
 }
 
-func (s step) passes(sd side) bool {
-	return sd.bad() == 0 && sd.median(func(f figures) float64 { return f.loss }) < maxLoss &&
+func passes(sd side) bool {
+	return sd.counts().bad() == 0 && sd.median(func(f figures) float64 { return f.loss }) < maxLoss &&
 		sd.median(p99) < maxP99
 }
 
-// capacityCalls steps up the number of concurrent 1:1 consultations
-// (advisor and customer, each publishing audio + video and receiving the
-// other's) until one level fails or the cap is reached. Each level is
-// measured in b.reps windows; a level passes when the medians meet the
-// criteria.
-func (b *bench) capacityCalls(ctx context.Context, levels []int) ([]step, error) {
-	var calls []*call
-	defer func() {
-		for _, cl := range calls {
-			cl.end(ctx)
-		}
-	}()
-	var steps []step
-	for _, k := range levels {
-		sctx, cancel := context.WithTimeout(ctx, 90*time.Second)
-		for len(calls) < k {
-			cl, err := b.p.openCall(sctx, advisorUser(len(calls)%b.advisors))
-			if err != nil {
-				cancel()
-				return steps, err
-			}
-			calls = append(calls, cl)
-			if _, err := b.p.addCustomer(sctx, cl); err != nil {
-				cancel()
-				return steps, err
-			}
-			for _, m := range cl.members {
-				if err := cl.publish(sctx, m); err != nil {
-					cancel()
-					return steps, err
-				}
-			}
-			if err := cl.waitFlowing(sctx); err != nil {
-				cancel()
-				return steps, err
-			}
-		}
-		cancel()
-		var srcs []*source
-		var wants []want
-		var rxs []*receiver
-		for _, cl := range calls {
-			srcs = append(srcs, cl.sources()...)
-			wants = append(wants, cl.wants()...)
-			rxs = append(rxs, cl.receivers()...)
-		}
-		ws := measure(srcs, []int{b.srv.pid(), 0}, b.warm, b.reps, b.capWin)
-		st := step{level: k, parley: side{pid: b.srv.pid()}}
-		for _, w := range ws {
-			st.parley.figs = append(st.parley.figs, evaluate(w, wants))
-		}
-		if d := badDetail(rxs); d != "" {
-			b.warnf("%d calls: %s", k, d)
-		}
-		for _, rx := range rxs {
-			rx.reset()
-		}
-		st.pass = st.passes(st.parley)
-		steps = append(steps, st)
-		b.logf("capacity: %d calls: loss %.2f%%, p99 %.1f ms, server %.0f%%, generator %.0f%% → %v",
-			k, st.parley.median(lossPct), st.parley.median(p99), st.parley.median(load(b.srv.pid()))*100,
-			st.parley.median(load(0))*100, st.pass)
-		if !st.pass {
-			break
-		}
-	}
-	return steps, nil
+// fleet is a set of calls a capacity search grows and shrinks: through
+// Parley or through the relay.
+type fleet struct {
+	name   string
+	pid    int
+	calls  []*call
+	grow   func(ctx context.Context) (*call, error) // one more call, flowing
+	finish func()
 }
 
-// capacitySubscribers steps up the subscribers of one publisher, through
-// Parley and through the relay at each level.
-func (b *bench) capacitySubscribers(ctx context.Context, levels []int) ([]step, error) {
-	sctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
-	defer cancel()
-	cl, err := b.p.openCall(sctx, advisorUser(0))
+func (f *fleet) resize(ctx context.Context, k int) error {
+	for len(f.calls) > k {
+		last := f.calls[len(f.calls)-1]
+		f.calls = f.calls[:len(f.calls)-1]
+		last.end(ctx)
+	}
+	for len(f.calls) < k {
+		cl, err := f.grow(ctx)
+		if cl != nil {
+			f.calls = append(f.calls, cl)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (f *fleet) close(ctx context.Context) {
+	_ = f.resize(ctx, 0)
+	if f.finish != nil {
+		f.finish()
+	}
+}
+
+// measureLevel measures the fleet's current calls in b.reps windows.
+func (b *bench) measureLevel(f *fleet) step {
+	var srcs []*source
+	var wants []want
+	var rxs []*receiver
+	for _, cl := range f.calls {
+		srcs = append(srcs, cl.sources()...)
+		wants = append(wants, cl.wants()...)
+		rxs = append(rxs, cl.receivers()...)
+	}
+	ws := measure(srcs, []int{f.pid, 0}, b.warm, b.capReps, b.capWin)
+	st := step{level: len(f.calls), sd: side{pid: f.pid}}
+	for _, w := range ws {
+		st.sd.figs = append(st.sd.figs, evaluate(w, wants))
+	}
+	if d := badDetail(rxs); d != "" {
+		b.warnf("%s at %d: %s", f.name, st.level, d)
+	}
+	for _, rx := range rxs {
+		rx.reset()
+	}
+	st.pass = passes(st.sd)
+	b.logf("%s: %d: loss %.2f%%, p99 %.1f ms, forwarder %.0f%%, generator %.0f%% → %v", f.name, st.level,
+		st.sd.median(lossPct), st.sd.median(p99), st.sd.median(load(f.pid))*100, st.sd.median(load(0))*100, st.pass)
+	return st
+}
+
+// search finds the highest level that passes: first the given levels in
+// order (normally doubling) until one fails or cap is exceeded, then
+// bisection between the last pass and the first failure down to a step
+// of an eighth. Returns every measured step, ascending by level.
+func (b *bench) search(ctx context.Context, f *fleet, levels []int, cap int) ([]step, error) {
+	var steps []step
+	lo, hi := 0, 0 // highest pass, lowest fail
+	run := func(k int) (bool, error) {
+		sctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+		defer cancel()
+		if err := f.resize(sctx, k); err != nil {
+			return false, fmt.Errorf("%s: set up %d: %w", f.name, k, err)
+		}
+		st := b.measureLevel(f)
+		steps = append(steps, st)
+		return st.pass, nil
+	}
+	for _, k := range levels {
+		if k > cap {
+			break
+		}
+		ok, err := run(k)
+		if err != nil {
+			return sortSteps(steps), err
+		}
+		if !ok {
+			hi = k
+			break
+		}
+		lo = k
+	}
+	for hi > 0 && hi-lo > max(1, hi/8) {
+		mid := (lo + hi) / 2
+		ok, err := run(mid)
+		if err != nil {
+			return sortSteps(steps), err
+		}
+		if ok {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return sortSteps(steps), nil
+}
+
+func sortSteps(s []step) []step {
+	slices.SortFunc(s, func(a, b step) int { return a.level - b.level })
+	return s
+}
+
+// best is the highest passing level (0 if none) and its step.
+func best(steps []step) (int, *step) {
+	k, idx := 0, -1
+	for i, s := range steps {
+		if s.pass && s.level > k {
+			k, idx = s.level, i
+		}
+	}
+	if idx < 0 {
+		return 0, nil
+	}
+	return k, &steps[idx]
+}
+
+// failedAbove is the lowest failing level above k, if any.
+func failedAbove(steps []step, k int) *step {
+	for i := range steps {
+		if !steps[i].pass && steps[i].level > k {
+			return &steps[i]
+		}
+	}
+	return nil
+}
+
+// parleyCalls is a fleet of 1:1 consultations through Parley: advisor and
+// customer each publish audio + video and receive the other's.
+func (b *bench) parleyCalls() *fleet {
+	f := &fleet{name: "Parley 1:1 calls", pid: b.srv.pid()}
+	f.grow = func(ctx context.Context) (*call, error) {
+		cl, err := b.p.openCall(ctx, advisorUser(len(f.calls)%b.advisors))
+		if err != nil {
+			return nil, err
+		}
+		if _, err := b.p.addCustomer(ctx, cl); err != nil {
+			return cl, err
+		}
+		for _, m := range cl.members {
+			if err := cl.publish(ctx, m); err != nil {
+				return cl, err
+			}
+		}
+		return cl, cl.waitFlowing(ctx)
+	}
+	return f
+}
+
+// floorCalls is the same through the relay.
+func (b *bench) floorCalls() (*fleet, error) {
+	rig, err := newFloorRig(b.relay.info.UDP)
 	if err != nil {
 		return nil, err
 	}
-	defer cl.end(ctx)
-	if err := cl.publish(sctx, cl.members[0]); err != nil {
-		return nil, err
-	}
-	var steps []step
-	for _, n := range levels {
-		for len(cl.members)-1 < n {
-			if _, err := b.p.addCustomer(sctx, cl); err != nil {
-				return steps, err
+	f := &fleet{name: "floor 1:1 calls", pid: b.relay.pid(), finish: rig.close}
+	n := 0
+	f.grow = func(ctx context.Context) (*call, error) {
+		n++
+		cl, err := rig.call(fmt.Sprintf("call%d", n), 2)
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range cl.members {
+			if err := cl.publish(ctx, m); err != nil {
+				return cl, err
 			}
 		}
-		// Subscribers added after publish learn the stream ids now.
-		pub := cl.members[0]
-		for _, m := range cl.members[1:] {
-			m.rx.expectTrack(string(pub.c.Self())+"~mic", pub.srcs[0].id)
-			m.rx.expectTrack(string(pub.c.Self())+"~cam", pub.srcs[1].id)
+		return cl, cl.waitFlowing(ctx)
+	}
+	return f, nil
+}
+
+// capacityCalls runs the 1:1 search through Parley, then through the
+// relay (whose levels include Parley's best, so the CPU per call can be
+// compared at the same load). With profile set, it takes a CPU profile of
+// the server at Parley's best level.
+func (b *bench) capacityCalls(ctx context.Context, capCalls int, profile string) error {
+	pf := b.parleyCalls()
+	defer pf.close(ctx)
+	levels := []int{4, 8, 16, 32, 64, 128, 256}
+	psteps, err := b.search(ctx, pf, levels, capCalls)
+	if err != nil {
+		b.warnf("capacity (Parley calls) stopped: %v", err)
+	}
+	pbest, pst := best(psteps)
+	if profile != "" && pbest > 0 {
+		if err := pf.resize(ctx, pbest); err == nil {
+			b.logf("profiling the server at %d calls", pbest)
+			b.profileServer(ctx, pf.calls, profile)
 		}
-		if err := cl.waitFlowing(sctx); err != nil {
-			return steps, err
+	}
+	pf.close(ctx)
+
+	ff, err := b.floorCalls()
+	if err != nil {
+		return err
+	}
+	defer ff.close(ctx)
+	flevels := levels
+	if pbest > 0 && !slices.Contains(flevels, pbest) {
+		flevels = append(slices.Clone(levels), pbest)
+		slices.Sort(flevels)
+	}
+	fsteps, err := b.search(ctx, ff, flevels, 4*capCalls)
+	if err != nil {
+		b.warnf("capacity (floor calls) stopped: %v", err)
+	}
+	fbest, _ := best(fsteps)
+	var fst *step
+	for i := range fsteps {
+		if fsteps[i].level == pbest {
+			fst = &fsteps[i]
 		}
-		st := step{level: n, parley: side{pid: b.srv.pid()}, floor: side{pid: b.relay.pid()}}
-		ws := measure(cl.sources(), []int{b.srv.pid(), 0}, b.warm, b.reps, b.capWin)
-		for _, w := range ws {
-			st.parley.figs = append(st.parley.figs, evaluate(w, cl.wants()))
-		}
-		if d := badDetail(cl.receivers()); d != "" {
-			b.warnf("%d subscribers: %s", n, d)
-		}
+	}
+	b.capacityRows("capacity 1:1 calls", "concurrent 1:1 calls", psteps, fsteps, capCalls, 4*capCalls)
+	if pst != nil && fst != nil {
+		perCall := func(s *step, pid int) float64 { return s.sd.median(load(pid)) / float64(s.level) * 100 }
+		pc, fc := perCall(pst, b.srv.pid()), perCall(fst, b.relay.pid())
+		b.add("capacity 1:1 calls", fmt.Sprintf("forwarder CPU per call (at %d calls)", pbest), "% core", pc, fc,
+			"2 × (audio + video) = 460 packets/s in, 460 out per call")
+		b.add("capacity 1:1 calls", "calls 2 cores would carry at that CPU per call", "calls", 200/pc, 200/fc,
+			"extrapolation: the forwarder alone on both cores, no generator")
+	}
+	_ = fbest
+	return nil
+}
+
+// profileServer runs the calls' sources and takes a CPU profile of the
+// server meanwhile.
+func (b *bench) profileServer(ctx context.Context, calls []*call, path string) {
+	var srcs []*source
+	for _, cl := range calls {
+		srcs = append(srcs, cl.sources()...)
+	}
+	stop := startSources(srcs)
+	defer stop()
+	time.Sleep(b.warm)
+	if err := b.srv.profile(ctx, b.profDur, path); err != nil {
+		b.warnf("CPU profile: %v", err)
+	}
+	stop()
+	time.Sleep(300 * time.Millisecond)
+	for _, cl := range calls {
 		for _, rx := range cl.receivers() {
 			rx.reset()
 		}
-		fl, err := newFloor(b.relay.info.UDP, n)
+	}
+}
+
+// subscriberFleet is one publisher and a growing number of subscribers,
+// through Parley (fan-out within one consultation, capped by the
+// product's 50 participants) or through the relay. Its "calls" are the
+// one call; level is the number of subscribers.
+type subFleet struct {
+	name string
+	pid  int
+	cl   *call
+	add  func(ctx context.Context) error // one more subscriber, flowing
+}
+
+func (b *bench) capacitySubscribers(ctx context.Context, levels []int) error {
+	sctx, cancel := context.WithTimeout(ctx, 4*time.Minute)
+	defer cancel()
+	// Parley.
+	cl, err := b.p.openCall(sctx, advisorUser(0))
+	if err != nil {
+		return err
+	}
+	defer cl.end(ctx)
+	if err := cl.publish(sctx, cl.members[0]); err != nil {
+		return err
+	}
+	pub := cl.members[0]
+	pf := &subFleet{name: "Parley 1 → n", pid: b.srv.pid(), cl: cl, add: func(ctx context.Context) error {
+		m, err := b.p.addCustomer(ctx, cl)
 		if err != nil {
-			return steps, err
+			return err
 		}
-		fsrcs := []*source{fl.source(false), fl.source(true)}
-		var fwants []want
-		for _, rx := range fl.rxs {
-			for _, s := range fsrcs {
-				fwants = append(fwants, want{rx: rx, src: s})
+		pub.announce(m.rx)
+		return nil
+	}}
+	psteps, err := b.subSearch(sctx, pf, levels)
+	if err != nil {
+		b.warnf("capacity (Parley subscribers) stopped: %v", err)
+	}
+	// Floor.
+	rig, err := newFloorRig(b.relay.info.UDP)
+	if err != nil {
+		return err
+	}
+	defer rig.close()
+	fc, err := rig.call("fanout", 1)
+	if err != nil {
+		return err
+	}
+	if err := fc.publish(sctx, fc.members[0]); err != nil {
+		return err
+	}
+	fpub := fc.members[0]
+	ff := &subFleet{name: "floor 1 → n", pid: b.relay.pid(), cl: fc, add: func(context.Context) error {
+		m, err := rig.join("fanout", fmt.Sprintf("fanout/%d", len(fc.members)))
+		if err != nil {
+			return err
+		}
+		fc.members = append(fc.members, m)
+		fpub.announce(m.rx)
+		return nil
+	}}
+	fsteps, err := b.subSearch(sctx, ff, levels)
+	if err != nil {
+		b.warnf("capacity (floor subscribers) stopped: %v", err)
+	}
+	top := levels[len(levels)-1]
+	b.capacityRows("capacity 1 → n", "subscribers of one publisher", psteps, fsteps, top, top)
+	pbest, pst := best(psteps)
+	var fst *step
+	for i := range fsteps {
+		if fsteps[i].level == pbest {
+			fst = &fsteps[i]
+		}
+	}
+	if pst != nil && fst != nil {
+		per := func(s *step, pid int) float64 { return s.sd.median(load(pid)) / float64(s.level) * 100 }
+		pc, fc := per(pst, b.srv.pid()), per(fst, b.relay.pid())
+		b.add("capacity 1 → n", fmt.Sprintf("forwarder CPU per subscriber (at %d)", pbest), "% core", pc, fc,
+			"230 packets/s out per subscriber")
+		b.add("capacity 1 → n", "subscribers 2 cores would carry at that CPU", "subscribers", 200/pc, 200/fc,
+			"extrapolation: the forwarder alone on both cores, no generator; Parley caps a call at 50 participants")
+	}
+	return nil
+}
+
+// subSearch steps up the subscribers through levels until one fails.
+func (b *bench) subSearch(ctx context.Context, f *subFleet, levels []int) ([]step, error) {
+	var steps []step
+	for _, n := range levels {
+		for len(f.cl.members)-1 < n {
+			if err := f.add(ctx); err != nil {
+				return steps, err
 			}
 		}
-		ws = measure(fsrcs, []int{b.relay.pid(), 0}, b.warm, b.reps, b.capWin)
-		for _, w := range ws {
-			st.floor.figs = append(st.floor.figs, evaluate(w, fwants))
+		if err := f.cl.waitFlowing(ctx); err != nil {
+			return steps, err
 		}
-		fl.close()
-		st.pass = st.passes(st.parley)
-		st.floorPass = st.passes(st.floor)
+		fl := &fleet{name: f.name, pid: f.pid, calls: []*call{f.cl}}
+		st := b.measureLevel(fl)
+		st.level = n
 		steps = append(steps, st)
-		b.logf("subscribers: %d: loss %.2f%%, p99 %.1f ms, server %.0f%%, generator %.0f%% → %v (floor: loss %.2f%%, p99 %.1f ms)",
-			n, st.parley.median(lossPct), st.parley.median(p99), st.parley.median(load(b.srv.pid()))*100,
-			st.parley.median(load(0))*100, st.pass, st.floor.median(lossPct), st.floor.median(p99))
 		if !st.pass {
 			break
 		}
@@ -164,31 +391,25 @@ func (b *bench) capacitySubscribers(ctx context.Context, levels []int) ([]step, 
 	return steps, nil
 }
 
-// capacityRows reports the highest passing level and the level after it.
-func (b *bench) capacityRows(sec, what string, steps []step, floorEstimate float64, floorNote string) {
-	best, bestIdx := 0, -1
-	for i, s := range steps {
-		if s.pass {
-			best, bestIdx = s.level, i
+// capacityRows reports the highest passing level of Parley and of the
+// floor, and what the machine was doing there.
+func (b *bench) capacityRows(sec, what string, psteps, fsteps []step, pcap, fcap int) {
+	pbest, pst := best(psteps)
+	fbest, _ := best(fsteps)
+	describe := func(steps []step, k, capLevel int) string {
+		if f := failedAbove(steps, k); f != nil {
+			return fmt.Sprintf("%d failed (loss %.2f%%, p99 %.1f ms, forwarder %.0f%%, generator %.0f%%)", f.level,
+				f.sd.median(lossPct), f.sd.median(p99), f.sd.median(load(f.sd.pid))*100, f.sd.median(load(0))*100)
 		}
+		return fmt.Sprintf("search cap %d reached", capLevel)
 	}
-	note := ""
-	if len(steps) > 0 {
-		last := steps[len(steps)-1]
-		if !last.pass {
-			note = fmt.Sprintf("%d failed: loss %.2f%%, p99 %.1f ms", last.level,
-				last.parley.median(lossPct), last.parley.median(p99))
-		} else {
-			note = fmt.Sprintf("cap reached (%d passed)", last.level)
-		}
-	}
-	b.add(sec, what+" (<1% loss, p99 < 20 ms)", "", float64(best), floorEstimate, note+floorNote)
-	if bestIdx >= 0 {
-		s := steps[bestIdx]
-		b.add(sec, fmt.Sprintf("at %d: server / generator CPU", best), "% core",
-			s.parley.median(load(b.srv.pid()))*100, none,
-			fmt.Sprintf("generator %.0f%% of its core", s.parley.median(load(0))*100))
-		b.add(sec, fmt.Sprintf("at %d: loss, p99", best), "%, ms", s.parley.median(lossPct), none,
-			fmt.Sprintf("p99 %.1f ms", s.parley.median(p99)))
+	b.add(sec, what+" (<1% loss, p99 < 20 ms)", "", float64(pbest), float64(fbest),
+		"Parley: "+describe(psteps, pbest, pcap)+"; floor: "+describe(fsteps, fbest, fcap))
+	if pst != nil {
+		b.add(sec, fmt.Sprintf("at %d: loss / p99", pbest), "%", pst.sd.median(lossPct), none,
+			fmt.Sprintf("p99 %.1f ms", pst.sd.median(p99)))
+		b.add(sec, fmt.Sprintf("at %d: forwarder / generator CPU", pbest), "% core",
+			pst.sd.median(load(pst.sd.pid))*100, none,
+			fmt.Sprintf("generator %.0f%% (both share the machine's 200%%)", pst.sd.median(load(0))*100))
 	}
 }

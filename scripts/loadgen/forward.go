@@ -33,12 +33,13 @@ func median(v []float64) float64 {
 	return (v[len(v)/2-1] + v[len(v)/2]) / 2
 }
 
-func (s side) bad() int64 {
-	var n int64
+// counts sums the integrity counters of all runs.
+func (s side) counts() counts {
+	var c counts
 	for _, f := range s.figs {
-		n += f.bad
+		c.add(f.counts)
 	}
-	return n
+	return c
 }
 
 // Per-window derived figures.
@@ -78,11 +79,11 @@ func p50(f figures) float64     { return f.p50 }
 func p99(f figures) float64     { return f.p99 }
 
 // forwarding measures one publisher (audio + video) → n subscribers
-// through Parley and through the relay, alternating, reps times each.
-// With profile set, it also takes a CPU profile of the server under
-// this load.
+// through Parley and through the relay, alternating, b.reps times each.
+// With profile set, it then takes a CPU profile of the server under the
+// same load.
 func (b *bench) forwarding(ctx context.Context, n int, profile string) (parleySide, floorSide side, err error) {
-	sctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	sctx, cancel := context.WithTimeout(ctx, 90*time.Second)
 	defer cancel()
 	cl, err := b.p.openCall(sctx, advisorUser(0))
 	if err != nil {
@@ -100,45 +101,40 @@ func (b *bench) forwarding(ctx context.Context, n int, profile string) (parleySi
 	if err := cl.waitFlowing(sctx); err != nil {
 		return side{}, side{}, err
 	}
-	fl, err := newFloor(b.relay.info.UDP, n)
+	rig, err := newFloorRig(b.relay.info.UDP)
 	if err != nil {
 		return side{}, side{}, err
 	}
-	defer fl.close()
-	fsrcs := []*source{fl.source(false), fl.source(true)}
-	var fwants []want
-	for _, rx := range fl.rxs {
-		for _, s := range fsrcs {
-			fwants = append(fwants, want{rx: rx, src: s})
-		}
+	defer rig.close()
+	fc, err := rig.call("forward", n+1)
+	if err != nil {
+		return side{}, side{}, err
+	}
+	if err := fc.publish(sctx, fc.members[0]); err != nil {
+		return side{}, side{}, err
+	}
+	if err := fc.waitFlowing(sctx); err != nil {
+		return side{}, side{}, err
 	}
 	srv, rel := b.srv.pid(), b.relay.pid()
 	parleySide.pid, floorSide.pid = srv, rel
-	for range b.reps {
-		w := measure(cl.sources(), []int{srv, 0}, b.warm, 1, b.win)
-		parleySide.figs = append(parleySide.figs, evaluate(w[0], cl.wants()))
-		if d := badDetail(cl.receivers()); d != "" {
-			b.warnf("forwarding to %d through Parley: %s", n, d)
-		}
-		for _, rx := range cl.receivers() {
+	run := func(c *call, pid int, sd *side, what string) {
+		for _, rx := range c.receivers() {
 			rx.reset()
 		}
-		w = measure(fsrcs, []int{rel, 0}, b.warm, 1, b.win)
-		floorSide.figs = append(floorSide.figs, evaluate(w[0], fwants))
-		if d := badDetail(fl.rxs); d != "" {
-			b.warnf("forwarding to %d through the relay: %s", n, d)
-		}
-		for _, rx := range fl.rxs {
-			rx.reset()
+		w := measure(c.sources(), []int{pid, 0}, b.warm, 1, b.win)
+		sd.figs = append(sd.figs, evaluate(w[0], c.wants()))
+		if d := badDetail(c.receivers()); d != "" {
+			b.warnf("forwarding to %d through %s: %s", n, what, d)
 		}
 	}
+	for range b.reps {
+		run(cl, srv, &parleySide, "Parley")
+		run(fc, rel, &floorSide, "the relay")
+	}
 	if profile != "" {
-		stop := startSources(cl.sources())
-		time.Sleep(b.warm)
-		if err := b.srv.profile(ctx, 4*time.Second, profile); err != nil {
-			b.warnf("CPU profile: %v", err)
-		}
-		stop()
+		b.logf("profiling the server at 1 → %d", n)
+		b.profileServer(ctx, []*call{cl}, profile)
 	}
 	return parleySide, floorSide, nil
 }
@@ -146,17 +142,33 @@ func (b *bench) forwarding(ctx context.Context, n int, profile string) (parleySi
 // forwardingRows turns one scenario into table rows.
 func (b *bench) forwardingRows(n int, ps, fs side) {
 	sec := fmt.Sprintf("forward 1 pub → %d sub", n)
-	note := ""
-	if bad := ps.bad() + fs.bad(); bad > 0 {
-		note = fmt.Sprintf("INTEGRITY: %d bad packets", bad)
-	}
 	gen := ps.median(load(0)) * 100
-	b.add(sec, "CPU per forwarded packet", "µs", ps.median(cpuPerPacket(ps.pid)), fs.median(cpuPerPacket(fs.pid)), note)
+	fgen := fs.median(load(0)) * 100
+	b.add(sec, "CPU per forwarded packet", "µs", ps.median(cpuPerPacket(ps.pid)), fs.median(cpuPerPacket(fs.pid)), "")
 	b.add(sec, "packets forwarded per s per core", "pkt/s", ps.median(packetsPerCore(ps.pid)), fs.median(packetsPerCore(fs.pid)), "")
 	b.add(sec, "bits forwarded per s per core", "Mbit/s", ps.median(mbitPerCore(ps.pid)), fs.median(mbitPerCore(fs.pid)), "")
 	b.add(sec, "forwarder CPU load", "% core", ps.median(load(ps.pid))*100, fs.median(load(fs.pid))*100,
-		fmt.Sprintf("generator %.0f%% of its core", gen))
+		fmt.Sprintf("generator %.0f%% / %.0f%%", gen, fgen))
 	b.add(sec, "loss", "%", ps.median(lossPct), fs.median(lossPct), "")
-	b.add(sec, "latency p50", "ms", ps.median(p50), fs.median(p50), "")
-	b.add(sec, "latency p99", "ms", ps.median(p99), fs.median(p99), "")
+	b.add(sec, "added latency p50", "ms", ps.median(p50), fs.median(p50), "")
+	b.add(sec, "added latency p99", "ms", ps.median(p99), fs.median(p99), "")
+	pc, fc := ps.counts(), fs.counts()
+	note := fmt.Sprintf("%d / %d packets checked", sumReceived(ps), sumReceived(fs))
+	if pc.bad()+fc.bad() > 0 {
+		note = "INTEGRITY FAILURE; " + note
+	}
+	b.rows = append(b.rows, row{section: sec, metric: "corrupt, wrong track, duplicate, reordered", floor: none,
+		text: integrity(pc), floorText: integrity(fc), note: note})
+}
+
+func integrity(c counts) string {
+	return fmt.Sprintf("%d, %d, %d, %d", c.corrupt, c.wrong, c.dup, c.reorder)
+}
+
+func sumReceived(s side) int64 {
+	var n int64
+	for _, f := range s.figs {
+		n += f.received
+	}
+	return n
 }

@@ -17,6 +17,51 @@ import (
 	"github.com/pion/webrtc/v4"
 )
 
+// joinRows measures join and rejoin times against their floor.
+func (b *bench) joinRows(ctx context.Context, joins int) error {
+	join, rejoin, err := b.joinTimes(ctx, joins)
+	if err != nil {
+		return fmt.Errorf("join times: %w", err)
+	}
+	var floorJoin []float64
+	for range joins {
+		d, err := floorFirstPacket(ctx)
+		if err != nil {
+			return fmt.Errorf("floor join: %w", err)
+		}
+		floorJoin = append(floorJoin, d.Seconds()*1000)
+	}
+	note := fmt.Sprintf("%d joins of a colleague into a running call; floor: a bare pion pair in one process, SDP handed over directly", len(join))
+	b.add("join", "WebSocket open → first media packet p50", "ms", percentile(join, 0.5), percentile(floorJoin, 0.5), note)
+	b.add("join", "WebSocket open → first media packet p99", "ms", percentile(join, 0.99), percentile(floorJoin, 0.99), "")
+	b.add("join", "reconnect after a drop → first media p50", "ms", percentile(rejoin, 0.5), percentile(floorJoin, 0.5),
+		fmt.Sprintf("%d reconnects within the grace period (socket closed without leave)", len(rejoin)))
+	b.add("join", "reconnect after a drop → first media p99", "ms", percentile(rejoin, 0.99), percentile(floorJoin, 0.99), "")
+	return nil
+}
+
+// signalingRows measures signaling joins per second against the bare
+// WebSocket floor, alternating, b.capReps times.
+func (b *bench) signalingRows(ctx context.Context) error {
+	var rates, cpuPer, frates, fcpu []float64
+	for range b.capReps {
+		r, c, err := b.joinRate(ctx, 4, 2*time.Second)
+		if err != nil {
+			return fmt.Errorf("join rate: %w", err)
+		}
+		rates, cpuPer = append(rates, r), append(cpuPer, c)
+		r, c, err = b.floorJoinRate(ctx, 4, 2*time.Second)
+		if err != nil {
+			return fmt.Errorf("floor join rate: %w", err)
+		}
+		frates, fcpu = append(frates, r), append(fcpu, c)
+	}
+	b.add("signaling", "joins per second (4 clients in parallel)", "joins/s", median(rates), median(frates),
+		"open, welcome (joined, media peers made), leave; floor: bare WebSocket upgrade + 1 message")
+	b.add("signaling", "server CPU per join", "ms", median(cpuPer), median(fcpu), "")
+	return nil
+}
+
 // joinTimes measures, count times each, the time from opening the
 // WebSocket to the first forwarded media packet for a colleague joining
 // a running call (after leaving for good) and rejoining (after dropping

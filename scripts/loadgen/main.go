@@ -27,6 +27,8 @@ import (
 	"io"
 	"net"
 	"os"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -77,10 +79,12 @@ type bench struct {
 	p          *parley
 	advisors   int
 
-	reps   int           // repeated windows per figure (medians)
-	warm   time.Duration // sources run this long before a window
-	win    time.Duration // forwarding window
-	capWin time.Duration // capacity window
+	reps    int           // repeated windows per forwarding figure (medians)
+	capReps int           // repeated windows per capacity level
+	warm    time.Duration // sources run this long before a window
+	win     time.Duration // forwarding window
+	capWin  time.Duration // capacity window
+	profDur time.Duration // CPU profile length
 
 	rows   []row
 	stderr io.Writer
@@ -102,20 +106,30 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	out := fs.String("out", "", "Markdown file whose generated part to update (e.g. docs/BENCHMARKS.md)")
 	goBenchFile := fs.String("gobench", "", "`go test -bench` output to include")
 	cpus := fs.String("server-cpus", "", "pin the server and the relay to these CPUs (taskset -c)")
-	profile := fs.String("profile", "", "write a CPU profile of the server under forwarding load here")
-	reps := fs.Int("reps", 3, "repeated runs per figure")
-	subs := fs.String("subscribers", "1,5,20", "forwarding scenarios: subscribers of one publisher")
-	callCap := fs.Int("max-calls", 32, "cap of the 1:1 capacity search")
-	subCap := fs.Int("max-subscribers", 49, "cap of the subscriber capacity search")
-	joins := fs.Int("joins", 30, "joins (and rejoins) to time")
+	profile := fs.String("profile", "", "write CPU profiles of the server under load to `prefix`-fanout.pprof and -calls.pprof")
+	reps := fs.Int("reps", 5, "repeated runs per forwarding figure")
+	capReps := fs.Int("cap-reps", 3, "repeated windows per capacity level")
+	win := fs.Duration("window", 2*time.Second, "forwarding window")
+	capWin := fs.Duration("cap-window", 1200*time.Millisecond, "capacity window")
+	warm := fs.Duration("warm", 300*time.Millisecond, "sources run this long before measuring")
+	profDur := fs.Duration("profile-time", 6*time.Second, "length of each CPU profile")
+	subs := fs.String("subscribers", "1,10,40", "forwarding scenarios: subscribers of one publisher")
+	subLevels := fs.String("subscriber-levels", "10,20,30,40,49", "subscriber capacity levels (Parley caps a call at 50)")
+	callCap := fs.Int("max-calls", 64, "cap of the 1:1 capacity search (the floor's is 4×)")
+	joins := fs.Int("joins", 50, "joins (and rejoins) to time")
+	memCalls := fs.Int("memory-calls", 16, "1:1 calls for the memory figures")
 	advisors := fs.Int("advisors", 4, "advisor accounts (calls share them round-robin)")
+	only := fs.String("only", "", "comma-separated phases to run (forward,calls,subscribers,join,signaling,memory); default all")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	phase := func(name string) bool {
+		return *only == "" || slices.Contains(strings.Split(*only, ","), name)
+	}
 	start := time.Now()
 	b := &bench{
-		advisors: *advisors, reps: *reps, stderr: stderr,
-		warm: 500 * time.Millisecond, win: 2500 * time.Millisecond, capWin: 1500 * time.Millisecond,
+		advisors: *advisors, reps: *reps, capReps: *capReps, stderr: stderr,
+		warm: *warm, win: *win, capWin: *capWin, profDur: *profDur,
 	}
 	var err error
 	b.logf("starting server and relay (server CPUs %q)", *cpus)
@@ -129,118 +143,64 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	defer b.relay.stop()
 	b.p = newParley(b.srv)
 	ctx := context.Background()
-
-	var levels []int
-	for s := range strings.SplitSeq(*subs, ",") {
-		var n int
-		if _, err := fmt.Sscan(s, &n); err != nil {
-			return fmt.Errorf("-subscribers: %w", err)
+	prof := func(kind string) string {
+		if *profile == "" {
+			return ""
 		}
-		levels = append(levels, n)
+		return *profile + "-" + kind + ".pprof"
 	}
-	var floorPkt1, floorPktMax float64 // floor CPU per packet (µs)
-	for i, n := range levels {
-		prof := ""
-		if i == len(levels)-1 {
-			prof = *profile
+	timed := func(name string, f func() error) {
+		if !phase(name) {
+			return
 		}
-		b.logf("forwarding: 1 publisher → %d subscribers", n)
-		ps, fsd, err := b.forwarding(ctx, n, prof)
-		if err != nil {
-			return fmt.Errorf("forwarding to %d: %w", n, err)
+		t := time.Now()
+		if err := f(); err != nil {
+			b.warnf("%s: %v", name, err)
 		}
-		b.forwardingRows(n, ps, fsd)
-		if i == 0 {
-			floorPkt1 = fsd.median(cpuPerPacket(fsd.pid))
-		}
-		floorPktMax = fsd.median(cpuPerPacket(fsd.pid))
+		b.logf("%s took %s", name, time.Since(t).Round(100*time.Millisecond))
 	}
 
-	b.logf("capacity: concurrent 1:1 consultations")
-	var callLevels []int
-	for k := 1; k <= *callCap; k *= 2 {
-		callLevels = append(callLevels, k)
-	}
-	steps, err := b.capacityCalls(ctx, callLevels)
+	levels, err := intList(*subs)
 	if err != nil {
-		b.warnf("capacity (calls) stopped: %v", err)
+		return fmt.Errorf("-subscribers: %w", err)
 	}
-	// Floor: one core's worth of relay CPU at the floor's cost per packet
-	// (a 1:1 call forwards 2 × (50 + 180) packets/s).
-	est := 0.0
-	if floorPkt1 > 0 {
-		est = 1e6 / (floorPkt1 * 2 * pubPacketsPerSec)
-	}
-	b.capacityRows("capacity 1:1 calls", "concurrent 1:1 calls", steps, est, "; floor: one core at its CPU per packet (1 → 1)")
-
-	b.logf("capacity: subscribers of one publisher")
-	var subLevels []int
-	for _, n := range []int{10, 20, 30, 40, 49} {
-		if n <= *subCap {
-			subLevels = append(subLevels, n)
+	timed("forward", func() error {
+		for i, n := range levels {
+			b.logf("forwarding: 1 publisher → %d subscribers", n)
+			ps, fsd, err := b.forwarding(ctx, n, profIf(i == len(levels)-1, prof("fanout")))
+			if err != nil {
+				return fmt.Errorf("forwarding to %d: %w", n, err)
+			}
+			b.forwardingRows(n, ps, fsd)
 		}
-	}
-	sst, err := b.capacitySubscribers(ctx, subLevels)
-	if err != nil {
-		b.warnf("capacity (subscribers) stopped: %v", err)
-	}
-	floorMax := 0
-	for _, s := range sst {
-		if s.floorPass {
-			floorMax = s.level
-		}
-	}
-	est = 0
-	if floorPktMax > 0 {
-		est = 1e6 / (floorPktMax * pubPacketsPerSec)
-	}
-	b.capacityRows("capacity 1 → n", "subscribers of one publisher", sst, float64(floorMax),
-		fmt.Sprintf("; floor passed every level it ran; at its CPU per packet one core would carry %.0f", est))
-
-	b.logf("join and rejoin times")
-	join, rejoin, err := b.joinTimes(ctx, *joins)
-	if err != nil {
-		b.warnf("join times: %v", err)
-	}
-	var floorJoin []float64
-	for range *joins {
-		d, err := floorFirstPacket(ctx)
+		return nil
+	})
+	timed("calls", func() error {
+		b.logf("capacity: concurrent 1:1 consultations")
+		return b.capacityCalls(ctx, *callCap, prof("calls"))
+	})
+	timed("subscribers", func() error {
+		b.logf("capacity: subscribers of one publisher")
+		sl, err := intList(*subLevels)
 		if err != nil {
-			b.warnf("floor join: %v", err)
-			break
+			return err
 		}
-		floorJoin = append(floorJoin, d.Seconds()*1000)
-	}
-	note := fmt.Sprintf("%d joins; floor: bare pion pair, SDP handed over directly", len(join))
-	b.add("join", "WebSocket open → first media packet p50", "ms", percentile(join, 0.5), percentile(floorJoin, 0.5), note)
-	b.add("join", "WebSocket open → first media packet p99", "ms", percentile(join, 0.99), percentile(floorJoin, 0.99), "")
-	b.add("join", "rejoin after a drop → first media p50", "ms", percentile(rejoin, 0.5), percentile(floorJoin, 0.5),
-		fmt.Sprintf("%d reconnects within the grace period", len(rejoin)))
-	b.add("join", "rejoin after a drop → first media p99", "ms", percentile(rejoin, 0.99), percentile(floorJoin, 0.99), "")
-
-	b.logf("signaling joins per second")
-	var rates, cpuPer, frates, fcpu []float64
-	for range b.reps {
-		r, c, err := b.joinRate(ctx, 4, 2*time.Second)
-		if err != nil {
-			b.warnf("join rate: %v", err)
-			break
-		}
-		rates, cpuPer = append(rates, r), append(cpuPer, c)
-		r, c, err = b.floorJoinRate(ctx, 4, 2*time.Second)
-		if err != nil {
-			b.warnf("floor join rate: %v", err)
-			break
-		}
-		frates, fcpu = append(frates, r), append(fcpu, c)
-	}
-	b.add("signaling", "joins per second (4 clients in parallel)", "joins/s", median(rates), median(frates),
-		"open, welcome (joined, media peer made), leave; floor: bare WebSocket upgrade + 1 message")
-	b.add("signaling", "server CPU per join", "ms", median(cpuPer), median(fcpu), "")
-
-	b.logf("memory")
-	if err := b.memory(ctx, 8); err != nil {
-		b.warnf("memory: %v", err)
+		return b.capacitySubscribers(ctx, sl)
+	})
+	timed("join", func() error {
+		b.logf("join and rejoin times")
+		return b.joinRows(ctx, *joins)
+	})
+	timed("signaling", func() error {
+		b.logf("signaling joins per second")
+		return b.signalingRows(ctx)
+	})
+	timed("memory", func() error {
+		b.logf("memory (fresh server)")
+		return b.memory(ctx, *memCalls, *cpus)
+	})
+	if n := b.srv.errorLines(); n > 0 {
+		b.warnf("the server logged %d error lines (first: %s)", n, b.srv.firstError())
 	}
 
 	if *goBenchFile != "" {
@@ -252,10 +212,12 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	}
 
 	elapsed := time.Since(start)
+	mach := machine()
 	var doc strings.Builder
-	fmt.Fprintf(&doc, "Machine: %s.\n\n", machine())
-	fmt.Fprintf(&doc, "Load generator run took %s (medians of %d runs; windows of %s for forwarding, %s for capacity).\n\n",
-		elapsed.Round(time.Second), b.reps, b.win, b.capWin)
+	fmt.Fprintf(&doc, "Machine: %s.\n\n", mach)
+	fmt.Fprintf(&doc, "The load generator took %s: forwarding figures are medians of %d windows of %s per side (Parley and floor alternating), "+
+		"capacity levels medians of %d windows of %s; Go benchmarks medians of their -count runs.\n\n",
+		elapsed.Round(time.Second), b.reps, b.win, b.capReps, b.capWin)
 	markdownTable(&doc, b.rows)
 	if len(b.warns) > 0 {
 		fmt.Fprintf(&doc, "\nWarnings:\n\n")
@@ -263,26 +225,61 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 			fmt.Fprintf(&doc, "- %s\n", w)
 		}
 	}
-	top := ""
-	if *profile != "" {
-		top = pprofTop(*profile, 25)
-		n := levels[len(levels)-1]
-		fmt.Fprintf(&doc, "\nCPU profile of the server, forwarding 1 → %d (flat, top 25):\n\n```\n%s```\n", n, top)
+	var tops []string
+	for _, p := range []struct{ kind, what string }{
+		{"fanout", fmt.Sprintf("forwarding 1 → %d", levels[len(levels)-1])},
+		{"calls", "1:1 calls at the capacity found"},
+	} {
+		path := prof(p.kind)
+		if path == "" {
+			continue
+		}
+		if _, err := os.Stat(path); err != nil {
+			continue
+		}
+		top := pprofSummary(path)
+		tops = append(tops, fmt.Sprintf("CPU profile of the server, %s (%s):\n\n```\n%s```\n", p.what, b.profDur, top))
+	}
+	for _, t := range tops {
+		fmt.Fprintf(&doc, "\n%s", t)
 	}
 
-	fmt.Fprintf(stdout, "Machine: %s\n\n", machine())
+	fmt.Fprintf(stdout, "Machine: %s\n\n", mach)
 	printTable(stdout, b.rows)
 	for _, w := range b.warns {
 		fmt.Fprintf(stdout, "WARNING: %s\n", w)
 	}
-	if top != "" {
-		fmt.Fprintf(stdout, "\nCPU profile of the server (flat, top 25):\n%s\n", top)
+	for _, t := range tops {
+		fmt.Fprintf(stdout, "\n%s", t)
 	}
+	fmt.Fprintf(stdout, "\nload generator: %s\n", elapsed.Round(time.Second))
 	if *out != "" {
 		if err := writeDoc(*out, doc.String()); err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "\nwritten to %s\n", *out)
+		fmt.Fprintf(stdout, "written to %s\n", *out)
 	}
 	return nil
+}
+
+func profIf(ok bool, path string) string {
+	if ok {
+		return path
+	}
+	return ""
+}
+
+func intList(s string) ([]int, error) {
+	var out []int
+	for f := range strings.SplitSeq(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, n)
+	}
+	if len(out) == 0 {
+		return nil, errors.New("empty list")
+	}
+	return out, nil
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -12,50 +13,100 @@ import (
 
 // sample is what a receiver keeps of one packet.
 type sample struct {
-	lat  int32  // one-way latency, microseconds
+	lat  int32  // one-way latency of the first arrival, microseconds
 	size uint16 // RTP header + payload bytes
+	n    uint8  // arrivals (saturating); 0: not received
 }
 
-// flow is one receiver's view of one source.
+// flow is one receiver's view of one source. got is indexed by the
+// payload sequence number minus base.
 type flow struct {
-	last uint32
+	base uint32
+	got  []sample
+	last uint32 // highest sequence number received
 	seen bool
-	got  map[uint32]sample // by sequence number, first arrival
+}
+
+// at returns the sample slot of seq, growing got; nil for a sequence
+// number older than base (sent before the last reset).
+func (f *flow) at(seq uint32) *sample {
+	if seq < f.base {
+		return nil
+	}
+	i := int(seq - f.base)
+	if i >= len(f.got) {
+		n := len(f.got)
+		f.got = slices.Grow(f.got, i+1-n)[:i+1]
+		clear(f.got[n:]) // reused capacity holds samples from before a reset
+	}
+	return &f.got[i]
+}
+
+// lookup is like at without growing.
+func (f *flow) lookup(seq uint32) (sample, bool) {
+	if seq < f.base || int(seq-f.base) >= len(f.got) {
+		return sample{}, false
+	}
+	s := f.got[seq-f.base]
+	return s, s.n > 0
+}
+
+// counts are a receiver's integrity counters. A forwarder that breaks
+// packets shows up here rather than as speed.
+type counts struct {
+	corrupt int64 // wrong length, magic or CRC-32
+	wrong   int64 // intact, but on a track its source was not published on (or from an unknown source)
+	dup     int64 // a sequence number that already arrived
+	reorder int64 // older than the newest already received (and not a duplicate)
+	stale   int64 // sent before the last reset (window bookkeeping, not a fault)
+}
+
+func (c counts) bad() int64 { return c.corrupt + c.wrong }
+
+func (c *counts) add(o counts) {
+	c.corrupt += o.corrupt
+	c.wrong += o.wrong
+	c.dup += o.dup
+	c.reorder += o.reorder
+	c.stale += o.stale
+}
+
+func (c counts) String() string {
+	return fmt.Sprintf("%d corrupt, %d on a wrong track, %d duplicate, %d reordered", c.corrupt, c.wrong, c.dup, c.reorder)
 }
 
 // receiver verifies and records everything one subscriber receives:
-// checksum, that a packet came on the track its source was published on,
-// and order (a packet older than one already received is an order
-// violation: late or duplicate).
+// checksum and framing, that a packet came on the track its source was
+// published on, and order per source (duplicates and reordering are
+// counted separately; loss is what is missing when a window is
+// evaluated).
 type receiver struct {
 	name string
 
-	mu      sync.Mutex
-	expect  map[string]uint16 // pion stream id → source; nil: not checked (floor)
-	flows   map[uint16]*flow
-	corrupt int64
-	reorder int64
-	wrong   int64 // right checksum, wrong track (or a track nobody published)
+	mu     sync.Mutex
+	expect map[string]uint16 // track key (stream id, or SSRC on the floor) → source
+	flows  map[uint16]*flow
+	counts
 }
 
-func newReceiver(name string, checkTracks bool) *receiver {
-	r := &receiver{name: name, flows: make(map[uint16]*flow)}
-	if checkTracks {
-		r.expect = make(map[string]uint16)
-	}
-	return r
+func newReceiver(name string) *receiver {
+	return &receiver{name: name, expect: make(map[string]uint16), flows: make(map[uint16]*flow)}
 }
 
-// expectTrack records that source src is published as stream id track.
+// expectTrack records that source src is published as track.
 func (r *receiver) expectTrack(track string, src uint16) {
 	r.mu.Lock()
 	r.expect[track] = src
 	r.mu.Unlock()
 }
 
-// record checks one received payload (hdr: the RTP header's size).
+// record checks one received payload that came on track (hdr: the RTP
+// header's size).
 func (r *receiver) record(track string, payload []byte, hdr int) {
-	now := nowNs()
+	r.recordAt(nowNs(), track, payload, hdr)
+}
+
+func (r *receiver) recordAt(now int64, track string, payload []byte, hdr int) {
 	src, seq, sent, ok := checkPayload(payload)
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -63,35 +114,61 @@ func (r *receiver) record(track string, payload []byte, hdr int) {
 		r.corrupt++
 		return
 	}
-	if r.expect != nil {
-		if want, known := r.expect[track]; !known || want != src {
-			r.wrong++
-			return
-		}
+	if want, known := r.expect[track]; !known || want != src {
+		r.wrong++
+		return
 	}
 	f := r.flows[src]
 	if f == nil {
-		f = &flow{got: make(map[uint32]sample)}
+		f = &flow{}
 		r.flows[src] = f
 	}
-	if f.seen && seq <= f.last {
+	s := f.at(seq)
+	if s == nil {
+		r.stale++
+		return
+	}
+	if s.n > 0 {
+		r.dup++
+		if s.n < 255 {
+			s.n++
+		}
+		return
+	}
+	*s = sample{lat: int32((now - sent) / 1000), size: uint16(min(len(payload)+hdr, 65535)), n: 1}
+	if f.seen && seq < f.last {
 		r.reorder++
 	} else {
 		f.last, f.seen = seq, true
 	}
-	if _, dup := f.got[seq]; !dup {
-		f.got[seq] = sample{lat: int32((now - sent) / 1000), size: uint16(len(payload) + hdr)}
-	}
 }
 
-// reset forgets the samples and counters (not the order state).
+// seen reports whether anything from src arrived.
+func (r *receiver) seen(src uint16) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	f := r.flows[src]
+	return f != nil && f.seen
+}
+
+// reset forgets the samples and counters; later packets sent before the
+// reset count as stale.
 func (r *receiver) reset() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, f := range r.flows {
-		clear(f.got)
+		if f.seen {
+			f.base = f.last + 1
+		}
+		f.got = f.got[:0]
 	}
-	r.corrupt, r.reorder, r.wrong = 0, 0, 0
+	r.counts = counts{}
+}
+
+func (r *receiver) snapshot() counts {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.counts
 }
 
 // want is one (receiver, source) pair that should carry every packet.
@@ -114,7 +191,7 @@ type figures struct {
 	bytes              int64   // RTP bytes received
 	loss               float64 // fraction
 	p50, p99           float64 // ms
-	bad                int64   // corrupt + out of order + wrong track (whole run)
+	counts                     // of the whole run (all windows), not only this one
 	wall               float64
 	cpu                map[int]float64
 }
@@ -165,7 +242,7 @@ func evaluate(w window, wants []want) figures {
 		wt.rx.mu.Lock()
 		if fl := wt.rx.flows[wt.src.id]; fl != nil {
 			for seq := a; seq != b; seq++ {
-				if s, ok := fl.got[seq]; ok {
+				if s, ok := fl.lookup(seq); ok {
 					f.received++
 					f.bytes += int64(s.size)
 					lat = append(lat, s.lat)
@@ -174,7 +251,7 @@ func evaluate(w window, wants []want) figures {
 		}
 		if !seenRx[wt.rx] {
 			seenRx[wt.rx] = true
-			f.bad += wt.rx.corrupt + wt.rx.reorder + wt.rx.wrong
+			f.counts.add(wt.rx.counts)
 		}
 		wt.rx.mu.Unlock()
 	}
@@ -195,43 +272,44 @@ func quantile(sorted []int32, q float64) int32 {
 	return sorted[i]
 }
 
-// badDetail names what went wrong at the receivers (for error messages).
+// badDetail names the receivers that saw broken, misrouted, duplicated
+// or reordered packets (for warnings).
 func badDetail(rxs []*receiver) string {
 	var parts []string
 	for _, r := range rxs {
-		r.mu.Lock()
-		if r.corrupt+r.reorder+r.wrong > 0 {
-			parts = append(parts, fmt.Sprintf("%s: %d corrupt, %d out of order, %d on a wrong track",
-				r.name, r.corrupt, r.reorder, r.wrong))
+		c := r.snapshot()
+		if c.bad()+c.dup+c.reorder > 0 {
+			parts = append(parts, r.name+": "+c.String())
 		}
-		r.mu.Unlock()
 	}
 	return strings.Join(parts, "; ")
 }
 
-// clockTicks is USER_HZ, 100 on every Linux this runs on.
-const clockTicks = 100
-
-// procCPU is the CPU time (user + system) of a process in seconds, from
-// /proc/<pid>/stat (pid 0: this process); -1 if unreadable.
+// procCPU is the CPU time (user + system) of a process in seconds: the
+// sum over its threads of the scheduler's run time (nanosecond
+// resolution, unlike the 10 ms ticks of /proc/<pid>/stat). pid 0 is this
+// process; -1 if unreadable. Go rarely ends threads, so time of exited
+// threads (which this misses) is negligible.
 func procCPU(pid int) float64 {
-	p := "/proc/self/stat"
+	dir := "/proc/self/task"
 	if pid != 0 {
-		p = "/proc/" + strconv.Itoa(pid) + "/stat"
+		dir = "/proc/" + strconv.Itoa(pid) + "/task"
 	}
-	b, err := os.ReadFile(p)
+	tasks, err := os.ReadDir(dir)
 	if err != nil {
 		return -1
 	}
-	s := string(b)
-	s = s[strings.LastIndexByte(s, ')')+2:] // after "pid (comm) "
-	fields := strings.Fields(s)             // fields[0] is field 3 (state)
-	if len(fields) < 13 {
-		return -1
+	var ns int64
+	for _, t := range tasks {
+		b, err := os.ReadFile(filepath.Join(dir, t.Name(), "schedstat"))
+		if err != nil {
+			continue // the thread just exited
+		}
+		f, _, _ := strings.Cut(string(b), " ")
+		v, _ := strconv.ParseInt(f, 10, 64)
+		ns += v
 	}
-	ut, _ := strconv.ParseFloat(fields[11], 64) // field 14
-	st, _ := strconv.ParseFloat(fields[12], 64) // field 15
-	return (ut + st) / clockTicks
+	return float64(ns) / 1e9
 }
 
 // procRSS is a process's resident set in bytes (from /proc/<pid>/status).

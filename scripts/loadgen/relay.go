@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -14,26 +15,111 @@ import (
 	"github.com/coder/websocket"
 )
 
-// Relay control datagrams (anything else is media and is forwarded).
+// Relay control datagrams (anything else is media and is forwarded). RTP
+// starts with 0x80, so media never looks like one.
 var (
-	relaySub = []byte("SUB\n") // register the sender as a receiver
-	relayRst = []byte("RST\n") // forget all receivers
-	relayOK  = []byte("OK\n")
+	relayJoin = []byte("JOIN ") // + group name + "\n": the sender becomes a member of the group
+	relayRst  = []byte("RST\n") // forget all groups
+	relayOK   = []byte("OK\n")
 )
 
-// serveRelay is the floor: the least a forwarder must do. It reads one
-// datagram from its UDP socket and writes it to every registered
-// receiver, nothing else (no crypto, no parsing). It also serves a bare
-// WebSocket endpoint (upgrade, one message, wait for close), the floor
-// for signaling joins. Runs until stdin is closed.
-func serveRelay(stdout io.Writer) error {
+// relay is the floor: the least a forwarder must do. It reads one
+// datagram, looks up the group of its sender and writes it to every
+// other member, nothing else (no crypto, no parsing). One goroutine.
+type relay struct {
+	conn   *net.UDPConn
+	member map[netip.AddrPort]*relayGroup
+	groups map[string]*relayGroup
+
+	// mangle, if set, turns the n-th media datagram into what is
+	// forwarded instead (tests use it to play a broken forwarder).
+	mangle func(n uint64, b []byte) [][]byte
+}
+
+type relayGroup struct{ members []netip.AddrPort }
+
+func newRelay() (*relay, error) {
 	conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		return nil, err
+	}
+	_ = conn.SetReadBuffer(4 << 20)
+	_ = conn.SetWriteBuffer(4 << 20)
+	return &relay{conn: conn, member: make(map[netip.AddrPort]*relayGroup), groups: make(map[string]*relayGroup)}, nil
+}
+
+func (r *relay) addr() string { return r.conn.LocalAddr().String() }
+
+// serve forwards until the socket is closed.
+func (r *relay) serve() {
+	buf := make([]byte, 1500)
+	var count uint64
+	for {
+		n, from, err := r.conn.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			return // closed
+		}
+		b := buf[:n]
+		if len(b) > 0 && b[0] != 0x80 && r.control(b, from) {
+			continue
+		}
+		g := r.member[from]
+		if g == nil {
+			continue
+		}
+		if r.mangle != nil {
+			count++
+			for _, d := range r.mangle(count, b) {
+				r.fanout(g, from, d)
+			}
+			continue
+		}
+		r.fanout(g, from, b)
+	}
+}
+
+func (r *relay) fanout(g *relayGroup, from netip.AddrPort, b []byte) {
+	for _, m := range g.members {
+		if m != from {
+			_, _ = r.conn.WriteToUDPAddrPort(b, m)
+		}
+	}
+}
+
+func (r *relay) control(b []byte, from netip.AddrPort) bool {
+	switch {
+	case bytes.Equal(b, relayRst):
+		clear(r.member)
+		clear(r.groups)
+	case bytes.HasPrefix(b, relayJoin) && bytes.HasSuffix(b, []byte("\n")):
+		name := string(b[len(relayJoin) : len(b)-1])
+		g := r.groups[name]
+		if g == nil {
+			g = &relayGroup{}
+			r.groups[name] = g
+		}
+		if r.member[from] != g {
+			g.members = append(g.members, from)
+			r.member[from] = g
+		}
+	default:
+		return false
+	}
+	_, _ = r.conn.WriteToUDPAddrPort(relayOK, from)
+	return true
+}
+
+// serveRelay runs the relay as a child process, plus a bare WebSocket
+// endpoint (upgrade, one message, wait for close), the floor for
+// signaling joins. Runs until stdin is closed.
+func serveRelay(stdout io.Writer) error {
+	r, err := newRelay()
 	if err != nil {
 		return err
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		conn.Close()
+		r.conn.Close()
 		return err
 	}
 	hs := &http.Server{Handler: http.HandlerFunc(bareWebSocket), ReadHeaderTimeout: 5 * time.Second}
@@ -41,32 +127,12 @@ func serveRelay(stdout io.Writer) error {
 	defer hs.Close()
 	go func() {
 		_, _ = io.Copy(io.Discard, os.Stdin)
-		conn.Close()
+		r.conn.Close()
 	}()
-	info, _ := json.Marshal(serverInfo{UDP: conn.LocalAddr().String(), WS: ln.Addr().String()})
+	info, _ := json.Marshal(serverInfo{UDP: r.addr(), WS: ln.Addr().String()})
 	fmt.Fprintf(stdout, "%s\n", info)
-
-	var subs []netip.AddrPort
-	buf := make([]byte, 1500)
-	for {
-		n, from, err := conn.ReadFromUDPAddrPort(buf)
-		if err != nil {
-			return nil // closed
-		}
-		switch string(buf[:n]) {
-		case string(relaySub):
-			subs = append(subs, from)
-			_, _ = conn.WriteToUDPAddrPort(relayOK, from)
-			continue
-		case string(relayRst):
-			subs = subs[:0]
-			_, _ = conn.WriteToUDPAddrPort(relayOK, from)
-			continue
-		}
-		for _, s := range subs {
-			_, _ = conn.WriteToUDPAddrPort(buf[:n], s)
-		}
-	}
+	r.serve()
+	return nil
 }
 
 // bareWebSocket accepts the parley.v1 subprotocol, sends one message and

@@ -2,8 +2,10 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"os"
 	"os/exec"
@@ -257,20 +259,133 @@ func writeDoc(path, generated string) error {
 	return os.WriteFile(path, []byte(s), 0o644)
 }
 
-// pprofTop summarises a CPU profile with `go tool pprof -top`.
-func pprofTop(profile string, n int) string {
+// pprofSummary summarises a CPU profile with `go tool pprof`: the flat
+// time grouped by what it is, the top functions by flat time, and the
+// pion and Parley functions by cumulative time.
+func pprofSummary(profile string) string {
+	flat, total, err := pprofTop(profile, false)
+	if err != nil {
+		return err.Error() + "\n"
+	}
+	cum, _, err := pprofTop(profile, true)
+	if err != nil {
+		return err.Error() + "\n"
+	}
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "%s of samples.\n\nFlat time by kind:\n", total)
+	groups := map[string]float64{}
+	for _, l := range flat {
+		groups[kindOf(l.name)] += l.flatPct
+	}
+	kinds := slices.Collect(maps.Keys(groups))
+	slices.SortFunc(kinds, func(a, b string) int { return cmp.Compare(groups[b], groups[a]) })
+	for _, k := range kinds {
+		fmt.Fprintf(&sb, "  %5.1f%%  %s\n", groups[k], k)
+	}
+	fmt.Fprintf(&sb, "\nTop functions by flat time:\n")
+	for _, l := range flat[:min(15, len(flat))] {
+		fmt.Fprintf(&sb, "  %5.1f%% flat  %5.1f%% cum  %s\n", l.flatPct, l.cumPct, l.name)
+	}
+	fmt.Fprintf(&sb, "\nParley and pion functions by cumulative time:\n")
+	n := 0
+	for _, l := range cum {
+		if n == 25 {
+			break
+		}
+		if strings.Contains(l.name, "parley-video/parley") || strings.Contains(l.name, "pion/") {
+			fmt.Fprintf(&sb, "  %5.1f%% cum  %s\n", l.cumPct, l.name)
+			n++
+		}
+	}
+	return sb.String()
+}
+
+// topLine is one line of `go tool pprof -top`.
+type topLine struct {
+	flatPct, cumPct float64
+	name            string
+}
+
+// pprofTop runs `go tool pprof -top` (sorted by cumulative time when cum)
+// and parses every node.
+func pprofTop(profile string, cum bool) ([]topLine, string, error) {
 	self, err := os.Executable()
 	if err != nil {
-		return ""
+		return nil, "", err
 	}
-	out, err := exec.Command("go", "tool", "pprof", "-top", "-nodecount="+strconv.Itoa(n), self, profile).CombinedOutput()
+	args := []string{"tool", "pprof", "-top", "-nodecount=100000"}
+	if cum {
+		args = append(args, "-cum")
+	}
+	out, err := exec.Command("go", append(args, self, profile)...).CombinedOutput()
 	if err != nil {
-		return fmt.Sprintf("go tool pprof: %v\n%s", err, out)
+		return nil, "", fmt.Errorf("go tool pprof: %v: %s", err, out)
 	}
-	// Keep from the summary line on (drops "File:", "Build ID:" lines).
-	lines := strings.Split(string(out), "\n")
-	if k := slices.IndexFunc(lines, func(l string) bool { return strings.HasPrefix(l, "Showing nodes") }); k > 0 {
-		lines = lines[k:]
+	var lines []topLine
+	total := ""
+	for l := range strings.Lines(string(out)) {
+		if _, t, ok := strings.Cut(l, "% of "); ok && strings.HasPrefix(l, "Showing nodes") {
+			total = strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(t), "total"))
+			continue
+		}
+		f := strings.Fields(l)
+		if len(f) < 6 || !strings.HasSuffix(f[1], "%") || !strings.HasSuffix(f[4], "%") {
+			continue
+		}
+		fp, err1 := strconv.ParseFloat(strings.TrimSuffix(f[1], "%"), 64)
+		cp, err2 := strconv.ParseFloat(strings.TrimSuffix(f[4], "%"), 64)
+		if err1 != nil || err2 != nil {
+			continue
+		}
+		lines = append(lines, topLine{flatPct: fp, cumPct: cp, name: strings.Join(f[5:], " ")})
 	}
-	return strings.Join(lines, "\n")
+	return lines, total, nil
+}
+
+// kindOf sorts a function into a coarse kind of work.
+func kindOf(name string) string {
+	has := func(subs ...string) bool {
+		for _, s := range subs {
+			if strings.Contains(name, s) {
+				return true
+			}
+		}
+		return false
+	}
+	switch {
+	case has("pion/srtp", "crypto/", "golang.org/x/crypto", "pion/dtls"):
+		return "SRTP/DTLS and crypto"
+	case has("syscall.", "internal/runtime/syscall", "internal/poll"):
+		return "system calls (UDP send/receive, futex excluded)"
+	case has("runtime.mem"):
+		return "runtime: memmove/memclr (packet copies)"
+	case has("runtime.futex", "runtime.schedule", "runtime.findRunnable", "runtime.park", "runtime.ready",
+		"runtime.runqgrab", "runtime.stealWork", "runtime.notesleep", "runtime.netpoll", "runtime.nanotime", "runtime.usleep",
+		"runtime.lock", "runtime.unlock", "runtime.casgstatus", "runtime.mcall", "runtime.gopark", "runtime.goready",
+		"runtime.(*timer", "runtime.(*timers", "runtime.chan", "runtime.selectgo", "runtime.send", "runtime.recv", "runtime.procyield",
+		"runtime.osyield", "runtime.wakep", "runtime.startm", "runtime.stopm", "runtime.resetspinning"):
+		return "runtime: scheduler, timers, channels, locks"
+	case has("runtime.malloc", "runtime.gc", "runtime.scan", "runtime.mark", "runtime.sweep", "runtime.(*mspan", "runtime.(*mcache",
+		"runtime.(*mheap", "runtime.(*gcWork", "runtime.greyobject", "runtime.findObject", "runtime.heapBits", "runtime.newobject",
+		"runtime.makeslice", "runtime.growslice", "runtime.(*mcentral", "runtime.wbBuf", "runtime.bulkBarrier", "runtime.typePointers",
+		"runtime.tryDeferToSpanScan", "runtime.(*gcBits", "runtime.spanOf", "runtime.nextFreeFast", "runtime.memclrNoHeap"):
+		return "runtime: allocation and GC"
+	case has("runtime."):
+		return "runtime: other"
+	case has("pion/interceptor"):
+		return "pion interceptors (NACK, TWCC, reports, stats)"
+	case has("pion/ice", "pion/transport", "pion/stun"):
+		return "pion ICE and transport"
+	case has("pion/rtp", "pion/rtcp"):
+		return "pion RTP/RTCP parsing"
+	case has("pion/webrtc"):
+		return "pion webrtc"
+	case has("parley-video/parley"):
+		return "Parley"
+	case has("prometheus"):
+		return "metrics"
+	case has("sync.", "sync/atomic"):
+		return "sync"
+	}
+	return "other"
 }

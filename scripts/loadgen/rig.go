@@ -12,6 +12,8 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -21,9 +23,50 @@ import (
 
 // child is a process the driver started: the Parley server or the relay.
 type child struct {
+	mode  string
 	cmd   *exec.Cmd
 	stdin io.WriteCloser
 	info  serverInfo
+
+	logMu    sync.Mutex
+	logLines int
+	logFirst string
+	logDone  chan struct{}
+}
+
+// Child log lines echoed to our stderr; the rest are only counted.
+const echoLines = 5
+
+// readLog counts the child's log lines (it logs errors only) and echoes
+// the first few.
+func (c *child) readLog(r io.Reader) {
+	defer close(c.logDone)
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		c.logMu.Lock()
+		c.logLines++
+		n := c.logLines
+		if n == 1 {
+			c.logFirst = sc.Text()
+		}
+		c.logMu.Unlock()
+		if n <= echoLines {
+			fmt.Fprintf(os.Stderr, "%s: %s\n", c.mode, sc.Text())
+		}
+	}
+}
+
+func (c *child) errorLines() int {
+	c.logMu.Lock()
+	defer c.logMu.Unlock()
+	return c.logLines
+}
+
+func (c *child) firstError() string {
+	c.logMu.Lock()
+	defer c.logMu.Unlock()
+	return c.logFirst
 }
 
 // startChild runs this binary in mode (server, relay), pinned to cpus
@@ -38,7 +81,10 @@ func startChild(mode, cpus string, args ...string) (*child, error) {
 		argv = append([]string{"taskset", "-c", cpus}, argv...)
 	}
 	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Stderr = os.Stderr
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		return nil, err
+	}
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		return nil, err
@@ -50,7 +96,8 @@ func startChild(mode, cpus string, args ...string) (*child, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", mode, err)
 	}
-	c := &child{cmd: cmd, stdin: stdin}
+	c := &child{mode: mode, cmd: cmd, stdin: stdin, logDone: make(chan struct{})}
+	go c.readLog(stderr)
 	line := make(chan error, 1)
 	go func() {
 		sc := bufio.NewScanner(stdout)
@@ -87,6 +134,7 @@ func (c *child) stop() {
 		_ = c.cmd.Process.Kill()
 		<-done
 	}
+	<-c.logDone
 }
 
 // mem asks the server's /mem.
@@ -167,7 +215,16 @@ type member struct {
 	h    *callclient.HTTP
 	c    *callclient.Client
 	rx   *receiver
-	srcs []*source // audio, video once published
+	srcs []*source         // audio, video once published
+	udp  *net.UDPConn      // floor participants only (h and c are nil)
+	pub  map[string]uint16 // published: track key → source id
+}
+
+// announce tells rx which tracks carry m's sources.
+func (m *member) announce(rx *receiver) {
+	for k, id := range m.pub {
+		rx.expectTrack(k, id)
+	}
 }
 
 // call is one consultation: the advisor first, then customers.
@@ -178,7 +235,7 @@ type call struct {
 }
 
 func (p *parley) dial(ctx context.Context, h *callclient.HTTP, id, name string) (*member, error) {
-	rx := newReceiver(name, true)
+	rx := newReceiver(name)
 	c, err := callclient.Dial(ctx, h, id, callclient.Options{
 		Name: name, DiscardPayloads: true,
 		OnPacket: func(stream string, pkt *rtp.Packet) {
@@ -233,6 +290,14 @@ func (p *parley) addCustomer(ctx context.Context, cl *call) (*member, error) {
 // publish makes m publish audio and video and tells every other member
 // of the call which stream ids carry m's sources.
 func (cl *call) publish(ctx context.Context, m *member) error {
+	if m.udp != nil {
+		sa, ssa := floorSource(m.udp, false)
+		sv, ssv := floorSource(m.udp, true)
+		m.srcs = []*source{sa, sv}
+		m.pub = map[string]uint16{ssrcKey(ssa): sa.id, ssrcKey(ssv): sv.id}
+		cl.announce(m)
+		return nil
+	}
 	audio, video, err := m.c.Publish(ctx)
 	if err != nil {
 		return err
@@ -240,13 +305,19 @@ func (cl *call) publish(ctx context.Context, m *member) error {
 	sa := newSource(false, audio.WritePayload)
 	sv := newSource(true, video.WritePayload)
 	m.srcs = []*source{sa, sv}
+	self := string(m.c.Self())
+	m.pub = map[string]uint16{self + "~" + audio.ID: sa.id, self + "~" + video.ID: sv.id}
+	cl.announce(m)
+	return nil
+}
+
+// announce tells every other member which tracks carry m's sources.
+func (cl *call) announce(m *member) {
 	for _, o := range cl.members {
 		if o != m {
-			o.rx.expectTrack(string(m.c.Self())+"~"+audio.ID, sa.id)
-			o.rx.expectTrack(string(m.c.Self())+"~"+video.ID, sv.id)
+			m.announce(o.rx)
 		}
 	}
-	return nil
 }
 
 // wants lists every (receiver, source) pair of the call: each member gets
@@ -290,10 +361,7 @@ func (cl *call) waitFlowing(ctx context.Context) error {
 	for {
 		ok := true
 		for _, w := range ws {
-			w.rx.mu.Lock()
-			f := w.rx.flows[w.src.id]
-			ok = ok && f != nil && f.seen
-			w.rx.mu.Unlock()
+			ok = ok && w.rx.seen(w.src.id)
 		}
 		if ok {
 			return nil
@@ -306,8 +374,12 @@ func (cl *call) waitFlowing(ctx context.Context) error {
 	}
 }
 
-// end ends the consultation and closes every client.
+// end ends the consultation and closes every client (floor calls are
+// closed with their rig).
 func (cl *call) end(ctx context.Context) {
+	if cl.adv == nil {
+		return
+	}
 	_ = cl.adv.End(ctx, cl.id)
 	var wg sync.WaitGroup
 	for _, m := range cl.members {
@@ -321,73 +393,85 @@ func (cl *call) end(ctx context.Context) {
 	wg.Wait()
 }
 
-// floorRig is the generator's other half for the floor: plain UDP
-// sockets through the relay.
+// floorRig is the generator's other half for the floor: participants
+// with one plain UDP socket each (like a bundled WebRTC connection),
+// grouped at the relay like the members of a call.
 type floorRig struct {
-	send  *net.UDPConn
-	rxs   []*receiver
+	relay *net.UDPAddr
 	conns []*net.UDPConn
 	wg    sync.WaitGroup
 }
 
-// newFloor registers n receiver sockets at the relay (after forgetting
-// earlier ones) and starts reading them.
-func newFloor(relay string, n int) (*floorRig, error) {
+// newFloorRig makes the relay forget earlier groups.
+func newFloorRig(relay string) (*floorRig, error) {
 	raddr, err := net.ResolveUDPAddr("udp4", relay)
 	if err != nil {
 		return nil, err
 	}
-	send, err := net.DialUDP("udp4", nil, raddr)
+	f := &floorRig{relay: raddr}
+	c, err := net.DialUDP("udp4", nil, raddr)
 	if err != nil {
 		return nil, err
 	}
-	f := &floorRig{send: send}
-	if err := control(send, nil, relayRst); err != nil {
-		f.close()
+	defer c.Close()
+	if err := control(c, relayRst); err != nil {
 		return nil, err
-	}
-	for i := range n {
-		c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-		if err != nil {
-			f.close()
-			return nil, err
-		}
-		f.conns = append(f.conns, c)
-		if err := control(c, raddr, relaySub); err != nil {
-			f.close()
-			return nil, err
-		}
-		rx := newReceiver(fmt.Sprintf("floor%d", i), false)
-		f.rxs = append(f.rxs, rx)
-		_ = c.SetReadBuffer(1 << 20)
-		f.wg.Go(func() {
-			buf := make([]byte, 1500)
-			var pkt rtp.Packet
-			for {
-				n, err := c.Read(buf)
-				if err != nil {
-					return
-				}
-				if pkt.Unmarshal(buf[:n]) == nil {
-					rx.record("", pkt.Payload, pkt.Header.MarshalSize())
-				}
-			}
-		})
 	}
 	return f, nil
 }
 
-// control sends a control datagram and waits for the relay's OK.
-func control(c *net.UDPConn, to *net.UDPAddr, msg []byte) error {
+// join adds a participant to group at the relay and starts reading its
+// socket. Its receiver checks tracks by SSRC.
+func (f *floorRig) join(group, name string) (*member, error) {
+	c, err := net.DialUDP("udp4", nil, f.relay)
+	if err != nil {
+		return nil, err
+	}
+	f.conns = append(f.conns, c)
+	_ = c.SetReadBuffer(1 << 20)
+	if err := control(c, append(slices.Clone(relayJoin), group+"\n"...)); err != nil {
+		return nil, err
+	}
+	rx := newReceiver(name)
+	f.wg.Go(func() {
+		buf := make([]byte, 1500)
+		var pkt rtp.Packet
+		for {
+			n, err := c.Read(buf)
+			if err != nil {
+				return
+			}
+			if pkt.Unmarshal(buf[:n]) == nil {
+				rx.record(ssrcKey(pkt.SSRC), pkt.Payload, pkt.Header.MarshalSize())
+			} else {
+				rx.record("", nil, 0) // counts as corrupt
+			}
+		}
+	})
+	return &member{name: name, rx: rx, udp: c}, nil
+}
+
+// call makes a floor call of n participants in group.
+func (f *floorRig) call(group string, n int) (*call, error) {
+	cl := &call{id: group}
+	for i := range n {
+		m, err := f.join(group, fmt.Sprintf("%s/%d", group, i))
+		if err != nil {
+			return nil, err
+		}
+		cl.members = append(cl.members, m)
+	}
+	return cl, nil
+}
+
+func ssrcKey(ssrc uint32) string { return "ssrc:" + strconv.FormatUint(uint64(ssrc), 10) }
+
+// control sends a control datagram on a socket connected to the relay
+// and waits for the relay's OK.
+func control(c *net.UDPConn, msg []byte) error {
 	buf := make([]byte, 16)
 	for range 20 {
-		var err error
-		if to == nil {
-			_, err = c.Write(msg)
-		} else {
-			_, err = c.WriteToUDP(msg, to)
-		}
-		if err != nil {
+		if _, err := c.Write(msg); err != nil {
 			return err
 		}
 		_ = c.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
@@ -399,8 +483,9 @@ func control(c *net.UDPConn, to *net.UDPAddr, msg []byte) error {
 	return errors.New("relay does not answer")
 }
 
-// source makes an audio or video source that sends RTP over the floor.
-func (f *floorRig) source(video bool) *source {
+// floorSource makes an audio or video source that sends RTP on a floor
+// participant's socket.
+func floorSource(c *net.UDPConn, video bool) (*source, uint32) {
 	pt := uint8(111)
 	if video {
 		pt = 96
@@ -408,9 +493,13 @@ func (f *floorRig) source(video bool) *source {
 	ssrc := rand.Uint32()
 	var seq uint16
 	var ts uint32
+	step := uint32(960)
+	if video {
+		step = 3000
+	}
 	return newSource(video, func(b []byte) error {
 		seq++
-		ts += 960
+		ts += step
 		raw, err := (&rtp.Packet{
 			Header:  rtp.Header{Version: 2, PayloadType: pt, SequenceNumber: seq, Timestamp: ts, SSRC: ssrc, Marker: true},
 			Payload: b,
@@ -418,13 +507,12 @@ func (f *floorRig) source(video bool) *source {
 		if err != nil {
 			return err
 		}
-		_, err = f.send.Write(raw)
+		_, err = c.Write(raw)
 		return err
-	})
+	}), ssrc
 }
 
 func (f *floorRig) close() {
-	f.send.Close()
 	for _, c := range f.conns {
 		c.Close()
 	}

@@ -13,6 +13,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"time"
 
 	"github.com/parley-video/parley/config"
@@ -118,7 +119,7 @@ type memInfo struct {
 
 func serveMem(w http.ResponseWriter, _ *http.Request) {
 	runtime.GC()
-	runtime.GC()
+	debug.FreeOSMemory() // a GC that also returns free pages, so RSS means live memory
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	_ = json.NewEncoder(w).Encode(memInfo{

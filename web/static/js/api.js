@@ -24,15 +24,38 @@
  * }} Consultation
  * @typedef {{url: string, expiresAt: string}} ColleagueLink
  * @typedef {{version: string, text: Record<string, string>}} Consent
+ * @typedef {{de: string, en: string}} LocalText
+ * @typedef {{
+ *   id: string,
+ *   type: 'text'|'email'|'choice'|'rating',
+ *   required: boolean,
+ *   label: LocalText,
+ *   options?: LocalText[]
+ * }} Question
  * @typedef {{
  *   company: string,
  *   advisorName: string,
  *   title: string,
  *   consultationId: string,
  *   privacyUrl: string,
- *   consent: Consent
+ *   consent: Consent,
+ *   allowAnonymous?: boolean,
+ *   questions?: Question[]
  * }} Invite
- * @typedef {{consultationId: string, participantId: string}} JoinResult
+ * @typedef {{
+ *   consultationId: string,
+ *   participantId: string,
+ *   anonymous?: boolean,
+ *   myDataUrl?: string,
+ *   myDataToken?: string
+ * }} JoinResult
+ * @typedef {{
+ *   name: string,
+ *   consent: boolean,
+ *   consentVersion: string,
+ *   lang: string,
+ *   answers?: Record<string, string>
+ * }} JoinRequest
  */
 
 /** An error answered by the API (or a network failure, code "network"). */
@@ -95,11 +118,13 @@ export function readCookie(name) {
  * @param {'GET'|'POST'|'PUT'|'PATCH'|'DELETE'} method
  * @param {string} path absolute path, e.g. /api/v1/me
  * @param {unknown} [body] JSON body, or a Blob sent as it is with its type
+ * @param {Record<string, string>} [extraHeaders] e.g. the data-subject
+ *   link's Authorization header (my-data-api.js)
  * @returns {Promise<any>} parsed JSON, or null for an empty response
  */
-export async function request(method, path, body) {
+export async function request(method, path, body, extraHeaders) {
   /** @type {Record<string, string>} */
-  const headers = { Accept: 'application/json' };
+  const headers = { Accept: 'application/json', ...extraHeaders };
   const blob = body instanceof Blob ? body : null;
   if (blob) headers['Content-Type'] = blob.type || 'application/octet-stream';
   else if (body !== undefined) headers['Content-Type'] = 'application/json';
@@ -180,8 +205,11 @@ export const endConsultation = (id) => request('POST', `/api/v1/consultations/${
 /** @param {string} token @returns {Promise<Invite>} */
 export const getInvite = (token) => request('GET', `/api/v1/invites/${seg(token)}`);
 /**
+ * Joins with consent (name optional, answers to the questions before
+ * joining) or, where the invite allows it, anonymously without consent
+ * (consent false, no name, no answers).
  * @param {string} token
- * @param {{name: string, consent: true, consentVersion: string, lang: string}} body
+ * @param {JoinRequest} body
  * @returns {Promise<JoinResult>}
  */
 export const joinInvite = (token, body) => request('POST', `/api/v1/invites/${seg(token)}/join`, body);
