@@ -47,7 +47,10 @@ type Document struct {
 	CreatedBy      int64
 	CreatedAt      time.Time
 	SignedAt       time.Time // zero until every field is signed
-	Fields         []Field
+	// RestrictedAt is set when a signer asked for erasure: the contract is
+	// kept only to meet the legal retention duty (GDPR Art. 18).
+	RestrictedAt time.Time
+	Fields       []Field
 }
 
 // Field is one signature field of a document.
@@ -161,17 +164,18 @@ type queryer interface {
 }
 
 const documentColumns = `id, consultation_id, name, pages, size, sha256, revision, current_blob, current_size,
-	current_sha256, state, created_by, created_at, signed_at`
+	current_sha256, state, created_by, created_at, signed_at, restricted_at`
 
 func scanDocument(row interface{ Scan(...any) error }) (Document, error) {
 	var d Document
 	var state string
 	var created int64
-	var signed sql.NullInt64
+	var signed, restricted sql.NullInt64
 	if err := row.Scan(&d.ID, &d.ConsultationID, &d.Name, &d.Pages, &d.Size, &d.SHA256, &d.Revision, &d.CurrentBlob,
-		&d.CurrentSize, &d.CurrentSHA256, &state, &d.CreatedBy, &created, &signed); err != nil {
+		&d.CurrentSize, &d.CurrentSHA256, &state, &d.CreatedBy, &created, &signed, &restricted); err != nil {
 		return Document{}, err
 	}
+	d.RestrictedAt = nullMillis(restricted)
 	d.State = DocState(state)
 	d.CreatedAt = millis(created)
 	d.SignedAt = nullMillis(signed)
@@ -441,14 +445,15 @@ func (s *Store) Contracts(ctx context.Context, f ContractFilter) ([]Contract, er
 		var c Contract
 		var state string
 		var created int64
-		var signed sql.NullInt64
+		var signed, restricted sql.NullInt64
 		d := &c.Document
 		if err := rows.Scan(&d.ID, &d.ConsultationID, &d.Name, &d.Pages, &d.Size, &d.SHA256, &d.Revision, &d.CurrentBlob,
-			&d.CurrentSize, &d.CurrentSHA256, &state, &d.CreatedBy, &created, &signed, &c.ConsultationTitle, &c.AdvisorName); err != nil {
+			&d.CurrentSize, &d.CurrentSHA256, &state, &d.CreatedBy, &created, &signed, &restricted, &c.ConsultationTitle, &c.AdvisorName); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("records: contracts: %w", err)
 		}
 		d.State, d.CreatedAt, d.SignedAt = DocState(state), millis(created), nullMillis(signed)
+		d.RestrictedAt = nullMillis(restricted)
 		out = append(out, c)
 	}
 	err = rows.Err()

@@ -58,18 +58,21 @@ func (s *Server) documentRoutes(e *gin.Engine) {
 
 // documentJSON is API.md's Document.
 type documentJSON struct {
-	ID          string      `json:"id"`
-	Name        string      `json:"name"`
-	Pages       int         `json:"pages"`
-	Size        int64       `json:"size"`
-	SHA256      string      `json:"sha256"`
-	State       string      `json:"state"`
-	Revision    int         `json:"revision"`
-	CreatedAt   string      `json:"createdAt"`
-	SignedAt    string      `json:"signedAt,omitempty"`
-	Fields      []fieldJSON `json:"fields"`
-	PDFURL      string      `json:"pdfUrl"`
-	DownloadURL string      `json:"downloadUrl"`
+	ID        string `json:"id"`
+	Name      string `json:"name"`
+	Pages     int    `json:"pages"`
+	Size      int64  `json:"size"`
+	SHA256    string `json:"sha256"`
+	State     string `json:"state"`
+	Revision  int    `json:"revision"`
+	CreatedAt string `json:"createdAt"`
+	SignedAt  string `json:"signedAt,omitempty"`
+	// RestrictedAt: a signer asked for erasure; the contract is kept only
+	// for its legal retention (API.md "My data").
+	RestrictedAt string      `json:"restrictedAt,omitempty"`
+	Fields       []fieldJSON `json:"fields"`
+	PDFURL       string      `json:"pdfUrl"`
+	DownloadURL  string      `json:"downloadUrl"`
 }
 
 type fieldJSON struct {
@@ -92,7 +95,7 @@ func toDocumentJSON(d records.Document) documentJSON {
 	pdf := "/api/v1/consultations/" + d.ConsultationID + "/documents/" + d.ID + "/pdf"
 	j := documentJSON{
 		ID: d.ID, Name: d.Name, Pages: d.Pages, Size: d.Size, SHA256: d.SHA256, State: string(d.State),
-		Revision: d.Revision, CreatedAt: rfc3339(d.CreatedAt), SignedAt: rfc3339opt(d.SignedAt),
+		Revision: d.Revision, CreatedAt: rfc3339(d.CreatedAt), SignedAt: rfc3339opt(d.SignedAt), RestrictedAt: rfc3339opt(d.RestrictedAt),
 		Fields: make([]fieldJSON, len(d.Fields)), PDFURL: pdf, DownloadURL: pdf + "?download=1",
 	}
 	for i, f := range d.Fields {

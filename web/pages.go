@@ -12,6 +12,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/parley-video/parley/config"
 	"github.com/parley-video/parley/records"
 )
 
@@ -202,6 +203,10 @@ func (s *Server) handleStatic(c *gin.Context) error {
 type privacyData struct {
 	Company        string
 	PrivacyContact string
+	Controller     string
+	DPOContact     string
+	Authority      string
+	AllowAnonymous bool
 	// Durations in German and English, e.g. "12 Stunden" / "12 hours".
 	SessionTTLDE, SessionTTLEN   string
 	MaxDurationDE, MaxDurationEN string
@@ -210,13 +215,104 @@ type privacyData struct {
 	EscrowFingerprint string
 	// TSAHost is the time-stamp authority's host ("" when none).
 	TSAHost string
+	// Categories: each data category with its actual retention.
+	Categories []privacyCategory
+	// Before and After: the questions the company asks (labels).
+	BeforeDE, BeforeEN, AfterDE, AfterEN []string
+}
+
+// privacyCategory is one row of the notice's retention table.
+type privacyCategory struct {
+	DE, EN               string // the data
+	KeptDE, KeptEN       string // how long, from the configuration
+	BasisDE, BasisEN     string // legal basis
+	PurposeDE, PurposeEN string
+}
+
+// privacyCategories describes every data category with the retention the
+// configuration gives it (config "retention").
+func (s *Server) privacyCategories() []privacyCategory {
+	r := s.cfg.Retention
+	afterEnd := func(p config.Period, lang string) string {
+		if p.Duration() == 0 {
+			if lang == "de" {
+				return "bis zum Ende der Beratung (spätestens " + humanDuration(s.cfg.Consultation.MaxDuration, "de") + ")"
+			}
+			return "until the consultation ends (at most " + humanDuration(s.cfg.Consultation.MaxDuration, "en") + ")"
+		}
+		if lang == "de" {
+			return humanDuration(p.Duration(), "de") + " nach dem Ende der Beratung"
+		}
+		return humanDuration(p.Duration(), "en") + " after the consultation ends"
+	}
+	since := func(p config.Period, lang, fromDE, fromEN string) string {
+		if lang == "de" {
+			return humanDuration(p.Duration(), "de") + " " + fromDE
+		}
+		return humanDuration(p.Duration(), "en") + " " + fromEN
+	}
+	consent := [2]string{"Einwilligung (Art. 6 Abs. 1 lit. a DSGVO)", "consent (Art. 6(1)(a) GDPR)"}
+	cats := []privacyCategory{
+		{DE: "Bild, Ton und Bildschirmfreigabe (Ende-zu-Ende-verschlüsselt)", EN: "Picture, sound and screen sharing (end-to-end encrypted)",
+			KeptDE: "nie gespeichert oder aufgezeichnet", KeptEN: "never stored or recorded",
+			PurposeDE: "die Videoberatung", PurposeEN: "the video consultation",
+			BasisDE: "Vertrag bzw. vorvertragliche Maßnahmen (Art. 6 Abs. 1 lit. b DSGVO)", BasisEN: "contract or pre-contractual steps (Art. 6(1)(b) GDPR)"},
+		{DE: "Ihr Name und Ihre Angaben vor dem Beitritt", EN: "Your name and your answers before joining",
+			KeptDE: afterEnd(r.PreJoin, "de"), KeptEN: afterEnd(r.PreJoin, "en"),
+			PurposeDE: "Anzeige für die Teilnehmenden, Vorbereitung der Beratung", PurposeEN: "shown to the participants, preparing the consultation",
+			BasisDE: consent[0], BasisEN: consent[1]},
+		{DE: "Chatnachrichten (Ende-zu-Ende-verschlüsselt)", EN: "Chat messages (end-to-end encrypted)",
+			KeptDE: "nur im Arbeitsspeicher, bis zum Ende der Beratung", KeptEN: "only in memory, until the consultation ends",
+			PurposeDE: "Austausch in der Beratung", PurposeEN: "exchange during the consultation",
+			BasisDE: consent[0], BasisEN: consent[1]},
+		{DE: "Dateien und Fotos (Ende-zu-Ende-verschlüsselt, zusätzlich verschlüsselt gespeichert)", EN: "Files and photos (end-to-end encrypted, also encrypted at rest)",
+			KeptDE: afterEnd(r.Files, "de"), KeptEN: afterEnd(r.Files, "en"),
+			PurposeDE: "Austausch in der Beratung", PurposeEN: "exchange during the consultation",
+			BasisDE: consent[0], BasisEN: consent[1]},
+		{DE: "Vorgelegte, nicht unterschriebene Dokumente", EN: "Documents presented but not signed",
+			KeptDE: afterEnd(r.Files, "de"), KeptEN: afterEnd(r.Files, "en"),
+			PurposeDE: "Besprechung in der Beratung", PurposeEN: "discussion during the consultation",
+			BasisDE: "Vertrag bzw. vorvertragliche Maßnahmen (Art. 6 Abs. 1 lit. b DSGVO)", BasisEN: "contract or pre-contractual steps (Art. 6(1)(b) GDPR)"},
+		{DE: "Unterschriebene Verträge mit Prüfprotokoll und verschlüsselten Schreibdaten", EN: "Signed contracts with audit trail and encrypted handwriting data",
+			KeptDE: since(config.Period(r.Contracts), "de", "nach der letzten Unterschrift", ""), KeptEN: since(config.Period(r.Contracts), "en", "", "after the last signature"),
+			PurposeDE: "Vertragsschluss und Nachweis", PurposeEN: "concluding the contract and proving it",
+			BasisDE: "Vertrag (Art. 6 Abs. 1 lit. b DSGVO), gesetzliche Aufbewahrungspflichten (Art. 6 Abs. 1 lit. c DSGVO); Schreibdynamik: ausdrückliche Einwilligung (Art. 9 Abs. 2 lit. a DSGVO)",
+			BasisEN: "contract (Art. 6(1)(b) GDPR), legal retention duties (Art. 6(1)(c) GDPR); handwriting dynamics: explicit consent (Art. 9(2)(a) GDPR)"},
+		{DE: "Nachweis Ihrer Einwilligung (Textversion, Sprache, Zeitpunkt; ohne Name und IP-Adresse)", EN: "Record of your consent (text version, language, time; no name, no IP address)",
+			KeptDE: since(config.Period(r.ConsentRecords), "de", "nach der Einwilligung", ""), KeptEN: since(config.Period(r.ConsentRecords), "en", "", "after consent was given"),
+			PurposeDE: "Nachweis der Einwilligung", PurposeEN: "demonstrating consent",
+			BasisDE: "rechtliche Verpflichtung (Art. 7 Abs. 1, Art. 6 Abs. 1 lit. c DSGVO)", BasisEN: "legal obligation (Art. 7(1), Art. 6(1)(c) GDPR)"},
+		{DE: "Zugriffsprotokoll (gekürzte IP-Adresse, Browserfamilie, Betriebssystem, aufgerufene Seitenart, Status)", EN: "Access log (shortened IP address, browser family, operating system, kind of page, status)",
+			KeptDE: since(config.Period(r.AccessLogs), "de", "", ""), KeptEN: since(config.Period(r.AccessLogs), "en", "", ""),
+			PurposeDE: "sicherer Betrieb, Abwehr von Angriffen", PurposeEN: "secure operation, defending against attacks",
+			BasisDE: "berechtigtes Interesse (Art. 6 Abs. 1 lit. f DSGVO)", BasisEN: "legitimate interest (Art. 6(1)(f) GDPR)"},
+		{DE: "Eintrag der Beratung für die Beratenden (Titel, Zeitpunkte)", EN: "The advisors' record of the consultation (title, times)",
+			KeptDE: afterEnd(r.Consultations, "de"), KeptEN: afterEnd(r.Consultations, "en"),
+			PurposeDE: "Organisation der Beratung", PurposeEN: "organising the consultation",
+			BasisDE: "berechtigtes Interesse (Art. 6 Abs. 1 lit. f DSGVO)", BasisEN: "legitimate interest (Art. 6(1)(f) GDPR)"},
+	}
+	if len(s.cfg.Questions.After) > 0 {
+		cats = append(cats, privacyCategory{DE: "Ihre Antworten nach der Beratung", EN: "Your answers after the consultation",
+			KeptDE: since(config.Period(r.Feedback), "de", "nach der Antwort", ""), KeptEN: since(config.Period(r.Feedback), "en", "", "after you answered"),
+			PurposeDE: "Verbesserung unserer Beratung", PurposeEN: "improving our consultations",
+			BasisDE: consent[0], BasisEN: consent[1]})
+	}
+	for i := range cats {
+		cats[i].KeptDE = strings.TrimSpace(cats[i].KeptDE)
+		cats[i].KeptEN = strings.TrimSpace(cats[i].KeptEN)
+	}
+	return cats
 }
 
 // handlePrivacy: GET /privacy, the privacy notice.
 func (s *Server) handlePrivacy(c *gin.Context) error {
-	s.renderTemplate(c, http.StatusOK, "privacy.html", privacyData{
+	d := privacyData{
 		Company:           s.cfg.Company.Name,
 		PrivacyContact:    s.cfg.Company.PrivacyContact,
+		Controller:        s.cfg.Privacy.Controller,
+		DPOContact:        s.cfg.Privacy.DPOContact,
+		Authority:         s.cfg.Privacy.Authority,
+		AllowAnonymous:    s.cfg.Privacy.AllowAnonymous,
 		SessionTTLDE:      humanDuration(s.cfg.Auth.SessionTTL, "de"),
 		SessionTTLEN:      humanDuration(s.cfg.Auth.SessionTTL, "en"),
 		MaxDurationDE:     humanDuration(s.cfg.Consultation.MaxDuration, "de"),
@@ -225,7 +321,15 @@ func (s *Server) handlePrivacy(c *gin.Context) error {
 		InviteTTLEN:       humanDuration(s.cfg.Consultation.InviteTTL, "en"),
 		EscrowFingerprint: s.escrowFP,
 		TSAHost:           hostOf(s.cfg.Signature.TSAURL),
-	})
+		Categories:        s.privacyCategories(),
+	}
+	for _, q := range s.cfg.Questions.Before {
+		d.BeforeDE, d.BeforeEN = append(d.BeforeDE, q.Label.DE), append(d.BeforeEN, q.Label.EN)
+	}
+	for _, q := range s.cfg.Questions.After {
+		d.AfterDE, d.AfterEN = append(d.AfterDE, q.Label.DE), append(d.AfterEN, q.Label.EN)
+	}
+	s.renderTemplate(c, http.StatusOK, "privacy.html", d)
 	return nil
 }
 
@@ -245,6 +349,7 @@ func humanDuration(d time.Duration, lang string) string {
 		deOne, deMany, enOne, enMany string
 	}
 	units := []unit{
+		{config.Year, "Jahr", "Jahre", "year", "years"},
 		{24 * time.Hour, "Tag", "Tage", "day", "days"},
 		{time.Hour, "Stunde", "Stunden", "hour", "hours"},
 		{time.Minute, "Minute", "Minuten", "minute", "minutes"},

@@ -270,6 +270,49 @@ func TestSafeNext(t *testing.T) {
 	}
 }
 
+// TestPrivacyNoticeFollowsTheConfiguration: the notice is built from the
+// running configuration; change a retention period, a contact or a
+// question and the page says so.
+func TestPrivacyNoticeFollowsTheConfiguration(t *testing.T) {
+	page := func(opts ...envOption) string {
+		t.Helper()
+		e := newEnv(t, opts...)
+		r := e.do(e.client(), "GET", "/privacy", nil)
+		if r.StatusCode != http.StatusOK {
+			t.Fatalf("privacy: %d", r.StatusCode)
+		}
+		return string(r.body)
+	}
+	def := page()
+	for _, want := range []string{"10 Jahre nach der letzten Unterschrift", "10 years after the last signature",
+		"30 Tage", "30 days", "bis zum Ende der Beratung (spätestens 8 Stunden)", "until the consultation ends (at most 8 hours)",
+		"nie gespeichert oder aufgezeichnet", "never stored or recorded", "anonym", "AES-256-GCM"} {
+		if !strings.Contains(def, want) {
+			t.Errorf("default notice lacks %q", want)
+		}
+	}
+	changed := page(func(c *config.Config) {
+		c.Retention.Contracts = config.Period(6 * config.Year)
+		c.Retention.AccessLogs = config.Period(7 * config.Day)
+		c.Retention.Files = config.Period(2 * config.Day)
+		c.Privacy.DPOContact = "dsb@beispiel.example"
+		c.Privacy.AllowAnonymous = false
+		c.Questions.After = []config.Question{{ID: "rating", Type: "rating", Label: config.Text{DE: "Wie zufrieden waren Sie?", EN: "How satisfied were you?"}}}
+	})
+	for _, want := range []string{"6 Jahre nach der letzten Unterschrift", "6 years after the last signature", "7 Tage", "7 days",
+		"2 Tage nach dem Ende der Beratung", "2 days after the consultation ends", "dsb@beispiel.example",
+		"Wie zufrieden waren Sie?", "How satisfied were you?", "Ihre Antworten nach der Beratung"} {
+		if !strings.Contains(changed, want) {
+			t.Errorf("changed notice lacks %q", want)
+		}
+	}
+	for _, gone := range []string{"10 Jahre nach der letzten Unterschrift", "10 years after the last signature", "ohne Einwilligung teilnehmen"} {
+		if strings.Contains(changed, gone) {
+			t.Errorf("changed notice still says %q", gone)
+		}
+	}
+}
+
 func TestPrivacyPage(t *testing.T) {
 	e := newEnv(t)
 	r := e.do(e.client(), "GET", "/privacy", nil)

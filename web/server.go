@@ -169,7 +169,7 @@ func New(cfg config.Config, deps Deps, log *slog.Logger) (*Server, error) {
 		trust:    trust,
 		origins:  origins,
 		logins:   newLimiter(perMinute, time.Minute, time.Now),
-		consent:  newConsentText(cfg.Company.Name),
+		consent:  newConsentText(cfg.Company.Name, cfg.Retention.PreJoin.Duration()),
 		files:    files,
 		blobs:    store,
 		signer:   deps.Signer,

@@ -27,6 +27,7 @@ import { request } from './api.js';
  *   revision: number,
  *   createdAt: string,
  *   signedAt?: string,
+ *   restrictedAt?: string,
  *   fields: Field[],
  *   pdfUrl: string,
  *   downloadUrl: string,

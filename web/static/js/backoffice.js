@@ -132,6 +132,8 @@ function renderUser() {
   userName.textContent = t('console.signedInAs', { name: me.displayName || me.username });
   // Advisors and admins also have the console; back-office staff only this.
   byId('to-console', HTMLAnchorElement).hidden = me.role === 'backoffice';
+  // Data-subject requests are the admins' (/admin/data-requests).
+  byId('to-data-requests', HTMLAnchorElement).hidden = me.role !== 'admin';
 }
 
 logoutBtn.addEventListener('click', () => {
@@ -400,6 +402,7 @@ function renderDetail() {
   facts.replaceChildren(...(c ? [
     ...fact(bt('bo.detail.created'), formatTime(c.createdAt)),
     ...(c.signedAt ? fact(bt('bo.detail.signedAt'), formatTime(c.signedAt)) : []),
+    ...(c.restrictedAt ? fact(bt('bo.detail.restrictedAt'), formatTime(c.restrictedAt)) : []),
     ...fact(bt('bo.detail.pages'), String(c.pages)),
     ...fact(bt('bo.detail.revision'), `${c.revision} · ${formatSize(c.currentSize)}`),
     ...fact(bt('bo.detail.presentedHash'), hashCode(c.sha256)),
