@@ -75,6 +75,20 @@ func startServer(t *testing.T, mutate ...func(*config.Config)) *server {
 	done := make(chan error, 1)
 	go func() { done <- n.Run(ctx) }()
 	t.Cleanup(func() {
+		// The access log (in the records) is scanned with the rest: it
+		// must hold anonymised addresses only.
+		n.FlushAccessLog()
+		if es, err := n.Records.AccessLog(context.Background(), time.Time{}, 100000); err != nil {
+			t.Errorf("access log: %v", err)
+		} else {
+			for _, e := range es {
+				line := fmt.Sprintf("access log: %+v\n", e)
+				if strings.Contains(line, "127.0.0.1") {
+					t.Errorf("access log holds a full address: %s", line)
+				}
+				all.Write([]byte(line))
+			}
+		}
 		cancel()
 		if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
 			t.Errorf("node shutdown: %v", err)
@@ -114,15 +128,24 @@ func (l *logScan) Write(p []byte) (int, error) {
 // check fails the test when a log line carries personal data.
 func (l *logScan) check(t *testing.T) {
 	t.Helper()
+	for _, f := range l.findings() {
+		t.Error(f)
+	}
+}
+
+// findings names each log line that carries personal data.
+func (l *logScan) findings() []string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	var out []string
 	for _, line := range strings.Split(l.buf.String(), "\n") {
 		for _, p := range personalData {
 			if strings.Contains(line, p) {
-				t.Errorf("personal data %q in a log line: %s", p, line)
+				out = append(out, fmt.Sprintf("personal data %q in a log line: %s", p, line))
 			}
 		}
 	}
+	return out
 }
 
 // testLog forwards log output to t.Log while the test runs.

@@ -231,6 +231,9 @@ func (n *Node) ready(ctx context.Context) map[string]error {
 	}
 }
 
+// FlushAccessLog writes the access-log entries still queued (tests).
+func (n *Node) FlushAccessLog() { n.web.FlushAccessLog() }
+
 // HTTPAddr is the bound public address (useful with port 0).
 func (n *Node) HTTPAddr() string { return n.httpLn.Addr().String() }
 
