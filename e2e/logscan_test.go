@@ -17,7 +17,9 @@ func TestLogScanCatchesPersonalData(t *testing.T) {
 		t.Fatalf("clean logs flagged: %v", f)
 	}
 	for _, leak := range []func(l *logScan){
-		func(l *logScan) { slog.New(slog.NewJSONHandler(l, nil)).Info("customer added", "name", "Erika Mustermann") },
+		func(l *logScan) {
+			slog.New(slog.NewJSONHandler(l, nil)).Info("customer added", "name", "Erika Mustermann")
+		},
 		func(l *logScan) { slog.New(slog.NewTextHandler(l, nil)).Warn("chat", "body", "Guten Tag, Frau Berg") },
 		func(l *logScan) { l.Write([]byte(`sign request {"strokes":[[1,2,3]]}` + "\n")) },
 	} {
