@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/cookiejar"
+	neturl "net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -262,4 +263,82 @@ func redisClient(t *testing.T, url string) *redis.Client {
 	c := redis.NewClient(opt)
 	t.Cleanup(func() { c.Close() })
 	return c
+}
+
+// TestPreJoinDataGoesWhenTheConsultationEnds: with the default retention,
+// ending a consultation removes the customers' names and answers at once
+// (the end kicks the sweeper), while the consent record stays.
+func TestPreJoinDataGoesWhenTheConsultationEnds(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Questions.Before = []config.Question{{ID: "email", Type: "email", Label: config.Text{DE: "E-Mail", EN: "E-mail"}}}
+	n := startNode(t, cfg)
+	ctx := t.Context()
+	base := "http://" + n.HTTPAddr()
+	jar, _ := cookiejar.New(nil)
+	hc := &http.Client{Jar: jar, Timeout: 10 * time.Second}
+	post := func(path string, body any, hdr ...string) *http.Response {
+		t.Helper()
+		b, _ := json.Marshal(body)
+		req, _ := http.NewRequestWithContext(ctx, "POST", base+path, bytes.NewReader(b))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Origin", base)
+		for i := 0; i+1 < len(hdr); i += 2 {
+			req.Header.Set(hdr[i], hdr[i+1])
+		}
+		resp, err := hc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	adv, _ := n.Records.CreateUser(ctx, "anna", "Anna Advisor", records.RoleAdvisor, "correct horse battery")
+	con, invite, _ := n.Records.CreateConsultation(ctx, adv.ID, "Ende", time.Hour)
+	var inv struct{ Consent struct{ Version string } }
+	resp, err := hc.Get(base + "/api/v1/invites/" + invite)
+	if err != nil {
+		t.Fatal(err)
+	}
+	json.NewDecoder(resp.Body).Decode(&inv)
+	resp.Body.Close()
+	customer := &http.Client{Timeout: 10 * time.Second}
+	b, _ := json.Marshal(map[string]any{"name": "Erika", "consent": true, "consentVersion": inv.Consent.Version, "lang": "de",
+		"answers": map[string]string{"email": "erika@example.org"}})
+	req, _ := http.NewRequest("POST", base+"/api/v1/invites/"+invite+"/join", bytes.NewReader(b))
+	req.Header.Set("Origin", base)
+	req.Header.Set("Content-Type", "application/json")
+	if resp, err := customer.Do(req); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("join: %v %v", resp, err)
+	}
+	count := func(table string) int {
+		var c int
+		n.Records.DB().QueryRowContext(ctx, "SELECT COUNT(*) FROM "+table+" WHERE consultation_id = ?", con.ID).Scan(&c)
+		return c
+	}
+	if count("customers") != 1 || count("answers") != 1 || count("consents") != 1 {
+		t.Fatalf("after join: customers %d answers %d consents %d", count("customers"), count("answers"), count("consents"))
+	}
+	if r := post("/api/v1/login", map[string]string{"username": "anna", "password": "correct horse battery"}); r.StatusCode != http.StatusOK {
+		t.Fatalf("login: %d", r.StatusCode)
+	}
+	u, _ := neturl.Parse(base)
+	var csrf string
+	for _, c := range jar.Cookies(u) {
+		if c.Name == "parley_csrf" {
+			csrf = c.Value
+		}
+	}
+	if r := post("/api/v1/consultations/"+con.ID+"/end", nil, "X-CSRF-Token", csrf); r.StatusCode >= 300 {
+		t.Fatalf("end: %d", r.StatusCode)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for (count("customers") != 0 || count("answers") != 0) && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if count("customers") != 0 || count("answers") != 0 {
+		t.Fatalf("pre-join data after the end: customers %d answers %d", count("customers"), count("answers"))
+	}
+	if count("consents") != 1 {
+		t.Fatalf("consent record gone with the consultation's end")
+	}
 }
