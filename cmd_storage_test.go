@@ -86,8 +86,7 @@ func TestStorageRekey(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), `"k1"`) {
 		t.Fatalf("rekey with a missing key: %v", err)
 	}
-	var ke *blobs.UnknownKeyError
-	if !errors.As(err, &ke) {
+	if _, ok := errors.AsType[*blobs.UnknownKeyError](err); !ok {
 		t.Fatalf("not an UnknownKeyError: %v", err)
 	}
 

@@ -44,7 +44,7 @@ const (
 	tailHeader  = saltSize + prefixSize + 2      // salt, prefix, metadata length
 	maxSegments = math.MaxUint32                 // counter values 0..MaxUint32-1
 	segmentCT   = int64(SegmentSize + tagSize)   // a full sealed segment
-	writeBatch  = 8                              // segments per write
+	writeBatch  = 4                              // segments per write
 	hkdfInfo    = "parley blobs v1 file key\x00" // + cid + "\x00" + fid
 
 	flagSegment = 0
@@ -72,6 +72,7 @@ type UnknownKeyError struct {
 	File  string // consultation/file id
 }
 
+// Error names the file and the key id, never a key.
 func (e *UnknownKeyError) Error() string {
 	return fmt.Sprintf("blobs: %s is encrypted with storage key %q, which is not in the key ring", e.File, e.KeyID)
 }
