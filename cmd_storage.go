@@ -14,6 +14,7 @@ import (
 
 	"github.com/parley-video/parley/blobs"
 	"github.com/parley-video/parley/config"
+	"github.com/parley-video/parley/node"
 )
 
 const storageUsage = `Usage:
@@ -24,17 +25,10 @@ const storageUsage = `Usage:
       (first) key; --migrate-plaintext also encrypts files stored before
       encryption at rest
 Common flags: --config FILE, --data-dir DIR.
-Keys come from --key-file, else PARLEY_STORAGE_KEY (key lines, comma-
-separated), else PARLEY_STORAGE_KEY_FILE, else the development key in
-<data_dir>/keys. Rotation step by step: blobs/STORAGE.md.
+Keys come from --key-file, else storage.key (PARLEY_STORAGE_KEY: key lines,
+comma-separated), else storage.key_file (PARLEY_STORAGE_KEY_FILE), else the
+development key in <data_dir>/keys. Rotation step by step: blobs/STORAGE.md.
 `
-
-// Environment variables of the storage key, read here until the
-// configuration has a storage section.
-const (
-	envStorageKey     = config.EnvPrefix + "STORAGE_KEY"
-	envStorageKeyFile = config.EnvPrefix + "STORAGE_KEY_FILE"
-)
 
 // storageCmd runs "parley storage".
 func storageCmd(ctx context.Context, args, environ []string, stdout, stderr io.Writer) error {
@@ -80,63 +74,37 @@ func storageCmd(ctx context.Context, args, environ []string, stdout, stderr io.W
 				return err
 			}
 		}
-		if err := config.ApplyEnv(&cfg, withoutStorageKeys(environ)); err != nil {
+		if err := config.ApplyEnv(&cfg, environ); err != nil {
 			return err
 		}
 		if *dataDir != "" {
 			cfg.DataDir = *dataDir
 		}
 		log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-		return storageRekey(ctx, cfg.DataDir, *keyFile, environ, *migrate, stdout, log)
+		return storageRekey(ctx, cfg, *keyFile, *migrate, stdout, log)
 	default:
 		fmt.Fprint(stderr, storageUsage)
 		return fmt.Errorf("storage: unknown subcommand %q", sub)
 	}
 }
 
-// withoutStorageKeys drops the storage key variables, which
-// config.ApplyEnv does not know (yet).
-func withoutStorageKeys(environ []string) []string {
-	var out []string
-	for _, kv := range environ {
-		name, _, _ := strings.Cut(kv, "=")
-		if name != envStorageKey && name != envStorageKeyFile {
-			out = append(out, kv)
-		}
-	}
-	return out
-}
-
-// storageKeyRing loads the storage keys: keyFile, else the environment,
-// else the development key in <dataDir>/keys.
-func storageKeyRing(keyFile string, environ []string, dataDir string, log *slog.Logger) (*blobs.KeyRing, error) {
-	env := map[string]string{}
-	for _, kv := range environ {
-		if name, val, ok := strings.Cut(kv, "="); ok {
-			env[name] = val
-		}
-	}
-	switch {
-	case keyFile != "":
+// storageKeyRing loads the storage keys: keyFile (the flag), else the
+// configuration's storage.key / storage.key_file (PARLEY_STORAGE_KEY,
+// PARLEY_STORAGE_KEY_FILE), else the development key in <data_dir>/keys.
+func storageKeyRing(keyFile string, cfg config.Config, log *slog.Logger) (*blobs.KeyRing, error) {
+	if keyFile != "" {
 		return blobs.LoadKeyRing(keyFile, "", log)
-	case env[envStorageKey] != "":
-		r, err := blobs.ParseKeyRing(env[envStorageKey])
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", envStorageKey, err)
-		}
-		return r, nil
-	case env[envStorageKeyFile] != "":
-		return blobs.LoadKeyRing(env[envStorageKeyFile], "", log)
 	}
-	return blobs.LoadKeyRing("", filepath.Join(dataDir, "keys"), log)
+	return node.StorageKeys(cfg, log)
 }
 
 // storageRekey re-encrypts both stores of the data directory.
-func storageRekey(ctx context.Context, dataDir, keyFile string, environ []string, migrate bool, stdout io.Writer, log *slog.Logger) error {
+func storageRekey(ctx context.Context, cfg config.Config, keyFile string, migrate bool, stdout io.Writer, log *slog.Logger) error {
+	dataDir := cfg.DataDir
 	if st, err := os.Stat(dataDir); err != nil || !st.IsDir() {
 		return fmt.Errorf("storage rekey: data directory %s: not found", dataDir)
 	}
-	ring, err := storageKeyRing(keyFile, environ, dataDir, log)
+	ring, err := storageKeyRing(keyFile, cfg, log)
 	if err != nil {
 		return fmt.Errorf("storage rekey: %w", err)
 	}

@@ -91,10 +91,10 @@ func TestStorageRekey(t *testing.T) {
 	}
 
 	// The key from the environment; a readable key file is refused.
-	env := []string{envStorageKey + "=" + strings.TrimSpace(next) + "," + strings.TrimSpace(old)}
+	env := []string{"PARLEY_STORAGE_KEY=" + strings.TrimSpace(next) + "," + strings.TrimSpace(old)}
 	var o, e bytes.Buffer
 	if err := run(t.Context(), []string{"storage", "rekey", "--data-dir", data}, env, nil, &o, &e); err != nil || !strings.Contains(o.String(), "files: 1 files re-encrypted") {
-		t.Fatalf("rekey with %s: %q %v", envStorageKey, o.String(), err)
+		t.Fatalf("rekey with %s: %q %v", "PARLEY_STORAGE_KEY", o.String(), err)
 	}
 	os.Chmod(keyFile, 0o644)
 	if _, _, err := runCmd(t, "", "storage", "rekey", "--data-dir", data, "--key-file", keyFile); err == nil || !strings.Contains(err.Error(), "chmod 600") {

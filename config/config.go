@@ -32,6 +32,7 @@ type Config struct {
 	RTC          RTCConfig          `yaml:"rtc"`
 	E2EE         E2EEConfig         `yaml:"e2ee"`
 	Files        FilesConfig        `yaml:"files"`
+	Storage      StorageConfig      `yaml:"storage"`
 	Signature    SignatureConfig    `yaml:"signature"`
 	// Privacy, Retention and Questions: config/privacy.go.
 	Privacy   PrivacyConfig   `yaml:"privacy"`
@@ -162,6 +163,17 @@ type E2EEConfig struct {
 type FilesConfig struct {
 	// MaxBytes is the largest file or photo one upload may carry.
 	MaxBytes int64 `yaml:"max_bytes"`
+}
+
+// StorageConfig holds the keys that encrypt stored files and documents at
+// rest (blobs/STORAGE.md).
+type StorageConfig struct {
+	// KeyFile: one key per line, "<id> <base64 of 32 bytes>", the first
+	// one writes; mode 0600.
+	KeyFile string `yaml:"key_file"`
+	// Key: the same lines, comma-separated, usually from the environment
+	// (PARLEY_STORAGE_KEY); takes precedence over KeyFile.
+	Key string `yaml:"key"`
 }
 
 // SignatureConfig governs contracts signed in a call (signature/PDF.md,

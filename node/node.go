@@ -119,8 +119,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	if n.Keys, err = contracts.LoadKeys(KeyFiles(cfg), log.With("component", "signature")); err != nil {
 		return nil, err
 	}
-	// TODO(config): storage.key_file / PARLEY_STORAGE_KEY; "" is the dev key.
-	storageKeys, err := blobs.LoadKeyRing("", filepath.Join(cfg.DataDir, "keys"), log.With("component", "storage"))
+	storageKeys, err := StorageKeys(cfg, log.With("component", "storage"))
 	if err != nil {
 		return nil, fmt.Errorf("storage key: %w", err)
 	}
@@ -183,6 +182,24 @@ type options struct{ now func() time.Time }
 // WithClock makes the node's records, web server and retention sweeper
 // read time from now (tests of retention periods).
 func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
+
+// StorageKeys loads the keys that encrypt stored files at rest: storage.key
+// (PARLEY_STORAGE_KEY), else storage.key_file, else the development key in
+// <data_dir>/keys.
+func StorageKeys(cfg config.Config, log *slog.Logger) (*blobs.KeyRing, error) {
+	if cfg.Storage.Key != "" {
+		r, err := blobs.ParseKeyRing(cfg.Storage.Key)
+		if err != nil {
+			return nil, fmt.Errorf("storage.key: %w", err)
+		}
+		return r, nil
+	}
+	r, err := blobs.LoadKeyRing(cfg.Storage.KeyFile, filepath.Join(cfg.DataDir, "keys"), log)
+	if err != nil && cfg.Storage.KeyFile != "" {
+		return nil, fmt.Errorf("storage.key_file: %w", err)
+	}
+	return r, err
+}
 
 // KeyFiles is where the configuration puts the signing keys; development
 // keys go to <data_dir>/keys.
