@@ -93,7 +93,10 @@ func TestRedisUnreachableAtStart(t *testing.T) {
 
 // With session.store redis the node keeps customer sessions in the test
 // Redis, under the configured prefix.
-func TestRedisSessions(t *testing.T) {
+// testRedisURL is the test Redis server scripts/test.sh starts; without
+// it the test is skipped (and fails in CI).
+func testRedisURL(t *testing.T) string {
+	t.Helper()
 	url := os.Getenv("PARLEY_TEST_REDIS_URL")
 	if url == "" {
 		if os.Getenv("CI") == "true" {
@@ -101,6 +104,11 @@ func TestRedisSessions(t *testing.T) {
 		}
 		t.Skip("PARLEY_TEST_REDIS_URL is not set; run scripts/test.sh for the Redis tests")
 	}
+	return url
+}
+
+func TestRedisSessions(t *testing.T) {
+	url := testRedisURL(t)
 	cfg := testConfig(t)
 	cfg.Session.Store = "redis"
 	cfg.Session.RedisURL = url

@@ -28,13 +28,7 @@ import (
 // the file store and Redis, restricts their signed contract and consent
 // record, and the export afterwards says so.
 func TestDataSubjectRights(t *testing.T) {
-	url := os.Getenv("PARLEY_TEST_REDIS_URL")
-	if url == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("PARLEY_TEST_REDIS_URL is not set (run the tests with scripts/test.sh)")
-		}
-		t.Skip("PARLEY_TEST_REDIS_URL is not set; run scripts/test.sh for the Redis tests")
-	}
+	url := testRedisURL(t)
 	cfg := testConfig(t)
 	cfg.Session.Store = "redis"
 	cfg.Session.RedisURL = url
@@ -47,24 +41,7 @@ func TestDataSubjectRights(t *testing.T) {
 
 	do := func(c *http.Client, method, path string, body any, hdr ...string) (int, []byte) {
 		t.Helper()
-		var r io.Reader
-		if body != nil {
-			b, _ := json.Marshal(body)
-			r = bytes.NewReader(b)
-		}
-		req, _ := http.NewRequestWithContext(ctx, method, base+path, r)
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Origin", base)
-		for i := 0; i+1 < len(hdr); i += 2 {
-			req.Header.Set(hdr[i], hdr[i+1])
-		}
-		resp, err := c.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, b
+		return request(t, c, method, base+path, body, hdr...)
 	}
 	client := func() *http.Client {
 		jar, _ := cookiejar.New(nil)
@@ -254,6 +231,34 @@ func TestDataSubjectRights(t *testing.T) {
 	_ = d
 }
 
+// request sends a JSON request as a browser of the node's origin would
+// and returns the status and body.
+func request(t *testing.T, c *http.Client, method, url string, body any, hdr ...string) (int, []byte) {
+	t.Helper()
+	var r io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		r = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(t.Context(), method, url, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, _ := neturl.Parse(url)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Origin", u.Scheme+"://"+u.Host)
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
+}
+
 func redisClient(t *testing.T, url string) *redis.Client {
 	t.Helper()
 	opt, err := redis.ParseURL(url)
@@ -276,21 +281,10 @@ func TestPreJoinDataGoesWhenTheConsultationEnds(t *testing.T) {
 	base := "http://" + n.HTTPAddr()
 	jar, _ := cookiejar.New(nil)
 	hc := &http.Client{Jar: jar, Timeout: 10 * time.Second}
-	post := func(path string, body any, hdr ...string) *http.Response {
+	post := func(path string, body any, hdr ...string) int {
 		t.Helper()
-		b, _ := json.Marshal(body)
-		req, _ := http.NewRequestWithContext(ctx, "POST", base+path, bytes.NewReader(b))
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Origin", base)
-		for i := 0; i+1 < len(hdr); i += 2 {
-			req.Header.Set(hdr[i], hdr[i+1])
-		}
-		resp, err := hc.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return resp
+		code, _ := request(t, hc, "POST", base+path, body, hdr...)
+		return code
 	}
 	adv, _ := n.Records.CreateUser(ctx, "anna", "Anna Advisor", records.RoleAdvisor, "correct horse battery")
 	con, invite, _ := n.Records.CreateConsultation(ctx, adv.ID, "Ende", time.Hour)
@@ -302,13 +296,9 @@ func TestPreJoinDataGoesWhenTheConsultationEnds(t *testing.T) {
 	json.NewDecoder(resp.Body).Decode(&inv)
 	resp.Body.Close()
 	customer := &http.Client{Timeout: 10 * time.Second}
-	b, _ := json.Marshal(map[string]any{"name": "Erika", "consent": true, "consentVersion": inv.Consent.Version, "lang": "de",
-		"answers": map[string]string{"email": "erika@example.org"}})
-	req, _ := http.NewRequest("POST", base+"/api/v1/invites/"+invite+"/join", bytes.NewReader(b))
-	req.Header.Set("Origin", base)
-	req.Header.Set("Content-Type", "application/json")
-	if resp, err := customer.Do(req); err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("join: %v %v", resp, err)
+	if code, b := request(t, customer, "POST", base+"/api/v1/invites/"+invite+"/join", map[string]any{"name": "Erika", "consent": true,
+		"consentVersion": inv.Consent.Version, "lang": "de", "answers": map[string]string{"email": "erika@example.org"}}); code != http.StatusOK {
+		t.Fatalf("join: %d %s", code, b)
 	}
 	count := func(table string) int {
 		var c int
@@ -318,8 +308,8 @@ func TestPreJoinDataGoesWhenTheConsultationEnds(t *testing.T) {
 	if count("customers") != 1 || count("answers") != 1 || count("consents") != 1 {
 		t.Fatalf("after join: customers %d answers %d consents %d", count("customers"), count("answers"), count("consents"))
 	}
-	if r := post("/api/v1/login", map[string]string{"username": "anna", "password": "correct horse battery"}); r.StatusCode != http.StatusOK {
-		t.Fatalf("login: %d", r.StatusCode)
+	if code := post("/api/v1/login", map[string]string{"username": "anna", "password": "correct horse battery"}); code != http.StatusOK {
+		t.Fatalf("login: %d", code)
 	}
 	u, _ := neturl.Parse(base)
 	var csrf string
@@ -328,8 +318,8 @@ func TestPreJoinDataGoesWhenTheConsultationEnds(t *testing.T) {
 			csrf = c.Value
 		}
 	}
-	if r := post("/api/v1/consultations/"+con.ID+"/end", nil, "X-CSRF-Token", csrf); r.StatusCode >= 300 {
-		t.Fatalf("end: %d", r.StatusCode)
+	if code := post("/api/v1/consultations/"+con.ID+"/end", nil, "X-CSRF-Token", csrf); code >= 300 {
+		t.Fatalf("end: %d", code)
 	}
 	deadline := time.Now().Add(5 * time.Second)
 	for (count("customers") != 0 || count("answers") != 0) && time.Now().Before(deadline) {

@@ -67,14 +67,16 @@ func (w *accessWriter) run() {
 		cancel()
 		batch = batch[:0]
 	}
+	push := func(e records.AccessEntry) {
+		if batch = append(batch, e); len(batch) >= accessBatch {
+			write()
+		}
+	}
 	drain := func() {
 		for {
 			select {
 			case e := <-w.in:
-				batch = append(batch, e)
-				if len(batch) >= accessBatch {
-					write()
-				}
+				push(e)
 			default:
 				write()
 				return
@@ -84,10 +86,7 @@ func (w *accessWriter) run() {
 	for {
 		select {
 		case e := <-w.in:
-			batch = append(batch, e)
-			if len(batch) >= accessBatch {
-				write()
-			}
+			push(e)
 		case <-t.C:
 			write()
 		case ack := <-w.flush:

@@ -260,6 +260,12 @@ func (s *Server) handleVerifyUpload(c *gin.Context) error {
 
 // handleBackofficePage: GET /backoffice.
 func (s *Server) handleBackofficePage(c *gin.Context) error {
+	return s.serveStaffPage(c, "backoffice.html")
+}
+
+// serveStaffPage serves a page of the embedded client to logged-in staff
+// and sends everyone else to the login page.
+func (s *Server) serveStaffPage(c *gin.Context, name string) error {
 	_, _, ok, err := s.currentStaff(c)
 	if err != nil {
 		return err
@@ -268,5 +274,5 @@ func (s *Server) handleBackofficePage(c *gin.Context) error {
 		loginRedirect(c)
 		return nil
 	}
-	return s.servePage(c, "backoffice.html")
+	return s.servePage(c, name)
 }

@@ -381,13 +381,5 @@ func (s *Server) handleMyDataPage(c *gin.Context) error {
 // handleDataRequestsPage: GET /admin/data-requests, admins' page for
 // requests received by mail.
 func (s *Server) handleDataRequestsPage(c *gin.Context) error {
-	_, _, ok, err := s.currentStaff(c)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		loginRedirect(c)
-		return nil
-	}
-	return s.servePage(c, "data-requests.html")
+	return s.serveStaffPage(c, "data-requests.html")
 }
