@@ -103,7 +103,7 @@ func TestDataSubjectRights(t *testing.T) {
 
 	// The export in the call (session cookie) has everything about Erika
 	// and nothing about Max.
-	code, b := do(erika.c, "GET", "/api/v1/consultations/"+con.ID+"/my-data", nil)
+	code, b := do(erika.c, "GET", "/api/v1/consultations/"+con.ID+"/my-data?download=1", nil)
 	if code != http.StatusOK {
 		t.Fatalf("export: %d %s", code, b)
 	}

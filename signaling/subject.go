@@ -29,7 +29,7 @@ func (h *Hub) RemoveCustomer(ctx context.Context, id ConsultationID, pid Partici
 	p.state = StateLeft
 	p.clearMediaLocked()
 	if c := p.conn; c != nil {
-		c.send(encode(stateMsg{Type: TypeState, State: StateLeft}))
+		c.send(encode(stateMsg{Type: TypeState, State: StateLeft, Reason: "erased"}))
 		c.close(websocket.StatusNormalClosure, "left", closeFlush)
 		p.conn = nil
 	}

@@ -36,7 +36,9 @@ func TestRenameAndRemoveCustomer(t *testing.T) {
 	if !e.hub.RemoveCustomer(ctx, "c1", pid) {
 		t.Fatal("remove refused")
 	}
-	cu.waitFor(t, "state left", func(m serverMessage) bool { return m.Type == TypeState && m.State == StateLeft })
+	cu.waitFor(t, "state left, erased", func(m serverMessage) bool {
+		return m.Type == TypeState && m.State == StateLeft && m.Reason == "erased"
+	})
 	if code := cu.waitClosed(t); code != websocket.StatusNormalClosure {
 		t.Fatalf("close code %v", code)
 	}

@@ -163,6 +163,8 @@ type subjectExport struct {
 	Files    []subjectFile `json:"files"`
 	InCall   bool          `json:"inCall"`
 	Feedback feedbackInfo  `json:"feedback"`
+	// QuestionsBefore label the answers given before joining.
+	QuestionsBefore any `json:"questionsBefore"`
 	// Restricted is true when kept records are restricted (after an
 	// erasure request): used only to meet a legal duty until KeptUntil.
 	Restricted bool `json:"restricted"`
@@ -202,7 +204,8 @@ func (s *Server) exportFor(ctx context.Context, sub records.Subject) (subjectExp
 	}
 	out := subjectExport{Format: "parley-subject-export/1", GeneratedAt: s.now().UTC(), Controller: s.cfg.Company.Name,
 		SubjectData: data, Files: files, Notes: exportNotes,
-		Feedback: feedbackInfo{Questions: questionsOrEmpty(s.cfg.Questions.After)}}
+		Feedback:        feedbackInfo{Questions: questionsOrEmpty(s.cfg.Questions.After)},
+		QuestionsBefore: questionsOrEmpty(s.cfg.Questions.Before)}
 	for _, a := range data.Answers {
 		if a.Phase == "after" {
 			out.Feedback.Given = true
@@ -228,9 +231,13 @@ func (s *Server) handleSubjectExport(c *gin.Context, sc subjectCall) error {
 		len(out.Files) == 0 && len(out.Requests) == 0 && !out.InCall && sc.by != "subject" {
 		return records.ErrNotFound
 	}
-	if err := s.rec.LogSubjectRequest(ctx, sc.sub, "export", sc.by, map[string]int{
-		"answers": len(out.Answers), "consents": len(out.Consents), "contracts": len(out.Contracts), "files": len(out.Files)}); err != nil {
-		return err
+	// Logged as an access request when the data is handed out as a file
+	// or to staff, not each time the customer's own view is refreshed.
+	if c.Query("download") != "" || sc.by != "subject" {
+		if err := s.rec.LogSubjectRequest(ctx, sc.sub, "export", sc.by, map[string]int{
+			"answers": len(out.Answers), "consents": len(out.Consents), "contracts": len(out.Contracts), "files": len(out.Files)}); err != nil {
+			return err
+		}
 	}
 	c.Header("Cache-Control", "no-store")
 	if c.Query("download") != "" {

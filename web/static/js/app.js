@@ -35,6 +35,8 @@ const userName = byId('user-name', HTMLElement);
 const availBtn = byId('availability', HTMLButtonElement);
 const logoutBtn = byId('logout', HTMLButtonElement);
 logoutBtn.prepend(icon('leave'));
+const dataRequestsLink = byId('to-data-requests', HTMLAnchorElement);
+dataRequestsLink.prepend(icon('shield'));
 
 /** @type {User|null} */
 let me = null;
@@ -90,6 +92,8 @@ function renderUser() {
   const label = availBtn.querySelector('.switch-label');
   if (label) label.textContent = t(me.available ? 'console.available' : 'console.away');
   availBtn.setAttribute('aria-label', t('console.availabilityLabel'));
+  // Admins also handle data-subject requests received by mail.
+  dataRequestsLink.hidden = me.role !== 'admin';
 }
 
 availBtn.addEventListener('click', () => {

@@ -17,7 +17,8 @@
  * without E2EE). Participant list entries
  * and tiles carry data-participant and data-state (a participant whose
  * connection dropped is "reconnecting", shown with a badge, not removed).
- * The encrypted chat (chat-ui.js) adds chat-toggle and its panel.
+ * The encrypted chat (chat-ui.js) adds chat-toggle and its panel; for a
+ * customer, "Meine Daten" (my-data-ui.js) adds my-data-toggle and its panel.
  *
  * ReconnectBanner, also here, is the page-wide notice while this page's
  * own connection is being restored (data-testid "reconnect-banner").
@@ -30,6 +31,7 @@ import { icon, setIcon } from './icons.js';
 import { canShareScreen, fillDeviceSelect, LevelMeter } from './devices.js';
 import { ChatPanel } from './chat-ui.js';
 import { DocumentsPanel } from './contract-ui.js';
+import { MyDataPanel } from './my-data-ui.js';
 
 /**
  * @typedef {import('./call.js').CallSession} CallSession
@@ -41,7 +43,8 @@ import { DocumentsPanel } from './contract-ui.js';
  *   role: 'advisor'|'customer',
  *   title: string,
  *   onEndConsultation?: () => Promise<void>,
- *   onColleagueLink?: () => Promise<{url: string, expiresAt: string}>
+ *   onColleagueLink?: () => Promise<{url: string, expiresAt: string}>,
+ *   myData?: import('./my-data-ui.js').MyDataPanelOptions
  * }} CallViewOptions
  *
  * @typedef {{
@@ -220,15 +223,31 @@ export class CallView {
       title: this.opts.title,
       onOpen: () => {
         if (this.chatPanel?.open) this.chatPanel.toggle(false);
+        this.myDataPanel?.hide();
       },
     });
+    // "Meine Daten" (my-data-ui.js): the customer's stored data and rights.
+    /** @type {MyDataPanel|null} */
+    this.myDataPanel = !advisor && this.opts.myData
+      ? new MyDataPanel({
+        ...this.opts.myData,
+        onOpen: () => {
+          if (this.chatPanel?.open) this.chatPanel.toggle(false);
+          this.docsPanel.hide();
+        },
+      })
+      : null;
     this.chatPanel?.toggleBtn.addEventListener('click', () => {
-      if (this.chatPanel?.open) this.docsPanel.hide();
+      if (this.chatPanel?.open) {
+        this.docsPanel.hide();
+        this.myDataPanel?.hide();
+      }
     });
 
     const controls = h('div', { class: 'controls', attrs: { role: 'toolbar', 'aria-label': t('call.controls'), 'data-i18n-aria-label': 'call.controls' } }, [
       h('div', { class: 'controls-group' }, [this.micBtn, this.camBtn, this.screenBtn, this.devicesBtn, this.peopleBtn, this.chatPanel?.toggleBtn, this.docsPanel.toggleBtn]),
-      h('div', { class: 'controls-group' }, [this.leaveBtn, this.endBtn]),
+      // "Meine Daten" beside "Verlassen": erasure also leaves the call.
+      h('div', { class: 'controls-group' }, [this.myDataPanel?.toggleBtn, this.leaveBtn, this.endBtn]),
     ]);
 
     // Devices dialog.
@@ -274,7 +293,7 @@ export class CallView {
 
     this.callEl = h('div', { class: 'call', data: { layout: 'grid', role: this.opts.role } }, [
       header,
-      h('div', { class: 'call-main' }, [this.stageEl, this.sideEl, this.chatPanel?.el, this.docsPanel.el, this.docsPanel.viewer.el]),
+      h('div', { class: 'call-main' }, [this.stageEl, this.sideEl, this.chatPanel?.el, this.docsPanel.el, this.myDataPanel?.el, this.docsPanel.viewer.el]),
       controls,
       this.devicesDialog,
       this.endDialog,
@@ -851,6 +870,8 @@ export class CallView {
     this.chatPanel?.destroy();
     this.chatPanel = null;
     this.docsPanel.destroy();
+    this.myDataPanel?.destroy();
+    this.myDataPanel = null;
     this.meter.close();
     for (const tile of this.tiles.values()) if (tile.video) tile.video.srcObject = null;
     for (const el of this.audios.values()) el.srcObject = null;

@@ -112,6 +112,8 @@ export class CallSession extends Emitter {
     this.screenTrack = null;
     this._screenBusy = false;
     this.ended = false;
+    /** The server took us out because our data was erased (state left, reason erased). */
+    this.erased = false;
     this._leaving = false;
     /** @type {{resolve: (w: WelcomeMessage) => void, reject: (err: Error) => void}|null} */
     this._first = null;
@@ -134,7 +136,10 @@ export class CallSession extends Emitter {
     this._off.push(
       link.on('welcome', (m) => this._onWelcome(m)),
       link.on('roster', (m) => this._onRoster(m.participants)),
-      link.on('state', (m) => this._onState(m.state)),
+      link.on('state', (m) => {
+        if (m.state === 'left' && m.reason === 'erased') this.erased = true;
+        this._onState(m.state);
+      }),
       link.on('error', (m) => this._onProtocolError(m.code)),
       link.on('link', (st) => this._onLink(st)),
     );

@@ -12,12 +12,20 @@
  * whether they are in the call or still waiting. When the server refuses
  * (no session any more), the normal landing page follows. Leaving, the end
  * of the consultation or a rejection forget the marker.
+ *
+ * Privacy: the company's questions before joining are asked only once
+ * consent is given; where the invite allows it, the customer may instead
+ * join anonymously without consent (no name, no questions). The join
+ * answers the data-subject link's token, kept in sessionStorage for the
+ * consultation (my-data-api.js): in the call "Meine Daten" shows what is
+ * stored, and the end screen offers the personal link and the questions
+ * after the consultation.
  * @module
  */
 
 import { initI18n, t, getLang, onLangChange } from './i18n.js';
 import * as api from './api.js';
-import { byId, toast, describeError, installErrorNet, showScreen } from './ui.js';
+import { byId, h, toast, describeError, installErrorNet, showScreen } from './ui.js';
 import { icon, setIcon } from './icons.js';
 import { LocalMedia, LevelMeter, fillDeviceSelect, deviceProblems } from './devices.js';
 import { CallSession } from './call.js';
@@ -25,11 +33,15 @@ import { CallView, ReconnectBanner } from './call-ui.js';
 import { SignalingClosedError, CloseCode } from './protocol.js';
 import { installDebugHook } from './debug.js';
 import { E2EEMedia, secretFromHash } from './e2ee.js';
+import { QuestionFields } from './questions.js';
+import { cookieSource, tokenSource, saveToken, loadToken, personalLink } from './my-data-api.js';
+import { FeedbackForm, canGiveFeedback, erasureSummary, personalLinkBox } from './my-data-ui.js';
 
 /**
  * @typedef {import('./api.js').Invite} Invite
  * @typedef {import('./call.js').EndReason} EndReason
  * @typedef {import('./i18n.js').Key} Key
+ * @typedef {import('./my-data-api.js').Erasure} Erasure
  */
 
 installErrorNet();
@@ -66,6 +78,10 @@ let view = null;
 let meter = null;
 /** @type {Promise<void>|null} */
 let mediaStarted = null;
+/** The consultation this page joined (or resumed). */
+let joinedConsultation = '';
+/** @type {QuestionFields|null} the questions before joining */
+let questions = null;
 
 /** Starts camera and microphone once (the preview and the call share them). */
 function ensureMedia() {
@@ -112,8 +128,10 @@ let refillMessage = () => {};
  * Shows the error screen for an invite problem.
  * @param {string} code API error code
  * @param {(() => void)|null} retry
+ * @param {string} [joined] the consultation this browser had joined (its
+ *   personal link and the questions after it are offered once it ended)
  */
-function showInviteError(code, retry) {
+function showInviteError(code, retry, joined = '') {
   refillMessage = () => {
     /** @type {Key} */
     let title = 'join.error.generic.title';
@@ -144,6 +162,10 @@ function showInviteError(code, retry) {
   btn.onclick = retry ? () => retry() : null;
   media.stop();
   meter?.close();
+  const extra = byId('error-extra', HTMLElement);
+  const tok = joined && code === 'ended' ? loadToken(joined) : null;
+  if (tok) void showAfterwards(extra, tok, true);
+  else extra.hidden = true;
   showScreen(SCREENS, 'screen-error');
 }
 
@@ -175,8 +197,9 @@ async function load() {
     invite = await api.getInvite(token);
   } catch (err) {
     const code = codeOf(err);
+    const joined = readMarker() ?? '';
     if (code === 'ended') clearMarker();
-    showInviteError(code, code === 'network' || code === 'internal' || code === 'unknown' ? () => void load() : null);
+    showInviteError(code, code === 'network' || code === 'internal' || code === 'unknown' ? () => void load() : null, joined);
     return;
   }
   renderInvite();
@@ -224,6 +247,15 @@ function renderInvite() {
   byId('waiting-text', HTMLElement).textContent = inv.advisorName
     ? t('join.waitingTextNamed', { advisor: inv.advisorName })
     : t('join.waitingText');
+  // The questions before joining, once; answered only with consent.
+  if (!questions && (inv.questions ?? []).length > 0) {
+    questions = new QuestionFields(inv.questions ?? [], 'join-q');
+    byId('join-questions-fields', HTMLElement).replaceChildren(questions.el);
+    byId('join-questions', HTMLElement).hidden = false;
+    updateJoinButton();
+  }
+  questions?.render();
+  byId('join-anonymous-option', HTMLElement).hidden = !inv.allowAnonymous;
 }
 
 // ----------------------------------------------------------------- preview
@@ -307,9 +339,15 @@ const nameInput = byId('join-name', HTMLInputElement);
 const joinError = byId('join-error', HTMLElement);
 const joinHint = byId('join-hint', HTMLElement);
 
+const anonBtn = byId('join-anonymous', HTMLButtonElement);
+
 function updateJoinButton() {
-  joinBtn.disabled = !consent.checked || form.getAttribute('aria-busy') === 'true';
+  const busy = form.getAttribute('aria-busy') === 'true';
+  joinBtn.disabled = !consent.checked || busy;
   joinHint.hidden = consent.checked;
+  anonBtn.disabled = busy;
+  questions?.setEnabled(consent.checked);
+  byId('join-questions-locked', HTMLElement).hidden = consent.checked;
 }
 consent.addEventListener('change', updateJoinButton);
 
@@ -323,23 +361,36 @@ function setBusy(busy) {
 
 form.addEventListener('submit', (ev) => {
   ev.preventDefault();
-  void join();
+  void join(false);
 });
+anonBtn.addEventListener('click', () => void join(true));
 
-async function join() {
+/**
+ * Joins: with consent (name, answers), or anonymously without it.
+ * @param {boolean} anonymous
+ */
+async function join(anonymous) {
   const inv = invite;
-  if (!inv || !consent.checked) return;
+  if (!inv || (!anonymous && !consent.checked)) return;
   joinError.hidden = true;
+  if (!anonymous && questions && !questions.validate()) {
+    joinError.textContent = t('q.error.form');
+    joinError.hidden = false;
+    return;
+  }
   setBusy(true);
   /** @type {import('./api.js').JoinResult} */
   let res;
   try {
-    res = await api.joinInvite(token, {
-      name: nameInput.value.trim().slice(0, 64),
-      consent: true,
-      consentVersion: inv.consent?.version ?? '',
-      lang: getLang(),
-    });
+    res = await api.joinInvite(token, anonymous
+      ? { name: '', consent: false, consentVersion: inv.consent?.version ?? '', lang: getLang() }
+      : {
+        name: nameInput.value.trim().slice(0, 64),
+        consent: true,
+        consentVersion: inv.consent?.version ?? '',
+        lang: getLang(),
+        answers: questions?.values() ?? {},
+      });
   } catch (err) {
     setBusy(false);
     const code = codeOf(err);
@@ -351,7 +402,9 @@ async function join() {
     joinError.hidden = false;
     return;
   }
-  await connect(res.consultationId || inv.consultationId, false);
+  const cid = res.consultationId || inv.consultationId;
+  if (res.myDataToken) saveToken(cid, res.myDataToken);
+  await connect(cid, false);
   setBusy(false);
 }
 
@@ -390,12 +443,16 @@ async function connect(consultationId, resuming) {
     chatSecret: secret,
   });
   session = s;
+  joinedConsultation = consultationId;
   waitingVideo.srcObject = media.stream;
   s.on('self', (state) => {
     if (state === 'waiting') showScreen(SCREENS, 'screen-waiting');
     else if (state === 'joined') showCall(s);
   });
-  s.on('end', ({ reason }) => showEnd(reason));
+  s.on('end', ({ reason }) => {
+    if (s.erased && !erasure.pending && !erasure.done) erasure.byStaff = true;
+    showEnd(reason);
+  });
   s.on('error', (e) => {
     // Before the call view exists (waiting room) errors still need a voice.
     if (!view) toast(describeError({ code: e.code }), { kind: 'error' });
@@ -447,15 +504,112 @@ function showCall(s) {
   meter?.close();
   meter = null;
   const root = byId('screen-call', HTMLElement);
+  const consultationId = s.consultationId;
   view = new CallView(root, s, {
     role: 'customer',
     title: invite?.title || invite?.company || t('join.heading'),
+    myData: {
+      source: cookieSource(consultationId),
+      link: () => {
+        const tok = loadToken(consultationId);
+        return tok ? personalLink(tok) : null;
+      },
+      questions: invite?.questions ?? [],
+      onErase: (pending) => onErase(s, pending),
+    },
   });
   document.body.classList.add('in-call');
   showScreen(SCREENS, 'screen-call');
 }
 
 byId('waiting-leave', HTMLButtonElement).addEventListener('click', () => session?.leave());
+
+// ------------------------------------------------------------ my data
+
+/** The customer's erasure request from "Meine Daten", while it runs and after. */
+const erasure = {
+  /** @type {Promise<Erasure>|null} */
+  pending: null,
+  /** @type {Erasure|null} */
+  done: null,
+  /** @type {HTMLElement|null} where the end screen shows it */
+  box: null,
+  /** An admin erased the data (a request received otherwise). */
+  byStaff: false,
+};
+
+/**
+ * The customer deletes their data in the call: the server answers and
+ * takes them out of the call (their socket gets "left"); the end screen
+ * then shows what was deleted and what is restricted.
+ * @param {CallSession} s
+ * @param {Promise<Erasure>} pending
+ */
+function onErase(s, pending) {
+  erasure.pending = pending;
+  pending.then(
+    (e) => {
+      erasure.done = e;
+      renderErasure();
+      // Should the server's "left" not arrive, leave from this side.
+      s.leave();
+    },
+    () => {
+      erasure.pending = null;
+      renderErasure();
+    },
+  );
+}
+
+function renderErasure() {
+  const box = erasure.box;
+  if (!box) return;
+  if (erasure.done) box.replaceChildren(erasureSummary(erasure.done));
+  else if (erasure.pending) {
+    box.replaceChildren(h('p', { class: 'loading', attrs: { role: 'status' } }, [
+      h('span', { class: 'spinner', attrs: { 'aria-hidden': 'true' } }),
+      h('span', { text: t('call.erasing') }),
+    ]));
+  } else box.replaceChildren();
+  box.hidden = box.childElementCount === 0;
+}
+
+/** @type {FeedbackForm|null} */
+let feedbackForm = null;
+
+/**
+ * What the customer can still do about their data once the call is over:
+ * the result of their erasure request, the questions after the
+ * consultation (if any and not answered yet) and the personal link.
+ * @param {HTMLElement} box
+ * @param {string|null} tok the data-subject token
+ * @param {boolean} askFeedback
+ */
+async function showAfterwards(box, tok, askFeedback) {
+  feedbackForm?.destroy();
+  feedbackForm = null;
+  const erased = h('div', { class: 'end-erasure' });
+  erasure.box = erased;
+  const fb = h('div', { class: 'end-feedback', attrs: { hidden: true } });
+  box.replaceChildren(erased, fb);
+  if (tok) box.append(personalLinkBox(personalLink(tok), { heading: 'h2' }));
+  renderErasure();
+  box.hidden = !tok && !erasure.pending && !erasure.done;
+  if (!tok || !askFeedback || erasure.pending || erasure.done) return;
+  const src = tokenSource(tok);
+  const send = src.feedback;
+  if (!send) return;
+  try {
+    const exp = await src.load();
+    if (!canGiveFeedback(exp) || !fb.isConnected) return;
+    feedbackForm = new FeedbackForm(exp.feedback.questions, send, { prefix: 'end-fb', heading: 'h2' });
+    fb.replaceChildren(feedbackForm.el);
+    fb.hidden = false;
+  } catch (err) {
+    // The personal link still works; the questions are optional.
+    console.warn('parley: questions after the consultation', err);
+  }
+}
 
 // --------------------------------------------------------------------- end
 
@@ -469,6 +623,7 @@ function showEnd(reason) {
   // Opened in another window: the session lives on there, and a reload
   // here takes it back. Otherwise this session is over.
   if (reason !== 'replaced') clearMarker();
+  const erased = reason === 'left' && (!!erasure.pending || !!erasure.done || erasure.byStaff);
   const rejoin = byId('end-rejoin', HTMLButtonElement);
   refillMessage = () => {
     /** @type {Key} */
@@ -484,8 +639,8 @@ function showEnd(reason) {
         text = t('call.rejectedText');
         break;
       case 'left':
-        title = 'call.leftTitle';
-        text = t('join.closeWindow');
+        title = erased ? 'call.erasedTitle' : 'call.leftTitle';
+        text = erased ? t('call.erasedText') : t('join.closeWindow');
         break;
       case 'replaced':
         title = 'call.replacedTitle';
@@ -511,14 +666,19 @@ function showEnd(reason) {
   };
   refillMessage();
   byId('screen-end', HTMLElement).dataset.reason = reason;
-  rejoin.hidden = reason === 'ended' || reason === 'rejected' || reason === 'e2ee_unsupported';
+  rejoin.hidden = reason === 'ended' || reason === 'rejected' || reason === 'e2ee_unsupported' || erased;
   rejoin.dataset.testid = reason === 'replaced' ? 'take-back' : 'end-rejoin';
   rejoin.onclick = () => location.reload();
+  // The session lives on in another window when replaced: nothing to add.
+  const extra = byId('end-extra', HTMLElement);
+  const tok = reason !== 'replaced' && joinedConsultation ? loadToken(joinedConsultation) : null;
+  void showAfterwards(extra, tok, reason === 'ended' || reason === 'left');
   showScreen(SCREENS, 'screen-end');
 }
 
 onLangChange(() => {
   refillMessage();
+  renderErasure();
   renderInvite();
   renderPreview();
   renderDevices();

@@ -48,6 +48,7 @@ import { request } from './api.js';
  *   files: SubjectFile[],
  *   inCall: boolean,
  *   feedback: {questions: Question[], given: boolean},
+ *   questionsBefore?: Question[],
  *   restricted: boolean,
  *   notes: Record<string, string[]>
  * }} SubjectExport

@@ -91,6 +91,20 @@ function recordStatus(r) {
 }
 
 /**
+ * Whether the server takes the answers to the questions after the
+ * consultation from this subject: not given yet, and from someone who took
+ * part and has not asked for erasure (a customer record or a consent that
+ * is not restricted is left). An anonymous customer's record goes when
+ * the consultation ends, so they are not asked afterwards.
+ * @param {SubjectExport} d
+ * @returns {boolean}
+ */
+export function canGiveFeedback(d) {
+  return (d.feedback?.questions ?? []).length > 0 && !d.feedback.given && !d.restricted &&
+    (!!d.customer || d.consents.some((c) => !c.restricted));
+}
+
+/**
  * What an erasure did, as the server answered it: deleted, restricted
  * (with the dates until which the restricted records are kept).
  * @param {Erasure} e
@@ -258,7 +272,8 @@ export function personalLinkBox(url, opts = {}) {
  *   questions?: Question[],
  *   link?: string|null,
  *   feedback?: boolean,
- *   onErase?: (pending: Promise<Erasure>) => void
+ *   onErase?: (pending: Promise<Erasure>) => void,
+ *   onUpdate?: (data: SubjectExport) => void
  * }} SubjectViewOptions
  */
 
@@ -283,6 +298,9 @@ export class SubjectView {
 
     this.errorEl = h('p', { class: 'alert alert-error', attrs: { role: 'alert', hidden: true }, data: { testid: 'my-data-error' } });
     this.body = h('div', { class: 'md-body' });
+    this.dialogTitle = h('h2', { id: `${opts.prefix}-del-title` });
+    this.dialogText = h('div', { class: 'md-dialog-text', id: `${opts.prefix}-del-text` });
+    this.confirmBtn = h('button', { class: 'btn btn-danger', attrs: { type: 'submit', value: 'delete' }, data: { testid: 'my-data-delete-confirm' }, i18n: 'mydata.deleteConfirm' });
     this.dialog = this._buildDialog();
     this.el = h('div', { class: 'md-view', data: { testid: 'my-data-view' } }, [this.errorEl, this.body, this.dialog]);
     this._off = onLangChange(() => this.render());
@@ -291,6 +309,12 @@ export class SubjectView {
   /** @param {Key} key */
   _h(key) {
     return h(this.opts.heading ?? 'h3', { class: 'md-section-title', i18n: key });
+  }
+
+  /** @param {string} testid */
+  _focus(testid) {
+    const el = this.el.querySelector(`[data-testid="${testid}"]`);
+    if (el instanceof HTMLElement) el.focus();
   }
 
   /** Fetches the export anew. */
@@ -313,6 +337,7 @@ export class SubjectView {
   setData(data) {
     this.data = data;
     this.render();
+    this.opts.onUpdate?.(data);
   }
 
   /**
@@ -329,7 +354,9 @@ export class SubjectView {
     /** @type {Map<string, Question>} */
     const m = new Map();
     for (const q of this.opts.questions ?? []) m.set(q.id, q);
-    for (const q of this.data?.feedback?.questions ?? []) if (!m.has(q.id)) m.set(q.id, q);
+    for (const q of [...(this.data?.questionsBefore ?? []), ...(this.data?.feedback?.questions ?? [])]) {
+      if (!m.has(q.id)) m.set(q.id, q);
+    }
     return m;
   }
 
@@ -394,7 +421,7 @@ export class SubjectView {
 
     // The questions after the consultation (with the link's token only).
     const fq = d.feedback?.questions ?? [];
-    if (this.opts.feedback && this.source.feedback && fq.length > 0 && !d.feedback.given && !d.restricted && !d.inCall) {
+    if (this.opts.feedback && this.source.feedback && canGiveFeedback(d) && !d.inCall) {
       if (!this.feedback) {
         const send = this.source.feedback;
         this.feedback = new FeedbackForm(fq, send, { prefix: `${this.opts.prefix}-fb`, heading: this.opts.heading ?? 'h3' });
@@ -446,7 +473,11 @@ export class SubjectView {
         this.editing = true;
         this.notice = '';
         this.render();
-        this.el.querySelector('input[data-testid="my-data-name-input"]')?.dispatchEvent(new Event('focus-me'));
+        const input = this.el.querySelector('[data-testid="my-data-name-input"]');
+        if (input instanceof HTMLInputElement) {
+          input.focus();
+          input.select();
+        }
       });
       kids.push(btn);
     }
@@ -462,16 +493,12 @@ export class SubjectView {
       attrs: { type: 'text', maxlength: 64, autocomplete: 'name', value: current },
       data: { testid: 'my-data-name-input' },
     });
-    input.addEventListener('focus-me', () => {
-      input.focus();
-      input.select();
-    });
     const save = h('button', { class: 'btn btn-primary btn-small', attrs: { type: 'submit' }, data: { testid: 'my-data-name-save' }, i18n: 'mydata.save' });
     const cancel = h('button', { class: 'btn btn-ghost btn-small', attrs: { type: 'button' }, i18n: 'common.cancel' });
     cancel.addEventListener('click', () => {
       this.editing = false;
       this.render();
-      this.el.querySelector('[data-testid="my-data-correct"]')?.dispatchEvent(new Event('focus-me'));
+      this._focus('my-data-correct');
     });
     const form = h('form', { class: 'md-correct', attrs: { novalidate: true } }, [
       h('div', { class: 'field' }, [h('label', { attrs: { for: id }, i18n: 'mydata.correctLabel' }), input]),
@@ -602,11 +629,9 @@ export class SubjectView {
 
   // -------------------------------------------------------------- delete
 
+  /** @returns {HTMLDialogElement} the confirmation before erasure */
   _buildDialog() {
-    this.dialogTitle = h('h2', { id: `${this.opts.prefix}-del-title` });
-    this.dialogText = h('div', { class: 'md-dialog-text', id: `${this.opts.prefix}-del-text` });
     const cancel = h('button', { class: 'btn btn-secondary', attrs: { type: 'submit', value: 'cancel' }, i18n: 'common.cancel' });
-    this.confirmBtn = h('button', { class: 'btn btn-danger', attrs: { type: 'submit', value: 'delete' }, data: { testid: 'my-data-delete-confirm' }, i18n: 'mydata.deleteConfirm' });
     const dlg = h('dialog', {
       class: 'dialog',
       attrs: { 'aria-labelledby': this.dialogTitle.id, 'aria-describedby': this.dialogText.id },
@@ -620,7 +645,7 @@ export class SubjectView {
     ]);
     dlg.addEventListener('close', () => {
       if (dlg.returnValue === 'delete') void this._erase();
-      else this.el.querySelector('[data-testid="my-data-delete"]')?.dispatchEvent(new Event('focus-me'));
+      else this._focus('my-data-delete');
     });
     return dlg;
   }
@@ -751,7 +776,6 @@ export class MyDataPanel {
       this.opts.onOpen?.();
       this.view.opts.link = this.opts.link();
       this.view.refresh().catch(() => {});
-      this.el.querySelector('.chat-close')?.dispatchEvent(new Event('focus-me'));
       const closeBtn = this.el.querySelector('.chat-close');
       if (closeBtn instanceof HTMLElement) closeBtn.focus();
     } else {
