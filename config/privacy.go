@@ -9,14 +9,43 @@ import (
 )
 
 // Period is a retention period: a Go duration (90s, 36h) or whole days or
-// years ("30d", "10y"; a year is 365 days). "0" or "end" mean: nothing is
-// kept past the event the period counts from (e.g. the consultation's end).
+// years ("30d", "10y"; years count as calendar years in After and
+// Before). "0" or "end" mean: nothing is kept past the event the period
+// counts from (e.g. the consultation's end).
 type Period time.Duration
 
 // Duration is p as a time.Duration.
 func (p Period) Duration() time.Duration { return time.Duration(p) }
 
-// Day and Year are the units of Period.
+// After is the end of the period starting at t. Whole years are calendar
+// years ("10y" from 2 Dec 2026 ends 2 Dec 2036), as legal retention
+// periods are; everything else is exact.
+func (p Period) After(t time.Time) time.Time {
+	if n, ok := p.years(); ok {
+		return t.AddDate(n, 0, 0)
+	}
+	return t.Add(time.Duration(p))
+}
+
+// Before is the start of the period that ends at t: data stamped at or
+// before it is due.
+func (p Period) Before(t time.Time) time.Time {
+	if n, ok := p.years(); ok {
+		return t.AddDate(-n, 0, 0)
+	}
+	return t.Add(-time.Duration(p))
+}
+
+func (p Period) years() (int, bool) {
+	d := time.Duration(p)
+	if d <= 0 || d%Year != 0 {
+		return 0, false
+	}
+	return int(d / Year), true
+}
+
+// Day and Year are the units of Period (a Year counts as a calendar year
+// in Period.After and Before).
 const (
 	Day  = 24 * time.Hour
 	Year = 365 * Day

@@ -88,3 +88,20 @@ func TestValidatePrivacy(t *testing.T) {
 		}
 	}
 }
+
+// Whole years are calendar years: a ten-year retention from 2 December
+// 2026 ends on 2 December 2036, not three leap days earlier.
+func TestPeriodCalendarYears(t *testing.T) {
+	t0 := time.Date(2026, 12, 2, 15, 0, 0, 0, time.UTC)
+	ten, _ := ParsePeriod("10y")
+	if got := ten.After(t0); !got.Equal(time.Date(2036, 12, 2, 15, 0, 0, 0, time.UTC)) {
+		t.Fatalf("10y after %s = %s", t0, got)
+	}
+	if got := ten.Before(time.Date(2036, 12, 2, 15, 0, 0, 0, time.UTC)); !got.Equal(t0) {
+		t.Fatalf("10y before = %s", got)
+	}
+	days, _ := ParsePeriod("30d")
+	if got := days.After(t0); !got.Equal(t0.Add(30 * Day)) {
+		t.Fatalf("30d after = %s", got)
+	}
+}

@@ -278,9 +278,10 @@ type SubjectRecord struct {
 }
 
 // Retention is what the records need of the retention configuration to
-// explain in exports how long restricted records are kept.
+// explain in exports how long kept records stay: the end of each period
+// from its start.
 type Retention struct {
-	Contracts, ConsentRecords time.Duration
+	ContractsUntil, ConsentsUntil func(from time.Time) time.Time
 }
 
 // SubjectData collects the subject's records.
@@ -327,8 +328,10 @@ func (s *Store) SubjectData(ctx context.Context, sub Subject, r Retention) (Subj
 		}
 		rec := SubjectRecord{ID: fmt.Sprint(id), Kind: "consent", At: millis(at),
 			Detail: map[string]string{"textVersion": version, "lang": lang}, Restricted: restricted.Valid}
-		until := millis(at).Add(r.ConsentRecords)
-		rec.KeptUntil = &until
+		if r.ConsentsUntil != nil {
+			until := r.ConsentsUntil(millis(at))
+			rec.KeptUntil = &until
+		}
 		out.Consents = append(out.Consents, rec)
 	}
 	rows.Close()
@@ -351,8 +354,8 @@ func (s *Store) SubjectData(ctx context.Context, sub Subject, r Retention) (Subj
 		}
 		rec := SubjectRecord{ID: id, Kind: "signed contract", At: millis(at), Restricted: restricted.Valid,
 			Detail: map[string]string{"document": name, "field": field, "signerName": signerName.String}}
-		if docSigned.Valid {
-			until := millis(docSigned.Int64).Add(r.Contracts)
+		if docSigned.Valid && r.ContractsUntil != nil {
+			until := r.ContractsUntil(millis(docSigned.Int64))
 			rec.KeptUntil = &until
 		}
 		out.Contracts = append(out.Contracts, rec)

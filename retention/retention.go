@@ -84,7 +84,7 @@ func (s *Sweeper) Sweep(ctx context.Context) (map[string]int, error) {
 	defer s.mu.Unlock()
 	now := s.now()
 	r := s.Config
-	cut := func(p config.Period) time.Time { return now.Add(-p.Duration()) }
+	cut := func(p config.Period) time.Time { return p.Before(now) }
 	counts := map[string]int{}
 	var errs []error
 	add := func(cat string, n int, err error) {

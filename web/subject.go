@@ -151,7 +151,7 @@ func (s *Server) subjectFiles(sub records.Subject) ([]subjectFile, error) {
 }
 
 func (s *Server) recRetention() records.Retention {
-	return records.Retention{Contracts: s.cfg.Retention.Contracts.Duration(), ConsentRecords: s.cfg.Retention.ConsentRecords.Duration()}
+	return records.Retention{ContractsUntil: s.cfg.Retention.Contracts.After, ConsentsUntil: s.cfg.Retention.ConsentRecords.After}
 }
 
 // subjectExport is the machine-readable answer to an access request.
