@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -291,7 +293,13 @@ func TestBrowserNetworkCutReconnect(t *testing.T) {
 	saveScreenshot(t, c.cust, "customer-reconnecting")
 	banner := within(t, c.cust, 5*time.Second, "banner text", chromedp.Evaluate[string](
 		`document.querySelector('[data-testid="reconnect-banner"]:not([hidden])')?.textContent || ''`))
-	if !strings.Contains(banner, "Verbindung unterbrochen") || !strings.Contains(banner, "Versuch 3") {
+	// At least the third attempt (a busy machine may be at the next one by
+	// the time the banner is read).
+	attempt := 0
+	if m := regexp.MustCompile(`Versuch (\d+)`).FindStringSubmatch(banner); m != nil {
+		attempt, _ = strconv.Atoi(m[1])
+	}
+	if !strings.Contains(banner, "Verbindung unterbrochen") || attempt < 3 {
 		t.Errorf("customer's banner says %q", banner)
 	}
 	setOffline(t, c.cust, false)
