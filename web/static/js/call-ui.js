@@ -249,6 +249,16 @@ export class CallView {
       // "Meine Daten" beside "Verlassen": erasure also leaves the call.
       h('div', { class: 'controls-group' }, [this.myDataPanel?.toggleBtn, this.leaveBtn, this.endBtn]),
     ]);
+    // Toasts sit just above the controls, however many rows they wrap to
+    // (app.css: --controls-h). CSSOM, not an inline style: CSP allows it.
+    const controlsHeight = new ResizeObserver(() => {
+      document.body.style.setProperty('--controls-h', `${controls.offsetHeight}px`);
+    });
+    controlsHeight.observe(controls);
+    this._off.push(() => {
+      controlsHeight.disconnect();
+      document.body.style.removeProperty('--controls-h');
+    });
 
     // Devices dialog.
     this.camSelect = h('select', { id: 'call-camera-select', data: { testid: 'camera-select' } });
