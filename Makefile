@@ -39,9 +39,11 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParseEnvelope$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./signature/
 	$(GO) test -run '^$$' -fuzz '^FuzzLoadPDF$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s ./signature/
 
-## bench: the benchmarks (see README, Performance)
+## bench: Go benchmarks and the load generator in a loopback-only namespace,
+## every figure beside a floor measured in the same run; prints one table
+## and writes it to docs/BENCHMARKS.md (about 6 minutes on 2 cores)
 bench:
-	scripts/bench.sh
+	@scripts/bench.sh
 
 clean:
 	rm -f parley

@@ -1,11 +1,54 @@
 #!/bin/sh
-# Runs the benchmarks (media fan-out etc.) inside a loopback-only namespace.
+# make bench: Go benchmarks and the load generator (scripts/loadgen), each
+# figure beside a floor measured in the same run, printed as one table and
+# written to docs/BENCHMARKS.md. See docs/BENCHMARKS.md for what is
+# measured and how.
+#
+# Everything is built first; the measurements run in a network namespace
+# with nothing but loopback (WebRTC must not probe other interfaces), which
+# has no network, so nothing is downloaded there.
+#
+# Environment: BENCH_COUNT (runs per Go benchmark, default 5),
+# BENCH_TIME (-benchtime, default 300ms), LOADGEN_FLAGS (extra flags for
+# `loadgen bench`, e.g. "-reps 3"), BENCH_PROFILES (a directory to keep
+# the server's CPU and heap profiles in; default: a temporary one).
 set -eu
 cd "$(dirname "$0")/.."
-if [ "${PARLEY_TEST_NETNS:-}" != "1" ]; then
-	go test -count=1 -run '^$' ./... >/dev/null
-	exec unshare -n -- env PARLEY_TEST_NETNS=1 "$0" "$@"
+
+if [ "${PARLEY_BENCH_NETNS:-}" != "1" ]; then
+	start=$(date +%s)
+	dir=$(mktemp -d)
+	trap 'rm -rf "$dir"' EXIT INT TERM
+	echo "bench: building" >&2
+	go build -o "$dir/loadgen" ./scripts/loadgen
+	for p in sfu signature scripts/loadgen; do
+		go test -c -o "$dir/$(echo "$p" | tr / _).test" "./$p"
+	done
+	status=0
+	unshare -n -- env PARLEY_BENCH_NETNS=1 PARLEY_BENCH_DIR="$dir" "$0" "$@" || status=$?
+	echo "bench: total $(($(date +%s) - start)) s" >&2
+	exit "$status"
 fi
+
 ip link set lo up
-export GOPROXY=off
-go test -run '^$' -bench . -benchmem -count=1 ./... "$@"
+export GOPROXY=off GOTOOLCHAIN=local
+dir=$PARLEY_BENCH_DIR
+count=${BENCH_COUNT:-5}
+benchtime=${BENCH_TIME:-300ms}
+out=$dir/gobench.txt
+: >"$out"
+
+# gobench PKG REGEXP: run a package's benchmarks in its directory.
+gobench() {
+	echo "bench: go benchmarks in $1 ($2)" >&2
+	(cd "$1" && "$dir/$(echo "$1" | tr / _).test" -test.run '^$' -test.bench "$2" \
+		-test.benchmem -test.count "$count" -test.benchtime "$benchtime") >>"$out"
+}
+gobench sfu '^BenchmarkFanout$'
+gobench signature '^Benchmark(Sign1Page|Sign20Pages|Verify1Page|Verify20Pages|EnvelopeSeal|EnvelopeOpen)$'
+gobench scripts/loadgen '^BenchmarkFloor'
+
+# shellcheck disable=SC2086 # LOADGEN_FLAGS is a list of flags
+profiles=${BENCH_PROFILES:-$dir}
+mkdir -p "$profiles"
+exec "$dir/loadgen" bench -gobench "$out" -out docs/BENCHMARKS.md -profile "$profiles/server" ${LOADGEN_FLAGS:-} "$@"

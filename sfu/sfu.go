@@ -163,12 +163,27 @@ func (c Config) validate() error {
 	return nil
 }
 
+// udpSocketBuffer is the receive and send buffer size asked for the
+// shared ICE UDP socket.
+const udpSocketBuffer = 4 << 20
+
 // listen opens the shared UDP socket and, unless disabled, the TCP listener.
 func (s *SFU) listen(lf *pionLoggerFactory) error {
 	ip := net.ParseIP(s.cfg.ListenIP) // nil (all addresses) when empty
 	udp, err := net.ListenUDP("udp", &net.UDPAddr{IP: ip, Port: s.cfg.UDPPort})
 	if err != nil {
 		return fmt.Errorf("sfu: listen udp %s:%d: %w", s.cfg.ListenIP, s.cfg.UDPPort, err)
+	}
+	// One socket carries every participant's media, so bursts (a keyframe
+	// from each of many publishers) meet in its buffers; the kernel default
+	// (~208 KiB, about 170 video packets) overflowed under load in
+	// docs/BENCHMARKS.md. The kernel caps the sizes at net.core.rmem_max /
+	// wmem_max; failing to raise them is not fatal.
+	if err := udp.SetReadBuffer(udpSocketBuffer); err != nil {
+		s.log.Warn("sfu: set UDP receive buffer", "err", err)
+	}
+	if err := udp.SetWriteBuffer(udpSocketBuffer); err != nil {
+		s.log.Warn("sfu: set UDP send buffer", "err", err)
 	}
 	s.udpConn = udp
 	s.udpMux = webrtc.NewICEUDPMux(lf.NewLogger("ice-udp-mux"), udp)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"time"
 )
 
@@ -15,9 +16,10 @@ const (
 
 // step is one load level of a capacity search.
 type step struct {
-	level int
-	sd    side
-	pass  bool
+	level   int
+	sd      side
+	pass    bool
+	retried bool // measured twice (the first one failed)
 }
 
 func passes(sd side) bool {
@@ -73,7 +75,9 @@ func (b *bench) measureLevel(f *fleet) step {
 	ws := measure(srcs, []int{f.pid, 0}, b.warm, b.capReps, b.capWin)
 	st := step{level: len(f.calls), sd: side{pid: f.pid}}
 	for _, w := range ws {
-		st.sd.figs = append(st.sd.figs, evaluate(w, wants))
+		f := evaluate(w, wants)
+		st.sd.figs = append(st.sd.figs, f)
+		b.foreign = append(b.foreign, foreignLoad(f))
 	}
 	if d := badDetail(rxs); d != "" {
 		b.warnf("%s at %d: %s", f.name, st.level, d)
@@ -82,8 +86,27 @@ func (b *bench) measureLevel(f *fleet) step {
 		rx.reset()
 	}
 	st.pass = passes(st.sd)
-	b.logf("%s: %d: loss %.2f%%, p99 %.1f ms, forwarder %.0f%%, generator %.0f%% → %v", f.name, st.level,
-		st.sd.median(lossPct), st.sd.median(p99), st.sd.median(load(f.pid))*100, st.sd.median(load(0))*100, st.pass)
+	b.logf("%s: %d: loss %.2f%%, p99 %.1f ms, forwarder %.0f%%, generator %.0f%%, others %.0f%%, UDP drops %.0f → %v",
+		f.name, st.level, st.sd.median(lossPct), st.sd.median(p99), st.sd.median(load(f.pid))*100,
+		st.sd.median(load(0))*100, st.sd.median(foreignLoad), st.sd.median(drops), st.pass)
+	return st
+}
+
+// measureLevelRetry measures a level and, if it fails narrowly (less
+// than 20 % loss), once more: the machine is shared, and such a level
+// fails only if both measurements fail.
+// The step reported is the better one (by p99).
+func (b *bench) measureLevelRetry(f *fleet) step {
+	st := b.measureLevel(f)
+	if st.pass || st.sd.median(lossPct) > 20 {
+		return st // passed, or far beyond what noise explains
+	}
+	again := b.measureLevel(f)
+	if again.pass || again.sd.median(p99) < st.sd.median(p99) {
+		again.retried = true
+		return again
+	}
+	st.retried = true
 	return st
 }
 
@@ -91,16 +114,17 @@ func (b *bench) measureLevel(f *fleet) step {
 // order (normally doubling) until one fails or cap is exceeded, then
 // bisection between the last pass and the first failure down to a step
 // of an eighth. Returns every measured step, ascending by level.
-func (b *bench) search(ctx context.Context, f *fleet, levels []int, cap int) ([]step, error) {
+func (b *bench) search(ctx context.Context, f *fleet, levels []int, cap int, bisect bool) ([]step, error) {
 	var steps []step
 	lo, hi := 0, 0 // highest pass, lowest fail
 	run := func(k int) (bool, error) {
 		sctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 		defer cancel()
 		if err := f.resize(sctx, k); err != nil {
+			b.dumpIfHung(ctx, fmt.Sprintf("calls-%d", k), err)
 			return false, fmt.Errorf("%s: set up %d: %w", f.name, k, err)
 		}
-		st := b.measureLevel(f)
+		st := b.measureLevelRetry(f)
 		steps = append(steps, st)
 		return st.pass, nil
 	}
@@ -118,7 +142,7 @@ func (b *bench) search(ctx context.Context, f *fleet, levels []int, cap int) ([]
 		}
 		lo = k
 	}
-	for hi > 0 && hi-lo > max(1, hi/8) {
+	for bisect && hi > 0 && hi-lo > max(1, hi/8) {
 		mid := (lo + hi) / 2
 		ok, err := run(mid)
 		if err != nil {
@@ -164,14 +188,14 @@ func failedAbove(steps []step, k int) *step {
 
 // parleyCalls is a fleet of 1:1 consultations through Parley: advisor and
 // customer each publish audio + video and receive the other's.
-func (b *bench) parleyCalls() *fleet {
-	f := &fleet{name: "Parley 1:1 calls", pid: b.srv.pid()}
+func (b *bench) parleyCalls(name string, srv *child, p *parley) *fleet {
+	f := &fleet{name: name, pid: srv.pid()}
 	f.grow = func(ctx context.Context) (*call, error) {
-		cl, err := b.p.openCall(ctx, advisorUser(len(f.calls)%b.advisors))
+		cl, err := p.openCall(ctx, advisorUser(len(f.calls)%b.advisors))
 		if err != nil {
 			return nil, err
 		}
-		if _, err := b.p.addCustomer(ctx, cl); err != nil {
+		if _, err := p.addCustomer(ctx, cl); err != nil {
 			return cl, err
 		}
 		for _, m := range cl.members {
@@ -212,19 +236,27 @@ func (b *bench) floorCalls() (*fleet, error) {
 // relay (whose levels include Parley's best, so the CPU per call can be
 // compared at the same load). With profile set, it takes a CPU profile of
 // the server at Parley's best level.
-func (b *bench) capacityCalls(ctx context.Context, capCalls int, profile string) error {
-	pf := b.parleyCalls()
+func (b *bench) capacityCalls(ctx context.Context, levels []int, capCalls int, profile string) error {
+	pf := b.parleyCalls("Parley 1:1 calls", b.srv, b.p)
 	defer pf.close(ctx)
-	levels := []int{4, 8, 16, 32, 64, 128, 256}
-	psteps, err := b.search(ctx, pf, levels, capCalls)
+	psteps, err := b.search(ctx, pf, levels, capCalls, true)
 	if err != nil {
 		b.warnf("capacity (Parley calls) stopped: %v", err)
 	}
 	pbest, pst := best(psteps)
-	if profile != "" && pbest > 0 {
-		if err := pf.resize(ctx, pbest); err == nil {
-			b.logf("profiling the server at %d calls", pbest)
+	if profile != "" {
+		// Three quarters of the capacity found (the machine is saturated
+		// at it, and the failed levels above may have left retransmission
+		// storms behind: give them 3 s to end), at least 8 calls.
+		k := max(pbest*3/4, 8)
+		sctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+		err := pf.resize(sctx, k)
+		cancel()
+		time.Sleep(3 * time.Second)
+		if err == nil {
+			b.logf("profiling the server at %d calls", k)
 			b.profileServer(ctx, pf.calls, profile)
+			b.callsProfiled = k
 		}
 	}
 	pf.close(ctx)
@@ -234,12 +266,14 @@ func (b *bench) capacityCalls(ctx context.Context, capCalls int, profile string)
 		return err
 	}
 	defer ff.close(ctx)
-	flevels := levels
-	if pbest > 0 && !slices.Contains(flevels, pbest) {
-		flevels = append(slices.Clone(levels), pbest)
-		slices.Sort(flevels)
+	// The floor runs Parley's capacity (so the CPU per call compares at the
+	// same load) and twice that, no further: beyond, the generator (one
+	// core's worth) rather than the relay is what gives out.
+	flevels := []int{4, 8}
+	if pbest > 0 {
+		flevels = []int{pbest, 2 * pbest}
 	}
-	fsteps, err := b.search(ctx, ff, flevels, 4*capCalls)
+	fsteps, err := b.search(ctx, ff, flevels, 4*capCalls, false)
 	if err != nil {
 		b.warnf("capacity (floor calls) stopped: %v", err)
 	}
@@ -250,7 +284,7 @@ func (b *bench) capacityCalls(ctx context.Context, capCalls int, profile string)
 			fst = &fsteps[i]
 		}
 	}
-	b.capacityRows("capacity 1:1 calls", "concurrent 1:1 calls", psteps, fsteps, capCalls, 4*capCalls)
+	b.capacityRows("capacity 1:1 calls", "concurrent 1:1 calls", psteps, fsteps, capCalls, 2*pbest)
 	if pst != nil && fst != nil {
 		perCall := func(s *step, pid int) float64 { return s.sd.median(load(pid)) / float64(s.level) * 100 }
 		pc, fc := perCall(pst, b.srv.pid()), perCall(fst, b.relay.pid())
@@ -380,8 +414,8 @@ func (b *bench) subSearch(ctx context.Context, f *subFleet, levels []int) ([]ste
 		if err := f.cl.waitFlowing(ctx); err != nil {
 			return steps, err
 		}
-		fl := &fleet{name: f.name, pid: f.pid, calls: []*call{f.cl}}
-		st := b.measureLevel(fl)
+		fl := &fleet{name: fmt.Sprintf("%s (n = %d)", f.name, n), pid: f.pid, calls: []*call{f.cl}}
+		st := b.measureLevelRetry(fl)
 		st.level = n
 		steps = append(steps, st)
 		if !st.pass {
@@ -398,18 +432,27 @@ func (b *bench) capacityRows(sec, what string, psteps, fsteps []step, pcap, fcap
 	fbest, _ := best(fsteps)
 	describe := func(steps []step, k, capLevel int) string {
 		if f := failedAbove(steps, k); f != nil {
-			return fmt.Sprintf("%d failed (loss %.2f%%, p99 %.1f ms, forwarder %.0f%%, generator %.0f%%)", f.level,
-				f.sd.median(lossPct), f.sd.median(p99), f.sd.median(load(f.sd.pid))*100, f.sd.median(load(0))*100)
+			return fmt.Sprintf("%d failed (loss %.2f%%, p99 %.1f ms, forwarder %.0f%%, generator %.0f%%, other processes %.0f%%)",
+				f.level, f.sd.median(lossPct), f.sd.median(p99), f.sd.median(load(f.sd.pid))*100,
+				f.sd.median(load(0))*100, f.sd.median(foreignLoad))
 		}
 		return fmt.Sprintf("search cap %d reached", capLevel)
 	}
-	b.add(sec, what+" (<1% loss, p99 < 20 ms)", "", float64(pbest), float64(fbest),
-		"Parley: "+describe(psteps, pbest, pcap)+"; floor: "+describe(fsteps, fbest, fcap))
+	note := "Parley: " + describe(psteps, pbest, pcap) + "; floor: " + describe(fsteps, fbest, fcap)
+	if failedAbove(fsteps, fbest) == nil && fbest > 0 {
+		// The floor was not pushed to failure: its figure is a lower bound.
+		b.rows = append(b.rows, row{section: sec, metric: what + " (<1% loss, p99 < 20 ms)", floor: none,
+			text: strconv.Itoa(pbest), floorText: "≥ " + strconv.Itoa(fbest),
+			note: fmt.Sprintf("Parley / floor ≤ %.2f; ", float64(pbest)/float64(fbest)) + note})
+	} else {
+		b.add(sec, what+" (<1% loss, p99 < 20 ms)", "", float64(pbest), float64(fbest), note)
+	}
 	if pst != nil {
 		b.add(sec, fmt.Sprintf("at %d: loss / p99", pbest), "%", pst.sd.median(lossPct), none,
 			fmt.Sprintf("p99 %.1f ms", pst.sd.median(p99)))
 		b.add(sec, fmt.Sprintf("at %d: forwarder / generator CPU", pbest), "% core",
 			pst.sd.median(load(pst.sd.pid))*100, none,
-			fmt.Sprintf("generator %.0f%% (both share the machine's 200%%)", pst.sd.median(load(0))*100))
+			fmt.Sprintf("generator %.0f%%, other processes %.0f%% (all share the machine's 200%%)",
+				pst.sd.median(load(0))*100, pst.sd.median(foreignLoad)))
 	}
 }

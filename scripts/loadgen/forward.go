@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"time"
 )
 
 // side is one forwarder's figures over the repeated runs of a scenario.
@@ -75,30 +74,26 @@ func load(pid int) func(figures) float64 { // fraction of one core
 }
 
 func lossPct(f figures) float64 { return f.loss * 100 }
-func p50(f figures) float64     { return f.p50 }
-func p99(f figures) float64     { return f.p99 }
+func drops(f figures) float64   { return float64(f.udpDrops) }
+
+// foreignLoad is the CPU other processes used meanwhile (% of one core).
+func foreignLoad(f figures) float64 { return f.foreign / f.wall * 100 }
+func p50(f figures) float64         { return f.p50 }
+func p99(f figures) float64         { return f.p99 }
 
 // forwarding measures one publisher (audio + video) → n subscribers
 // through Parley and through the relay, alternating, b.reps times each.
 // With profile set, it then takes a CPU profile of the server under the
 // same load.
 func (b *bench) forwarding(ctx context.Context, n int, profile string) (parleySide, floorSide side, err error) {
-	sctx, cancel := context.WithTimeout(ctx, 90*time.Second)
+	sctx, cancel := context.WithTimeout(ctx, b.setupTimeout)
 	defer cancel()
-	cl, err := b.p.openCall(sctx, advisorUser(0))
+	cl, err := fanoutCall(sctx, b.p, n)
+	if cl != nil {
+		defer cl.end(ctx)
+	}
 	if err != nil {
-		return side{}, side{}, err
-	}
-	defer cl.end(ctx)
-	for range n {
-		if _, err := b.p.addCustomer(sctx, cl); err != nil {
-			return side{}, side{}, fmt.Errorf("add subscriber: %w", err)
-		}
-	}
-	if err := cl.publish(sctx, cl.members[0]); err != nil {
-		return side{}, side{}, err
-	}
-	if err := cl.waitFlowing(sctx); err != nil {
+		b.dumpIfHung(ctx, fmt.Sprintf("forward-%d", n), err)
 		return side{}, side{}, err
 	}
 	rig, err := newFloorRig(b.relay.info.UDP)
@@ -118,25 +113,48 @@ func (b *bench) forwarding(ctx context.Context, n int, profile string) (parleySi
 	}
 	srv, rel := b.srv.pid(), b.relay.pid()
 	parleySide.pid, floorSide.pid = srv, rel
-	run := func(c *call, pid int, sd *side, what string) {
-		for _, rx := range c.receivers() {
-			rx.reset()
-		}
-		w := measure(c.sources(), []int{pid, 0}, b.warm, 1, b.win)
-		sd.figs = append(sd.figs, evaluate(w[0], c.wants()))
-		if d := badDetail(c.receivers()); d != "" {
-			b.warnf("forwarding to %d through %s: %s", n, what, d)
-		}
-	}
 	for range b.reps {
-		run(cl, srv, &parleySide, "Parley")
-		run(fc, rel, &floorSide, "the relay")
+		b.runWindow(cl, srv, &parleySide, fmt.Sprintf("forwarding to %d through Parley", n))
+		b.runWindow(fc, rel, &floorSide, fmt.Sprintf("forwarding to %d through the relay", n))
 	}
 	if profile != "" {
 		b.logf("profiling the server at 1 → %d", n)
 		b.profileServer(ctx, []*call{cl}, profile)
 	}
 	return parleySide, floorSide, nil
+}
+
+// fanoutCall opens a consultation with n customers, the advisor
+// publishing audio and video, flowing to all.
+func fanoutCall(ctx context.Context, p *parley, n int) (*call, error) {
+	cl, err := p.openCall(ctx, advisorUser(0))
+	if err != nil {
+		return nil, err
+	}
+	for range n {
+		if _, err := p.addCustomer(ctx, cl); err != nil {
+			return cl, fmt.Errorf("add subscriber: %w", err)
+		}
+	}
+	if err := cl.publish(ctx, cl.members[0]); err != nil {
+		return cl, err
+	}
+	return cl, cl.waitFlowing(ctx)
+}
+
+// runWindow measures one forwarding window of c's sources, whose
+// forwarder is pid, into sd.
+func (b *bench) runWindow(c *call, pid int, sd *side, what string) {
+	for _, rx := range c.receivers() {
+		rx.reset()
+	}
+	w := measure(c.sources(), []int{pid, 0}, b.warm, 1, b.win)
+	f := evaluate(w[0], c.wants())
+	sd.figs = append(sd.figs, f)
+	b.foreign = append(b.foreign, foreignLoad(f))
+	if d := badDetail(c.receivers()); d != "" {
+		b.warnf("%s: %s", what, d)
+	}
 }
 
 // forwardingRows turns one scenario into table rows.
@@ -148,12 +166,14 @@ func (b *bench) forwardingRows(n int, ps, fs side) {
 	b.add(sec, "packets forwarded per s per core", "pkt/s", ps.median(packetsPerCore(ps.pid)), fs.median(packetsPerCore(fs.pid)), "")
 	b.add(sec, "bits forwarded per s per core", "Mbit/s", ps.median(mbitPerCore(ps.pid)), fs.median(mbitPerCore(fs.pid)), "")
 	b.add(sec, "forwarder CPU load", "% core", ps.median(load(ps.pid))*100, fs.median(load(fs.pid))*100,
-		fmt.Sprintf("generator %.0f%% / %.0f%%", gen, fgen))
-	b.add(sec, "loss", "%", ps.median(lossPct), fs.median(lossPct), "")
+		fmt.Sprintf("generator %.0f%% / %.0f%%; other processes %.0f%% / %.0f%%", gen, fgen,
+			ps.median(foreignLoad), fs.median(foreignLoad)))
+	b.add(sec, "loss", "%", ps.median(lossPct), fs.median(lossPct),
+		fmt.Sprintf("UDP buffer drops per window %.0f / %.0f", ps.median(drops), fs.median(drops)))
 	b.add(sec, "added latency p50", "ms", ps.median(p50), fs.median(p50), "")
 	b.add(sec, "added latency p99", "ms", ps.median(p99), fs.median(p99), "")
 	pc, fc := ps.counts(), fs.counts()
-	note := fmt.Sprintf("%d / %d packets checked", sumReceived(ps), sumReceived(fs))
+	note := fmt.Sprintf("of %d / %d packets received", sumReceived(ps), sumReceived(fs))
 	if pc.bad()+fc.bad() > 0 {
 		note = "INTEGRITY FAILURE; " + note
 	}

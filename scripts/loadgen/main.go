@@ -27,6 +27,8 @@ import (
 	"io"
 	"net"
 	"os"
+	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -86,6 +88,11 @@ type bench struct {
 	capWin  time.Duration // capacity window
 	profDur time.Duration // CPU profile length
 
+	callsProfiled int           // calls running during the 1:1 profile
+	foreign       []float64     // other processes' CPU (% of a core) in every window
+	setupTimeout  time.Duration // for setting up one forwarding scenario
+	dumpDir       string        // where goroutine dumps go when a set-up hangs
+
 	rows   []row
 	stderr io.Writer
 	warns  []string
@@ -115,21 +122,31 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	profDur := fs.Duration("profile-time", 6*time.Second, "length of each CPU profile")
 	subs := fs.String("subscribers", "1,10,40", "forwarding scenarios: subscribers of one publisher")
 	subLevels := fs.String("subscriber-levels", "10,20,30,40,49", "subscriber capacity levels (Parley caps a call at 50)")
+	callLevels := fs.String("call-levels", "4,8,16,24,32,40,48,64", "1:1 capacity: levels tried in order until one fails (then bisection)")
 	callCap := fs.Int("max-calls", 64, "cap of the 1:1 capacity search (the floor's is 4×)")
 	joins := fs.Int("joins", 50, "joins (and rejoins) to time")
 	memCalls := fs.Int("memory-calls", 16, "1:1 calls for the memory figures")
 	advisors := fs.Int("advisors", 4, "advisor accounts (calls share them round-robin)")
-	only := fs.String("only", "", "comma-separated phases to run (forward,calls,subscribers,join,signaling,memory); default all")
+	setupTimeout := fs.Duration("setup-timeout", 3*time.Minute, "time allowed for setting up one forwarding scenario")
+	only := fs.String("only", "", "comma-separated phases to run (forward,calls,subscribers,join,signaling,memory,compare); default all but compare")
+	compareCalls := fs.String("compare-calls", "16", "compare phase: numbers of concurrent 1:1 calls")
+	other := fs.String("compare", "", "another loadgen `binary` whose server the compare phase measures against this one's")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	phase := func(name string) bool {
-		return *only == "" || slices.Contains(strings.Split(*only, ","), name)
+		if *only == "" {
+			return name != "compare"
+		}
+		return slices.Contains(strings.Split(*only, ","), name)
 	}
 	start := time.Now()
 	b := &bench{
 		advisors: *advisors, reps: *reps, capReps: *capReps, stderr: stderr,
-		warm: *warm, win: *win, capWin: *capWin, profDur: *profDur,
+		warm: *warm, win: *win, capWin: *capWin, profDur: *profDur, setupTimeout: *setupTimeout,
+	}
+	if *profile != "" {
+		b.dumpDir = filepath.Dir(*profile)
 	}
 	var err error
 	b.logf("starting server and relay (server CPUs %q)", *cpus)
@@ -148,6 +165,11 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 			return ""
 		}
 		return *profile + "-" + kind + ".pprof"
+	}
+	for _, k := range []string{"fanout", "calls", "idle", "heap"} {
+		if p := prof(k); p != "" {
+			_ = os.Remove(p) // stale profiles must not be reported as this run's
+		}
 	}
 	timed := func(name string, f func() error) {
 		if !phase(name) {
@@ -177,7 +199,11 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	})
 	timed("calls", func() error {
 		b.logf("capacity: concurrent 1:1 consultations")
-		return b.capacityCalls(ctx, *callCap, prof("calls"))
+		cl, err := intList(*callLevels)
+		if err != nil {
+			return fmt.Errorf("-call-levels: %w", err)
+		}
+		return b.capacityCalls(ctx, cl, *callCap, prof("calls"))
 	})
 	timed("subscribers", func() error {
 		b.logf("capacity: subscribers of one publisher")
@@ -197,7 +223,18 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	})
 	timed("memory", func() error {
 		b.logf("memory (fresh server)")
-		return b.memory(ctx, *memCalls, *cpus)
+		return b.memory(ctx, *memCalls, *cpus, prof("idle"))
+	})
+	timed("compare", func() error {
+		if *other == "" {
+			return errors.New("-compare is not set")
+		}
+		b.logf("comparing with %s", *other)
+		cl, err := intList(*compareCalls)
+		if err != nil {
+			return fmt.Errorf("-compare-calls: %w", err)
+		}
+		return b.compare(ctx, *other, levels, cl, *memCalls, *cpus)
 	})
 	if n := b.srv.errorLines(); n > 0 {
 		b.warnf("the server logged %d error lines (first: %s)", n, b.srv.firstError())
@@ -218,6 +255,9 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(&doc, "The load generator took %s: forwarding figures are medians of %d windows of %s per side (Parley and floor alternating), "+
 		"capacity levels medians of %d windows of %s; Go benchmarks medians of their -count runs.\n\n",
 		elapsed.Round(time.Second), b.reps, b.win, b.capReps, b.capWin)
+	busy := fmt.Sprintf("Other processes on the machine used a median of %.0f%% of one core (of 200%%) during the measurement windows, at most %.0f%%.",
+		median(b.foreign), slices.Max(append([]float64{0}, b.foreign...)))
+	fmt.Fprintf(&doc, "%s\n\n", busy)
 	markdownTable(&doc, b.rows)
 	if len(b.warns) > 0 {
 		fmt.Fprintf(&doc, "\nWarnings:\n\n")
@@ -227,8 +267,9 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	}
 	var tops []string
 	for _, p := range []struct{ kind, what string }{
-		{"fanout", fmt.Sprintf("forwarding 1 → %d", levels[len(levels)-1])},
-		{"calls", "1:1 calls at the capacity found"},
+		{"fanout", fmt.Sprintf("forwarding 1 → %d (%s)", levels[len(levels)-1], b.profDur)},
+		{"calls", fmt.Sprintf("%d concurrent 1:1 calls (%s)", b.callsProfiled, b.profDur)},
+		{"idle", fmt.Sprintf("%d idle participants (memory phase, 4 s)", 2**memCalls)},
 	} {
 		path := prof(p.kind)
 		if path == "" {
@@ -238,13 +279,19 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 			continue
 		}
 		top := pprofSummary(path)
-		tops = append(tops, fmt.Sprintf("CPU profile of the server, %s (%s):\n\n```\n%s```\n", p.what, b.profDur, top))
+		tops = append(tops, fmt.Sprintf("CPU profile of the server, %s:\n\n```\n%s```\n", p.what, top))
+	}
+	if path := prof("idle"); path != "" {
+		if _, err := os.Stat(heapProfile(path)); err == nil {
+			tops = append(tops, fmt.Sprintf("Heap profile of the server in the memory phase (%d calls, media flowing), in-use space:\n\n```\n%s```\n",
+				*memCalls, heapSummary(heapProfile(path))))
+		}
 	}
 	for _, t := range tops {
 		fmt.Fprintf(&doc, "\n%s", t)
 	}
 
-	fmt.Fprintf(stdout, "Machine: %s\n\n", mach)
+	fmt.Fprintf(stdout, "Machine: %s\n%s\n\n", mach, busy)
 	printTable(stdout, b.rows)
 	for _, w := range b.warns {
 		fmt.Fprintf(stdout, "WARNING: %s\n", w)
@@ -260,6 +307,33 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "written to %s\n", *out)
 	}
 	return nil
+}
+
+// dumpIfHung saves the server's and the generator's goroutines when a
+// set-up timed out (a hang, not slowness: set-ups take seconds), before
+// the clients are closed.
+func (b *bench) dumpIfHung(ctx context.Context, phase string, err error) {
+	if !errors.Is(err, context.DeadlineExceeded) {
+		return
+	}
+	dir := b.dumpDir
+	if dir == "" {
+		dir = os.TempDir()
+	}
+	srv := filepath.Join(dir, "hang-"+phase+"-server.txt")
+	gen := filepath.Join(dir, "hang-"+phase+"-generator.txt")
+	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := b.srv.fetch(dctx, "/debug/pprof/goroutine?debug=2", srv); err != nil {
+		b.warnf("server goroutine dump: %v", err)
+		return
+	}
+	buf := make([]byte, 16<<20)
+	if err := os.WriteFile(gen, buf[:runtime.Stack(buf, true)], 0o644); err != nil {
+		b.warnf("generator goroutine dump: %v", err)
+		return
+	}
+	b.warnf("%s timed out; goroutines of the server and the generator: %s, %s", phase, srv, gen)
 }
 
 func profIf(ok bool, path string) string {

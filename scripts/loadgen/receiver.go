@@ -183,6 +183,8 @@ type window struct {
 	start, end map[*source]uint32
 	wall       float64         // seconds
 	cpu        map[int]float64 // pid → CPU seconds
+	busy       float64         // CPU seconds the whole machine was busy
+	udpDrops   int64           // datagrams dropped for full socket buffers (in this namespace)
 }
 
 // figures are the results of one window.
@@ -194,6 +196,8 @@ type figures struct {
 	counts                     // of the whole run (all windows), not only this one
 	wall               float64
 	cpu                map[int]float64
+	foreign            float64 // CPU seconds used by other processes on the machine
+	udpDrops           int64
 }
 
 // measure runs srcs, waits warm, then measures n consecutive windows of d
@@ -203,28 +207,36 @@ func measure(srcs []*source, pids []int, warm time.Duration, n int, d time.Durat
 	stop := startSources(srcs)
 	defer stop()
 	time.Sleep(warm)
-	mark := func() (map[*source]uint32, map[int]float64, time.Time) {
-		seqs := make(map[*source]uint32, len(srcs))
+	type mk struct {
+		seqs  map[*source]uint32
+		cpu   map[int]float64
+		t     time.Time
+		busy  float64
+		drops int64
+	}
+	mark := func() mk {
+		m := mk{seqs: make(map[*source]uint32, len(srcs)), cpu: make(map[int]float64, len(pids))}
 		for _, s := range srcs {
-			seqs[s] = s.next.Load()
+			m.seqs[s] = s.next.Load()
 		}
-		cpu := make(map[int]float64, len(pids))
 		for _, p := range pids {
-			cpu[p] = procCPU(p)
+			m.cpu[p] = procCPU(p)
 		}
-		return seqs, cpu, time.Now()
+		m.busy, m.drops, m.t = machineBusy(), udpDrops(), time.Now()
+		return m
 	}
 	var out []window
-	seqs, cpu, t := mark()
+	a := mark()
 	for range n {
 		time.Sleep(d)
-		seqs2, cpu2, t2 := mark()
-		w := window{start: seqs, end: seqs2, wall: t2.Sub(t).Seconds(), cpu: make(map[int]float64)}
-		for p := range cpu2 {
-			w.cpu[p] = cpu2[p] - cpu[p]
+		b := mark()
+		w := window{start: a.seqs, end: b.seqs, wall: b.t.Sub(a.t).Seconds(), cpu: make(map[int]float64),
+			busy: b.busy - a.busy, udpDrops: b.drops - a.drops}
+		for p := range b.cpu {
+			w.cpu[p] = b.cpu[p] - a.cpu[p]
 		}
 		out = append(out, w)
-		seqs, cpu, t = seqs2, cpu2, t2
+		a = b
 	}
 	stop()
 	time.Sleep(300 * time.Millisecond) // packets in flight
@@ -233,7 +245,12 @@ func measure(srcs []*source, pids []int, warm time.Duration, n int, d time.Durat
 
 // evaluate computes a window's figures for the wanted pairs.
 func evaluate(w window, wants []want) figures {
-	f := figures{wall: w.wall, cpu: w.cpu}
+	f := figures{wall: w.wall, cpu: w.cpu, udpDrops: w.udpDrops}
+	f.foreign = w.busy
+	for _, c := range w.cpu {
+		f.foreign -= c
+	}
+	f.foreign = max(f.foreign, 0)
 	var lat []int32
 	seenRx := make(map[*receiver]bool)
 	for _, wt := range wants {
@@ -272,17 +289,22 @@ func quantile(sorted []int32, q float64) int32 {
 	return sorted[i]
 }
 
-// badDetail names the receivers that saw broken, misrouted, duplicated
-// or reordered packets (for warnings).
+// badDetail sums up the broken, misrouted, duplicated and reordered
+// packets the receivers saw ("" if none), for warnings.
 func badDetail(rxs []*receiver) string {
-	var parts []string
+	var sum counts
+	n := 0
 	for _, r := range rxs {
 		c := r.snapshot()
 		if c.bad()+c.dup+c.reorder > 0 {
-			parts = append(parts, r.name+": "+c.String())
+			n++
+			sum.add(c)
 		}
 	}
-	return strings.Join(parts, "; ")
+	if n == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%d of %d receivers saw %s", n, len(rxs), sum)
 }
 
 // procCPU is the CPU time (user + system) of a process in seconds: the
@@ -310,6 +332,62 @@ func procCPU(pid int) float64 {
 		ns += v
 	}
 	return float64(ns) / 1e9
+}
+
+// machineBusy is the CPU time (all cores, seconds) the machine spent
+// busy since boot, from /proc/stat (not namespaced); -1 if unreadable.
+func machineBusy() float64 {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return -1
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line) // cpu user nice system idle iowait irq softirq steal ...
+	if len(f) < 9 || f[0] != "cpu" {
+		return -1
+	}
+	var busy float64
+	for i, v := range f[1:9] {
+		if i == 3 || i == 4 { // idle, iowait
+			continue
+		}
+		x, _ := strconv.ParseFloat(v, 64)
+		busy += x
+	}
+	return busy / clockTicks
+}
+
+// clockTicks is USER_HZ, 100 on every Linux this runs on.
+const clockTicks = 100
+
+// udpDrops is the number of UDP datagrams this network namespace dropped
+// because a socket's receive or send buffer was full.
+func udpDrops() int64 {
+	b, err := os.ReadFile("/proc/net/snmp")
+	if err != nil {
+		return 0
+	}
+	var names []string
+	for line := range strings.Lines(string(b)) {
+		rest, ok := strings.CutPrefix(line, "Udp: ")
+		if !ok {
+			continue
+		}
+		f := strings.Fields(rest)
+		if names == nil {
+			names = f
+			continue
+		}
+		var n int64
+		for i, v := range f {
+			if i < len(names) && (names[i] == "RcvbufErrors" || names[i] == "SndbufErrors") {
+				x, _ := strconv.ParseInt(v, 10, 64)
+				n += x
+			}
+		}
+		return n
+	}
+	return 0
 }
 
 // procRSS is a process's resident set in bytes (from /proc/<pid>/status).

@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"runtime"
 	"slices"
@@ -69,9 +70,6 @@ func (r row) cells() []string {
 	if r.floor != 0 && !math.IsNaN(r.floor) && r.text == "" {
 		ratio = fmt.Sprintf("%.2f×", r.parley/r.floor)
 	}
-	if r.text != "" && r.floorText != "" {
-		ratio = goRatio(r.text, r.floorText)
-	}
 	return []string{r.section, r.metric, p, f, ratio, r.note}
 }
 
@@ -116,8 +114,17 @@ func machine() string {
 			}
 		}
 	}
+	mem := ""
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		for line := range strings.Lines(string(b)) {
+			if v, ok := strings.CutPrefix(line, "MemTotal:"); ok {
+				kb, _ := strconv.ParseFloat(strings.Fields(v)[0], 64)
+				mem = fmt.Sprintf(", %.0f GiB RAM", kb/(1<<20))
+			}
+		}
+	}
 	kernel, _ := os.ReadFile("/proc/sys/kernel/osrelease")
-	return fmt.Sprintf("%s, %d cores, Linux %s, %s, %s", model, cores,
+	return fmt.Sprintf("%s, %d cores%s, Linux %s, %s, %s", model, cores, mem,
 		strings.TrimSpace(string(kernel)), runtime.Version(), time.Now().UTC().Format("2006-01-02 15:04 UTC"))
 }
 
@@ -170,62 +177,49 @@ func parseGoBench(r io.Reader) []*goBench {
 	return out
 }
 
-func (g *goBench) String() string {
+// timeNs is a benchmark's time per operation: the median iteration
+// (p50-ns) when it reports one, else the median of its ns/op.
+func (g *goBench) timeNs() (float64, string) {
+	if v, ok := g.values["p50-ns"]; ok {
+		return median(v), "p50 of iterations"
+	}
+	return median(g.values["ns/op"]), "ns/op"
+}
+
+func (g *goBench) extras() string {
 	var parts []string
-	for _, u := range g.units {
-		parts = append(parts, num(median(g.values[u]))+" "+u)
+	for _, u := range []string{"MB/s", "B/op", "allocs/op"} {
+		if v, ok := g.values[u]; ok {
+			parts = append(parts, num(median(v))+" "+u)
+		}
 	}
 	return strings.Join(parts, ", ")
 }
 
-// goRatio compares the ns/op of two rendered benchmark cells.
-func goRatio(a, b string) string {
-	na, nb := nsPerOp(a), nsPerOp(b)
-	if na == 0 || nb == 0 {
-		return ""
-	}
-	return fmt.Sprintf("%.2f×", na/nb)
-}
-
-func nsPerOp(s string) float64 {
-	for p := range strings.SplitSeq(s, ", ") {
-		if v, ok := strings.CutSuffix(p, " ns/op"); ok {
-			f, _ := strconv.ParseFloat(v, 64)
-			return f
-		}
-	}
-	return 0
-}
-
-// goBenchRows adds one row per benchmark. A benchmark named XFloor (or
-// X_Floor; sub-benchmark names kept) is shown as the floor of X.
+// goBenchRows adds one row per benchmark. BenchmarkFloorX of this
+// package (sub-benchmark names kept) is the floor of BenchmarkX of any
+// other package.
 func (b *bench) goBenchRows(benches []*goBench) {
 	floors := make(map[string]*goBench)
 	for _, g := range benches {
-		top, sub, _ := strings.Cut(g.name, "/")
-		if base, ok := strings.CutSuffix(top, "Floor"); ok {
-			base = strings.TrimSuffix(base, "_")
-			floors[g.pkg+" "+joinName(base, sub)] = g
+		if base, ok := strings.CutPrefix(g.name, "Floor"); ok && strings.HasSuffix(g.pkg, "/scripts/loadgen") {
+			floors[base] = g
 		}
 	}
 	for _, g := range benches {
-		top, _, _ := strings.Cut(g.name, "/")
-		if strings.HasSuffix(top, "Floor") {
+		if strings.HasPrefix(g.name, "Floor") && strings.HasSuffix(g.pkg, "/scripts/loadgen") {
 			continue
 		}
-		r := row{section: "go " + shortPkg(g.pkg), metric: g.name, floor: none, text: g.String(), note: fmt.Sprintf("median of %d", len(g.values["ns/op"]))}
-		if f := floors[g.pkg+" "+g.name]; f != nil {
-			r.floorText = f.String()
+		v, how := g.timeNs()
+		r := row{section: "go " + shortPkg(g.pkg), metric: g.name + " time per op", unit: "µs", parley: v / 1000, floor: none,
+			note: fmt.Sprintf("%s, median of %d runs; %s", how, len(g.values["ns/op"]), g.extras())}
+		if f := floors[g.name]; f != nil {
+			fv, _ := f.timeNs()
+			r.floor = fv / 1000
+			r.note += "; floor: " + f.extras()
 		}
 		b.rows = append(b.rows, r)
 	}
-}
-
-func joinName(top, sub string) string {
-	if sub == "" {
-		return top
-	}
-	return top + "/" + sub
 }
 
 func shortPkg(p string) string {
@@ -243,6 +237,9 @@ const (
 func writeDoc(path, generated string) error {
 	old, err := os.ReadFile(path)
 	if err != nil && !os.IsNotExist(err) {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
 	block := beginMark + "\n" + generated + endMark
@@ -298,6 +295,23 @@ func pprofSummary(profile string) string {
 		}
 	}
 	return sb.String()
+}
+
+// heapSummary lists the allocation sites holding the most in-use memory.
+func heapSummary(profile string) string {
+	self, err := os.Executable()
+	if err != nil {
+		return err.Error() + "\n"
+	}
+	out, err := exec.Command("go", "tool", "pprof", "-top", "-sample_index=inuse_space", "-nodecount=12", self, profile).CombinedOutput()
+	if err != nil {
+		return fmt.Sprintf("go tool pprof: %v: %s\n", err, out)
+	}
+	lines := strings.Split(string(out), "\n")
+	if k := slices.IndexFunc(lines, func(l string) bool { return strings.HasPrefix(l, "Showing nodes") }); k > 0 {
+		lines = lines[k:]
+	}
+	return strings.Join(lines, "\n")
 }
 
 // topLine is one line of `go tool pprof -top`.

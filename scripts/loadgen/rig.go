@@ -51,7 +51,7 @@ func (c *child) readLog(r io.Reader) {
 			c.logFirst = sc.Text()
 		}
 		c.logMu.Unlock()
-		if n <= echoLines {
+		if n <= echoLines || os.Getenv("LOADGEN_SERVER_LOG") != "" {
 			fmt.Fprintf(os.Stderr, "%s: %s\n", c.mode, sc.Text())
 		}
 	}
@@ -76,7 +76,12 @@ func startChild(mode, cpus string, args ...string) (*child, error) {
 	if err != nil {
 		return nil, err
 	}
-	argv := append([]string{self, mode}, args...)
+	return startChildBin(self, mode, cpus, args...)
+}
+
+// startChildBin is startChild with another loadgen binary (-compare).
+func startChildBin(bin, mode, cpus string, args ...string) (*child, error) {
+	argv := append([]string{bin, mode}, args...)
 	if cpus != "" {
 		argv = append([]string{"taskset", "-c", cpus}, argv...)
 	}
@@ -154,7 +159,12 @@ func (c *child) mem(ctx context.Context) (memInfo, error) {
 
 // profile fetches a CPU profile of the server over d into path.
 func (c *child) profile(ctx context.Context, d time.Duration, path string) error {
-	u := fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", c.info.Debug, int(d.Seconds()))
+	return c.fetch(ctx, fmt.Sprintf("/debug/pprof/profile?seconds=%d", int(d.Seconds())), path)
+}
+
+// fetch saves a debug endpoint's answer (a profile) into path.
+func (c *child) fetch(ctx context.Context, endpoint, path string) error {
+	u := "http://" + c.info.Debug + endpoint
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return err
@@ -232,7 +242,15 @@ type call struct {
 	id, invite string
 	adv        *callclient.HTTP
 	members    []*member
+	lastAdmit  time.Time
 }
+
+// admitGap paces one advisor's admissions: signaling drops a client's
+// messages beyond 50 per second (signaling/conn.go, rate_limited), and an
+// admission is two (admit and the ping barrier callclient sends after it).
+// A dropped admit leaves Admit waiting for a roster change that never
+// comes, so the generator stays well below the limit.
+const admitGap = 60 * time.Millisecond
 
 func (p *parley) dial(ctx context.Context, h *callclient.HTTP, id, name string) (*member, error) {
 	rx := newReceiver(name)
@@ -278,13 +296,27 @@ func (p *parley) addCustomer(ctx context.Context, cl *call) (*member, error) {
 		return nil, err
 	}
 	cl.members = append(cl.members, m)
+	if d := time.Until(cl.lastAdmit.Add(admitGap)); d > 0 {
+		time.Sleep(d)
+	}
+	cl.lastAdmit = time.Now()
 	if err := cl.members[0].c.Admit(ctx, m.c.Self()); err != nil {
-		return nil, err
+		return nil, rateLimited(cl.members[0].c, err)
 	}
 	if err := m.c.WaitState(ctx, callclient.StateJoined); err != nil {
 		return nil, err
 	}
 	return m, nil
+}
+
+// rateLimited adds to err that the server rate-limited c, if it did.
+func rateLimited(c *callclient.Client, err error) error {
+	for _, se := range c.ServerErrors() {
+		if se.Code == "rate_limited" {
+			return fmt.Errorf("%w (the server rate-limited this client: %s)", err, se.Message)
+		}
+	}
+	return err
 }
 
 // publish makes m publish audio and video and tells every other member
@@ -300,7 +332,7 @@ func (cl *call) publish(ctx context.Context, m *member) error {
 	}
 	audio, video, err := m.c.Publish(ctx)
 	if err != nil {
-		return err
+		return rateLimited(m.c, err)
 	}
 	sa := newSource(false, audio.WritePayload)
 	sv := newSource(true, video.WritePayload)

@@ -14,6 +14,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/parley-video/parley/config"
@@ -57,14 +58,22 @@ func serveNode(args []string, stdout, stderr io.Writer) error {
 	cfg.DataDir = dir
 	cfg.HTTP.Addr = "127.0.0.1:0"
 	cfg.Admin.Addr = "127.0.0.1:0"
-	cfg.Log.Level = "error"
+	// LOADGEN_SERVER_LOG=debug|info|warn raises the log level (for
+	// debugging a run; the driver counts and echoes the lines).
+	level := slog.LevelError
+	if l := os.Getenv("LOADGEN_SERVER_LOG"); l != "" {
+		if err := level.UnmarshalText([]byte(l)); err != nil {
+			return fmt.Errorf("LOADGEN_SERVER_LOG: %w", err)
+		}
+	}
+	cfg.Log.Level = strings.ToLower(level.String())
 	cfg.RTC.UDPPort = 0
 	cfg.RTC.TCPPort = -1
 	cfg.RTC.ListenIP = "127.0.0.1"
 	cfg.RTC.IncludeLoopback = true
 	cfg.Consultation.MaxParticipants = 50
 	cfg.Auth.LoginAttemptsPerMinute = 100000
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

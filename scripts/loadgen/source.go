@@ -18,11 +18,6 @@ const (
 // 1.5 Mbit/s at 30 frames/s in ~1,200-byte packets (180 packets/s).
 var videoFrame = []int{1200, 1200, 1200, 1200, 1200, 250}
 
-// Expected payload rate of one audio+video publisher.
-const (
-	pubPacketsPerSec = 50 + 6*videoFPS
-)
-
 var sourceIDs atomic.Uint32
 
 // source is one paced stream (audio or video) of generated payloads,
