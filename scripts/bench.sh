@@ -11,7 +11,8 @@
 # Environment: BENCH_COUNT (runs per Go benchmark, default 5),
 # BENCH_TIME (-benchtime, default 300ms), LOADGEN_FLAGS (extra flags for
 # `loadgen bench`, e.g. "-reps 3"), BENCH_PROFILES (a directory to keep
-# the server's CPU and heap profiles in; default: a temporary one).
+# the server's CPU and heap profiles, and goroutine dumps of set-ups that
+# hung, in; default: a temporary one).
 set -eu
 cd "$(dirname "$0")/.."
 

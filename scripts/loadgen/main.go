@@ -11,8 +11,12 @@
 // carry a source id, a sequence number, the send time and a CRC-32, and
 // receive in the same process, so receivers check integrity, track and
 // order and measure one-way latency on one clock. The floor gets the same
-// payloads in RTP over plain UDP through the relay (read a datagram,
-// write it to every receiver).
+// payloads in RTP over plain UDP through the relay (read a datagram, write
+// it to every other member of its sender's group).
+//
+// `loadgen bench -only compare -compare OTHER` measures this build's server
+// against the server of another loadgen binary (built from other Parley
+// sources) in the same way, for before/after figures of a change.
 //
 // WebRTC must stay on loopback: run it only in a network namespace with
 // nothing but loopback (scripts/bench.sh does); it refuses otherwise.
@@ -333,7 +337,9 @@ func (b *bench) dumpIfHung(ctx context.Context, phase string, err error) {
 		b.warnf("generator goroutine dump: %v", err)
 		return
 	}
-	b.warnf("%s timed out; goroutines of the server and the generator: %s, %s", phase, srv, gen)
+	b.logf("goroutine dumps: %s, %s", srv, gen)
+	b.warnf("%s timed out; goroutines of the server and the generator saved as %s and %s next to the profiles",
+		phase, filepath.Base(srv), filepath.Base(gen))
 }
 
 func profIf(ok bool, path string) string {
