@@ -64,7 +64,8 @@ type HTTPConfig struct {
 	// Addr is the listen address of the public HTTP server.
 	Addr string `yaml:"addr"`
 	// PublicURL is the base URL that invite links use, e.g.
-	// https://video.example.com. Empty: derived from each request's Host.
+	// https://video.example.com. Empty: the request's Host, but only when
+	// it is loopback, the host of Addr or of an allowed origin.
 	PublicURL string `yaml:"public_url"`
 	// AllowedOrigins lists extra origins whose pages may open WebSockets and
 	// send state-changing requests; the public URL's origin and the request's
@@ -77,6 +78,29 @@ type HTTPConfig struct {
 	TrustedProxies []string `yaml:"trusted_proxies"`
 	// ShutdownTimeout bounds graceful shutdown.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	// ReadHeaderTimeout bounds reading a request's headers; a new
+	// connection that sends no request is closed after it.
+	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout"`
+	// ReadTimeout bounds reading a whole request, body included. Uploads
+	// get it as a head start, then must keep up MinTransferRate.
+	ReadTimeout time.Duration `yaml:"read_timeout"`
+	// WriteTimeout bounds writing a response (from the end of its
+	// headers). Downloads get it as a head start, then must keep up
+	// MinTransferRate. WebSockets keep their own ping/pong deadlines.
+	WriteTimeout time.Duration `yaml:"write_timeout"`
+	// IdleTimeout closes a keep-alive connection without a next request.
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
+	// MinTransferRate (bytes per second) is the slowest upload or download
+	// of a file or PDF that is carried on past the read/write timeout.
+	MinTransferRate int64 `yaml:"min_transfer_rate"`
+	// MaxConnections caps the open connections of the public server; 0:
+	// three quarters of the process's file-descriptor limit. Beyond it, a
+	// few more get 503 "server busy", the rest are closed at once.
+	MaxConnections int `yaml:"max_connections"`
+	// MaxConnectionsPerNetwork caps the open connections from one client
+	// network (IPv4 /24, IPv6 /48, by the TCP peer, not by headers); more
+	// are closed at once. TrustedProxies are exempt. 0: no cap per network.
+	MaxConnectionsPerNetwork int `yaml:"max_connections_per_network"`
 }
 
 // AdminConfig is the operator's server for /metrics.
@@ -206,8 +230,14 @@ func Default() Config {
 	return Config{
 		DataDir: "./data",
 		HTTP: HTTPConfig{
-			Addr:            ":8080",
-			ShutdownTimeout: 10 * time.Second,
+			Addr:                     ":8080",
+			ShutdownTimeout:          10 * time.Second,
+			ReadHeaderTimeout:        10 * time.Second,
+			ReadTimeout:              30 * time.Second,
+			WriteTimeout:             60 * time.Second,
+			IdleTimeout:              120 * time.Second,
+			MinTransferRate:          16 << 10,
+			MaxConnectionsPerNetwork: 512,
 		},
 		Admin:   AdminConfig{Addr: "127.0.0.1:9090"},
 		Log:     LogConfig{Level: "info", Format: "text"},
@@ -292,6 +322,27 @@ func (c *Config) Validate() error {
 	}
 	if c.HTTP.ShutdownTimeout <= 0 {
 		bad("http.shutdown_timeout", "must be positive, e.g. 10s")
+	}
+	for _, d := range []struct {
+		key string
+		v   time.Duration
+	}{{"http.read_header_timeout", c.HTTP.ReadHeaderTimeout}, {"http.read_timeout", c.HTTP.ReadTimeout},
+		{"http.write_timeout", c.HTTP.WriteTimeout}, {"http.idle_timeout", c.HTTP.IdleTimeout}} {
+		if d.v <= 0 {
+			bad(d.key, "must be positive, e.g. 30s (connections would never time out)")
+		}
+	}
+	if c.HTTP.ReadTimeout > 0 && c.HTTP.ReadHeaderTimeout > c.HTTP.ReadTimeout {
+		bad("http.read_header_timeout", "must not exceed http.read_timeout")
+	}
+	if c.HTTP.MinTransferRate < 1024 {
+		bad("http.min_transfer_rate", "must be at least 1024 bytes per second, e.g. 16384")
+	}
+	if c.HTTP.MaxConnections < 0 {
+		bad("http.max_connections", "must be 0 (from the file-descriptor limit) or positive")
+	}
+	if c.HTTP.MaxConnectionsPerNetwork < 0 {
+		bad("http.max_connections_per_network", "must be 0 (no cap) or positive, e.g. 512")
 	}
 	if c.Admin.Addr != "" && c.Admin.Addr != "off" {
 		if _, _, err := net.SplitHostPort(c.Admin.Addr); err != nil {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/parley-video/parley/blobs"
 	"github.com/parley-video/parley/config"
+	"github.com/parley-video/parley/connlimit"
 	"github.com/parley-video/parley/contracts"
 	"github.com/parley-video/parley/records"
 	"github.com/parley-video/parley/retention"
@@ -50,6 +51,7 @@ type Node struct {
 
 	httpSrv  *http.Server
 	httpLn   net.Listener
+	conns    *connlimit.Listener // httpLn's caps
 	adminSrv *http.Server
 	adminLn  net.Listener
 
@@ -161,17 +163,57 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		if n.adminLn, err = net.Listen("tcp", cfg.Admin.Addr); err != nil {
 			return nil, fmt.Errorf("admin.addr %s: %w", cfg.Admin.Addr, err)
 		}
-		n.adminSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		n.adminSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
+			WriteTimeout: time.Minute, IdleTimeout: 2 * time.Minute, ErrorLog: web.ErrorLog(log)}
 	}
 	if n.httpLn, err = net.Listen("tcp", cfg.HTTP.Addr); err != nil {
 		return nil, fmt.Errorf("http.addr %s: %w", cfg.HTTP.Addr, err)
 	}
+	if n.conns, err = limitConnections(n.httpLn, cfg.HTTP, log, reg); err != nil {
+		return nil, err
+	}
+	n.httpLn = n.conns
+	// Timeouts for everything but WebSockets (web/deadlines.go clears
+	// them before the upgrade) and file transfers (extended while they
+	// keep up http.min_transfer_rate).
 	n.httpSrv = &http.Server{
-		Handler:           handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		Handler:           n.conns.Handler(handler),
+		ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout,
+		ReadTimeout:       cfg.HTTP.ReadTimeout,
+		WriteTimeout:      cfg.HTTP.WriteTimeout,
+		IdleTimeout:       cfg.HTTP.IdleTimeout,
+		ConnContext:       connlimit.ConnContext,
+		ErrorLog:          web.ErrorLog(log),
 	}
 	return n, nil
+}
+
+// limitConnections caps the public server's connections per client
+// network and in total, below the process's file-descriptor limit.
+func limitConnections(ln net.Listener, cfg config.HTTPConfig, log *slog.Logger, reg prometheus.Registerer) (*connlimit.Listener, error) {
+	fdLimit, err := connlimit.RaiseFileLimit()
+	if err != nil {
+		log.Warn("open-files limit unknown; connections capped by configuration only", "err", err)
+	}
+	limit := connlimit.MaxFor(fdLimit)
+	if cfg.MaxConnections > 0 {
+		if cfg.MaxConnections > limit && fdLimit > 0 {
+			log.Warn("http.max_connections is above three quarters of the open-files limit; capped",
+				"configured", cfg.MaxConnections, "open_files_limit", fdLimit, "cap", limit)
+		} else {
+			limit = cfg.MaxConnections
+		}
+	}
+	exempt, err := connlimit.ParsePrefixes(cfg.TrustedProxies)
+	if err != nil {
+		return nil, fmt.Errorf("http.trusted_proxies: %w", err)
+	}
+	l, err := connlimit.New(ln, connlimit.Config{Max: limit, PerNetwork: cfg.MaxConnectionsPerNetwork, Exempt: exempt}, reg)
+	if err != nil {
+		return nil, fmt.Errorf("connection limits: %w", err)
+	}
+	log.Debug("connection limits", "max", limit, "per_network", cfg.MaxConnectionsPerNetwork, "open_files_limit", fdLimit)
+	return l, nil
 }
 
 // Option changes how New builds a node.

@@ -121,6 +121,10 @@ func (s *Server) handleListConsultations(c *gin.Context) error {
 
 // handleCreateConsultation: POST /api/v1/consultations.
 func (s *Server) handleCreateConsultation(c *gin.Context) error {
+	base, err := s.baseURL(c.Request) // before anything is created
+	if err != nil {
+		return err
+	}
 	var req struct {
 		Title string `json:"title"`
 	}
@@ -131,7 +135,7 @@ func (s *Server) handleCreateConsultation(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	c.JSON(http.StatusCreated, s.toConsultationJSON(con, s.baseURL(c.Request)+"/j/"+token))
+	c.JSON(http.StatusCreated, s.toConsultationJSON(con, base+"/j/"+token))
 	return nil
 }
 
@@ -147,6 +151,10 @@ func (s *Server) handleGetConsultation(c *gin.Context) error {
 
 // handleNewInvite: POST /api/v1/consultations/:id/invite.
 func (s *Server) handleNewInvite(c *gin.Context) error {
+	base, err := s.baseURL(c.Request) // before anything is created
+	if err != nil {
+		return err
+	}
 	con, err := s.staffConsultation(c)
 	if err != nil {
 		return err
@@ -158,12 +166,16 @@ func (s *Server) handleNewInvite(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	c.JSON(http.StatusOK, s.toConsultationJSON(con, s.baseURL(c.Request)+"/j/"+token))
+	c.JSON(http.StatusOK, s.toConsultationJSON(con, base+"/j/"+token))
 	return nil
 }
 
 // handleColleagueInvite: POST /api/v1/consultations/:id/colleague.
 func (s *Server) handleColleagueInvite(c *gin.Context) error {
+	base, err := s.baseURL(c.Request) // before anything is created
+	if err != nil {
+		return err
+	}
 	con, err := s.staffConsultation(c)
 	if err != nil {
 		return err
@@ -175,7 +187,7 @@ func (s *Server) handleColleagueInvite(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	c.JSON(http.StatusOK, gin.H{"url": s.baseURL(c.Request) + "/c/" + token, "expiresAt": rfc3339(exp)})
+	c.JSON(http.StatusOK, gin.H{"url": base + "/c/" + token, "expiresAt": rfc3339(exp)})
 	return nil
 }
 

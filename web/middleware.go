@@ -90,7 +90,9 @@ func (s *Server) securityHeaders(c *gin.Context) {
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Cross-Origin-Opener-Policy", "same-origin")
 	h.Set("Cross-Origin-Resource-Policy", "same-origin")
-	if s.cfg.TLS() {
+	// HTTPS here, or at a trusted proxy in front (X-Forwarded-Proto from
+	// a trusted_proxies address; anyone else's header is ignored).
+	if s.cfg.TLS() || s.scheme(c.Request) == "https" {
 		h.Set("Strict-Transport-Security", "max-age=31536000")
 	}
 	h.Set("Cache-Control", "no-store")

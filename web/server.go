@@ -110,6 +110,7 @@ type Server struct {
 	engine   *gin.Engine
 	trust    proxyTrust
 	origins  originPolicy
+	links    linkHosts // hosts links may use without http.public_url
 	logins   *limiter
 	consent  consentText
 	files    *staticFiles
@@ -168,6 +169,7 @@ func New(cfg config.Config, deps Deps, log *slog.Logger) (*Server, error) {
 		now:      time.Now,
 		trust:    trust,
 		origins:  origins,
+		links:    newLinkHosts(cfg.HTTP),
 		logins:   newLimiter(perMinute, time.Minute, time.Now),
 		consent:  newConsentText(cfg.Company.Name, cfg.Retention.PreJoin.Duration()),
 		files:    files,
@@ -194,7 +196,7 @@ func (s *Server) routes(metrics http.Handler) *gin.Engine {
 	e.HandleMethodNotAllowed = true
 	e.ContextWithFallback = true
 	_ = e.SetTrustedProxies(nil) // client addresses come from proxyTrust only
-	e.Use(s.accessLog, s.recovery, s.securityHeaders)
+	e.Use(s.accessLog, s.recovery, s.securityHeaders, s.transferDeadlines)
 
 	e.GET("/healthz", s.handleHealthz)
 	e.GET("/readyz", s.handleReadyz)
@@ -279,13 +281,18 @@ func (s *Server) scheme(r *http.Request) string {
 	return "http"
 }
 
-// baseURL is where links point: http.public_url, or the request's own
-// scheme and host.
-func (s *Server) baseURL(r *http.Request) string {
+// baseURL is where links point: http.public_url, or, without it, the
+// request's own scheme and host if that host is one the configuration
+// knows (linkHosts). A Host header can be forged: links never carry a
+// host from anywhere else (421 errMisdirected).
+func (s *Server) baseURL(r *http.Request) (string, error) {
 	if s.cfg.HTTP.PublicURL != "" {
-		return strings.TrimRight(s.cfg.HTTP.PublicURL, "/")
+		return strings.TrimRight(s.cfg.HTTP.PublicURL, "/"), nil
 	}
-	return s.scheme(r) + "://" + r.Host
+	if !s.links.allows(r.Host) {
+		return "", errMisdirected
+	}
+	return s.scheme(r) + "://" + r.Host, nil
 }
 
 // secureCookies reports whether cookies get the Secure attribute.

@@ -31,6 +31,7 @@ func (s *Server) handleWS(c *gin.Context) error {
 		}
 		if ok {
 			s.hub.Open(s.hubInfo(con))
+			clearDeadlines(c.Writer) // the server's timeouts are not for WebSockets
 			s.hub.ServeStaff(c.Writer, c.Request, cid, signaling.Staff{UserID: user.ID, Name: user.DisplayName})
 			c.Abort()
 			return nil
@@ -40,6 +41,7 @@ func (s *Server) handleWS(c *gin.Context) error {
 		// A node that restarted learns the consultation here, so that a
 		// customer reconnecting first finds its session (session store).
 		s.hub.Open(s.hubInfo(con))
+		clearDeadlines(c.Writer) // the server's timeouts are not for WebSockets
 		s.hub.ServeCustomer(c.Writer, c.Request, cid, cookie)
 		c.Abort()
 		return nil
