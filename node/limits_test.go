@@ -3,12 +3,21 @@ package node
 import (
 	"bufio"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"log/slog"
+	"math/big"
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -275,5 +284,80 @@ func TestServerBusy(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" || !strings.Contains(string(body), "busy") {
 		t.Fatalf("over the cap: %s, Retry-After %q, %s", resp.Status, resp.Header.Get("Retry-After"), body)
+	}
+}
+
+// writeSelfSigned writes a certificate for 127.0.0.1 and its key as PEM.
+func writeSelfSigned(t *testing.T) (certFile, keyFile string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "parley test"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return certFile, keyFile
+}
+
+// TestHTTPErrorLogHasNoFullIP: net/http logs failed TLS handshakes with
+// the client's address; the process log gets it anonymised (the log scan
+// of startScannedNode fails the test on a full address).
+func TestHTTPErrorLogHasNoFullIP(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.HTTP.TLSCert, cfg.HTTP.TLSKey = writeSelfSigned(t)
+	n, scan := startScannedNode(t, cfg)
+	for _, garbage := range []string{"GET / HTTP/1.1\r\nHost: x\r\n\r\n", "\x16\x03\x01\x00\x05hello, not TLS"} {
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.103.0.7")}, Timeout: 5 * time.Second}
+		c, err := d.Dial("tcp", n.HTTPAddr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+		_, _ = io.WriteString(c, garbage)
+		_, _ = io.Copy(io.Discard, c)
+		c.Close()
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for strings.Count(scan.String(), "TLS handshake error") < 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no TLS handshake errors logged:\n%s", scan.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !strings.Contains(scan.String(), "127.103.0.0") {
+		t.Errorf("the handshake errors do not name the anonymised network:\n%s", scan.String())
+	}
+	// A real TLS client is still served.
+	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	resp, err := hc.Get("https://" + n.HTTPAddr() + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Strict-Transport-Security") == "" {
+		t.Fatalf("TLS client: %s, HSTS %q", resp.Status, resp.Header.Get("Strict-Transport-Security"))
 	}
 }
