@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,6 +21,7 @@ import (
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	"github.com/parley-video/parley/config"
+	"github.com/parley-video/parley/logscan"
 	"github.com/parley-video/parley/node"
 	"github.com/parley-video/parley/records"
 	"github.com/parley-video/parley/testnet"
@@ -60,6 +62,7 @@ func startServer(t *testing.T, mutate ...func(*config.Config)) *server {
 	if err != nil {
 		t.Fatalf("start node: %v", err)
 	}
+	all.own = ownAddresses(n, cfg)
 	for _, u := range []struct {
 		name, display string
 		role          records.Role
@@ -112,10 +115,33 @@ var personalData = []string{
 	`"strokes"`, "started_at", "tiltX",
 }
 
+// ownAddresses are the node's own listen addresses, which its log may
+// name; any other full IP address in a log line is a finding. (Clients
+// here come from 127.0.0.1 too: a line naming a client's address with its
+// port is still found. With TURN on, its bare listen and relay IPs are the
+// node's own.)
+func ownAddresses(n *node.Node, cfg config.Config) []string {
+	own := []string{n.HTTPAddr(), n.AdminAddr(), n.Media.UDPAddr()}
+	for _, a := range []net.Addr{n.TURN.UDPAddr(), n.TURN.TCPAddr(), n.TURN.TLSAddr()} {
+		if a != nil {
+			own = append(own, a.String())
+		}
+	}
+	if cfg.TURN.Enabled {
+		for _, ip := range []string{cfg.TURN.ListenIP, cfg.TURN.PublicIP} {
+			if ip != "" {
+				own = append(own, `"`+ip+`"`)
+			}
+		}
+	}
+	return own
+}
+
 // logScan keeps all log output of a server to scan it at the end.
 type logScan struct {
 	mu  sync.Mutex
 	buf strings.Builder
+	own []string // the node's own addresses (ownAddresses)
 }
 
 func (l *logScan) Write(p []byte) (int, error) {
@@ -143,6 +169,16 @@ func (l *logScan) findings() []string {
 			if strings.Contains(line, p) {
 				out = append(out, fmt.Sprintf("personal data %q in a log line: %s", p, line))
 			}
+		}
+		if strings.Contains(line, advisorPassword) {
+			out = append(out, "a password in a log line: "+strings.ReplaceAll(line, advisorPassword, "<password>"))
+		}
+		scrubbed := line
+		for _, a := range l.own {
+			scrubbed = strings.ReplaceAll(scrubbed, a, "")
+		}
+		for _, ip := range logscan.FullIPs(scrubbed) {
+			out = append(out, fmt.Sprintf("full IP address %s in a log line: %s", ip, line))
 		}
 	}
 	return out

@@ -73,6 +73,7 @@ func serveNode(args []string, stdout, stderr io.Writer) error {
 	cfg.RTC.IncludeLoopback = true
 	cfg.Consultation.MaxParticipants = 50
 	cfg.Auth.LoginAttemptsPerMinute = 100000
+	cfg.HTTP.MaxConnectionsPerNetwork = 0 // every generated client comes from 127.0.0.1
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
 	ctx, cancel := context.WithCancel(context.Background())
