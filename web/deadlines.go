@@ -25,18 +25,19 @@ type transfer struct{ upload, download bool }
 
 // transferRoutes are the routes that move files ("METHOD pattern").
 var transferRoutes = map[string]transfer{
-	"PUT /api/v1/consultations/:id/files/:fileId":         {upload: true},
-	"GET /api/v1/consultations/:id/files/:fileId":         {download: true},
-	"POST /api/v1/consultations/:id/documents":            {upload: true},
-	"GET /api/v1/consultations/:id/documents/:docId/pdf":  {download: true},
-	"HEAD /api/v1/consultations/:id/documents/:docId/pdf": {download: true},
-	"GET /api/v1/contracts/:docId/pdf":                    {download: true},
-	"POST /api/v1/verify":                                 {upload: true},
-	"GET /static/*filepath":                               {download: true},
-	"HEAD /static/*filepath":                              {download: true},
-	"GET /api/v1/consultations/:id/my-data":               {download: true},
-	"GET /api/v1/my-data":                                 {download: true},
-	"GET /api/v1/admin/data-subjects/:cid/:pid":           {download: true},
+	"PUT /api/v1/consultations/:id/files/:fileId":                 {upload: true},
+	"GET /api/v1/consultations/:id/files/:fileId":                 {download: true},
+	"POST /api/v1/consultations/:id/documents":                    {upload: true},
+	"GET /api/v1/consultations/:id/documents/:docId/pdf":          {download: true},
+	"HEAD /api/v1/consultations/:id/documents/:docId/pdf":         {download: true},
+	"GET /api/v1/contracts/:docId/pdf":                            {download: true},
+	"POST /api/v1/consultations/:id/documents/:docId/sign/:field": {upload: true}, // pen data, up to 1 MiB from a phone
+	"POST /api/v1/verify":                                         {upload: true},
+	"GET /static/*filepath":                                       {download: true},
+	"HEAD /static/*filepath":                                      {download: true},
+	"GET /api/v1/consultations/:id/my-data":                       {download: true},
+	"GET /api/v1/my-data":                                         {download: true},
+	"GET /api/v1/admin/data-subjects/:cid/:pid":                   {download: true},
 }
 
 // transferDeadlines lets the transfer routes run past the server's read

@@ -260,3 +260,18 @@ func TestWebSocketOutlivesServerTimeouts(t *testing.T) {
 		t.Fatalf("the WebSocket died with the server's timeouts: %v", err)
 	}
 }
+
+// TestTransferRoutesExist: every route given longer deadlines is a route
+// (a renamed route would silently fall back to the server's timeouts).
+func TestTransferRoutesExist(t *testing.T) {
+	e := newEnv(t)
+	have := map[string]bool{}
+	for _, r := range e.srv.engine.Routes() {
+		have[r.Method+" "+r.Path] = true
+	}
+	for route := range transferRoutes {
+		if !have[route] {
+			t.Errorf("transferRoutes names %q, which is no route", route)
+		}
+	}
+}
