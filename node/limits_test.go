@@ -128,6 +128,7 @@ func TestConnectionFlood(t *testing.T) {
 	for i := range 1000 {
 		dial(fmt.Sprintf("127.77.0.%d", 1+i%250), kindIdle)
 	}
+	openedOne := time.Since(started)
 	// 125 other networks, 8 connections each, all four kinds.
 	kinds := []string{kindIdle, kindSlowHeader, kindSlowBody, kindKeepAlive}
 	for i := range 1000 {
@@ -164,7 +165,9 @@ func TestConnectionFlood(t *testing.T) {
 	serverFDs := openFDs(t) - baseFDs - len(conns)
 	t.Logf("2000 connections opened in %v; new client served in %v; server holds %d connections, %d more descriptors; %d of the 1000 from 125 networks open; %d refused for their network",
 		opened, served, open, serverFDs, flooding, n.conns.Refused(connlimit.ReasonNetwork))
-	if refused := n.conns.Refused(connlimit.ReasonNetwork); refused < 1000-2*16 {
+	// (On a machine so slow that the first of them timed out before the
+	// last was opened, their network got slots back: not counted then.)
+	if refused := n.conns.Refused(connlimit.ReasonNetwork); openedOne < cfg.HTTP.ReadHeaderTimeout/2 && refused < 1000-2*16 {
 		t.Errorf("one network opened %d connections past its cap of 16 (refused %d of 1000)", 1000-refused, refused)
 	}
 	if open > 1000+16+8 {
