@@ -46,7 +46,8 @@ type Node struct {
 	// Retention deletes personal data when its period is over.
 	Retention *retention.Sweeper
 
-	web *web.Server
+	web  *web.Server
+	docs *blobs.Store // the contracts' documents
 
 	httpSrv  *http.Server
 	httpLn   net.Listener
@@ -123,11 +124,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	if err != nil {
 		return nil, fmt.Errorf("storage key: %w", err)
 	}
-	docs, err := blobs.Open(filepath.Join(cfg.DataDir, "documents"), storageKeys)
-	if err != nil {
+	if n.docs, err = blobs.Open(filepath.Join(cfg.DataDir, "documents"), storageKeys); err != nil {
 		return nil, fmt.Errorf("document store: %w", err)
 	}
-	n.Contracts = contracts.New(n.Records, docs, n.Keys, cfg.Signature.MaxPDFBytes, log.With("component", "contracts"))
+	n.Contracts = contracts.New(n.Records, n.docs, n.Keys, cfg.Signature.MaxPDFBytes, log.With("component", "contracts"))
 
 	srv, err := web.New(cfg, web.Deps{Records: n.Records, Hub: n.Hub, Ready: n.ready, Signer: n.Contracts,
 		Verifier:          contracts.NewVerifier(n.Keys, 4*cfg.Signature.MaxPDFBytes),
@@ -142,7 +142,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		Config: cfg.Retention, MaxDuration: cfg.Consultation.MaxDuration,
 		EndLive: srv.EndLive, Log: log.With("component", "retention"),
 	}
-	// What fell due while the node was down goes before anything is served.
+	// What a crash left half-written goes, then what fell due while the
+	// node was down, before anything is served.
+	n.removeStaleTemps(time.Now())
 	if _, err := n.Retention.Sweep(ctx); err != nil {
 		return nil, fmt.Errorf("retention sweep: %w", err)
 	}
@@ -245,6 +247,7 @@ func (n *Node) ready(ctx context.Context) map[string]error {
 	return map[string]error{
 		"records":  n.Records.Ping(ctx),
 		"sessions": n.Store.Ping(ctx),
+		"disk":     checkDisk(n.cfg.DataDir, n.cfg.Storage.MinFreeBytes),
 	}
 }
 
@@ -280,6 +283,9 @@ func (n *Node) Run(ctx context.Context) error {
 	sweepCtx, stopSweep := context.WithCancel(context.WithoutCancel(ctx))
 	sweepDone := make(chan struct{})
 	go func() { defer close(sweepDone); n.Retention.Run(sweepCtx) }()
+	upkeepDone := make(chan struct{})
+	go func() { defer close(upkeepDone); n.upkeep(sweepCtx) }()
+	defer func() { stopSweep(); <-upkeepDone }()
 	defer func() { stopSweep(); <-sweepDone }()
 	n.log.Info("parley serving", "http", n.HTTPAddr(), "metrics", n.AdminAddr(), "rtc_udp", n.Media.UDPAddr())
 	var err error

@@ -111,3 +111,13 @@ func shorten(s string) string {
 	}
 	return s
 }
+
+// sqliteFull is SQLITE_FULL: a write failed because the disk (or quota) is full.
+const sqliteFull = 13
+
+// IsStorageFull reports whether err is SQLite failing a write because the
+// disk is full (SQLITE_FULL).
+func IsStorageFull(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code()&0xff == sqliteFull
+}
