@@ -171,4 +171,3 @@ func reexecOnTmpfs(t *testing.T) {
 		t.Fatal("the re-executed test did not pass")
 	}
 }
-
