@@ -91,7 +91,7 @@ func TestValidate(t *testing.T) {
 }
 
 func TestPeerPolicyPermits(t *testing.T) {
-	p, err := newPeerPolicy([]string{"10.20.0.0/16"})
+	p, err := newPeerPolicy([]string{"10.20.0.0/16"}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
