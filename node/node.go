@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"time"
 
@@ -98,9 +99,6 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	if n.Store, err = newSessionStore(ctx, cfg.Session, log.With("component", "sessions")); err != nil {
 		return nil, err
 	}
-	if n.TURN, err = turnserver.New(cfg.TURN, log.With("component", "turn"), reg); err != nil {
-		return nil, fmt.Errorf("start TURN server: %w", err)
-	}
 	n.Hub = signaling.NewHub(signaling.Config{
 		MaxParticipants: cfg.Consultation.MaxParticipants,
 		MaxMessageBytes: cfg.Signaling.MaxMessageBytes,
@@ -110,12 +108,24 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		SessionTTL:      cfg.Consultation.MaxDuration,
 		GracePeriod:     cfg.Session.GracePeriod,
 		AllowedOrigins:  allowedOrigins(cfg),
-		ICEServers: func(p signaling.ParticipantID) []webrtc.ICEServer {
-			return n.TURN.ICEServers(string(p), time.Now())
+		ICEServers: func(c signaling.ConsultationInfo, p signaling.ParticipantID) []webrtc.ICEServer {
+			// Credentials end with the consultation (at the latest).
+			return n.TURN.ICEServers(turnserver.Grant{Session: string(c.ID), Participant: string(p), NotAfter: c.ExpiresAt}, time.Now())
 		},
-		RelayOnly:        n.TURN.RelayOnly(),
+		RelayOnly:        cfg.TURN.Enabled && cfg.TURN.RelayOnly,
 		AllowUnencrypted: cfg.E2EE.AllowUnencrypted,
 	}, n.Media, n.Store, log.With("component", "signaling"), reg)
+	// TURN relays to this host only to the SFU's media port, and only for
+	// participants of consultations still live here.
+	hub := n.Hub
+	if n.TURN, err = turnserver.New(cfg.TURN, log.With("component", "turn"), reg,
+		turnserver.WithOwnPorts(udpPort(n.Media.UDPAddr())),
+		turnserver.WithSessionCheck(func(id string) bool {
+			_, live := hub.Snapshot(signaling.ConsultationID(id))
+			return live
+		})); err != nil {
+		return nil, fmt.Errorf("start TURN server: %w", err)
+	}
 
 	if n.Keys, err = contracts.LoadKeys(KeyFiles(cfg), log.With("component", "signature")); err != nil {
 		return nil, err
@@ -132,7 +142,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	srv, err := web.New(cfg, web.Deps{Records: n.Records, Hub: n.Hub, Ready: n.ready, Signer: n.Contracts,
 		Verifier:          contracts.NewVerifier(n.Keys, 4*cfg.Signature.MaxPDFBytes),
 		EscrowFingerprint: n.Keys.Escrow.Fingerprint(), StorageKeys: storageKeys,
-		ConsultationEnded: func() { n.Retention.Kick() }, Now: o.now}, log.With("component", "web"))
+		ConsultationEnded: func() { n.Retention.Kick(); n.TURN.CloseEnded(time.Now()) }, Now: o.now}, log.With("component", "web"))
 	if err != nil {
 		return nil, fmt.Errorf("web: %w", err)
 	}
@@ -240,6 +250,16 @@ func allowedOrigins(cfg config.Config) []string {
 		out = append(out, cfg.HTTP.PublicURL)
 	}
 	return out
+}
+
+// udpPort is the port of a "host:port" address, 0 if it has none.
+func udpPort(addr string) int {
+	_, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return 0
+	}
+	n, _ := strconv.Atoi(p)
+	return n
 }
 
 // ready reports the health of what new joins depend on.
