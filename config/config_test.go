@@ -80,6 +80,9 @@ func normalize(c Config) Config {
 	if len(c.TURN.AllowedPeers) == 0 {
 		c.TURN.AllowedPeers = nil
 	}
+	if len(c.TURN.AllowedPeerAddrs) == 0 {
+		c.TURN.AllowedPeerAddrs = nil
+	}
 	return c
 }
 
