@@ -41,7 +41,7 @@ type relayConn struct {
 // WriteTo drops datagrams to peers the policy refuses (pion grants
 // permissions per IP; the port is checked here).
 func (c *relayConn) WriteTo(p []byte, addr net.Addr) (int, error) {
-	if !c.s.peers.permitsAddr(addr) {
+	if !c.s.peers.Load().permitsAddr(addr) {
 		c.s.metrics.peerDenied.Inc()
 		return len(p), nil
 	}
@@ -52,7 +52,7 @@ func (c *relayConn) WriteTo(p []byte, addr net.Addr) (int, error) {
 func (c *relayConn) ReadFrom(p []byte) (int, net.Addr, error) {
 	for {
 		n, addr, err := c.PacketConn.ReadFrom(p)
-		if err != nil || c.s.peers.permitsAddr(addr) {
+		if err != nil || c.s.peers.Load().permitsAddr(addr) {
 			return n, addr, err
 		}
 		c.s.metrics.peerDenied.Inc()

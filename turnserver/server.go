@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/turn/v4"
@@ -44,8 +45,9 @@ type Server struct {
 	quotaMu sync.Mutex
 	perUser map[string]int // open allocations per username
 
-	peers  *peerPolicy // set before pion starts, then read-only
-	relays relaySet    // open relay sockets
+	peers  atomic.Pointer[peerPolicy] // replaced when the interfaces' addresses change
+	own    []netip.Addr               // the public and listen addresses
+	relays relaySet                   // open relay sockets
 	opts   options
 
 	stop      chan struct{} // closed by Close: ends the sweeper
@@ -142,8 +144,20 @@ func New(cfg Config, log *slog.Logger, reg prometheus.Registerer, opts ...Option
 	return s, nil
 }
 
-// sweep closes relays of ended sessions and expired credentials until
-// Close.
+// refreshPeers (re)builds the peer policy with the host's current
+// interface addresses.
+func (s *Server) refreshPeers() error {
+	own := append(slices.Clone(s.own), localAddrs()...)
+	peers, err := newPeerPolicy(s.cfg.AllowedPeers, s.cfg.AllowedPeerAddrs, s.opts.ownPorts, own...)
+	if err != nil {
+		return fmt.Errorf("turnserver: %w", err)
+	}
+	s.peers.Store(peers)
+	return nil
+}
+
+// sweep closes relays of ended sessions and expired credentials and picks
+// up changed interface addresses, until Close.
 func (s *Server) sweep() {
 	defer s.swept.Done()
 	t := time.NewTicker(s.opts.sweepEvery)
@@ -154,6 +168,7 @@ func (s *Server) sweep() {
 			return
 		case now := <-t.C:
 			s.CloseEnded(now)
+			_ = s.refreshPeers() // cannot fail: the same configuration parsed at start
 		}
 	}
 }
@@ -209,14 +224,12 @@ func (s *Server) listen() error {
 		s.log.Warn("turn: turn.public_ip is not set; announcing this host's address for relayed traffic, "+
 			"set turn.public_ip if clients reach this host through NAT", "public_ip", public.String())
 	}
-	own := append([]netip.Addr{public, listenAddr}, localAddrs()...)
-	peers, err := newPeerPolicy(cfg.AllowedPeers, cfg.AllowedPeerAddrs, s.opts.ownPorts, own...)
-	if err != nil {
-		return fmt.Errorf("turnserver: %w", err)
+	s.own = []netip.Addr{public, listenAddr}
+	if err := s.refreshPeers(); err != nil {
+		return err
 	}
-	s.peers = peers
 	permit := func(client net.Addr, peer net.IP) bool {
-		if peers.permits(peer) {
+		if s.peers.Load().permits(peer) {
 			return true
 		}
 		s.metrics.peerDenied.Inc()
@@ -252,6 +265,7 @@ func (s *Server) listen() error {
 	}
 
 	addr := func(port int) string { return net.JoinHostPort(listenIP, strconv.Itoa(port)) }
+	var err error
 	s.udp, err = net.ListenPacket("udp4", addr(cfg.UDPPort))
 	if err != nil {
 		return fmt.Errorf("turnserver: listen on UDP %s (turn.udp_port, turn.listen_ip): %w", addr(cfg.UDPPort), err)
