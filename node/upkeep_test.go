@@ -157,3 +157,34 @@ func damagePage(t *testing.T, path, table string) {
 		t.Fatal(err)
 	}
 }
+
+// TestReadyzReportsDamagedDatabase: damage found by the integrity check
+// while the node runs makes /readyz report records failed.
+func TestReadyzReportsDamagedDatabase(t *testing.T) {
+	cfg := testConfig(t)
+	n := startNode(t, cfg)
+	ctx := t.Context()
+	if _, _, err := n.Records.CreateConsultation(ctx, mustAdvisor(t, n.Records), "Baufinanzierung", time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if status, checks := readyz(t, n); status != http.StatusOK || checks["records"] != "ok" {
+		t.Fatalf("readyz = %d %v", status, checks)
+	}
+	path := filepath.Join(cfg.DataDir, "parley.db")
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec("PRAGMA wal_checkpoint(TRUNCATE)"); err != nil { // the pages into the file
+		t.Fatal(err)
+	}
+	db.Close()
+	damagePage(t, path, "consultations")
+
+	if err := n.Records.CheckIntegrity(ctx); !errors.Is(err, records.ErrDamaged) {
+		t.Fatalf("CheckIntegrity = %v, want ErrDamaged", err)
+	}
+	if status, checks := readyz(t, n); status != http.StatusServiceUnavailable || checks["records"] != "failed" {
+		t.Fatalf("readyz after damage = %d %v, want 503 with records failed", status, checks)
+	}
+}
