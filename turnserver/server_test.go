@@ -134,8 +134,8 @@ func TestPionClientRejected(t *testing.T) {
 	}
 }
 
-// TestPeerPolicy checks that the relay refuses loopback peers other than
-// its own address unless they are allowed.
+// TestPeerPolicy checks that the relay refuses loopback peers unless they
+// are allowed (its own address: TestOwnAddressRefused).
 func TestPeerPolicy(t *testing.T) {
 	peer := startEcho(t, "127.0.0.2")
 	for _, allowed := range []bool{false, true} {
