@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 )
 
 // Errors of the store.
@@ -320,4 +321,49 @@ func (s *Store) RemoveTemporary(cid string) error {
 		}
 	}
 	return nil
+}
+
+// StaleTempAge is how long a temporary file may go unmodified before
+// RemoveStaleTemporary takes it for the leftover of a crash. A writer
+// (Put, Rekey, in this process or another) changes its temporary file at
+// least every few milliseconds while it works.
+const StaleTempAge = time.Minute
+
+// RemoveStaleTemporary removes the temporary files in every consultation's
+// directory that were last modified more than olderThan ago: what a crash
+// between writing and renaming left behind (a document being signed, an
+// upload). It returns how many it removed; it never touches stored files.
+func (s *Store) RemoveStaleTemporary(olderThan time.Duration, now time.Time) (int, error) {
+	cids, err := s.Consultations()
+	if err != nil {
+		return 0, err
+	}
+	removed := 0
+	for _, cid := range cids {
+		dir := filepath.Join(s.root, cid)
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) { // removed meanwhile
+				continue
+			}
+			return removed, fmt.Errorf("blobs: list %s: %w", cid, err)
+		}
+		for _, e := range entries {
+			if !strings.HasPrefix(e.Name(), tmpPrefix) || !e.Type().IsRegular() {
+				continue
+			}
+			info, err := e.Info()
+			if err != nil || now.Sub(info.ModTime()) < olderThan {
+				continue // gone meanwhile, or still being written
+			}
+			err = os.Remove(filepath.Join(dir, e.Name()))
+			switch {
+			case err == nil:
+				removed++
+			case !errors.Is(err, fs.ErrNotExist):
+				return removed, fmt.Errorf("blobs: remove leftover in %s: %w", cid, err)
+			}
+		}
+	}
+	return removed, nil
 }

@@ -198,6 +198,9 @@ type StorageConfig struct {
 	// Key: the same lines, comma-separated, usually from the environment
 	// (PARLEY_STORAGE_KEY); takes precedence over KeyFile.
 	Key string `yaml:"key"`
+	// MinFreeBytes: below this much free space on data_dir's file system
+	// /readyz reports "disk": "low" (or "full") and not ready. 0: no check.
+	MinFreeBytes int64 `yaml:"min_free_bytes"`
 }
 
 // SignatureConfig governs contracts signed in a call (signature/PDF.md,
@@ -269,6 +272,7 @@ func Default() Config {
 			PLIInterval: 500 * time.Millisecond,
 		},
 		Files:     FilesConfig{MaxBytes: 20 << 20},
+		Storage:   StorageConfig{MinFreeBytes: 256 << 20},
 		Signature: SignatureConfig{MaxPDFBytes: 20 << 20},
 		Privacy:   PrivacyConfig{AllowAnonymous: true},
 		Retention: defaultRetention(),
@@ -319,6 +323,9 @@ func (c *Config) Validate() error {
 				bad("http.trusted_proxies", "%q is neither an IP address nor a CIDR", p)
 			}
 		}
+	}
+	if c.Storage.MinFreeBytes < 0 {
+		bad("storage.min_free_bytes", "%d must be 0 (no check) or a number of bytes, e.g. 268435456 (256 MiB)", c.Storage.MinFreeBytes)
 	}
 	if c.HTTP.ShutdownTimeout <= 0 {
 		bad("http.shutdown_timeout", "must be positive, e.g. 10s")

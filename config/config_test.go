@@ -80,6 +80,9 @@ func normalize(c Config) Config {
 	if len(c.TURN.AllowedPeers) == 0 {
 		c.TURN.AllowedPeers = nil
 	}
+	if len(c.TURN.AllowedPeerAddrs) == 0 {
+		c.TURN.AllowedPeerAddrs = nil
+	}
 	return c
 }
 
@@ -173,6 +176,7 @@ func TestValidate(t *testing.T) {
 		{"tiny grace", func(c *Config) { c.Session.GracePeriod = time.Millisecond }, "grace_period"},
 		{"turn short secret", func(c *Config) { c.TURN.Enabled = true; c.TURN.Secret = "short" }, "turn.secret"},
 		{"turn enabled", func(c *Config) { c.TURN.Enabled = true; c.TURN.UDPPort = 0; c.TURN.TCPPort = 0 }, ""},
+		{"negative free space", func(c *Config) { c.Storage.MinFreeBytes = -1 }, "storage.min_free_bytes"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"time"
 
@@ -47,7 +48,8 @@ type Node struct {
 	// Retention deletes personal data when its period is over.
 	Retention *retention.Sweeper
 
-	web *web.Server
+	web  *web.Server
+	docs *blobs.Store // the contracts' documents
 
 	httpSrv  *http.Server
 	httpLn   net.Listener
@@ -99,9 +101,6 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	if n.Store, err = newSessionStore(ctx, cfg.Session, log.With("component", "sessions")); err != nil {
 		return nil, err
 	}
-	if n.TURN, err = turnserver.New(cfg.TURN, log.With("component", "turn"), reg); err != nil {
-		return nil, fmt.Errorf("start TURN server: %w", err)
-	}
 	n.Hub = signaling.NewHub(signaling.Config{
 		MaxParticipants: cfg.Consultation.MaxParticipants,
 		MaxMessageBytes: cfg.Signaling.MaxMessageBytes,
@@ -111,12 +110,24 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		SessionTTL:      cfg.Consultation.MaxDuration,
 		GracePeriod:     cfg.Session.GracePeriod,
 		AllowedOrigins:  allowedOrigins(cfg),
-		ICEServers: func(p signaling.ParticipantID) []webrtc.ICEServer {
-			return n.TURN.ICEServers(string(p), time.Now())
+		ICEServers: func(c signaling.ConsultationInfo, p signaling.ParticipantID) []webrtc.ICEServer {
+			// Credentials end with the consultation (at the latest).
+			return n.TURN.ICEServers(turnserver.Grant{Session: string(c.ID), Participant: string(p), NotAfter: c.ExpiresAt}, time.Now())
 		},
-		RelayOnly:        n.TURN.RelayOnly(),
+		RelayOnly:        cfg.TURN.Enabled && cfg.TURN.RelayOnly,
 		AllowUnencrypted: cfg.E2EE.AllowUnencrypted,
 	}, n.Media, n.Store, log.With("component", "signaling"), reg)
+	// TURN relays to this host only to the SFU's media port, and only for
+	// participants of consultations still live here.
+	hub := n.Hub
+	if n.TURN, err = turnserver.New(cfg.TURN, log.With("component", "turn"), reg,
+		turnserver.WithOwnPorts(udpPort(n.Media.UDPAddr())),
+		turnserver.WithSessionCheck(func(id string) bool {
+			_, live := hub.Snapshot(signaling.ConsultationID(id))
+			return live
+		})); err != nil {
+		return nil, fmt.Errorf("start TURN server: %w", err)
+	}
 
 	if n.Keys, err = contracts.LoadKeys(KeyFiles(cfg), log.With("component", "signature")); err != nil {
 		return nil, err
@@ -125,16 +136,15 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	if err != nil {
 		return nil, fmt.Errorf("storage key: %w", err)
 	}
-	docs, err := blobs.Open(filepath.Join(cfg.DataDir, "documents"), storageKeys)
-	if err != nil {
+	if n.docs, err = blobs.Open(filepath.Join(cfg.DataDir, "documents"), storageKeys); err != nil {
 		return nil, fmt.Errorf("document store: %w", err)
 	}
-	n.Contracts = contracts.New(n.Records, docs, n.Keys, cfg.Signature.MaxPDFBytes, log.With("component", "contracts"))
+	n.Contracts = contracts.New(n.Records, n.docs, n.Keys, cfg.Signature.MaxPDFBytes, log.With("component", "contracts"))
 
 	srv, err := web.New(cfg, web.Deps{Records: n.Records, Hub: n.Hub, Ready: n.ready, Signer: n.Contracts,
 		Verifier:          contracts.NewVerifier(n.Keys, 4*cfg.Signature.MaxPDFBytes),
 		EscrowFingerprint: n.Keys.Escrow.Fingerprint(), StorageKeys: storageKeys,
-		ConsultationEnded: func() { n.Retention.Kick() }, Now: o.now}, log.With("component", "web"))
+		ConsultationEnded: func() { n.Retention.Kick(); n.TURN.CloseEnded(time.Now()) }, Now: o.now}, log.With("component", "web"))
 	if err != nil {
 		return nil, fmt.Errorf("web: %w", err)
 	}
@@ -144,7 +154,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		Config: cfg.Retention, MaxDuration: cfg.Consultation.MaxDuration,
 		EndLive: srv.EndLive, Log: log.With("component", "retention"),
 	}
-	// What fell due while the node was down goes before anything is served.
+	// What a crash left half-written goes, then what fell due while the
+	// node was down, before anything is served.
+	n.removeStaleTemps(time.Now())
 	if _, err := n.Retention.Sweep(ctx); err != nil {
 		return nil, fmt.Errorf("retention sweep: %w", err)
 	}
@@ -282,11 +294,22 @@ func allowedOrigins(cfg config.Config) []string {
 	return out
 }
 
+// udpPort is the port of a "host:port" address, 0 if it has none.
+func udpPort(addr string) int {
+	_, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return 0
+	}
+	n, _ := strconv.Atoi(p)
+	return n
+}
+
 // ready reports the health of what new joins depend on.
 func (n *Node) ready(ctx context.Context) map[string]error {
 	return map[string]error{
 		"records":  n.Records.Ping(ctx),
 		"sessions": n.Store.Ping(ctx),
+		"disk":     checkDisk(n.cfg.DataDir, n.cfg.Storage.MinFreeBytes),
 	}
 }
 
@@ -322,6 +345,9 @@ func (n *Node) Run(ctx context.Context) error {
 	sweepCtx, stopSweep := context.WithCancel(context.WithoutCancel(ctx))
 	sweepDone := make(chan struct{})
 	go func() { defer close(sweepDone); n.Retention.Run(sweepCtx) }()
+	upkeepDone := make(chan struct{})
+	go func() { defer close(upkeepDone); n.upkeep(sweepCtx) }()
+	defer func() { stopSweep(); <-upkeepDone }()
 	defer func() { stopSweep(); <-sweepDone }()
 	n.log.Info("parley serving", "http", n.HTTPAddr(), "metrics", n.AdminAddr(), "rtc_udp", n.Media.UDPAddr())
 	var err error

@@ -21,6 +21,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -63,15 +64,20 @@ func invalid(field, reason string) error { return &ValidationError{Field: field,
 
 // Store is the records database. It is safe for concurrent use.
 type Store struct {
-	db  *sql.DB
-	now func() time.Time
+	db   *sql.DB
+	path string // the database file
+	now  func() time.Time
+
+	damaged atomic.Pointer[error] // set by a failed CheckIntegrity
 
 	dummyOnce sync.Once
 	dummyHash string // verified against on unknown users (timing)
 }
 
 // Open creates dataDir (mode 0700) if needed, opens dataDir/parley.db (WAL
-// mode, busy timeout, foreign keys on) and applies pending migrations.
+// mode, busy timeout, foreign keys on), checks its pages with PRAGMA
+// quick_check (a damaged file is an error wrapping ErrDamaged that says
+// what to do, and nothing is written to it) and applies pending migrations.
 func Open(ctx context.Context, dataDir string) (*Store, error) {
 	if strings.TrimSpace(dataDir) == "" {
 		return nil, errors.New("records: empty data directory")
@@ -90,10 +96,14 @@ func Open(ctx context.Context, dataDir string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("records: open %s: %w", path, err)
 	}
-	s := &Store{db: db, now: time.Now}
+	s := &Store{db: db, path: path, now: time.Now}
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("records: open %s: %w", path, err)
+		return nil, asDamaged(path, fmt.Errorf("records: open %s: %w", path, err))
+	}
+	if err := quickCheck(ctx, db, path); err != nil {
+		db.Close()
+		return nil, err
 	}
 	// The file holds password hashes; keep it private even under a lax umask.
 	for _, p := range []string{path, path + "-wal", path + "-shm"} {
@@ -104,7 +114,7 @@ func Open(ctx context.Context, dataDir string) (*Store, error) {
 	}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
-		return nil, err
+		return nil, asDamaged(path, err)
 	}
 	return s, nil
 }
@@ -117,8 +127,12 @@ func (s *Store) Close() error {
 	return nil
 }
 
-// Ping checks that the database answers (for readiness checks).
+// Ping checks that the database answers and has not been found damaged by
+// CheckIntegrity (for readiness checks).
 func (s *Store) Ping(ctx context.Context) error {
+	if err := s.damagedErr(); err != nil {
+		return err
+	}
 	var one int
 	if err := s.db.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
 		return fmt.Errorf("records: ping: %w", err)

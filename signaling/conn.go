@@ -335,7 +335,7 @@ func (h *Hub) serve(w http.ResponseWriter, r *http.Request, rm *room, p *partici
 func (h *Hub) run(ctx context.Context, rm *room, p *participant, c *conn, gen uint64) {
 	ice := []webrtc.ICEServer{}
 	if h.cfg.ICEServers != nil {
-		if s := h.cfg.ICEServers(p.id); s != nil {
+		if s := h.cfg.ICEServers(rm.info, p.id); s != nil {
 			ice = s
 		}
 	}

@@ -77,8 +77,9 @@ type Config struct {
 	// AllowedOrigins are accepted in the WebSocket Origin header besides the
 	// request's own host (scheme://host[:port]).
 	AllowedOrigins []string
-	// ICEServers are handed to clients in the welcome message.
-	ICEServers func(p ParticipantID) []webrtc.ICEServer
+	// ICEServers are handed to clients in the welcome message; c is the
+	// participant's consultation (TURN credentials end with it).
+	ICEServers func(c ConsultationInfo, p ParticipantID) []webrtc.ICEServer
 	// AllowUnencrypted tells clients that a participant without end-to-end
 	// encryption may join (welcome e2ee "optional" instead of "required").
 	AllowUnencrypted bool

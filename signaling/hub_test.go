@@ -23,7 +23,7 @@ func testConfig() Config {
 		PongTimeout:     10 * time.Second,
 		SendQueue:       512,
 		SessionTTL:      time.Hour,
-		ICEServers: func(ParticipantID) []webrtc.ICEServer {
+		ICEServers: func(ConsultationInfo, ParticipantID) []webrtc.ICEServer {
 			return []webrtc.ICEServer{{URLs: []string{"stun:stun.example.org:3478"}}}
 		},
 	}

@@ -68,9 +68,16 @@ type Config struct {
 	// returns these URLs with fresh credentials.
 	ExternalURLs []string `yaml:"external_urls"`
 	// AllowedPeers lists IPs or CIDRs the relay may send to although they
-	// are loopback, private or link-local (e.g. the SFU's private address).
-	// Public addresses, PublicIP and ListenIP are always allowed.
+	// are loopback, private, link-local or reserved (e.g. a private network
+	// the browsers' peers live in). It never opens the server's own
+	// addresses (PublicIP, ListenIP, every interface address): those take
+	// AllowedPeerAddrs. Public addresses are always allowed.
 	AllowedPeers []string `yaml:"allowed_peers"`
+	// AllowedPeerAddrs lists "IP:port" peers the relay may send to
+	// although the IP is the server's own or in a refused range (e.g. a
+	// media server on the same host). Parley's own SFU port is allowed on
+	// the server's addresses without being listed.
+	AllowedPeerAddrs []string `yaml:"allowed_peer_addrs"`
 	// RelayOnly tells browsers to use relayed candidates only
 	// (iceTransportPolicy "relay"): for testing TURN, never in production.
 	RelayOnly bool `yaml:"relay_only"`
@@ -127,6 +134,11 @@ func (c Config) Validate() error {
 	for _, p := range c.AllowedPeers {
 		if _, err := parsePrefix(p); err != nil {
 			bad("allowed_peers: %q is neither an IP address nor a CIDR", p)
+		}
+	}
+	for _, p := range c.AllowedPeerAddrs {
+		if _, err := parseAddrPort(p); err != nil {
+			bad("allowed_peer_addrs: %q is not IP:port (e.g. 203.0.113.10:5000 or [2001:db8::1]:5000)", p)
 		}
 	}
 

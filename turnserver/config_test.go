@@ -2,6 +2,7 @@ package turnserver
 
 import (
 	"net"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -59,6 +60,9 @@ func TestValidate(t *testing.T) {
 		{"udp port in relay range", enabled(func(c *Config) { c.UDPPort = 49170 }), []string{"turn.udp_port", "inside the relay range"}},
 		{"allowed peers", enabled(func(c *Config) { c.AllowedPeers = []string{"10.0.0.0/8", "192.168.1.5", "nope"} }),
 			[]string{"turn.allowed_peers", `"nope"`}},
+		{"allowed peer addrs", enabled(func(c *Config) {
+			c.AllowedPeerAddrs = []string{"127.0.0.1:5000", "[2001:db8::1]:5000", "10.0.0.1", "10.0.0.1:0"}
+		}), []string{"turn.allowed_peer_addrs", `"10.0.0.1"`, `"10.0.0.1:0"`}},
 		{"external without secret", enabled(func(c *Config) { c.ExternalURLs = []string{"turn:t.example.com"} }),
 			[]string{"turn.secret", "static-auth-secret"}},
 		{"external bad urls", enabled(func(c *Config) {
@@ -91,7 +95,7 @@ func TestValidate(t *testing.T) {
 }
 
 func TestPeerPolicyPermits(t *testing.T) {
-	p, err := newPeerPolicy([]string{"10.20.0.0/16"})
+	p, err := newPeerPolicy([]string{"10.20.0.0/16"}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,4 +132,47 @@ func netIP(t *testing.T, s string) net.IP {
 		t.Fatalf("bad IP %q", s)
 	}
 	return ip
+}
+
+func TestPeerPolicyOwnAddresses(t *testing.T) {
+	own := []netip.Addr{netip.MustParseAddr("203.0.113.10"), netip.MustParseAddr("127.0.0.1"), netip.MustParseAddr("192.168.1.5")}
+	p, err := newPeerPolicy([]string{"127.0.0.0/8"}, []string{"203.0.113.10:5000", "10.1.1.1:7000"}, []int{50000}, own...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addrs := map[string]bool{
+		"203.0.113.10:5000":       true,  // listed
+		"203.0.113.10:50000":      true,  // the program's own port (SFU)
+		"203.0.113.10:22":         false, // another port of the public address
+		"203.0.113.10:3478":       false,
+		"127.0.0.1:6379":          false, // own, although 127.0.0.0/8 is allowed
+		"127.0.0.1:50000":         true,
+		"127.0.0.2:6379":          true, // allowed range, not an own address
+		"192.168.1.5:80":          false,
+		"10.1.1.1:7000":           true, // listed private peer
+		"10.1.1.1:22":             false,
+		"8.8.8.8:53":              true,
+		"[::ffff:127.0.0.1]:6379": false,
+	}
+	for s, want := range addrs {
+		ap := netip.MustParseAddrPort(s)
+		if got := p.permitsAddr(net.UDPAddrFromAddrPort(ap)); got != want {
+			t.Errorf("permitsAddr(%s) = %v, want %v", s, got, want)
+		}
+	}
+	ips := map[string]bool{"203.0.113.10": true, "10.1.1.1": true, "10.1.1.2": false, "127.0.0.3": true, "8.8.8.8": true}
+	for s, want := range ips {
+		if got := p.permits(netIP(t, s)); got != want {
+			t.Errorf("permits(%s) = %v, want %v", s, got, want)
+		}
+	}
+	noPorts, err := newPeerPolicy([]string{"127.0.0.0/8"}, nil, nil, own...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"203.0.113.10", "127.0.0.1", "192.168.1.5"} {
+		if noPorts.permits(netIP(t, s)) {
+			t.Errorf("permits(%s) without any allowed port of it", s)
+		}
+	}
 }

@@ -81,18 +81,18 @@ func startProcess(t *testing.T, bin string, args ...string) {
 }
 
 // startCoturnPeer runs turnutils_peer, coturn's UDP echo peer, on
-// 127.0.0.1 and waits until it echoes.
+// peerIP and waits until it echoes.
 func startCoturnPeer(t *testing.T) int {
 	t.Helper()
 	bin := needBinary(t, "turnutils_peer")
 	p := freePort(t, "udp")
-	startProcess(t, bin, "-L", "127.0.0.1", "-p", strconv.Itoa(p))
+	startProcess(t, bin, "-L", peerIP, "-p", strconv.Itoa(p))
 	probe, err := net.ListenPacket("udp4", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer probe.Close()
-	to := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: p}
+	to := &net.UDPAddr{IP: net.ParseIP(peerIP), Port: p}
 	buf := make([]byte, 64)
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
 		_, _ = probe.WriteTo([]byte("ping"), to)
@@ -101,7 +101,7 @@ func startCoturnPeer(t *testing.T) int {
 			return p
 		}
 	}
-	t.Fatalf("turnutils_peer on 127.0.0.1:%d does not echo", p)
+	t.Fatalf("turnutils_peer on %s:%d does not echo", peerIP, p)
 	return 0
 }
 
@@ -186,7 +186,7 @@ func TestCoturnUclient(t *testing.T) {
 	peerPort := startCoturnPeer(t)
 	certFile, keyFile, _ := writeCert(t, t.TempDir())
 	ts := startServer(t, func(c *Config) { c.TLSPort, c.TLSCert, c.TLSKey = 0, certFile, keyFile })
-	peer := []string{"-e", "127.0.0.1", "-r", strconv.Itoa(peerPort)}
+	peer := []string{"-e", peerIP, "-r", strconv.Itoa(peerPort)}
 	const n = 20
 	traffic := []string{"-n", strconv.Itoa(n), "-m", "1", "-l", "120", "-c", "-z", "5"}
 
@@ -273,7 +273,7 @@ func TestExternalCoturn(t *testing.T) {
 	if ts.UDPAddr() != nil {
 		t.Fatal("external mode must not listen")
 	}
-	servers := ts.ICEServers("p-external", time.Now())
+	servers := ts.ICEServers(Grant{Participant: "p-external"}, time.Now())
 	if len(servers) != 1 || servers[0].URLs[0] != urls[0] {
 		t.Fatalf("ICEServers = %+v", servers)
 	}

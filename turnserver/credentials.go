@@ -23,11 +23,32 @@ const maxUsernameLen = 512
 // username)). A TURN server with the same secret (coturn:
 // static-auth-secret) accepts them until the expiry.
 func Credentials(secret, participant string, ttl time.Duration, now time.Time) (username, password string) {
-	username = strconv.FormatInt(now.Add(ttl).Unix(), 10)
-	if participant != "" {
+	return sessionCredentials(secret, "", participant, now.Add(ttl))
+}
+
+// sessionCredentials mints credentials valid until expiry (rounded down
+// to the second) whose username also names a session:
+// "<unix expiry>:<session>:<participant>" ("<unix expiry>:<participant>"
+// without a session). Still coturn's scheme: coturn only reads the expiry.
+func sessionCredentials(secret, session, participant string, expiry time.Time) (username, password string) {
+	username = strconv.FormatInt(expiry.Unix(), 10)
+	if session != "" {
+		username += restSeparator + session
+	}
+	if participant != "" || session != "" {
 		username += restSeparator + participant
 	}
 	return username, restPassword(secret, username)
+}
+
+// sessionOf returns the session a username names ("" for none).
+func sessionOf(username string) string {
+	_, rest, _ := strings.Cut(username, restSeparator)
+	session, _, found := strings.Cut(rest, restSeparator)
+	if !found {
+		return ""
+	}
+	return session
 }
 
 // restPassword is base64(HMAC-SHA1(secret, username)).
@@ -42,6 +63,7 @@ var (
 	errUsernameMalformed = errors.New("username is not <unix expiry>:<participant>")
 	errUsernameExpired   = errors.New("credentials expired")
 	errUsernameTooLong   = errors.New("username too long")
+	errSessionOver       = errors.New("the consultation of these credentials is over")
 )
 
 // checkUsername parses the expiry before the first separator and checks it
@@ -65,13 +87,13 @@ func checkUsername(username string, now time.Time) error {
 	return nil
 }
 
-// safeParticipant makes a participant id usable in a username: no
-// separator-free guarantee is needed (the expiry ends at the first one), but
-// control characters and oversize ids are not sent to browsers or servers.
+// safeParticipant makes a session or participant id usable in a
+// username: no separator (so the fields stay apart), no control
+// characters, no oversize ids sent to browsers or servers.
 func safeParticipant(p string) string {
 	var b strings.Builder
 	for _, r := range p {
-		if r < 0x20 || r == 0x7f {
+		if r < 0x20 || r == 0x7f || r == ':' {
 			r = '_'
 		}
 		b.WriteRune(r)

@@ -8,15 +8,23 @@
 // and every participant receives short-lived credentials derived from it
 // when joining a call (Server.ICEServers, or the pure function Credentials):
 //
-//	username   = "<unix expiry>:<participant>"     e.g. "1767225600:p-7f3a"
+//	username   = "<unix expiry>:<session>:<participant>"   e.g. "1767225600:c_ab12:p-7f3a"
 //	credential = base64(HMAC-SHA1(Secret, username))
+//
+// (Without a session: "<unix expiry>:<participant>".) The session is an
+// opaque id, in Parley a consultation's: the expiry is never later than the
+// consultation's end (Grant.NotAfter), and with WithSessionCheck the
+// embedded server refuses the credentials once the session is no longer
+// open and closes the relays they hold (CloseEnded, and a sweep every 30s).
+// An external coturn only checks the expiry.
 //
 // This is the "TURN REST API" scheme (draft-uberti-behave-turn-rest) that
 // coturn implements as use-auth-secret. The TURN server recomputes the HMAC
 // from the username, so it can check a credential without any state, and
 // rejects it once the expiry (the number before the first ':') has passed.
 // A credential is only valid for TURN; leaking one gives relay access until
-// its expiry (Config.CredentialTTL, default 12h), nothing else.
+// its expiry (at most Config.CredentialTTL, default 12h, and never past
+// the consultation's end), nothing else.
 //
 // The participant part should be an opaque, pseudonymous id, never a name or
 // e-mail address: TURN servers (coturn in particular) log usernames.
@@ -36,12 +44,16 @@
 // pion's own log output is routed to the slog logger at debug level after the
 // same anonymisation.
 //
-// A relay must not become a way into the host or its network: peers that
-// are loopback, private (RFC 1918, ULA, CGNAT), link-local (including cloud
-// metadata at 169.254.169.254), multicast or reserved are refused, except
-// the server's own PublicIP and ListenIP and the ranges in
-// Config.AllowedPeers (e.g. the SFU's private address). One username may hold
-// at most 16 allocations at a time.
+// A relay must not become a way into the host or its network. The server's
+// own addresses (PublicIP, ListenIP and every interface address, loopback
+// included) are refused at every port but the ones the program allows
+// (WithOwnPorts: the SFU's media port) and the address:port pairs in
+// Config.AllowedPeerAddrs. Peers that are loopback, private (RFC 1918, ULA,
+// CGNAT), link-local (including cloud metadata at 169.254.169.254),
+// multicast or reserved are refused unless in Config.AllowedPeers. TURN
+// permissions are per IP address, so besides the permission check every
+// relay socket checks each datagram's address and port, both ways. One
+// username may hold at most 16 allocations at a time.
 //
 // # Using an external coturn instead
 //

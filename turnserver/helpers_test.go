@@ -53,7 +53,13 @@ type testServer struct {
 	reg  *prometheus.Registry
 }
 
-// loopbackConfig is an enabled configuration on 127.0.0.1, free ports.
+// peerIP is where the tests' UDP peers listen: a loopback address that is
+// not one of the server's own (127.0.0.1 is), allowed by loopbackConfig.
+const peerIP = "127.0.0.2"
+
+// loopbackConfig is an enabled configuration on 127.0.0.1, free ports,
+// that lets the relay reach loopback peers (tests run on loopback only);
+// the server's own address 127.0.0.1 stays refused.
 func loopbackConfig() Config {
 	cfg := DefaultConfig()
 	cfg.Enabled = true
@@ -61,10 +67,11 @@ func loopbackConfig() Config {
 	cfg.UDPPort, cfg.TCPPort = 0, 0
 	cfg.RelayMinPort, cfg.RelayMaxPort = 0, 0
 	cfg.Secret = testSecret
+	cfg.AllowedPeers = []string{"127.0.0.0/8"}
 	return cfg
 }
 
-func startServer(t *testing.T, mutate func(*Config)) *testServer {
+func startServer(t *testing.T, mutate func(*Config), opts ...Option) *testServer {
 	t.Helper()
 	cfg := loopbackConfig()
 	if mutate != nil {
@@ -73,7 +80,7 @@ func startServer(t *testing.T, mutate func(*Config)) *testServer {
 	logs := &lockedBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	reg := prometheus.NewRegistry()
-	s, err := New(cfg, log, reg)
+	s, err := New(cfg, log, reg, opts...)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}

@@ -15,6 +15,7 @@ type metrics struct {
 	active       prometheus.Gauge
 	authFailures prometheus.Counter
 	peerDenied   prometheus.Counter
+	revoked      prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -33,7 +34,11 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}),
 		peerDenied: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "parley_turn_peer_denied_total",
-			Help: "TURN permissions refused because the peer address is loopback, private or reserved.",
+			Help: "TURN permissions and relayed datagrams refused because the peer address is the server's own, loopback, private or reserved.",
+		}),
+		revoked: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "parley_turn_relays_revoked_total",
+			Help: "TURN relay allocations closed because their credentials expired or their consultation ended.",
 		}),
 	}
 	if reg == nil {
@@ -52,7 +57,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 }
 
 func (m *metrics) collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.allocations, m.active, m.authFailures, m.peerDenied}
+	return []prometheus.Collector{m.allocations, m.active, m.authFailures, m.peerDenied, m.revoked}
 }
 
 // unregister removes the collectors again, so a registry can outlive a Server.

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/turn/v4"
@@ -44,8 +45,49 @@ type Server struct {
 	quotaMu sync.Mutex
 	perUser map[string]int // open allocations per username
 
+	peers  atomic.Pointer[peerPolicy] // replaced when the interfaces' addresses change
+	own    []netip.Addr               // the public and listen addresses
+	relays relaySet                   // open relay sockets
+	opts   options
+
+	stop      chan struct{} // closed by Close: ends the sweeper
+	swept     sync.WaitGroup
 	closeOnce sync.Once
 	closeErr  error
+}
+
+// Option changes what New builds.
+type Option func(*options)
+
+type options struct {
+	sessionOpen func(session string) bool
+	ownPorts    []int
+	sweepEvery  time.Duration
+}
+
+// defaultSweepEvery is how often relays of ended sessions and expired
+// credentials are looked for.
+const defaultSweepEvery = 30 * time.Second
+
+// WithSessionCheck makes the server refuse credentials whose session
+// (Grant.Session, an opaque id such as a consultation's) open no longer
+// reports as open, and close their relays (CloseEnded, and every sweep
+// interval). open is called for every authenticated TURN request; it must
+// be cheap and safe for concurrent use.
+func WithSessionCheck(open func(session string) bool) Option {
+	return func(o *options) { o.sessionOpen = open }
+}
+
+// WithOwnPorts allows relaying to these UDP ports on the server's own
+// addresses (the SFU's media port, which browsers reach through TURN).
+func WithOwnPorts(ports ...int) Option {
+	return func(o *options) { o.ownPorts = append(o.ownPorts, ports...) }
+}
+
+// WithSweepInterval sets how often relays of ended sessions and expired
+// credentials are closed (default 30s).
+func WithSweepInterval(d time.Duration) Option {
+	return func(o *options) { o.sweepEvery = d }
 }
 
 // New starts the TURN server described by cfg: the embedded server on its
@@ -54,11 +96,15 @@ type Server struct {
 // that lists no ICE servers. log receives anonymised events (pion's own
 // logs at debug level); reg, if not nil, receives the metrics. Close the
 // Server to release its ports.
-func New(cfg Config, log *slog.Logger, reg prometheus.Registerer) (*Server, error) {
+func New(cfg Config, log *slog.Logger, reg prometheus.Registerer, opts ...Option) (*Server, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{cfg: cfg, log: log, perUser: make(map[string]int)}
+	s := &Server{cfg: cfg, log: log, perUser: make(map[string]int), stop: make(chan struct{})}
+	s.opts.sweepEvery = defaultSweepEvery
+	for _, o := range opts {
+		o(&s.opts)
+	}
 	if !cfg.Enabled {
 		return s, nil
 	}
@@ -93,7 +139,75 @@ func New(cfg Config, log *slog.Logger, reg prometheus.Registerer) (*Server, erro
 		m.unregister()
 		return nil, err
 	}
+	s.swept.Add(1)
+	go s.sweep()
 	return s, nil
+}
+
+// refreshPeers (re)builds the peer policy with the host's current
+// interface addresses.
+func (s *Server) refreshPeers() error {
+	own := append(slices.Clone(s.own), localAddrs()...)
+	peers, err := newPeerPolicy(s.cfg.AllowedPeers, s.cfg.AllowedPeerAddrs, s.opts.ownPorts, own...)
+	if err != nil {
+		return fmt.Errorf("turnserver: %w", err)
+	}
+	s.peers.Store(peers)
+	return nil
+}
+
+// sweep closes relays of ended sessions and expired credentials and picks
+// up changed interface addresses, until Close.
+func (s *Server) sweep() {
+	defer s.swept.Done()
+	t := time.NewTicker(s.opts.sweepEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case now := <-t.C:
+			s.CloseEnded(now)
+			_ = s.refreshPeers() // cannot fail: the same configuration parsed at start
+		}
+	}
+}
+
+// CloseEnded closes the relay allocations whose credentials are refused
+// now: expired, or (WithSessionCheck) their session is over. It returns
+// how many it closed. The sweeper calls it periodically; call it when a
+// session ends to cut its relays at once.
+func (s *Server) CloseEnded(now time.Time) int {
+	closed := 0
+	for _, c := range s.relays.snapshot() {
+		u := c.user()
+		if u == "" {
+			continue // being allocated
+		}
+		if err := s.refused(u, now); err != nil {
+			if c.Close() == nil {
+				closed++
+				s.log.Debug("turn: relay closed", "reason", err.Error())
+			}
+		}
+	}
+	if closed > 0 {
+		s.metrics.revoked.Add(float64(closed))
+	}
+	return closed
+}
+
+// refused says why username's credentials are not accepted now, or nil.
+func (s *Server) refused(username string, now time.Time) error {
+	if err := checkUsername(username, now); err != nil {
+		return err
+	}
+	if s.opts.sessionOpen != nil {
+		if session := sessionOf(username); session == "" || !s.opts.sessionOpen(session) {
+			return errSessionOver
+		}
+	}
+	return nil
 }
 
 // listen opens the sockets and starts pion's server.
@@ -110,30 +224,32 @@ func (s *Server) listen() error {
 		s.log.Warn("turn: turn.public_ip is not set; announcing this host's address for relayed traffic, "+
 			"set turn.public_ip if clients reach this host through NAT", "public_ip", public.String())
 	}
-	peers, err := newPeerPolicy(cfg.AllowedPeers, public, listenAddr)
-	if err != nil {
-		return fmt.Errorf("turnserver: turn.allowed_peers: %w", err)
+	s.own = []netip.Addr{public, listenAddr}
+	if err := s.refreshPeers(); err != nil {
+		return err
 	}
 	permit := func(client net.Addr, peer net.IP) bool {
-		if peers.permits(peer) {
+		if s.peers.Load().permits(peer) {
 			return true
 		}
 		s.metrics.peerDenied.Inc()
-		s.log.Debug("turn: relaying to a loopback, private or reserved peer refused (see turn.allowed_peers)",
+		s.log.Debug("turn: relaying to this server's own, a loopback, private or reserved address refused "+
+			"(see turn.allowed_peer_addrs, turn.allowed_peers)",
 			"client", anonAddr(client), "peer", anonymizeIP(peer.String()))
 		return false
 	}
 	relay := func() turn.RelayAddressGenerator {
 		if cfg.RelayMinPort == 0 {
-			return &turn.RelayAddressGeneratorStatic{RelayAddress: net.IP(public.AsSlice()), Address: listenIP}
+			return relayGenerator{s: s, RelayAddressGenerator: &turn.RelayAddressGeneratorStatic{
+				RelayAddress: net.IP(public.AsSlice()), Address: listenIP}}
 		}
-		return &turn.RelayAddressGeneratorPortRange{
+		return relayGenerator{s: s, RelayAddressGenerator: &turn.RelayAddressGeneratorPortRange{
 			RelayAddress: net.IP(public.AsSlice()),
 			Address:      listenIP,
 			MinPort:      uint16(cfg.RelayMinPort), // Validate bounds it to 1024-65535
 			MaxPort:      uint16(cfg.RelayMaxPort), // idem
 			MaxRetries:   3 * (cfg.RelayMaxPort - cfg.RelayMinPort + 1),
-		}
+		}}
 	}
 
 	sc := turn.ServerConfig{
@@ -149,6 +265,7 @@ func (s *Server) listen() error {
 	}
 
 	addr := func(port int) string { return net.JoinHostPort(listenIP, strconv.Itoa(port)) }
+	var err error
 	s.udp, err = net.ListenPacket("udp4", addr(cfg.UDPPort))
 	if err != nil {
 		return fmt.Errorf("turnserver: listen on UDP %s (turn.udp_port, turn.listen_ip): %w", addr(cfg.UDPPort), err)
@@ -252,7 +369,7 @@ func buildURLs(host string, udp, tcp, tlsAddr net.Addr) []string {
 // the request's MESSAGE-INTEGRITY with it (a wrong password shows up in
 // onAuth).
 func (s *Server) authKey(username, _ string, src net.Addr) ([]byte, bool) {
-	if err := checkUsername(username, time.Now()); err != nil {
+	if err := s.refused(username, time.Now()); err != nil {
 		s.metrics.authFailures.Inc()
 		s.log.Debug("turn: credentials refused", "client", anonAddr(src), "reason", err.Error())
 		return nil, false
@@ -285,6 +402,9 @@ func (s *Server) onAllocationCreated(src, _ net.Addr, _, username, _ string, rel
 	s.quotaMu.Lock()
 	s.perUser[username]++
 	s.quotaMu.Unlock()
+	if relay != nil {
+		s.relays.setUser(relay.String(), username)
+	}
 	s.metrics.allocations.Inc()
 	s.metrics.active.Inc()
 	port := ""
@@ -313,14 +433,34 @@ func (s *Server) Enabled() bool { return len(s.urls) > 0 }
 // candidates only (RTCConfiguration.iceTransportPolicy "relay").
 func (s *Server) RelayOnly() bool { return s.cfg.Enabled && s.cfg.RelayOnly }
 
+// Grant is whom TURN credentials are for, and until when at most.
+type Grant struct {
+	// Session is an opaque id of what the credentials belong to (a
+	// consultation); with WithSessionCheck they work while it is open.
+	Session string
+	// Participant is an opaque id (TURN servers log usernames).
+	Participant string
+	// NotAfter ends the credentials' validity earlier than
+	// Config.CredentialTTL (the consultation's end); zero: no bound.
+	NotAfter time.Time
+}
+
 // ICEServers returns the TURN servers for one participant with fresh
-// credentials valid for Config.CredentialTTL from now; nil when disabled.
-// participant should be an opaque id (TURN servers log usernames).
-func (s *Server) ICEServers(participant string, now time.Time) []webrtc.ICEServer {
+// credentials valid for Config.CredentialTTL from now, or until
+// g.NotAfter if that is sooner; nil when disabled or g.NotAfter has
+// passed.
+func (s *Server) ICEServers(g Grant, now time.Time) []webrtc.ICEServer {
 	if !s.Enabled() {
 		return nil
 	}
-	user, pass := Credentials(s.secret, safeParticipant(participant), s.cfg.CredentialTTL, now)
+	expiry := now.Add(s.cfg.CredentialTTL)
+	if !g.NotAfter.IsZero() && g.NotAfter.Before(expiry) {
+		expiry = g.NotAfter
+	}
+	if expiry.Unix() <= now.Unix() {
+		return nil
+	}
+	user, pass := sessionCredentials(s.secret, safeParticipant(g.Session), safeParticipant(g.Participant), expiry)
 	return []webrtc.ICEServer{{
 		URLs:           slices.Clone(s.urls),
 		Username:       user,
@@ -358,6 +498,8 @@ func (s *Server) TLSAddr() net.Addr {
 // It is idempotent. pion's goroutines end shortly after it returns.
 func (s *Server) Close() error {
 	s.closeOnce.Do(func() {
+		close(s.stop)
+		s.swept.Wait()
 		var errs []error
 		if s.turn != nil {
 			// Closes the UDP socket and the listeners; pion's read loops

@@ -18,7 +18,7 @@ import (
 // credentialsOf returns the username and password of ICEServers' answer.
 func credentialsOf(t *testing.T, s *Server, participant string) (user, pass string) {
 	t.Helper()
-	servers := s.ICEServers(participant, time.Now())
+	servers := s.ICEServers(Grant{Participant: participant}, time.Now())
 	if len(servers) != 1 {
 		t.Fatalf("ICEServers = %d servers, want 1", len(servers))
 	}
@@ -43,7 +43,7 @@ func TestPionClientRelays(t *testing.T) {
 				}
 			})
 			addr := map[string]net.Addr{"udp": ts.UDPAddr(), "tcp": ts.TCPAddr(), "tls": ts.TLSAddr()}[network]
-			peer := startEcho(t, "127.0.0.1")
+			peer := startEcho(t, peerIP)
 			user, pass := credentialsOf(t, ts.Server, "participant-"+network)
 
 			client, local, _ := dialPion(t, network, addr.String(), user, pass, tlsConf)
@@ -134,13 +134,14 @@ func TestPionClientRejected(t *testing.T) {
 	}
 }
 
-// TestPeerPolicy checks that the relay refuses loopback peers other than
-// its own address unless they are allowed.
+// TestPeerPolicy checks that the relay refuses loopback peers unless they
+// are allowed (its own address: TestOwnAddressRefused).
 func TestPeerPolicy(t *testing.T) {
 	peer := startEcho(t, "127.0.0.2")
 	for _, allowed := range []bool{false, true} {
 		t.Run(fmt.Sprintf("allowed=%v", allowed), func(t *testing.T) {
 			ts := startServer(t, func(c *Config) {
+				c.AllowedPeers = nil
 				if allowed {
 					c.AllowedPeers = []string{"127.0.0.2/32"}
 				}
@@ -173,7 +174,7 @@ func TestPeerPolicy(t *testing.T) {
 func TestRelayPortRange(t *testing.T) {
 	const lo, hi = 42170, 42179
 	ts := startServer(t, func(c *Config) { c.RelayMinPort, c.RelayMaxPort = lo, hi })
-	peer := startEcho(t, "127.0.0.1")
+	peer := startEcho(t, peerIP)
 	user, pass := credentialsOf(t, ts.Server, "p-range")
 	for i := range 3 {
 		client, _, _ := dialPion(t, "udp", ts.UDPAddr().String(), user, pass, nil)
@@ -234,7 +235,7 @@ func TestICEServers(t *testing.T) {
 			c.CredentialTTL = 2 * time.Hour
 			c.RelayOnly = true
 		})
-		got := ts.ICEServers("p-42", now)
+		got := ts.ICEServers(Grant{Participant: "p-42"}, now)
 		if len(got) != 1 {
 			t.Fatalf("got %d servers", len(got))
 		}
@@ -261,13 +262,13 @@ func TestICEServers(t *testing.T) {
 		}
 		// Each call mints its own credentials; the URL slice is a copy.
 		got[0].URLs[0] = "changed"
-		if again := ts.ICEServers("p-43", now); again[0].URLs[0] == "changed" || again[0].Username == wantUser {
+		if again := ts.ICEServers(Grant{Participant: "p-43"}, now); again[0].URLs[0] == "changed" || again[0].Username == wantUser {
 			t.Errorf("ICEServers shares state between calls: %+v", again)
 		}
 	})
 	t.Run("defaults to the listen address, tcp off", func(t *testing.T) {
 		ts := startServer(t, func(c *Config) { c.TCPPort = -1 })
-		got := ts.ICEServers("p", now)[0].URLs
+		got := ts.ICEServers(Grant{Participant: "p"}, now)[0].URLs
 		want := "turn:127.0.0.1:" + port(t, ts.UDPAddr()) + "?transport=udp"
 		if len(got) != 1 || got[0] != want || ts.TCPAddr() != nil || ts.TLSAddr() != nil {
 			t.Errorf("URLs = %q, want [%q]", got, want)
@@ -282,7 +283,7 @@ func TestICEServers(t *testing.T) {
 		if ts.UDPAddr() != nil || ts.TCPAddr() != nil {
 			t.Errorf("external mode listens: udp %v, tcp %v", ts.UDPAddr(), ts.TCPAddr())
 		}
-		got := ts.ICEServers("p-1", now)
+		got := ts.ICEServers(Grant{Participant: "p-1"}, now)
 		wantUser, wantPass := Credentials(testSecret, "p-1", DefaultCredentialTTL, now)
 		if len(got) != 1 || strings.Join(got[0].URLs, " ") != strings.Join(urls, " ") ||
 			got[0].Username != wantUser || got[0].Credential != wantPass {
@@ -294,7 +295,7 @@ func TestICEServers(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := s.ICEServers("p", now); got != nil || s.Enabled() || s.RelayOnly() || s.UDPAddr() != nil {
+		if got := s.ICEServers(Grant{Participant: "p"}, now); got != nil || s.Enabled() || s.RelayOnly() || s.UDPAddr() != nil {
 			t.Errorf("disabled server lists %+v", got)
 		}
 		if err := s.Close(); err != nil {
@@ -303,7 +304,7 @@ func TestICEServers(t *testing.T) {
 	})
 	t.Run("participant is sanitised", func(t *testing.T) {
 		ts := startServer(t, nil)
-		got := ts.ICEServers("a\nb"+strings.Repeat("x", 300), now)[0].Username
+		got := ts.ICEServers(Grant{Participant: "a\nb" + strings.Repeat("x", 300)}, now)[0].Username
 		if strings.ContainsAny(got, "\n") || len(got) > 11+128+1 {
 			t.Errorf("Username = %q", got)
 		}
@@ -355,7 +356,7 @@ func TestNewErrors(t *testing.T) {
 // allocation and an open TCP connection, and waits for every goroutine to
 // end.
 func TestCloseLeavesNoGoroutines(t *testing.T) {
-	peer := startEcho(t, "127.0.0.1")
+	peer := startEcho(t, peerIP)
 	time.Sleep(50 * time.Millisecond)
 	before := runtime.NumGoroutine()
 

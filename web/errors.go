@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"syscall"
 
 	"github.com/gin-gonic/gin"
 
@@ -63,6 +64,9 @@ func classify(err error) problem {
 		return p
 	}
 	switch {
+	case storageFull(err):
+		return problem{status: http.StatusInsufficientStorage, code: "insufficient_storage",
+			message: "the server's storage is full; nothing was saved, please try again later"}
 	case errors.Is(err, records.ErrBadCredentials):
 		return problem{status: http.StatusUnauthorized, code: "unauthorized", message: "wrong username or password"}
 	case errors.Is(err, records.ErrNotFound), errors.Is(err, signaling.ErrNoConsultation):
@@ -89,6 +93,12 @@ func classify(err error) problem {
 		return problem{status: http.StatusServiceUnavailable, code: "unavailable", message: "temporarily unavailable, please try again in a moment"}
 	}
 	return problem{status: http.StatusInternalServerError, code: "internal", message: "internal server error"}
+}
+
+// storageFull reports whether err is a write that failed because the disk
+// or the quota is full (files, documents, the records database).
+func storageFull(err error) bool {
+	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) || records.IsStorageFull(err)
 }
 
 // fail renders err as a JSON error body and aborts the chain. Server

@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"time"
 
@@ -16,8 +17,13 @@ func (s *Server) handleHealthz(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"status": "ok"})
 }
 
+// readyStatus is a failed readiness check that names its condition (the
+// disk check's "low" or "full") instead of "failed".
+type readyStatus interface{ ReadyStatus() string }
+
 // handleReadyz: GET /readyz runs the records ping and Deps.Ready. Failing
-// checks say "failed"; their errors go to the log, not to the client.
+// checks say "failed" (or their ReadyStatus); their errors go to the log,
+// not to the client.
 func (s *Server) handleReadyz(c *gin.Context) {
 	ctx, cancel := context.WithTimeout(c.Request.Context(), readyTimeout)
 	defer cancel()
@@ -36,6 +42,10 @@ func (s *Server) handleReadyz(c *gin.Context) {
 		}
 		ready = false
 		checks[name] = "failed"
+		var rs readyStatus
+		if errors.As(err, &rs) {
+			checks[name] = rs.ReadyStatus()
+		}
 		s.log.WarnContext(ctx, "readiness check failed", "check", name, "err", err)
 	}
 	if !ready {
