@@ -48,8 +48,7 @@ type Service struct {
 	now    func() time.Time
 	maxPDF int64
 
-	mu    sync.Mutex
-	locks map[string]*sync.Mutex // document id → its signing lock
+	locks docLocks // signing locks of the documents being signed now
 }
 
 // New returns the service. files is the document store (not the call's
@@ -63,20 +62,51 @@ func New(rec *records.Store, files *blobs.Store, keys *Keys, maxPDFBytes int64, 
 		log:    log,
 		now:    time.Now,
 		maxPDF: maxPDFBytes,
-		locks:  make(map[string]*sync.Mutex),
 	}
 }
 
-// docLock returns the lock that serialises signings of document id.
-func (s *Service) docLock(id string) *sync.Mutex {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	l := s.locks[id]
-	if l == nil {
-		l = new(sync.Mutex)
-		s.locks[id] = l
+// docLocks serialises the work on one document. An entry exists only
+// while someone holds or waits for its lock (reference counted), so the
+// map is as large as the signings in flight, whatever ids requests name.
+type docLocks struct {
+	mu sync.Mutex
+	m  map[string]*docLock
+}
+
+type docLock struct {
+	mu   sync.Mutex
+	refs int // holders and waiters; guarded by docLocks.mu
+}
+
+// lock takes document id's lock and returns its release.
+func (ls *docLocks) lock(id string) (unlock func()) {
+	ls.mu.Lock()
+	if ls.m == nil {
+		ls.m = make(map[string]*docLock)
 	}
-	return l
+	l := ls.m[id]
+	if l == nil {
+		l = new(docLock)
+		ls.m[id] = l
+	}
+	l.refs++
+	ls.mu.Unlock()
+	l.mu.Lock()
+	return func() {
+		l.mu.Unlock()
+		ls.mu.Lock()
+		if l.refs--; l.refs == 0 {
+			delete(ls.m, id)
+		}
+		ls.mu.Unlock()
+	}
+}
+
+// len is the number of entries (tests).
+func (ls *docLocks) len() int {
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	return len(ls.m)
 }
 
 // Presentation is a document an advisor presents for signature.
@@ -137,9 +167,12 @@ type Signing struct {
 // signs the PDF and stores the signed revision durably before recording
 // it. When anything fails, the document stays as it was.
 func (s *Service) Sign(ctx context.Context, sg Signing) (records.Document, error) {
-	l := s.docLock(sg.DocumentID)
-	l.Lock()
-	defer l.Unlock()
+	// A document that does not exist in this consultation takes no lock.
+	if _, err := s.rec.DocumentByID(ctx, sg.ConsultationID, sg.DocumentID); err != nil {
+		return records.Document{}, err
+	}
+	unlock := s.locks.lock(sg.DocumentID)
+	defer unlock()
 
 	d, err := s.rec.DocumentByID(ctx, sg.ConsultationID, sg.DocumentID)
 	if err != nil {
@@ -343,14 +376,13 @@ func (s *Service) Expire(ctx context.Context, cutoff time.Time) (int, error) {
 	}
 	n := 0
 	for _, d := range ds {
-		mu := s.docLock(d.ID)
-		mu.Lock()
+		unlock := s.locks.lock(d.ID)
 		err := s.rec.DeleteDocument(ctx, d.ID)
 		if err == nil {
 			s.removeBlob(ctx, d.ConsultationID, d.CurrentBlob)
 			n++
 		}
-		mu.Unlock()
+		unlock()
 		if err != nil {
 			return n, err
 		}
