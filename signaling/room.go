@@ -2,6 +2,7 @@ package signaling
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"maps"
 	"slices"
@@ -204,8 +205,37 @@ func (r *room) addCustomer(id ParticipantID, name, key string, now, expires time
 		state: StateWaiting, lastSeen: now,
 	}
 	r.addLocked(p)
+	// Until its first connection the customer is like one whose connection
+	// dropped: one who never connects leaves when the grace period ends.
+	r.startGraceLocked(p)
 	r.changedLocked()
 	return p, nil
+}
+
+// dropCustomer takes a customer out whom AddCustomer added but whose join
+// failed afterwards (web could not record it): no waiting entry, no
+// session stays behind. It waits until the store has forgotten them.
+func (r *room) dropCustomer(ctx context.Context, id ParticipantID) error {
+	r.mu.Lock()
+	p := r.byID[id]
+	if p == nil || p.role != RoleCustomer {
+		r.mu.Unlock()
+		return nil
+	}
+	p.stopGraceLocked()
+	p.state = StateLeft
+	if c := p.conn; c != nil {
+		c.close(websocket.StatusPolicyViolation, "join failed", closeFlush)
+		p.conn = nil
+	}
+	r.removeLocked(p)
+	r.changedLocked()
+	r.mu.Unlock()
+	r.log.Info("customer removed: join failed", "participant", p.id)
+	r.stopMedia(p, nil)
+	return r.q.do(ctx, "drop customer", func(ctx context.Context) error {
+		return errors.Join(r.store.Delete(ctx, p.sessionKey), r.store.RemoveWaiting(ctx, r.info.ID, p.id))
+	})
 }
 
 // staffParticipant returns the advisor for who, creating it (not yet

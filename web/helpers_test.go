@@ -131,6 +131,10 @@ func (h *fakeHub) Customer(ctx context.Context, id signaling.ConsultationID, coo
 	return acc, nil
 }
 
+func (h *fakeHub) DropCustomer(ctx context.Context, id signaling.ConsultationID, pid signaling.ParticipantID) error {
+	return nil
+}
+
 func (h *fakeHub) RemoveCustomer(ctx context.Context, id signaling.ConsultationID, pid signaling.ParticipantID) bool {
 	return false
 }
