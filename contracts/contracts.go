@@ -167,6 +167,9 @@ type Signing struct {
 // signs the PDF and stores the signed revision durably before recording
 // it. When anything fails, the document stays as it was.
 func (s *Service) Sign(ctx context.Context, sg Signing) (records.Document, error) {
+	// Names are checked where they are entered; one stored before that
+	// check still gets no control or text-direction character into the PDF.
+	sg.SignerName = records.StripText(sg.SignerName)
 	// A document that does not exist in this consultation takes no lock.
 	if _, err := s.rec.DocumentByID(ctx, sg.ConsultationID, sg.DocumentID); err != nil {
 		return records.Document{}, err
