@@ -314,13 +314,14 @@ func (s *Store) AcceptColleague(ctx context.Context, token string, userID int64)
 }
 
 // CanJoinAsStaff reports whether userID may see and join the consultation:
-// its advisor, a colleague who accepted an invite, or an admin. Error:
-// ErrNotFound for an unknown consultation.
+// its advisor or a colleague who accepted an invite. Admins are no
+// exception: they administer accounts and data-subject requests, but are
+// not participants of other advisors' calls. Error: ErrNotFound for an
+// unknown consultation.
 func (s *Store) CanJoinAsStaff(ctx context.Context, id string, userID int64) (bool, error) {
 	var ok bool
 	err := s.db.QueryRowContext(ctx, `SELECT c.advisor_id = ?1
 			OR EXISTS (SELECT 1 FROM consultation_staff cs WHERE cs.consultation_id = c.id AND cs.user_id = ?1)
-			OR EXISTS (SELECT 1 FROM users u WHERE u.id = ?1 AND u.role = 'admin')
 		FROM consultations c WHERE c.id = ?2`, userID, id).Scan(&ok)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, fmt.Errorf("records: consultation: %w", ErrNotFound)
