@@ -190,6 +190,15 @@ func (s *Service) Sign(ctx context.Context, sg Signing) (records.Document, error
 	case f.Signed():
 		return records.Document{}, ErrAlreadySigned
 	}
+	// The audit trail so far goes into the PDF too, under the signature;
+	// it also says whom a customer's field is bound to.
+	trail, err := s.rec.AuditTrail(ctx, d.ID)
+	if err != nil {
+		return records.Document{}, err
+	}
+	if who := boundTo(trail, sg.Field); f.Signer == records.SignerCustomer && who != "" && who != sg.SignerRef {
+		return records.Document{}, ErrNotYourField
+	}
 	capture, err := signature.DecodeCapture(sg.Capture)
 	if err != nil {
 		return records.Document{}, err
@@ -221,11 +230,6 @@ func (s *Service) Sign(ctx context.Context, sg Signing) (records.Document, error
 		if o.Name == sg.Field {
 			position = i
 		}
-	}
-	// The audit trail so far goes into the PDF too, under the signature.
-	trail, err := s.rec.AuditTrail(ctx, d.ID)
-	if err != nil {
-		return records.Document{}, err
 	}
 	trailJSON, err := json.Marshal(map[string]any{"format": "parley-audit-trail", "v": 1, "document": d.ID, "events": trail})
 	if err != nil {
@@ -282,6 +286,69 @@ func (s *Service) Sign(ctx context.Context, sg Signing) (records.Document, error
 	s.log.InfoContext(ctx, "document field signed", "consultation", d.ConsultationID, "document", d.ID,
 		"field", sg.Field, "revision", nd.Revision, "state", nd.State)
 	return nd, nil
+}
+
+// AuditFieldBound is the audit event that binds a customer's field to one
+// customer participant (BindCustomerField); detail "signer" names them.
+const AuditFieldBound = "field_bound"
+
+// boundTo returns the signer ref a field is bound to by the first
+// AuditFieldBound event for it, or "".
+func boundTo(trail []records.AuditEvent, field string) string {
+	for _, e := range trail {
+		if e.Kind != AuditFieldBound {
+			continue
+		}
+		var d struct {
+			Field  string `json:"field"`
+			Signer string `json:"signer"`
+		}
+		if json.Unmarshal(e.Detail, &d) == nil && d.Field == field {
+			return d.Signer
+		}
+	}
+	return ""
+}
+
+// BindCustomerField binds the customer's field of a document to one
+// customer participant (signerRef "participant:<id>") unless it is bound
+// already: the customer it was presented to, or the first who starts
+// signing it. From then on only they may sign it (Sign answers
+// ErrNotYourField to any other customer of the call). The binding is an
+// audit event by actor, so it is in the trail sealed into the signed PDF.
+// Errors: records.ErrNotFound, ErrNotYourField (not a customer's field,
+// or bound to someone else), ErrAlreadySigned.
+func (s *Service) BindCustomerField(ctx context.Context, cid, docID, field, signerRef, actor string) error {
+	if _, err := s.rec.DocumentByID(ctx, cid, docID); err != nil {
+		return err
+	}
+	unlock := s.locks.lock(docID)
+	defer unlock()
+	d, err := s.rec.DocumentByID(ctx, cid, docID)
+	if err != nil {
+		return err
+	}
+	f, ok := d.Field(field)
+	switch {
+	case !ok:
+		return fmt.Errorf("bind field %q: %w", field, records.ErrNotFound)
+	case f.Signer != records.SignerCustomer:
+		return ErrNotYourField
+	case f.Signed():
+		return ErrAlreadySigned
+	}
+	trail, err := s.rec.AuditTrail(ctx, d.ID)
+	if err != nil {
+		return err
+	}
+	switch who := boundTo(trail, field); who {
+	case signerRef:
+		return nil
+	case "":
+		return s.rec.AppendAudit(ctx, d.ID, AuditFieldBound, actor, map[string]any{"field": field, "signer": signerRef, "revision": d.Revision})
+	default:
+		return ErrNotYourField
+	}
 }
 
 // seal builds the biometric record, seals it and clears the plaintext.

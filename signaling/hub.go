@@ -306,6 +306,24 @@ func (h *Hub) AddCustomer(ctx context.Context, id ConsultationID, name string) (
 	return p.id, cookie, nil
 }
 
+// JoinedCustomers lists the customers in consultation id's call (joined,
+// or reconnecting to it), in the order they came.
+func (h *Hub) JoinedCustomers(id ConsultationID) []ParticipantID {
+	r, err := h.room(id)
+	if err != nil {
+		return nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []ParticipantID
+	for _, p := range r.order {
+		if p.role == RoleCustomer && p.inCallLocked() {
+			out = append(out, p.id)
+		}
+	}
+	return out
+}
+
 // DropCustomer undoes AddCustomer for a join that failed afterwards: the
 // customer leaves the room and their session and waiting entry are
 // deleted before it returns. An unknown customer is no error.

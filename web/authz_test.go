@@ -8,6 +8,7 @@ import (
 
 	"github.com/parley-video/parley/records"
 	"github.com/parley-video/parley/signaling"
+	"github.com/parley-video/parley/signature"
 )
 
 // TestNamesRefuseBidiControls: a customer's name at join, its correction
@@ -43,5 +44,80 @@ func TestNamesRefuseBidiControls(t *testing.T) {
 	}
 	if r := e.do(e.client(), "PATCH", "/api/v1/my-data", map[string]string{"name": "Kim Kundin"}, bearer...); r.StatusCode != http.StatusOK {
 		t.Fatalf("plain correction: %d %s", r.StatusCode, r.body)
+	}
+}
+
+// TestSecondCustomerCannotSignFirstsField: a customer's signature field
+// belongs to the customer it was presented to (the only one in the call),
+// or, with several in the call, to the first who starts signing; another
+// admitted customer gets 403 for it.
+func TestSecondCustomerCannotSignFirstsField(t *testing.T) {
+	e := newEnv(t)
+	withSigner(t, e)
+	adv, _ := e.loggedIn("anna", records.RoleAdvisor)
+	id, _ := e.createConsultation(adv, "Zwei Kunden")
+	base := "/api/v1/consultations/" + id + "/documents"
+	origin := []string{"Origin", e.ts.URL}
+	capture, err := signature.ExampleCapture().Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	present := func() documentJSON {
+		t.Helper()
+		r := e.staff(adv, "POST", base, map[string]any{"template": "contract", "signers": []string{"customer", "advisor"}})
+		if r.StatusCode != http.StatusCreated {
+			t.Fatalf("present: %d %s", r.StatusCode, r.body)
+		}
+		return docOf(t, r)
+	}
+	sign := func(c *http.Client, d documentJSON) response {
+		t.Helper()
+		return e.do(c, "POST", base+"/"+d.ID+"/sign/customer", string(capture), origin...)
+	}
+	progress := func(c *http.Client, d documentJSON) response {
+		t.Helper()
+		return e.do(c, "POST", base+"/"+d.ID+"/progress", map[string]any{"page": 1, "pages": d.Pages, "activity": "signing"}, origin...)
+	}
+
+	// Presented while only the first customer is in the call.
+	first := e.customer(id, "cookie-first", "p_first", signaling.StateJoined)
+	d1 := present()
+	second := e.customer(id, "cookie-second", "p_second", signaling.StateJoined)
+	if r := progress(second, d1); r.StatusCode != http.StatusForbidden {
+		t.Fatalf("second customer starts signing the first's field: %d %s", r.StatusCode, r.body)
+	}
+	if r := sign(second, d1); r.StatusCode != http.StatusForbidden {
+		t.Fatalf("second customer signs the first's field: %d %s", r.StatusCode, r.body)
+	}
+	if r := sign(first, d1); r.StatusCode != http.StatusOK {
+		t.Fatalf("first customer signs: %d %s", r.StatusCode, r.body)
+	}
+
+	// Presented with both in the call: the first to start signing has it.
+	d2 := present()
+	if r := progress(second, d2); r.StatusCode != http.StatusNoContent {
+		t.Fatalf("second customer starts signing: %d %s", r.StatusCode, r.body)
+	}
+	if r := progress(first, d2); r.StatusCode != http.StatusForbidden {
+		t.Fatalf("first customer starts signing a field the second started: %d %s", r.StatusCode, r.body)
+	}
+	if r := sign(first, d2); r.StatusCode != http.StatusForbidden {
+		t.Fatalf("first customer signs the second's field: %d %s", r.StatusCode, r.body)
+	}
+	if r := sign(second, d2); r.StatusCode != http.StatusOK {
+		t.Fatalf("second customer signs: %d %s", r.StatusCode, r.body)
+	}
+	trail, err := e.rec.AuditTrail(t.Context(), d2.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bound := false
+	for _, ev := range trail {
+		if ev.Kind == "field_bound" && strings.Contains(string(ev.Detail), `"signer":"participant:p_second"`) {
+			bound = true
+		}
+	}
+	if !bound {
+		t.Fatalf("no field_bound event for the second customer in %+v", trail)
 	}
 }

@@ -58,6 +58,8 @@ type Hub interface {
 	RemoveCustomer(ctx context.Context, id signaling.ConsultationID, pid signaling.ParticipantID) bool
 	RenameCustomer(ctx context.Context, id signaling.ConsultationID, pid signaling.ParticipantID, name string) bool
 	HasCustomer(id signaling.ConsultationID, pid signaling.ParticipantID) bool
+	// JoinedCustomers lists the customers in the call (documents.go).
+	JoinedCustomers(id signaling.ConsultationID) []signaling.ParticipantID
 }
 
 var _ Hub = (*signaling.Hub)(nil)
