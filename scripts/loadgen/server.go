@@ -73,6 +73,11 @@ func serveNode(args []string, stdout, stderr io.Writer) error {
 	cfg.RTC.IncludeLoopback = true
 	cfg.Consultation.MaxParticipants = 50
 	cfg.Auth.LoginAttemptsPerMinute = 100000
+	// Every simulated customer comes from loopback, many per invite, and a
+	// few advisors hold every call.
+	cfg.Consultation.JoinsPerMinute = 10000
+	cfg.Consultation.JoinsPerNetworkPerMinute = 10000
+	cfg.Consultation.MaxOpenPerAdvisor = 10000
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
 	ctx, cancel := context.WithCancel(context.Background())
