@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parley-video/parley/config"
 	"github.com/parley-video/parley/records"
 	"github.com/parley-video/parley/signaling"
 	"github.com/parley-video/parley/signature"
@@ -120,4 +121,27 @@ func TestSecondCustomerCannotSignFirstsField(t *testing.T) {
 	if !bound {
 		t.Fatalf("no field_bound event for the second customer in %+v", trail)
 	}
+}
+
+// TestConsultationsPerAdvisorCapped: an advisor holds at most
+// consultation.max_open_per_advisor open consultations (409 too_many);
+// ending one makes room; other advisors are not affected.
+func TestConsultationsPerAdvisorCapped(t *testing.T) {
+	e := newEnv(t, func(c *config.Config) { c.Consultation.MaxOpenPerAdvisor = 3 })
+	anna, _ := e.loggedIn("anna", records.RoleAdvisor)
+	bert, _ := e.loggedIn("bert", records.RoleAdvisor)
+	var ids []string
+	for range 3 {
+		id, _ := e.createConsultation(anna, "")
+		ids = append(ids, id)
+	}
+	r := e.staff(anna, "POST", "/api/v1/consultations", map[string]string{"title": "one too many"})
+	if r.StatusCode != http.StatusConflict || r.errCode(t) != "too_many" {
+		t.Fatalf("fourth consultation: %d %s", r.StatusCode, r.body)
+	}
+	e.createConsultation(bert, "Bert's")
+	if r := e.staff(anna, "POST", "/api/v1/consultations/"+ids[0]+"/end", nil); r.StatusCode != http.StatusOK {
+		t.Fatalf("end: %d %s", r.StatusCode, r.body)
+	}
+	e.createConsultation(anna, "after ending one")
 }
