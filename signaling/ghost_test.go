@@ -59,3 +59,24 @@ func TestDropCustomer(t *testing.T) {
 		t.Fatalf("second drop: %v", err)
 	}
 }
+
+// TestGoneCustomersBounded: a room remembers a bounded number of customers
+// who left, however many joins came and went.
+func TestGoneCustomersBounded(t *testing.T) {
+	e, _, _ := callSetup(t, testConfig())
+	for range maxGone + 100 {
+		pid, _ := e.addCustomer(t, "c1", "Kim")
+		if err := e.hub.DropCustomer(t.Context(), "c1", pid); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r, err := e.hub.room("c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.gone) != maxGone || len(r.goneFIFO) != maxGone || len(r.order) != 1 {
+		t.Fatalf("gone %d (fifo %d), known %d; want %d gone and only the advisor known", len(r.gone), len(r.goneFIFO), len(r.order), maxGone)
+	}
+}

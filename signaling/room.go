@@ -100,6 +100,7 @@ type room struct {
 	byID         map[ParticipantID]*participant
 	staff        map[int64]*participant
 	gone         map[ParticipantID]struct{} // customers who left or were rejected
+	goneFIFO     []ParticipantID            // gone, oldest first (bounded by maxGone)
 	chat         chatLog                    // chat.go
 	joined       int                        // as reported to metrics
 	waiting      int
@@ -125,6 +126,11 @@ func newRoom(info ConsultationInfo, cfg *Config, media Media, store SessionStore
 		gone:  make(map[ParticipantID]struct{}),
 	}
 }
+
+// maxGone bounds the customers a room remembers as gone (so that a stored
+// session of theirs is not restored); their sessions are deleted from the
+// store too, so forgetting the oldest only matters if that failed.
+const maxGone = 4096
 
 // maxKnown bounds the participants a room keeps (joined, waiting, and
 // those who lost their connection and may come back).
@@ -162,6 +168,11 @@ func (r *room) removeLocked(p *participant) {
 		delete(r.staff, p.staffID)
 	} else {
 		r.gone[p.id] = struct{}{}
+		r.goneFIFO = append(r.goneFIFO, p.id)
+		if len(r.goneFIFO) > maxGone {
+			delete(r.gone, r.goneFIFO[0])
+			r.goneFIFO = slices.Delete(r.goneFIFO, 0, 1)
+		}
 	}
 }
 
