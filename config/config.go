@@ -142,6 +142,14 @@ type ConsultationConfig struct {
 	MaxParticipants int `yaml:"max_participants"`
 	// MaxDuration ends a consultation that runs longer.
 	MaxDuration time.Duration `yaml:"max_duration"`
+	// MaxOpenPerAdvisor caps the open consultations one advisor holds at
+	// a time; creating one more is refused (409 too_many).
+	MaxOpenPerAdvisor int `yaml:"max_open_per_advisor"`
+	// JoinsPerMinute is how many customers may join through one invite
+	// per minute, from all networks together; JoinsPerNetworkPerMinute
+	// from one client network (IPv4 /24, IPv6 /48). More get 429.
+	JoinsPerMinute           int `yaml:"joins_per_minute"`
+	JoinsPerNetworkPerMinute int `yaml:"joins_per_network_per_minute"`
 }
 
 // SignalingConfig governs the WebSocket protocol.
@@ -254,6 +262,10 @@ func Default() Config {
 			InviteTTL:       24 * time.Hour,
 			MaxParticipants: 8,
 			MaxDuration:     8 * time.Hour,
+
+			MaxOpenPerAdvisor:        20,
+			JoinsPerMinute:           30,
+			JoinsPerNetworkPerMinute: 6,
 		},
 		Signaling: SignalingConfig{
 			MaxMessageBytes: 64 << 10,
@@ -384,6 +396,15 @@ func (c *Config) Validate() error {
 	}
 	if c.Consultation.MaxDuration < time.Minute {
 		bad("consultation.max_duration", "%s is too short; use at least 1m", c.Consultation.MaxDuration)
+	}
+	if c.Consultation.MaxOpenPerAdvisor < 1 || c.Consultation.MaxOpenPerAdvisor > 10000 {
+		bad("consultation.max_open_per_advisor", "%d is outside 1..10000", c.Consultation.MaxOpenPerAdvisor)
+	}
+	if c.Consultation.JoinsPerMinute < 1 || c.Consultation.JoinsPerMinute > 10000 {
+		bad("consultation.joins_per_minute", "%d is outside 1..10000", c.Consultation.JoinsPerMinute)
+	}
+	if n := c.Consultation.JoinsPerNetworkPerMinute; n < 1 || n > c.Consultation.JoinsPerMinute {
+		bad("consultation.joins_per_network_per_minute", "%d is outside 1..joins_per_minute (%d)", n, c.Consultation.JoinsPerMinute)
 	}
 	if c.Signaling.MaxMessageBytes < 4096 || c.Signaling.MaxMessageBytes > 16<<20 {
 		bad("signaling.max_message_bytes", "%d is outside 4096..16777216 (SDP offers need a few KiB)", c.Signaling.MaxMessageBytes)

@@ -48,8 +48,7 @@ type Service struct {
 	now    func() time.Time
 	maxPDF int64
 
-	mu    sync.Mutex
-	locks map[string]*sync.Mutex // document id → its signing lock
+	locks docLocks // signing locks of the documents being signed now
 }
 
 // New returns the service. files is the document store (not the call's
@@ -63,20 +62,51 @@ func New(rec *records.Store, files *blobs.Store, keys *Keys, maxPDFBytes int64, 
 		log:    log,
 		now:    time.Now,
 		maxPDF: maxPDFBytes,
-		locks:  make(map[string]*sync.Mutex),
 	}
 }
 
-// docLock returns the lock that serialises signings of document id.
-func (s *Service) docLock(id string) *sync.Mutex {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	l := s.locks[id]
-	if l == nil {
-		l = new(sync.Mutex)
-		s.locks[id] = l
+// docLocks serialises the work on one document. An entry exists only
+// while someone holds or waits for its lock (reference counted), so the
+// map is as large as the signings in flight, whatever ids requests name.
+type docLocks struct {
+	mu sync.Mutex
+	m  map[string]*docLock
+}
+
+type docLock struct {
+	mu   sync.Mutex
+	refs int // holders and waiters; guarded by docLocks.mu
+}
+
+// lock takes document id's lock and returns its release.
+func (ls *docLocks) lock(id string) (unlock func()) {
+	ls.mu.Lock()
+	if ls.m == nil {
+		ls.m = make(map[string]*docLock)
 	}
-	return l
+	l := ls.m[id]
+	if l == nil {
+		l = new(docLock)
+		ls.m[id] = l
+	}
+	l.refs++
+	ls.mu.Unlock()
+	l.mu.Lock()
+	return func() {
+		l.mu.Unlock()
+		ls.mu.Lock()
+		if l.refs--; l.refs == 0 {
+			delete(ls.m, id)
+		}
+		ls.mu.Unlock()
+	}
+}
+
+// len is the number of entries (tests).
+func (ls *docLocks) len() int {
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	return len(ls.m)
 }
 
 // Presentation is a document an advisor presents for signature.
@@ -137,9 +167,15 @@ type Signing struct {
 // signs the PDF and stores the signed revision durably before recording
 // it. When anything fails, the document stays as it was.
 func (s *Service) Sign(ctx context.Context, sg Signing) (records.Document, error) {
-	l := s.docLock(sg.DocumentID)
-	l.Lock()
-	defer l.Unlock()
+	// Names are checked where they are entered; one stored before that
+	// check still gets no control or text-direction character into the PDF.
+	sg.SignerName = records.StripText(sg.SignerName)
+	// A document that does not exist in this consultation takes no lock.
+	if _, err := s.rec.DocumentByID(ctx, sg.ConsultationID, sg.DocumentID); err != nil {
+		return records.Document{}, err
+	}
+	unlock := s.locks.lock(sg.DocumentID)
+	defer unlock()
 
 	d, err := s.rec.DocumentByID(ctx, sg.ConsultationID, sg.DocumentID)
 	if err != nil {
@@ -153,6 +189,15 @@ func (s *Service) Sign(ctx context.Context, sg Signing) (records.Document, error
 		return records.Document{}, ErrNotYourField
 	case f.Signed():
 		return records.Document{}, ErrAlreadySigned
+	}
+	// The audit trail so far goes into the PDF too, under the signature;
+	// it also says whom a customer's field is bound to.
+	trail, err := s.rec.AuditTrail(ctx, d.ID)
+	if err != nil {
+		return records.Document{}, err
+	}
+	if who := boundTo(trail, sg.Field); f.Signer == records.SignerCustomer && who != "" && who != sg.SignerRef {
+		return records.Document{}, ErrNotYourField
 	}
 	capture, err := signature.DecodeCapture(sg.Capture)
 	if err != nil {
@@ -185,11 +230,6 @@ func (s *Service) Sign(ctx context.Context, sg Signing) (records.Document, error
 		if o.Name == sg.Field {
 			position = i
 		}
-	}
-	// The audit trail so far goes into the PDF too, under the signature.
-	trail, err := s.rec.AuditTrail(ctx, d.ID)
-	if err != nil {
-		return records.Document{}, err
 	}
 	trailJSON, err := json.Marshal(map[string]any{"format": "parley-audit-trail", "v": 1, "document": d.ID, "events": trail})
 	if err != nil {
@@ -246,6 +286,69 @@ func (s *Service) Sign(ctx context.Context, sg Signing) (records.Document, error
 	s.log.InfoContext(ctx, "document field signed", "consultation", d.ConsultationID, "document", d.ID,
 		"field", sg.Field, "revision", nd.Revision, "state", nd.State)
 	return nd, nil
+}
+
+// AuditFieldBound is the audit event that binds a customer's field to one
+// customer participant (BindCustomerField); detail "signer" names them.
+const AuditFieldBound = "field_bound"
+
+// boundTo returns the signer ref a field is bound to by the first
+// AuditFieldBound event for it, or "".
+func boundTo(trail []records.AuditEvent, field string) string {
+	for _, e := range trail {
+		if e.Kind != AuditFieldBound {
+			continue
+		}
+		var d struct {
+			Field  string `json:"field"`
+			Signer string `json:"signer"`
+		}
+		if json.Unmarshal(e.Detail, &d) == nil && d.Field == field {
+			return d.Signer
+		}
+	}
+	return ""
+}
+
+// BindCustomerField binds the customer's field of a document to one
+// customer participant (signerRef "participant:<id>") unless it is bound
+// already: the customer it was presented to, or the first who starts
+// signing it. From then on only they may sign it (Sign answers
+// ErrNotYourField to any other customer of the call). The binding is an
+// audit event by actor, so it is in the trail sealed into the signed PDF.
+// Errors: records.ErrNotFound, ErrNotYourField (not a customer's field,
+// or bound to someone else), ErrAlreadySigned.
+func (s *Service) BindCustomerField(ctx context.Context, cid, docID, field, signerRef, actor string) error {
+	if _, err := s.rec.DocumentByID(ctx, cid, docID); err != nil {
+		return err
+	}
+	unlock := s.locks.lock(docID)
+	defer unlock()
+	d, err := s.rec.DocumentByID(ctx, cid, docID)
+	if err != nil {
+		return err
+	}
+	f, ok := d.Field(field)
+	switch {
+	case !ok:
+		return fmt.Errorf("bind field %q: %w", field, records.ErrNotFound)
+	case f.Signer != records.SignerCustomer:
+		return ErrNotYourField
+	case f.Signed():
+		return ErrAlreadySigned
+	}
+	trail, err := s.rec.AuditTrail(ctx, d.ID)
+	if err != nil {
+		return err
+	}
+	switch who := boundTo(trail, field); who {
+	case signerRef:
+		return nil
+	case "":
+		return s.rec.AppendAudit(ctx, d.ID, AuditFieldBound, actor, map[string]any{"field": field, "signer": signerRef, "revision": d.Revision})
+	default:
+		return ErrNotYourField
+	}
 }
 
 // seal builds the biometric record, seals it and clears the plaintext.
@@ -343,14 +446,13 @@ func (s *Service) Expire(ctx context.Context, cutoff time.Time) (int, error) {
 	}
 	n := 0
 	for _, d := range ds {
-		mu := s.docLock(d.ID)
-		mu.Lock()
+		unlock := s.locks.lock(d.ID)
 		err := s.rec.DeleteDocument(ctx, d.ID)
 		if err == nil {
 			s.removeBlob(ctx, d.ConsultationID, d.CurrentBlob)
 			n++
 		}
-		mu.Unlock()
+		unlock()
 		if err != nil {
 			return n, err
 		}

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 )
 
@@ -70,6 +71,18 @@ func (s *Store) consultation(ctx context.Context, q execQuerier, id string) (Con
 // stored). title may be empty; it is trimmed and at most MaxTitleLen
 // characters.
 func (s *Store) CreateConsultation(ctx context.Context, advisorID int64, title string, inviteTTL time.Duration) (Consultation, string, error) {
+	return s.CreateConsultationCapped(ctx, advisorID, title, inviteTTL, 0, time.Time{})
+}
+
+// CreateConsultationCapped is CreateConsultation for an advisor who may
+// hold at most maxOpen open consultations created after openSince (older
+// ones have outlived their maximum duration); 0 means no cap. The count
+// and the insert are one statement, so concurrent creations cannot
+// exceed the cap. Error ErrTooMany when it is reached.
+func (s *Store) CreateConsultationCapped(ctx context.Context, advisorID int64, title string, inviteTTL time.Duration, maxOpen int, openSince time.Time) (Consultation, string, error) {
+	if maxOpen <= 0 {
+		maxOpen = math.MaxInt32
+	}
 	title, err := CleanText("title", title, MaxTitleLen)
 	if err != nil {
 		return Consultation{}, "", err
@@ -85,13 +98,20 @@ func (s *Store) CreateConsultation(ctx context.Context, advisorID int64, title s
 		return Consultation{}, "", fmt.Errorf("records: create consultation: %w", err)
 	}
 	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, `INSERT INTO consultations (id, title, advisor_id, state, created_at, invite_hash, invite_expires_at)
-		VALUES (?, ?, ?, 'open', ?, ?, ?)`,
-		id, title, advisorID, now.UnixMilli(), hashToken(token), now.Add(inviteTTL).UnixMilli()); err != nil {
+	res, err := tx.ExecContext(ctx, `INSERT INTO consultations (id, title, advisor_id, state, created_at, invite_hash, invite_expires_at)
+		SELECT ?1, ?2, ?3, 'open', ?4, ?5, ?6
+		WHERE (SELECT COUNT(*) FROM consultations WHERE advisor_id = ?3 AND state = 'open' AND created_at > ?7) < ?8`,
+		id, title, advisorID, now.UnixMilli(), hashToken(token), now.Add(inviteTTL).UnixMilli(), openSince.UnixMilli(), maxOpen)
+	if err != nil {
 		if isForeignKeyViolation(err) {
 			return Consultation{}, "", fmt.Errorf("records: create consultation: advisor %d: %w", advisorID, ErrNotFound)
 		}
 		return Consultation{}, "", fmt.Errorf("records: create consultation: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return Consultation{}, "", fmt.Errorf("records: create consultation: %w", err)
+	} else if n == 0 {
+		return Consultation{}, "", fmt.Errorf("records: create consultation: %d open: %w", maxOpen, ErrTooMany)
 	}
 	c, err := s.consultation(ctx, tx, id)
 	if err != nil {
@@ -294,13 +314,14 @@ func (s *Store) AcceptColleague(ctx context.Context, token string, userID int64)
 }
 
 // CanJoinAsStaff reports whether userID may see and join the consultation:
-// its advisor, a colleague who accepted an invite, or an admin. Error:
-// ErrNotFound for an unknown consultation.
+// its advisor or a colleague who accepted an invite. Admins are no
+// exception: they administer accounts and data-subject requests, but are
+// not participants of other advisors' calls. Error: ErrNotFound for an
+// unknown consultation.
 func (s *Store) CanJoinAsStaff(ctx context.Context, id string, userID int64) (bool, error) {
 	var ok bool
 	err := s.db.QueryRowContext(ctx, `SELECT c.advisor_id = ?1
 			OR EXISTS (SELECT 1 FROM consultation_staff cs WHERE cs.consultation_id = c.id AND cs.user_id = ?1)
-			OR EXISTS (SELECT 1 FROM users u WHERE u.id = ?1 AND u.role = 'admin')
 		FROM consultations c WHERE c.id = ?2`, userID, id).Scan(&ok)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, fmt.Errorf("records: consultation: %w", ErrNotFound)

@@ -39,14 +39,31 @@ type Answer struct {
 // AddCustomer records a customer who joined, with their answers to the
 // questions before joining, in one transaction.
 func (s *Store) AddCustomer(ctx context.Context, c Customer, before map[string]string) error {
+	return s.JoinCustomer(ctx, c, before, nil)
+}
+
+// JoinCustomer is AddCustomer with the customer's consent record (nil for
+// an anonymous join), all in one transaction: when any write fails,
+// nothing of the join is recorded.
+func (s *Store) JoinCustomer(ctx context.Context, c Customer, before map[string]string, consent *Consent) error {
 	if c.ConsultationID == "" || c.ParticipantID == "" {
 		return invalid("customer", "needs consultation and participant")
+	}
+	if consent != nil && (consent.TextVersion == "" || consent.Lang == "") {
+		return invalid("consent", "needs text version and language")
 	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("records: add customer: %w", err)
 	}
 	defer tx.Rollback()
+	if consent != nil {
+		if _, err := tx.ExecContext(ctx,
+			"INSERT INTO consents (consultation_id, participant_id, text_version, lang, given_at) VALUES (?, ?, ?, ?, ?)",
+			c.ConsultationID, c.ParticipantID, consent.TextVersion, consent.Lang, consent.GivenAt.UnixMilli()); err != nil {
+			return fmt.Errorf("records: record consent: %w", err)
+		}
+	}
 	if _, err := tx.ExecContext(ctx,
 		"INSERT INTO customers (consultation_id, participant_id, name, anonymous, joined_at) VALUES (?, ?, ?, ?, ?)",
 		c.ConsultationID, c.ParticipantID, c.Name, boolInt(c.Anonymous), c.JoinedAt.UnixMilli()); err != nil {

@@ -43,6 +43,9 @@ var (
 	ErrBadCredentials = errors.New("records: wrong username or password")
 	// ErrConflict: the user name is taken.
 	ErrConflict = errors.New("records: already exists")
+	// ErrTooMany: a configured cap is reached (open consultations of one
+	// advisor).
+	ErrTooMany = errors.New("records: limit reached")
 	// ErrInvalid: an argument failed validation; the concrete error is a
 	// *ValidationError that says which and why.
 	ErrInvalid = errors.New("records: invalid argument")

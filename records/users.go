@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 )
 
@@ -90,7 +89,8 @@ func checkPassword(password string) error {
 }
 
 // CleanText trims s and checks it is at most max characters without control
-// characters; field names the input in the error.
+// or text-direction characters (forbiddenInText); field names the input in
+// the error.
 func CleanText(field, s string, max int) (string, error) {
 	s = strings.TrimSpace(s)
 	if !utf8.ValidString(s) {
@@ -100,8 +100,8 @@ func CleanText(field, s string, max int) (string, error) {
 		return "", invalid(field, fmt.Sprintf("must be at most %d characters long", max))
 	}
 	for _, c := range s {
-		if unicode.IsControl(c) {
-			return "", invalid(field, "must not contain control characters")
+		if forbiddenInText(c) {
+			return "", invalid(field, "must not contain control or text-direction characters (such as U+202E)")
 		}
 	}
 	return s, nil

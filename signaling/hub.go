@@ -307,6 +307,41 @@ func (h *Hub) AddCustomer(ctx context.Context, id ConsultationID, name string) (
 	return p.id, cookie, nil
 }
 
+// JoinedCustomers lists the customers in consultation id's call (joined,
+// or reconnecting to it), in the order they came.
+func (h *Hub) JoinedCustomers(id ConsultationID) []ParticipantID {
+	r, err := h.room(id)
+	if err != nil {
+		return nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []ParticipantID
+	for _, p := range r.order {
+		if p.role == RoleCustomer && p.inCallLocked() {
+			out = append(out, p.id)
+		}
+	}
+	return out
+}
+
+// DropCustomer undoes AddCustomer for a join that failed afterwards: the
+// customer leaves the room and their session and waiting entry are
+// deleted before it returns. An unknown customer is no error.
+func (h *Hub) DropCustomer(ctx context.Context, id ConsultationID, pid ParticipantID) error {
+	r, err := h.room(id)
+	if err != nil {
+		return nil // ended or closed: End deletes the sessions
+	}
+	ctx, cancel := h.storeCtx(ctx)
+	defer cancel()
+	if err := r.dropCustomer(ctx, pid); err != nil {
+		h.markStoreFailed()
+		return fmt.Errorf("drop customer: %w", unavailable("delete session", err))
+	}
+	return nil
+}
+
 // ServeCustomer upgrades a customer's request to the protocol WebSocket;
 // cookie is the parley_session value. Errors before the upgrade are
 // written as JSON with the matching status (503 unavailable while the

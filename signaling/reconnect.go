@@ -127,6 +127,7 @@ func (r *room) attach(p *participant, c *conn, gen uint64, welcome func(Particip
 		r.log.Info("signaling connection replaced", "participant", p.id)
 	}
 	p.conn = c
+	p.stopGraceLocked() // also the deadline of a customer's first connection
 	wasReconnecting := p.state == StateReconnecting
 	switch p.state {
 	case StateLeft: // an advisor who left or whose grace period ended
@@ -203,10 +204,12 @@ func (p *participant) stopGraceLocked() {
 
 // graceOver ends the grace period of p (timer seq): p has left. A
 // customer's session is deleted (the cookie then gets 401); an advisor may
-// come back by connecting again.
+// come back by connecting again. A customer who never connected (waiting,
+// or admitted meanwhile, without a connection) leaves the same way.
 func (r *room) graceOver(p *participant, seq uint64) {
 	r.mu.Lock()
-	if r.done || p.graceSeq != seq || p.state != StateReconnecting {
+	noConn := p.conn == nil && (p.state == StateWaiting || p.state == StateJoined)
+	if r.done || p.graceSeq != seq || (p.state != StateReconnecting && !noConn) {
 		r.mu.Unlock()
 		return
 	}

@@ -2,6 +2,7 @@ package signaling
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"maps"
 	"slices"
@@ -99,6 +100,7 @@ type room struct {
 	byID         map[ParticipantID]*participant
 	staff        map[int64]*participant
 	gone         map[ParticipantID]struct{} // customers who left or were rejected
+	goneFIFO     []ParticipantID            // gone, oldest first (bounded by maxGone)
 	chat         chatLog                    // chat.go
 	joined       int                        // as reported to metrics
 	waiting      int
@@ -124,6 +126,11 @@ func newRoom(info ConsultationInfo, cfg *Config, media Media, store SessionStore
 		gone:  make(map[ParticipantID]struct{}),
 	}
 }
+
+// maxGone bounds the customers a room remembers as gone (so that a stored
+// session of theirs is not restored); their sessions are deleted from the
+// store too, so forgetting the oldest only matters if that failed.
+const maxGone = 4096
 
 // maxKnown bounds the participants a room keeps (joined, waiting, and
 // those who lost their connection and may come back).
@@ -161,6 +168,11 @@ func (r *room) removeLocked(p *participant) {
 		delete(r.staff, p.staffID)
 	} else {
 		r.gone[p.id] = struct{}{}
+		r.goneFIFO = append(r.goneFIFO, p.id)
+		if len(r.goneFIFO) > maxGone {
+			delete(r.gone, r.goneFIFO[0])
+			r.goneFIFO = slices.Delete(r.goneFIFO, 0, 1)
+		}
 	}
 }
 
@@ -204,8 +216,37 @@ func (r *room) addCustomer(id ParticipantID, name, key string, now, expires time
 		state: StateWaiting, lastSeen: now,
 	}
 	r.addLocked(p)
+	// Until its first connection the customer is like one whose connection
+	// dropped: one who never connects leaves when the grace period ends.
+	r.startGraceLocked(p)
 	r.changedLocked()
 	return p, nil
+}
+
+// dropCustomer takes a customer out whom AddCustomer added but whose join
+// failed afterwards (web could not record it): no waiting entry, no
+// session stays behind. It waits until the store has forgotten them.
+func (r *room) dropCustomer(ctx context.Context, id ParticipantID) error {
+	r.mu.Lock()
+	p := r.byID[id]
+	if p == nil || p.role != RoleCustomer {
+		r.mu.Unlock()
+		return nil
+	}
+	p.stopGraceLocked()
+	p.state = StateLeft
+	if c := p.conn; c != nil {
+		c.close(websocket.StatusPolicyViolation, "join failed", closeFlush)
+		p.conn = nil
+	}
+	r.removeLocked(p)
+	r.changedLocked()
+	r.mu.Unlock()
+	r.log.Info("customer removed: join failed", "participant", p.id)
+	r.stopMedia(p, nil)
+	return r.q.do(ctx, "drop customer", func(ctx context.Context) error {
+		return errors.Join(r.store.Delete(ctx, p.sessionKey), r.store.RemoveWaiting(ctx, r.info.ID, p.id))
+	})
 }
 
 // staffParticipant returns the advisor for who, creating it (not yet

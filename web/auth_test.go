@@ -248,8 +248,9 @@ func TestRoles(t *testing.T) {
 	if r := e.do(back, "GET", "/api/v1/me", nil); r.StatusCode != 200 {
 		t.Fatalf("backoffice /me: %d", r.StatusCode)
 	}
-	if r := e.do(admin, "GET", "/api/v1/consultations/"+id, nil); r.StatusCode != 200 {
-		t.Fatalf("admin reads a consultation: %d", r.StatusCode)
+	// An admin is no member of an advisor's consultation: 404 (API.md).
+	if r := e.do(admin, "GET", "/api/v1/consultations/"+id, nil); r.StatusCode != 404 {
+		t.Fatalf("admin reads another advisor's consultation: %d", r.StatusCode)
 	}
 	if _, tok := e.createConsultation(admin, "admin's"); tok == "" {
 		t.Fatal("admin cannot create")

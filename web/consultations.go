@@ -131,7 +131,9 @@ func (s *Server) handleCreateConsultation(c *gin.Context) error {
 	if err := decodeJSON(c, &req, true); err != nil {
 		return err
 	}
-	con, token, err := s.rec.CreateConsultation(c.Request.Context(), staffUser(c).ID, req.Title, s.cfg.Consultation.InviteTTL)
+	cc := s.cfg.Consultation
+	con, token, err := s.rec.CreateConsultationCapped(c.Request.Context(), staffUser(c).ID, req.Title, cc.InviteTTL,
+		cc.MaxOpenPerAdvisor, s.now().Add(-cc.MaxDuration))
 	if err != nil {
 		return err
 	}

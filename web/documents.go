@@ -31,6 +31,7 @@ import (
 type Signer interface {
 	Present(ctx context.Context, p contracts.Presentation) (records.Document, error)
 	Sign(ctx context.Context, sg contracts.Signing) (records.Document, error)
+	BindCustomerField(ctx context.Context, cid, docID, field, signerRef, actor string) error
 	Open(ctx context.Context, cid, docID string) (records.Document, io.ReadSeekCloser, int64, error)
 	EndConsultation(ctx context.Context, cid string) error
 }
@@ -221,6 +222,17 @@ func (s *Server) handlePresent(c *gin.Context) error {
 	d, err := s.signer.Present(ctx, p)
 	if err != nil {
 		return err
+	}
+	// Presented while one customer is in the call: the customer's field is
+	// theirs. With several, it goes to the first who starts signing.
+	if cs := s.hub.JoinedCustomers(signaling.ConsultationID(who.con.ID)); len(cs) == 1 {
+		for _, f := range d.Fields {
+			if f.Signer == records.SignerCustomer {
+				if err := s.signer.BindCustomerField(ctx, who.con.ID, d.ID, f.Name, "participant:"+string(cs[0]), who.id); err != nil {
+					return err
+				}
+			}
+		}
 	}
 	s.pushDocument(d)
 	c.JSON(http.StatusCreated, toDocumentJSON(d))
@@ -458,6 +470,17 @@ func (s *Server) handleProgress(c *gin.Context) error {
 	}
 	if b.Pages != d.Pages || b.Page < 1 || b.Page > d.Pages {
 		return errBadRequest(fmt.Sprintf("page must be 1..%d and pages %d", d.Pages, d.Pages))
+	}
+	// A customer who starts signing is bound to the customer's field: no
+	// other customer of the call can sign it after that.
+	if b.Activity == "signing" && !who.advisor && s.signer != nil {
+		for _, f := range d.Fields {
+			if f.Signer == records.SignerCustomer && !f.Signed() {
+				if err := s.signer.BindCustomerField(ctx, who.con.ID, d.ID, f.Name, who.id, who.id); err != nil {
+					return err
+				}
+			}
+		}
 	}
 	if b.Page == d.Pages && s.viewed.first(d.ID+"|"+who.id+"|"+strconv.Itoa(d.Revision)) {
 		if err := s.rec.AppendAudit(ctx, d.ID, "viewed", who.id, map[string]any{"pages": d.Pages, "revision": d.Revision, "sha256": d.CurrentSHA256}); err != nil {

@@ -174,7 +174,7 @@ func TestDocumentSignedInCall(t *testing.T) {
 	for _, ev := range trail {
 		kinds = append(kinds, ev.Kind)
 	}
-	if got := strings.Join(kinds, ","); got != "presented,viewed,signed,signed,downloaded,downloaded" {
+	if got := strings.Join(kinds, ","); got != "presented,field_bound,viewed,signed,signed,downloaded,downloaded" {
 		t.Fatalf("audit kinds %s", got)
 	}
 	if err := records.VerifyAuditChain(trail); err != nil {

@@ -75,6 +75,8 @@ func classify(err error) problem {
 		return problem{status: http.StatusGone, code: "expired", message: "the link has expired"}
 	case errors.Is(err, records.ErrEnded), errors.Is(err, signaling.ErrEnded):
 		return problem{status: http.StatusGone, code: "ended", message: "the consultation has ended"}
+	case errors.Is(err, records.ErrTooMany):
+		return problem{status: http.StatusConflict, code: "too_many", message: "you hold the most open consultations allowed; end one first"}
 	case errors.Is(err, records.ErrConflict):
 		return problem{status: http.StatusConflict, code: "conflict", message: "already exists"}
 	case errors.Is(err, signaling.ErrFull):

@@ -10,6 +10,7 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -131,12 +132,29 @@ func (h *fakeHub) Customer(ctx context.Context, id signaling.ConsultationID, coo
 	return acc, nil
 }
 
+func (h *fakeHub) DropCustomer(ctx context.Context, id signaling.ConsultationID, pid signaling.ParticipantID) error {
+	return nil
+}
+
 func (h *fakeHub) RemoveCustomer(ctx context.Context, id signaling.ConsultationID, pid signaling.ParticipantID) bool {
 	return false
 }
 
 func (h *fakeHub) RenameCustomer(ctx context.Context, id signaling.ConsultationID, pid signaling.ParticipantID, name string) bool {
 	return false
+}
+
+func (h *fakeHub) JoinedCustomers(id signaling.ConsultationID) []signaling.ParticipantID {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []signaling.ParticipantID
+	for _, acc := range h.access {
+		if acc.Consultation == id && acc.State == signaling.StateJoined {
+			out = append(out, acc.Participant)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 func (h *fakeHub) HasCustomer(id signaling.ConsultationID, pid signaling.ParticipantID) bool {

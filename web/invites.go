@@ -4,6 +4,8 @@ import (
 	"context"
 	"math"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -95,6 +97,9 @@ func (s *Server) handleJoin(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := s.allowJoin(c, con.ID); err != nil {
+		return err
+	}
 	consentAt := s.now()
 	remaining := s.remaining(con)
 
@@ -104,19 +109,13 @@ func (s *Server) handleJoin(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	// The participant id exists only now; the record carries the time the
-	// consent was given, before anything was processed.
-	if req.Consent {
-		if err := s.rec.RecordConsent(ctx, con.ID, string(pid), s.consent.Version, req.Lang, consentAt); err != nil {
-			return err
-		}
-	}
-	if err := s.rec.AddCustomer(ctx, records.Customer{ConsultationID: con.ID, ParticipantID: string(pid),
-		Name: name, Anonymous: !req.Consent, JoinedAt: consentAt}, answers); err != nil {
-		return err
-	}
-	token, err := s.rec.SubjectToken(ctx, records.Subject{ConsultationID: con.ID, ParticipantID: string(pid)})
+	// From here on a failure takes the customer out again: no waiting
+	// entry, no session and no record of a join that did not happen.
+	token, err := s.recordJoin(ctx, con.ID, string(pid), name, req.Consent, req.Lang, answers, consentAt)
 	if err != nil {
+		if derr := s.hub.DropCustomer(context.WithoutCancel(ctx), cid, pid); derr != nil {
+			s.log.WarnContext(ctx, "undo failed join", "consultation", con.ID, "err", derr)
+		}
 		return err
 	}
 	http.SetCookie(c.Writer, &http.Cookie{
@@ -126,5 +125,45 @@ func (s *Server) handleJoin(c *gin.Context) error {
 	})
 	c.JSON(http.StatusOK, gin.H{"consultationId": con.ID, "participantId": string(pid),
 		"anonymous": !req.Consent, "myDataUrl": "/my-data#" + token, "myDataToken": token})
+	return nil
+}
+
+// recordJoin records a customer who was just added to the hub: consent
+// (the time it was given, before anything was processed), name and
+// answers in one transaction; it returns the data-subject token.
+func (s *Server) recordJoin(ctx context.Context, cid, pid, name string, consented bool, lang string, answers map[string]string, at time.Time) (string, error) {
+	token, err := s.rec.SubjectToken(ctx, records.Subject{ConsultationID: cid, ParticipantID: pid})
+	if err != nil {
+		return "", err
+	}
+	var consent *records.Consent
+	if consented {
+		consent = &records.Consent{ConsultationID: cid, ParticipantID: pid, TextVersion: s.consent.Version, Lang: lang, GivenAt: at}
+	}
+	err = s.rec.JoinCustomer(ctx, records.Customer{ConsultationID: cid, ParticipantID: pid,
+		Name: name, Anonymous: !consented, JoinedAt: at}, answers, consent)
+	if err != nil {
+		return "", err
+	}
+	return token, nil
+}
+
+// errJoinsLimited: too many joins through one invite.
+var errJoinsLimited = &apiError{http.StatusTooManyRequests, "rate_limited", "too many people joined through this link just now; try again shortly"}
+
+// allowJoin takes a join of consultation cid from the caller's network
+// from the per-invite limits (consultation.joins_per_minute and
+// joins_per_network_per_minute); 429 with Retry-After when one is used up.
+// Keys are consultation ids, so tokens that resolve to nothing cost no
+// state.
+func (s *Server) allowJoin(c *gin.Context, cid string) error {
+	ok, wait := s.joinsNet.allow(cid + "|" + s.anonClient(c.Request))
+	if ok {
+		ok, wait = s.joinsInvite.allow(cid)
+	}
+	if !ok {
+		c.Header("Retry-After", strconv.Itoa(max(1, int(wait.Seconds()))))
+		return errJoinsLimited
+	}
 	return nil
 }

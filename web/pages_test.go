@@ -468,6 +468,7 @@ func TestWebSocketRoute(t *testing.T) {
 	e := newEnv(t)
 	anna, _ := e.loggedIn("anna", records.RoleAdvisor)
 	carl, _ := e.loggedIn("carl", records.RoleAdvisor)
+	dora, _ := e.loggedIn("dora", records.RoleAdmin)
 	id, token := e.createConsultation(anna, "WS")
 	cust := e.client()
 	if r := e.do(cust, "POST", "/api/v1/invites/"+token+"/join", map[string]any{"consent": true, "consentVersion": e.consentVersion(token), "lang": "de"}); r.StatusCode != 200 {
@@ -487,7 +488,8 @@ func TestWebSocketRoute(t *testing.T) {
 		{"advisor", anna, id, nil, 200, "staff " + id + " Anna Muster"},
 		{"customer", cust, id, nil, 200, "customer " + id + " session-cookie-value"},
 		{"nobody", e.client(), id, nil, 401, ""},
-		{"other advisor", carl, id, nil, 403, ""},
+		{"other advisor", carl, id, nil, 404, ""}, // non-members: 404 (API.md)
+		{"admin, not a member", dora, id, nil, 404, ""},
 		{"unknown consultation", anna, "c_nope", nil, 404, ""},
 		{"ended consultation", cust, endedID, nil, 410, ""},
 		{"foreign origin", anna, id, []string{"Origin", "https://evil.example"}, 403, ""},

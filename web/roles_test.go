@@ -175,6 +175,13 @@ func TestEveryRouteRefusesTheWrongRole(t *testing.T) {
 			cases = []want{{"anonymous", anon, true}, {"customer", customer, true}, {"other advisor", stranger, true},
 				{"back office", back, false}, {"owner", owner, false}}
 		}
+		// An admin who is not a member gets 404, as any non-member.
+		switch {
+		case acc == consultRole && strings.Contains(r.Path, ":id"), acc == callMember, acc == callAdvisor, acc == hubChecked:
+			if code := call(admin, r.Method, path); code != http.StatusNotFound {
+				t.Errorf("%s as admin (not a member): %d, want 404", key, code)
+			}
+		}
 		for _, w := range cases {
 			code := call(w.c, r.Method, path)
 			if w.refuse && !refused(code) {

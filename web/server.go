@@ -50,11 +50,16 @@ type Hub interface {
 	SetAvailable(ctx context.Context, userID int64, name string, available bool) error
 	// Notify pushes a server message (document events) into a live call.
 	Notify(id signaling.ConsultationID, to signaling.Audience, msg any) bool
+	// DropCustomer undoes AddCustomer for a join that failed afterwards
+	// (no waiting entry, no session stays).
+	DropCustomer(ctx context.Context, id signaling.ConsultationID, pid signaling.ParticipantID) error
 	// RemoveCustomer, RenameCustomer and HasCustomer serve data-subject
 	// requests in a live call (subject.go).
 	RemoveCustomer(ctx context.Context, id signaling.ConsultationID, pid signaling.ParticipantID) bool
 	RenameCustomer(ctx context.Context, id signaling.ConsultationID, pid signaling.ParticipantID, name string) bool
 	HasCustomer(id signaling.ConsultationID, pid signaling.ParticipantID) bool
+	// JoinedCustomers lists the customers in the call (documents.go).
+	JoinedCustomers(id signaling.ConsultationID) []signaling.ParticipantID
 }
 
 var _ Hub = (*signaling.Hub)(nil)
@@ -121,6 +126,10 @@ type Server struct {
 	escrowFP string       // privacy notice
 	ended    func()       // Deps.ConsultationEnded
 	access   *accessWriter
+
+	// Joins per invite (invites.go): per consultation, and per
+	// consultation and client network.
+	joinsInvite, joinsNet *limiter
 }
 
 // New builds the server. cfg should have passed config.Validate.
@@ -182,6 +191,8 @@ func New(cfg config.Config, deps Deps, log *slog.Logger) (*Server, error) {
 	if deps.Now != nil {
 		s.now = deps.Now
 	}
+	s.joinsInvite = newLimiter(max(1, cfg.Consultation.JoinsPerMinute), time.Minute, time.Now)
+	s.joinsNet = newLimiter(max(1, cfg.Consultation.JoinsPerNetworkPerMinute), time.Minute, time.Now)
 	s.access = newAccessWriter(deps.Records, log)
 	s.engine = s.routes(deps.Metrics)
 	return s, nil

@@ -3,13 +3,14 @@ package web
 import (
 	"github.com/gin-gonic/gin"
 
+	"github.com/parley-video/parley/records"
 	"github.com/parley-video/parley/signaling"
 )
 
 // handleWS: GET /ws/:id, the protocol WebSocket (signaling/PROTOCOL.md).
 // Staff with access join as advisors; otherwise the parley_session cookie
 // decides (the hub checks it). Unknown consultation 404, ended 410, no
-// credentials 401, staff without access and no session 403.
+// credentials 401, staff without access and no session 404 (API.md).
 func (s *Server) handleWS(c *gin.Context) error {
 	ctx := c.Request.Context()
 	con, err := s.rec.ConsultationByID(ctx, c.Param("id"))
@@ -47,7 +48,7 @@ func (s *Server) handleWS(c *gin.Context) error {
 		return nil
 	}
 	if isStaff {
-		return errForbidden("not a participant of this consultation")
+		return records.ErrNotFound // as for every consultation route (API.md)
 	}
 	return errUnauthorized("no session for this consultation")
 }

@@ -74,6 +74,11 @@ func serveNode(args []string, stdout, stderr io.Writer) error {
 	cfg.Consultation.MaxParticipants = 50
 	cfg.Auth.LoginAttemptsPerMinute = 100000
 	cfg.HTTP.MaxConnectionsPerNetwork = 0 // every generated client comes from 127.0.0.1
+	// Every simulated customer comes from loopback, many per invite, and a
+	// few advisors hold every call.
+	cfg.Consultation.JoinsPerMinute = 10000
+	cfg.Consultation.JoinsPerNetworkPerMinute = 10000
+	cfg.Consultation.MaxOpenPerAdvisor = 10000
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
 	ctx, cancel := context.WithCancel(context.Background())
