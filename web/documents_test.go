@@ -36,7 +36,7 @@ func withSigner(t *testing.T, e *env) *contracts.Keys {
 		t.Fatal(err)
 	}
 	e.srv.signer = contracts.New(e.rec, docs, keys, e.cfg.Signature.MaxPDFBytes, log)
-	e.srv.verifier = contracts.NewVerifier(keys, 0)
+	e.srv.verifier = contracts.NewVerifier(keys, 0, nil)
 	return keys
 }
 
