@@ -31,7 +31,7 @@ const (
 	pdfParseTimeout = 10 * time.Second
 	// maxObjStmBytes bounds one object stream, inflated (refused beyond).
 	maxObjStmBytes = 16 << 20
-	// maxStreamBytes is how much of one stream intake inflates.
+	// maxStreamBytes bounds one stream, inflated (refused beyond).
 	maxStreamBytes = 64 << 20
 	// maxInflateBytes bounds everything intake inflates in one document
 	// (object streams and other streams together; refused beyond).
@@ -101,7 +101,7 @@ func loadPDF(ctx context.Context, data []byte, maxBytes int64) (*PDFInfo, error)
 		if info, err = describe(r); err != nil {
 			return err
 		}
-		return walkObjects(ctx, r, budget)
+		return walkObjects(ctx, r, int64(len(data)), budget)
 	})
 	if err != nil {
 		return nil, err

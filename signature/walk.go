@@ -9,14 +9,15 @@ import (
 )
 
 // walkObjects is the last step of intake: it reads every object stored
-// directly in the file and inflates every stream whose filters the reader
-// knows (at most maxStreamBytes of each), counting against the document's
-// inflate budget. A document that passes is known to be bounded for the
+// directly in the file, checks each stream's /Length (a direct integer
+// within the file) and inflates every stream whose filters the reader
+// knows, refusing one that inflates to more than maxStreamBytes or a
+// document whose streams together exceed its inflate budget. A document that passes is known to be bounded for the
 // later in-process parses (signing, attachments) as well. Objects inside
 // object streams were checked by lexCheck after one bounded inflation of
 // their stream; resolving each of them here would inflate the stream once
 // per object.
-func walkObjects(ctx context.Context, r *pdf.Reader, budget *inflateBudget) error {
+func walkObjects(ctx context.Context, r *pdf.Reader, size int64, budget *inflateBudget) error {
 	xs := r.Xref()
 	if len(xs) > maxPDFObjects+1 {
 		return fmt.Errorf("%w: more than %d objects", ErrPDFMalformed, maxPDFObjects)
@@ -29,10 +30,19 @@ func walkObjects(ctx context.Context, r *pdf.Reader, budget *inflateBudget) erro
 			return fmt.Errorf("%w: %w", ErrPDFMalformed, ctx.Err())
 		}
 		v, err := r.GetObject(uint32(id))
-		if err != nil || v.Kind() != pdf.Stream || !inflatable(v) {
+		if err != nil || v.Kind() != pdf.Stream {
 			continue
 		}
-		n, _ := io.Copy(io.Discard, io.LimitReader(v.Reader(), maxStreamBytes))
+		if l := v.Key("Length"); l.Kind() != pdf.Integer || l.Int64() < 0 || l.Int64() > size {
+			return fmt.Errorf("%w: object %d: stream /Length is not an integer within the file", ErrPDFMalformed, id)
+		}
+		if !inflatable(v) {
+			continue
+		}
+		n, _ := io.Copy(io.Discard, io.LimitReader(v.Reader(), maxStreamBytes+1))
+		if n > maxStreamBytes {
+			return fmt.Errorf("%w: object %d: a stream inflates to more than %d bytes", ErrPDFMalformed, id, maxStreamBytes)
+		}
 		if err := budget.spend(n); err != nil {
 			return err
 		}
