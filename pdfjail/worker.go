@@ -111,7 +111,7 @@ func ServeWorker(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer)
 		fmt.Fprintln(stderr, "pdf worker: set limits:", err)
 		return 2
 	}
-	if req.PDFLength < 0 || req.PDFLength > req.MemoryBytes {
+	if req.PDFLength < 0 {
 		fmt.Fprintln(stderr, "pdf worker: bad PDF length", req.PDFLength)
 		return 2
 	}
