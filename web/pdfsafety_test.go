@@ -3,6 +3,7 @@ package web
 import (
 	"bytes"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 	"github.com/parley-video/parley/config"
 	"github.com/parley-video/parley/contracts"
 	"github.com/parley-video/parley/hostilepdf"
+	"github.com/parley-video/parley/pdfjail"
 	"github.com/parley-video/parley/records"
 	"github.com/parley-video/parley/signature"
 )
@@ -174,4 +176,32 @@ func childProcesses(t *testing.T) []int {
 		}
 	}
 	return out
+}
+
+// Every PDF worker busy and the wait over: 503 busy with Retry-After.
+func TestPDFWorkersBusyThroughServer(t *testing.T) {
+	e := newEnv(t)
+	keys := withSigner(t, e)
+	workers, err := pdfjail.New(pdfjail.Config{Workers: 1, Queue: 1, QueueWait: 100 * time.Millisecond, Timeout: 30 * time.Second}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.srv.verifier = contracts.NewVerifier(keys, 0, workers)
+	back, _ := e.loggedIn("bea", records.RoleBackoffice)
+	slow := string(hostilepdf.Slow())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		e.staff(back, "POST", "/api/v1/verify", slow, "Content-Type", "application/pdf")
+	}()
+	for deadline := time.Now().Add(10 * time.Second); len(childProcesses(t)) == 0; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the first verification never started a worker")
+		}
+	}
+	r := e.staff(back, "POST", "/api/v1/verify", slow, "Content-Type", "application/pdf")
+	if r.StatusCode != http.StatusServiceUnavailable || r.errCode(t) != "busy" || r.Header.Get("Retry-After") != "5" {
+		t.Fatalf("second verification: %d %v %s", r.StatusCode, r.Header, r.body)
+	}
+	<-done
 }
