@@ -25,10 +25,28 @@ type Case struct {
 	PDF     []byte
 }
 
-// Corpus returns every case. It takes about a second (the decompression
+// Corpus returns every case. It takes a few seconds (the decompression
 // bombs compress a gigabyte of zeros in layers).
-func Corpus() []Case {
-	bomb := zeroBomb(1 << 30) // 1 GiB of zeros, deflated twice
+func Corpus() []Case { return corpus(1 << 30) }
+
+// FuzzSeeds returns the cases of at most 64 KiB, with 1 MiB bombs: the
+// same structures, quick to build and to run under the fuzzer's coverage
+// instrumentation (a 1 GiB bomb alone kept it from finishing its baseline
+// in 30 s).
+func FuzzSeeds() [][]byte {
+	var out [][]byte
+	for _, c := range corpus(1 << 20) {
+		if len(c.PDF) <= 64<<10 {
+			out = append(out, c.PDF)
+		}
+	}
+	return out
+}
+
+// corpus builds the cases with decompression bombs of bombSize zeros.
+func corpus(bombSize int) []Case {
+	bomb := zeroBomb(bombSize) // deflated twice
+	// The descriptions give the sizes of Corpus().
 	cases := []Case{
 		{"xref-stream-W-huge", "xref stream /W [1 2^40 1]: a row buffer of 1 TiB", xrefStream("/W [1 1099511627776 1]", "", nil)},
 		{"xref-stream-W-negative", "xref stream /W [1 -8 1]: negative slice bounds", xrefStream("/W [1 -8 1]", "", nil)},
@@ -45,10 +63,10 @@ func Corpus() []Case {
 		{"trailer-Size-huge", "trailer /Size 2^40", rawXref("xref\n0 1\n0000000000 65535 f \ntrailer\n<< /Size 1099511627776 /Root 1 0 R >>\n")},
 		{"stream-Length-huge", "content stream /Length 2^62", withObjects(map[int]string{4: "<< /Length 4611686018427387904 >>\nstream\nBT ET\nendstream"})},
 		{"stream-Length-negative", "content stream /Length -1", withObjects(map[int]string{4: "<< /Length -1 >>\nstream\nBT ET\nendstream"})},
-		{"flate-bomb-1GiB", "a stream that inflates to 1 GiB (two Flate layers)", withObjects(map[int]string{4: streamObj("/Filter [/FlateDecode /FlateDecode]", bomb)})},
-		{"embedded-file-bomb-1GiB", "an attachment that inflates to 1 GiB", embeddedBomb(bomb)},
-		{"objstm-bomb-1GiB", "an object stream that inflates to 1 GiB", objStm("/N 1 /First 4 /Filter [/FlateDecode /FlateDecode]", bomb)},
-		{"objstm-single-flate-bomb", "an object stream of 256 MiB zeros in one Flate layer", objStm("/N 1 /First 4 /Filter /FlateDecode", deflate(make([]byte, 256<<20)))},
+		{"flate-bomb", "a stream that inflates to 1 GiB (two Flate layers)", withObjects(map[int]string{4: streamObj("/Filter [/FlateDecode /FlateDecode]", bomb)})},
+		{"embedded-file-bomb", "an attachment that inflates to 1 GiB", embeddedBomb(bomb)},
+		{"objstm-bomb", "an object stream that inflates to 1 GiB", objStm("/N 1 /First 4 /Filter [/FlateDecode /FlateDecode]", bomb)},
+		{"objstm-single-flate-bomb", "an object stream of 256 MiB zeros in one Flate layer", objStm("/N 1 /First 4 /Filter /FlateDecode", deflate(make([]byte, bombSize/4)))},
 		{"objstm-N-huge", "object stream /N 2^31: 2^31 token reads", objStm("/N 2147483647 /First 8 /Filter /FlateDecode", deflate([]byte("1 0 2 0 << /Type /Catalog /Pages 2 0 R >>")))},
 		{"objstm-First-huge", "object stream /First 2^62", objStm("/N 1 /First 4611686018427387904 /Filter /FlateDecode", deflate([]byte("1 0 << /Type /Catalog /Pages 2 0 R >>")))},
 		{"objstm-Extends-loop", "object stream /Extends itself: the reader searches forever", objStm("/N 1 /First 4 /Extends 5 0 R /Filter /FlateDecode", deflate([]byte("7 0 << >>")))},
