@@ -233,6 +233,9 @@ func TestRunawayWorkerKilled(t *testing.T) {
 
 // A worker exceeding its memory limit dies alone.
 func TestWorkerOutOfMemory(t *testing.T) {
+	if raceMemoryFactor > 1 {
+		t.Skip("under the race detector the worker's memory limit is raised")
+	}
 	r, logs := newRunner(t, Config{MemoryBytes: 64 << 20})
 	big := append([]byte("%PDF-1.7\n"), make([]byte, 96<<20)...)
 	_, err := r.Intake(t.Context(), big, 200<<20)

@@ -161,7 +161,7 @@ func work(ctx context.Context, req request, pdf []byte) (any, error) {
 func setLimits(memoryBytes, cpuSeconds int64) error {
 	if memoryBytes > 0 {
 		debug.SetMemoryLimit(memoryBytes / 4 * 3)
-		lim := uint64(memoryBytes)
+		lim := uint64(memoryBytes) * raceMemoryFactor
 		if err := unix.Setrlimit(unix.RLIMIT_DATA, &unix.Rlimit{Cur: lim, Max: lim}); err != nil {
 			return fmt.Errorf("RLIMIT_DATA: %w", err)
 		}
