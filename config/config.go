@@ -399,8 +399,8 @@ func (c *Config) Validate() error {
 	if c.Signature.PDFWorkers < 1 || c.Signature.PDFWorkers > 64 {
 		bad("signature.pdf_workers", "%d is outside 1..64", c.Signature.PDFWorkers)
 	}
-	if c.Signature.PDFWorkerTimeout < time.Second || c.Signature.PDFWorkerTimeout > 10*time.Minute {
-		bad("signature.pdf_worker_timeout", "%v is outside 1s..10m", c.Signature.PDFWorkerTimeout)
+	if c.Signature.PDFWorkerTimeout < 100*time.Millisecond || c.Signature.PDFWorkerTimeout > 10*time.Minute {
+		bad("signature.pdf_worker_timeout", "%v is outside 100ms..10m", c.Signature.PDFWorkerTimeout)
 	}
 	// A verification holds up to 4×max_pdf_bytes of PDF in the child.
 	if minMB := 128 + 6*c.Signature.MaxPDFBytes>>20; c.Signature.PDFWorkerMemoryMB < minMB || c.Signature.PDFWorkerMemoryMB > 64<<10 {

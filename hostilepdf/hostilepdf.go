@@ -84,7 +84,8 @@ func corpus(bombSize int) []Case {
 }
 
 // Slow returns a well-formed PDF that is merely expensive: 300,000 objects
-// (13 MB), which intake reads one by one (seconds of CPU). Tests run it
+// (13 MB), which intake reads one by one (about a second of CPU on the
+// 2-core test machine). Tests run it
 // with a short worker timeout to show that a runaway worker is killed.
 func Slow() []byte { return manyObjects(300000) }
 

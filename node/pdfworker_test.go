@@ -28,7 +28,8 @@ func TestMain(m *testing.M) {
 // (in this process it would pass after seconds of CPU).
 func TestNodeParsesPDFsInWorkers(t *testing.T) {
 	cfg := testConfig(t)
-	cfg.Signature.PDFWorkerTimeout = time.Second
+	// Slow() takes about a second of CPU here; 100 ms leaves a wide margin.
+	cfg.Signature.PDFWorkerTimeout = 100 * time.Millisecond
 	n := startNode(t, cfg)
 	present := func(pdf []byte) error {
 		_, err := n.Contracts.Present(t.Context(), contracts.Presentation{ConsultationID: "c_1", Name: "x.pdf", PDF: pdf,
