@@ -71,6 +71,7 @@ func corpus(bombSize int) []Case {
 		{"objstm-First-huge", "object stream /First 2^62", objStm("/N 1 /First 4611686018427387904 /Filter /FlateDecode", deflate([]byte("1 0 << /Type /Catalog /Pages 2 0 R >>")))},
 		{"objstm-Extends-loop", "object stream /Extends itself: the reader searches forever", objStm("/N 1 /First 4 /Extends 5 0 R /Filter /FlateDecode", deflate([]byte("7 0 << >>")))},
 		{"objstm-N-ref", "object stream /N by reference", objStm("/N 9 0 R /First 4 /Filter /FlateDecode", deflate([]byte("1 0 << /Type /Catalog /Pages 2 0 R >>")))},
+		{"objstm-resolve-amplification", "2,000 pages at the end of a 15 MiB object stream: the reader inflates the stream again for each (30 GB)", resolveAmplification(2000, 15<<20)},
 		{"deep-arrays", "arrays nested 100,000 deep", withObjects(map[int]string{4: strings.Repeat("[", 100000) + strings.Repeat("]", 100000)})},
 		{"deep-dicts", "dictionaries nested 50,000 deep", withObjects(map[int]string{4: strings.Repeat("<< /A ", 50000) + strings.Repeat(">> ", 50000)})},
 		{"unterminated-array", "an array open at endobj (the reader appends nulls forever)", withObjects(map[int]string{4: "[1 2 3"})},
@@ -264,6 +265,56 @@ func objStm(dict string, data []byte) []byte {
 		}
 	}
 	fmt.Fprintf(&b, "6 0 obj\n<< /Type /XRef /W [1 4 2] /Size 10 /Root 1 0 R /Length %d >>\nstream\n%s\nendstream\nendobj\n", rows.Len(), rows.Bytes())
+	fmt.Fprintf(&b, "startxref\n%d\n%%%%EOF\n", xref)
+	return b.Bytes()
+}
+
+// resolveAmplification puts n pages behind pad bytes of whitespace in one
+// object stream; the page tree (object 2, direct) lists them all.
+func resolveAmplification(n, pad int) []byte {
+	var head, body bytes.Buffer
+	for i := range n {
+		off := body.Len()
+		fmt.Fprintf(&body, "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] >>\n")
+		fmt.Fprintf(&head, "%d %d ", 10+i, pad+off)
+	}
+	first := head.Len() + 1
+	data := append(head.Bytes(), '\n')
+	data = append(data, bytes.Repeat([]byte{' '}, pad)...)
+	data = append(data, body.Bytes()...)
+	enc := deflate(data)
+
+	var b bytes.Buffer
+	b.WriteString("%PDF-1.7\n")
+	offs := map[int]int{}
+	offs[1] = b.Len()
+	b.WriteString("1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n")
+	offs[2] = b.Len()
+	var kids strings.Builder
+	for i := range n {
+		fmt.Fprintf(&kids, "%d 0 R ", 10+i)
+	}
+	fmt.Fprintf(&b, "2 0 obj\n<< /Type /Pages /Kids [%s] /Count %d >>\nendobj\n", kids.String(), n)
+	offs[5] = b.Len()
+	fmt.Fprintf(&b, "5 0 obj\n<< /Type /ObjStm /N %d /First %d /Filter /FlateDecode /Length %d >>\nstream\n%s\nendstream\nendobj\n", n, first, len(enc), enc)
+	xref := b.Len()
+	var rows bytes.Buffer
+	row := func(t byte, v, g int) {
+		rows.Write([]byte{t, byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v), byte(g >> 8), byte(g)})
+	}
+	for id := 0; id < 10+n; id++ {
+		switch {
+		case id >= 10:
+			row(2, 5, id-10)
+		case id == 6:
+			row(1, xref, 0)
+		case offs[id] != 0:
+			row(1, offs[id], 0)
+		default:
+			row(0, 0, 0xffff)
+		}
+	}
+	fmt.Fprintf(&b, "6 0 obj\n<< /Type /XRef /W [1 4 2] /Size %d /Root 1 0 R /Length %d >>\nstream\n%s\nendstream\nendobj\n", 10+n, rows.Len(), rows.Bytes())
 	fmt.Fprintf(&b, "startxref\n%d\n%%%%EOF\n", xref)
 	return b.Bytes()
 }

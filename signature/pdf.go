@@ -36,6 +36,10 @@ const (
 	// maxInflateBytes bounds everything intake inflates in one document
 	// (object streams and other streams together; refused beyond).
 	maxInflateBytes = 256 << 20
+	// maxResolveBytes bounds what the reader inflates resolving every
+	// object of every object stream once (it inflates a stream again, up
+	// to the object, for each object it resolves).
+	maxResolveBytes = 1 << 30
 	// maxColumns bounds a predictor's /Columns (the reader allocates two
 	// rows of that size).
 	maxColumns = 1 << 20
@@ -91,7 +95,7 @@ func loadPDF(ctx context.Context, data []byte, maxBytes int64) (*PDFInfo, error)
 	if err := preflight(data); err != nil {
 		return nil, err
 	}
-	budget := &inflateBudget{left: maxInflateBytes}
+	budget := &inflateBudget{left: maxInflateBytes, resolveLeft: maxResolveBytes}
 	if err := lexCheck(data, budget); err != nil {
 		return nil, err
 	}
@@ -587,6 +591,17 @@ func checkObjStm(dict, body []byte, inflate *inflateBudget) error {
 	if bytes.Contains(body, []byte("endobj")) {
 		return fmt.Errorf("%w: endobj inside an object stream", ErrPDFMalformed)
 	}
+	// The reader inflates the stream again for every object it resolves
+	// from it, up to that object: the sum of those prefixes is what
+	// resolving each object once costs.
+	pairs, _ := readInts(body[:first], 2*int(n))
+	var work int64
+	for i := 1; i < len(pairs); i += 2 {
+		work += first + min(pairs[i], int64(len(body))-first)
+	}
+	if err := inflate.spendResolve(work); err != nil {
+		return err
+	}
 	if err := checkSizeFields(body); err != nil {
 		return err
 	}
@@ -765,8 +780,16 @@ func scanValue(b []byte) scannedValue {
 	return v
 }
 
-// inflateBudget is what one document may still inflate.
-type inflateBudget struct{ left int64 }
+// inflateBudget is what one document may still inflate, and how much
+// the reader may inflate resolving the objects of its object streams.
+type inflateBudget struct{ left, resolveLeft int64 }
+
+func (b *inflateBudget) spendResolve(n int64) error {
+	if b.resolveLeft -= n; b.resolveLeft < 0 {
+		return fmt.Errorf("%w: resolving the objects of its object streams would inflate more than %d bytes", ErrPDFMalformed, maxResolveBytes)
+	}
+	return nil
+}
 
 func (b *inflateBudget) spend(n int64) error {
 	if b.left -= n; b.left < 0 {
