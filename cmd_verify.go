@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 
@@ -80,6 +81,10 @@ func verifyCmd(ctx context.Context, args, environ []string, stdout, stderr io.Wr
 	if err != nil {
 		return &exitError{2, fmt.Errorf("verify: %w", err)}
 	}
+	// Files to verify come from anyone: parse them in a worker process.
+	if v.Isolation, err = node.PDFWorkers(cfg, slog.New(slog.NewTextHandler(stderr, nil))); err != nil {
+		return &exitError{2, fmt.Errorf("verify: %w", err)}
+	}
 	worst := 0
 	for _, f := range files {
 		code := verifyFile(ctx, v, f, *asJSON, stdout)
@@ -115,9 +120,14 @@ func verifierFor(cfg config.Config, trust, escrowPub string) (*contracts.Verifie
 		if err != nil {
 			return nil, err
 		}
-		if !v.Roots.AppendCertsFromPEM(b) {
-			return nil, fmt.Errorf("%s: no PEM certificate", anchors)
+		certs, err := contracts.ParseCertificates(b)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", anchors, err)
 		}
+		for _, c := range certs {
+			v.Roots.AddCert(c)
+		}
+		v.Anchors = certs
 	}
 	pub := escrowPub
 	if pub == "" {

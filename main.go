@@ -11,9 +11,16 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/parley-video/parley/pdfjail"
 )
 
 func main() {
+	// A PDF worker (pdfjail) serves one request and exits, before anything
+	// else runs.
+	if pdfjail.IsWorker() {
+		os.Exit(pdfjail.ServeWorker(context.Background(), os.Stdin, os.Stdout, os.Stderr))
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Environ(), os.Stdin, os.Stdout, os.Stderr)
 	stop()

@@ -234,6 +234,12 @@ type SignatureConfig struct {
 	TrustAnchors string `yaml:"trust_anchors"`
 	// MaxPDFBytes is the largest PDF an advisor may upload.
 	MaxPDFBytes int64 `yaml:"max_pdf_bytes"`
+	// PDFWorkers is how many child processes parse untrusted PDFs at once
+	// (upload intake, verification); more requests queue briefly, then get
+	// 503. PDFWorkerTimeout and PDFWorkerMemoryMB limit each child.
+	PDFWorkers        int           `yaml:"pdf_workers"`
+	PDFWorkerTimeout  time.Duration `yaml:"pdf_worker_timeout"`
+	PDFWorkerMemoryMB int64         `yaml:"pdf_worker_memory_mb"`
 }
 
 // Default returns the embedded defaults: one node, no external service.
@@ -285,7 +291,7 @@ func Default() Config {
 		},
 		Files:     FilesConfig{MaxBytes: 20 << 20},
 		Storage:   StorageConfig{MinFreeBytes: 256 << 20},
-		Signature: SignatureConfig{MaxPDFBytes: 20 << 20},
+		Signature: SignatureConfig{MaxPDFBytes: 20 << 20, PDFWorkers: 2, PDFWorkerTimeout: 20 * time.Second, PDFWorkerMemoryMB: 1024},
 		Privacy:   PrivacyConfig{AllowAnonymous: true},
 		Retention: defaultRetention(),
 		Questions: QuestionsConfig{Before: []Question{}, After: []Question{}},
@@ -468,6 +474,16 @@ func (c *Config) Validate() error {
 	}
 	if c.Signature.MaxPDFBytes < 1024 || c.Signature.MaxPDFBytes > 200<<20 {
 		bad("signature.max_pdf_bytes", "%d is outside 1024..209715200", c.Signature.MaxPDFBytes)
+	}
+	if c.Signature.PDFWorkers < 1 || c.Signature.PDFWorkers > 64 {
+		bad("signature.pdf_workers", "%d is outside 1..64", c.Signature.PDFWorkers)
+	}
+	if c.Signature.PDFWorkerTimeout < 100*time.Millisecond || c.Signature.PDFWorkerTimeout > 10*time.Minute {
+		bad("signature.pdf_worker_timeout", "%v is outside 100ms..10m", c.Signature.PDFWorkerTimeout)
+	}
+	// A verification holds up to 4×max_pdf_bytes of PDF in the child.
+	if minMB := 128 + 6*c.Signature.MaxPDFBytes>>20; c.Signature.PDFWorkerMemoryMB < minMB || c.Signature.PDFWorkerMemoryMB > 64<<10 {
+		bad("signature.pdf_worker_memory_mb", "%d is outside %d..65536 (at least 128 + 6×max_pdf_bytes in MiB)", c.Signature.PDFWorkerMemoryMB, minMB)
 	}
 	if err := c.TURN.Validate(); err != nil {
 		errs = append(errs, err)

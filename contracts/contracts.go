@@ -47,14 +47,15 @@ type Service struct {
 	log    *slog.Logger
 	now    func() time.Time
 	maxPDF int64
+	intake Isolator // nil: intake in this process
 
 	locks docLocks // signing locks of the documents being signed now
 }
 
 // New returns the service. files is the document store (not the call's
 // file store: signed contracts outlive the consultation).
-func New(rec *records.Store, files *blobs.Store, keys *Keys, maxPDFBytes int64, log *slog.Logger) *Service {
-	return &Service{
+func New(rec *records.Store, files *blobs.Store, keys *Keys, maxPDFBytes int64, log *slog.Logger, opts ...Option) *Service {
+	s := &Service{
 		rec:    rec,
 		files:  files,
 		signer: keys.Signer,
@@ -63,6 +64,10 @@ func New(rec *records.Store, files *blobs.Store, keys *Keys, maxPDFBytes int64, 
 		now:    time.Now,
 		maxPDF: maxPDFBytes,
 	}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
 }
 
 // docLocks serialises the work on one document. An entry exists only
@@ -123,9 +128,16 @@ type Presentation struct {
 
 // Present checks an untrusted PDF (size, parses, not encrypted), stores it
 // durably and records it. Errors from signature.LoadPDF come back wrapped
-// (signature.ErrPDFTooLarge, ErrPDFMalformed, ErrPDFEncrypted).
+// (signature.ErrPDFTooLarge, ErrPDFMalformed, ErrPDFEncrypted), and with
+// WithIsolation ErrPDFUnsafe and ErrPDFBusy.
 func (s *Service) Present(ctx context.Context, p Presentation) (records.Document, error) {
-	info, err := signature.LoadPDF(p.PDF, s.maxPDF)
+	var info *signature.PDFInfo
+	var err error
+	if s.intake != nil {
+		info, err = s.intake.Intake(ctx, p.PDF, s.maxPDF)
+	} else {
+		info, err = signature.LoadPDF(p.PDF, s.maxPDF)
+	}
 	if err != nil {
 		return records.Document{}, fmt.Errorf("present document: %w", err)
 	}

@@ -28,8 +28,10 @@ type Keys struct {
 	Signer *signature.Signer
 	Seal   *signature.Seal
 	Escrow *signature.EscrowPublicKey
-	// Roots are the trust anchors verification uses.
-	Roots *x509.CertPool
+	// Roots are the trust anchors verification uses; Anchors are the same
+	// certificates as a list (a pool can't be listed).
+	Roots   *x509.CertPool
+	Anchors []*x509.Certificate
 	// DevSeal, DevEscrow report development keys (warned about at start).
 	DevSeal, DevEscrow bool
 }
@@ -81,7 +83,7 @@ func LoadKeys(kf KeyFiles, log *slog.Logger) (*Keys, error) {
 		return nil, fmt.Errorf("signature.escrow_public_key %s: %w", escrowFile, err)
 	}
 
-	if k.Roots, err = loadRoots(kf.TrustAnchors, seal); err != nil {
+	if k.Roots, k.Anchors, err = loadRoots(kf.TrustAnchors, seal); err != nil {
 		return nil, err
 	}
 	if k.Signer, err = signature.NewSigner(seal, signature.SignerOptions{TSAURL: kf.TSAURL}); err != nil {
@@ -91,7 +93,7 @@ func LoadKeys(kf KeyFiles, log *slog.Logger) (*Keys, error) {
 }
 
 // loadRoots reads the trust anchors, or uses the top of the seal's chain.
-func loadRoots(file string, seal *signature.Seal) (*x509.CertPool, error) {
+func loadRoots(file string, seal *signature.Seal) (*x509.CertPool, []*x509.Certificate, error) {
 	pool := x509.NewCertPool()
 	if file == "" {
 		top := seal.Cert
@@ -99,16 +101,45 @@ func loadRoots(file string, seal *signature.Seal) (*x509.CertPool, error) {
 			top = seal.Chain[n-1]
 		}
 		pool.AddCert(top)
-		return pool, nil
+		return pool, []*x509.Certificate{top}, nil
 	}
 	b, err := os.ReadFile(file)
 	if err != nil {
-		return nil, fmt.Errorf("signature.trust_anchors: %w", err)
+		return nil, nil, fmt.Errorf("signature.trust_anchors: %w", err)
 	}
-	if !pool.AppendCertsFromPEM(b) {
-		return nil, fmt.Errorf("signature.trust_anchors %s: no PEM certificate in it", file)
+	certs, err := ParseCertificates(b)
+	if err != nil {
+		return nil, nil, fmt.Errorf("signature.trust_anchors %s: %w", file, err)
 	}
-	return pool, nil
+	for _, c := range certs {
+		pool.AddCert(c)
+	}
+	return pool, certs, nil
+}
+
+// ParseCertificates returns every certificate of a PEM bundle; a bundle
+// without one is an error.
+func ParseCertificates(pemBytes []byte) ([]*x509.Certificate, error) {
+	var out []*x509.Certificate
+	for {
+		var blk *pem.Block
+		blk, pemBytes = pem.Decode(pemBytes)
+		if blk == nil {
+			break
+		}
+		if blk.Type != "CERTIFICATE" {
+			continue
+		}
+		c, err := x509.ParseCertificate(blk.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("parse certificate: %w", err)
+		}
+		out = append(out, c)
+	}
+	if len(out) == 0 {
+		return nil, errors.New("no PEM certificate in it")
+	}
+	return out, nil
 }
 
 // EnsureDevSeal writes a development CA and seal into dir unless present.

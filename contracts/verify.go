@@ -56,15 +56,21 @@ type SignatureSummary struct {
 
 // Verifier checks PDFs against the configured trust anchors and escrow key.
 type Verifier struct {
-	Roots  *x509.CertPool
-	Escrow *signature.EscrowPublicKey // nil: envelopes checked for binding only
+	Roots *x509.CertPool
+	// Anchors are the certificates in Roots, handed to an Isolation worker.
+	Anchors []*x509.Certificate
+	Escrow  *signature.EscrowPublicKey // nil: envelopes checked for binding only
 	// MaxPDFBytes bounds the input (0: no bound beyond memory).
 	MaxPDFBytes int64
+	// Isolation, when set, verifies in a worker (Config() is sent there);
+	// nil: in this process.
+	Isolation Isolator
 }
 
-// NewVerifier uses the keys' trust anchors and escrow key.
-func NewVerifier(k *Keys, maxPDFBytes int64) *Verifier {
-	return &Verifier{Roots: k.Roots, Escrow: k.Escrow, MaxPDFBytes: maxPDFBytes}
+// NewVerifier uses the keys' trust anchors and escrow key; iso may be nil
+// (verify in this process).
+func NewVerifier(k *Keys, maxPDFBytes int64, iso Isolator) *Verifier {
+	return &Verifier{Roots: k.Roots, Anchors: k.Anchors, Escrow: k.Escrow, MaxPDFBytes: maxPDFBytes, Isolation: iso}
 }
 
 // ErrCannotCheck: the file could not be checked at all (not a PDF, …).
@@ -73,6 +79,9 @@ var ErrCannotCheck = errors.New("the file could not be checked")
 // Verify checks pdf. An error (wrapping ErrCannotCheck) means no verdict
 // could be reached.
 func (v *Verifier) Verify(ctx context.Context, pdf []byte) (*Verdict, error) {
+	if v.Isolation != nil {
+		return v.Isolation.Verify(ctx, v.Config(), pdf)
+	}
 	fp := ""
 	if v.Escrow != nil {
 		fp = v.Escrow.Fingerprint()

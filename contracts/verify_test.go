@@ -71,7 +71,7 @@ func reasonCodes(v *Verdict) string {
 func TestVerifyVerdicts(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	v := NewVerifier(f.keys, 0)
+	v := NewVerifier(f.keys, 0, nil)
 	good := f.signed(t, "c_a", "Vertrag A")
 	other := f.signed(t, "c_b", "Vertrag B")
 

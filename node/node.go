@@ -20,6 +20,7 @@ import (
 	"github.com/parley-video/parley/config"
 	"github.com/parley-video/parley/connlimit"
 	"github.com/parley-video/parley/contracts"
+	"github.com/parley-video/parley/pdfjail"
 	"github.com/parley-video/parley/records"
 	"github.com/parley-video/parley/retention"
 	"github.com/parley-video/parley/sfu"
@@ -139,10 +140,15 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	if n.docs, err = blobs.Open(filepath.Join(cfg.DataDir, "documents"), storageKeys); err != nil {
 		return nil, fmt.Errorf("document store: %w", err)
 	}
-	n.Contracts = contracts.New(n.Records, n.docs, n.Keys, cfg.Signature.MaxPDFBytes, log.With("component", "contracts"))
+	pdfWorkers, err := PDFWorkers(cfg, log.With("component", "pdfjail"))
+	if err != nil {
+		return nil, err
+	}
+	n.Contracts = contracts.New(n.Records, n.docs, n.Keys, cfg.Signature.MaxPDFBytes, log.With("component", "contracts"),
+		contracts.WithIsolation(pdfWorkers))
 
 	srv, err := web.New(cfg, web.Deps{Records: n.Records, Hub: n.Hub, Ready: n.ready, Signer: n.Contracts,
-		Verifier:          contracts.NewVerifier(n.Keys, 4*cfg.Signature.MaxPDFBytes),
+		Verifier:          contracts.NewVerifier(n.Keys, 4*cfg.Signature.MaxPDFBytes, pdfWorkers),
 		EscrowFingerprint: n.Keys.Escrow.Fingerprint(), StorageKeys: storageKeys,
 		ConsultationEnded: func() { n.Retention.Kick(); n.TURN.CloseEnded(time.Now()) }, Now: o.now}, log.With("component", "web"))
 	if err != nil {
@@ -253,6 +259,20 @@ func StorageKeys(cfg config.Config, log *slog.Logger) (*blobs.KeyRing, error) {
 		return nil, fmt.Errorf("storage.key_file: %w", err)
 	}
 	return r, err
+}
+
+// PDFWorkers returns the runner of the child processes that parse
+// untrusted PDFs (the server's and `parley verify`'s).
+func PDFWorkers(cfg config.Config, log *slog.Logger) (*pdfjail.Runner, error) {
+	r, err := pdfjail.New(pdfjail.Config{
+		Workers:     cfg.Signature.PDFWorkers,
+		Timeout:     cfg.Signature.PDFWorkerTimeout,
+		MemoryBytes: cfg.Signature.PDFWorkerMemoryMB << 20,
+	}, log)
+	if err != nil {
+		return nil, fmt.Errorf("PDF workers: %w", err)
+	}
+	return r, nil
 }
 
 // KeyFiles is where the configuration puts the signing keys; development

@@ -29,6 +29,20 @@ const (
 	maxPageTreeDepth = 64
 	// pdfParseTimeout bounds one parse: digitorus/pdf has no context.
 	pdfParseTimeout = 10 * time.Second
+	// maxObjStmBytes bounds one object stream, inflated (refused beyond).
+	maxObjStmBytes = 16 << 20
+	// maxStreamBytes bounds one stream, inflated (refused beyond).
+	maxStreamBytes = 64 << 20
+	// maxInflateBytes bounds everything intake inflates in one document
+	// (object streams and other streams together; refused beyond).
+	maxInflateBytes = 256 << 20
+	// maxResolveBytes bounds what the reader inflates resolving every
+	// object of every object stream once (it inflates a stream again, up
+	// to the object, for each object it resolves).
+	maxResolveBytes = 1 << 30
+	// maxColumns bounds a predictor's /Columns (the reader allocates two
+	// rows of that size).
+	maxColumns = 1 << 20
 )
 
 // Errors returned for PDFs that can't be taken in.
@@ -81,14 +95,17 @@ func loadPDF(ctx context.Context, data []byte, maxBytes int64) (*PDFInfo, error)
 	if err := preflight(data); err != nil {
 		return nil, err
 	}
-	if err := lexCheck(data); err != nil {
+	budget := &inflateBudget{left: maxInflateBytes, resolveLeft: maxResolveBytes}
+	if err := lexCheck(data, budget); err != nil {
 		return nil, err
 	}
 	var info *PDFInfo
 	err := withReader(ctx, data, func(r *pdf.Reader) error {
 		var err error
-		info, err = describe(r)
-		return err
+		if info, err = describe(r); err != nil {
+			return err
+		}
+		return walkObjects(ctx, r, int64(len(data)), budget)
 	})
 	if err != nil {
 		return nil, err
@@ -295,6 +312,9 @@ func preflight(data []byte) error {
 			}
 		}
 	}
+	if err := checkSizeFields(data); err != nil {
+		return err
+	}
 	// Classic xref sections: "xref" then "start count" lines.
 	rest := data
 	for {
@@ -405,7 +425,9 @@ func isPDFSpace(c byte) bool {
 // maxNesting bounds array and dictionary nesting (the parser recurses).
 const maxNesting = 100
 
-var objHeader = regexp.MustCompile(`\d+[ \t\r\n\f\x00]+\d+[ \t\r\n\f\x00]+obj`)
+// objHeader matches "N G obj", with comments allowed where the parser's
+// lexer allows them (between tokens).
+var objHeader = regexp.MustCompile(`\d+(?:[ \t\r\n\f\x00]|%[^\r\n]*[\r\n])+\d+(?:[ \t\r\n\f\x00]|%[^\r\n]*[\r\n])+obj`)
 
 // lexCheck is a light lexical pass, run before the parser, rejecting what
 // makes digitorus/pdf loop or recurse without bound: an array still open
@@ -416,10 +438,10 @@ var objHeader = regexp.MustCompile(`\d+[ \t\r\n\f\x00]+\d+[ \t\r\n\f\x00]+obj`)
 // bytes before it are (a header inside a comment is still where the
 // parser may start). Object streams are inflated and must not contain
 // "endobj" at all.
-func lexCheck(data []byte) error {
+func lexCheck(data []byte, inflate *inflateBudget) error {
 	budget := 64*len(data) + 1<<20
 	for _, m := range objHeader.FindAllIndex(data, -1) {
-		n, err := lexObject(data[m[1]:])
+		n, err := lexObject(data[m[1]:], inflate, false)
 		if err != nil {
 			return err
 		}
@@ -431,8 +453,9 @@ func lexCheck(data []byte) error {
 }
 
 // lexObject scans one object body up to its "endobj" and returns how many
-// bytes it looked at.
-func lexObject(data []byte) (int, error) {
+// bytes it looked at. inObjStm: data is the inside of an object stream,
+// where no stream may start.
+func lexObject(data []byte, inflate *inflateBudget, inObjStm bool) (int, error) {
 	depth, arrays := 0, 0
 	for i := 0; i < len(data); i++ {
 		c := data[i]
@@ -499,11 +522,17 @@ func lexObject(data []byte) (int, error) {
 				if arrays > 0 {
 					return j, fmt.Errorf("%w: unterminated array before stream", ErrPDFMalformed)
 				}
+				if inObjStm {
+					return j, fmt.Errorf("%w: a stream inside an object stream", ErrPDFMalformed)
+				}
 				end := bytes.Index(data[j:], []byte("endstream"))
 				if end < 0 {
 					end = len(data) - j
 				}
-				if err := checkObjStm(data[:i], data[j:j+end]); err != nil {
+				if err := checkXRefStm(data[:i]); err != nil {
+					return j, err
+				}
+				if err := checkObjStm(data[:i], data[j:j+end], inflate); err != nil {
 					return j, err
 				}
 				return j + end, nil
@@ -520,30 +549,253 @@ func lexObject(data []byte) (int, error) {
 	return len(data), nil
 }
 
-// checkObjStm checks a stream whose dictionary (the bytes before
-// "stream", scanned back to the object header) says /Type /ObjStm.
-func checkObjStm(before, body []byte) error {
-	dict := before[max(0, len(before)-2048):]
+// checkObjStm checks a stream whose dictionary (dict, the object's bytes
+// before "stream") says /Type /ObjStm: Flate or no filter, no /Extends
+// (the reader follows /Extends without a loop check), /N and /First direct
+// and within the inflated data, which must fit maxObjStmBytes and the
+// document's inflate budget; its content is checked like the file's.
+func checkObjStm(dict, body []byte, inflate *inflateBudget) error {
 	if !bytes.Contains(dict, []byte("/ObjStm")) {
 		return nil
 	}
 	body = bytes.TrimLeft(body, "\r\n")
-	switch {
-	case bytes.Contains(dict, []byte("/Filter")) && !bytes.Contains(dict, []byte("/FlateDecode")):
-		return fmt.Errorf("%w: object stream with an unsupported filter", ErrPDFMalformed)
-	case bytes.Contains(dict, []byte("/FlateDecode")):
+	if bytes.Contains(dict, []byte("/Extends")) {
+		return fmt.Errorf("%w: object stream with /Extends", ErrPDFMalformed)
+	}
+	switch flates := bytes.Count(dict, []byte("/FlateDecode")); {
+	case bytes.Contains(dict, []byte("/Filter")) && flates != 1,
+		bytes.Contains(dict, []byte("/DecodeParms")):
+		return fmt.Errorf("%w: object stream with an unsupported or layered filter", ErrPDFMalformed)
+	case flates == 1:
 		zr, err := zlib.NewReader(bytes.NewReader(body))
 		if err != nil {
 			return nil // the parser will fail on it too
 		}
-		inflated, _ := io.ReadAll(io.LimitReader(zr, 64<<20))
+		inflated, err := io.ReadAll(io.LimitReader(zr, maxObjStmBytes+1))
+		if len(inflated) > maxObjStmBytes {
+			return fmt.Errorf("%w: object stream inflates to more than %d bytes", ErrPDFMalformed, maxObjStmBytes)
+		}
+		if err := inflate.spend(int64(len(inflated))); err != nil {
+			return err
+		}
+		if err != nil {
+			return fmt.Errorf("%w: object stream: %v", ErrPDFMalformed, err)
+		}
 		body = inflated
+	}
+	n, nok := directInt(dict, "/N")
+	first, fok := directInt(dict, "/First")
+	if !nok || !fok || n < 0 || first < 0 || first > int64(len(body)) || n > (first+1)/2 || n > maxPDFObjects {
+		return fmt.Errorf("%w: object stream /N or /First out of range", ErrPDFMalformed)
 	}
 	if bytes.Contains(body, []byte("endobj")) {
 		return fmt.Errorf("%w: endobj inside an object stream", ErrPDFMalformed)
 	}
-	_, err := lexObject(body)
+	// The reader inflates the stream again for every object it resolves
+	// from it, up to that object: the sum of those prefixes is what
+	// resolving each object once costs.
+	pairs, _ := readInts(body[:first], 2*int(n))
+	var work int64
+	for i := 1; i < len(pairs); i += 2 {
+		work += first + min(pairs[i], int64(len(body))-first)
+	}
+	if err := inflate.spendResolve(work); err != nil {
+		return err
+	}
+	if err := checkSizeFields(body); err != nil {
+		return err
+	}
+	_, err := lexObject(body, inflate, true)
 	return err
+}
+
+// checkXRefStm checks the dictionary of a cross-reference stream: /W must
+// be three direct widths of at most 8 bytes (the reader allocates a row of
+// their sum, and reads integers of that many bytes).
+func checkXRefStm(dict []byte) error {
+	if !bytes.Contains(dict, []byte("/XRef")) {
+		return nil
+	}
+	i := bytes.Index(dict, []byte("/W"))
+	for i >= 0 && i+2 < len(dict) && isRegular(dict[i+2]) {
+		j := bytes.Index(dict[i+2:], []byte("/W"))
+		if j < 0 {
+			i = -1
+			break
+		}
+		i += 2 + j
+	}
+	if i < 0 {
+		return nil // the parser refuses it
+	}
+	v := scanValue(dict[i+2:])
+	if !v.array || v.indirect || len(v.ints) != 3 || v.other {
+		return fmt.Errorf("%w: xref stream /W is not three integers", ErrPDFMalformed)
+	}
+	for _, w := range v.ints {
+		if w < 0 || w > 8 {
+			return fmt.Errorf("%w: xref stream /W width %d out of range 0..8", ErrPDFMalformed, w)
+		}
+	}
+	return nil
+}
+
+// sizeFields are keys whose values digitorus/pdf uses to size an
+// allocation or a loop, or that name image and predictor geometry, with
+// their allowed range. They must be direct integers (a reference could
+// point at any number).
+var sizeFields = []struct {
+	key      string
+	min, max int64
+}{
+	{"/Columns", 1, maxColumns},
+	{"/Colors", 1, 32},
+	{"/BitsPerComponent", 1, 32},
+	{"/Predictor", 1, 15},
+}
+
+// checkSizeFields checks every occurrence of the sizeFields keys in b.
+func checkSizeFields(b []byte) error {
+	for _, f := range sizeFields {
+		key := []byte(f.key)
+		for rest := b; ; {
+			i := bytes.Index(rest, key)
+			if i < 0 {
+				break
+			}
+			rest = rest[i+len(key):]
+			if len(rest) > 0 && isRegular(rest[0]) {
+				continue // a longer name
+			}
+			v := scanValue(rest)
+			if v.indirect {
+				return fmt.Errorf("%w: %s given by reference", ErrPDFMalformed, f.key)
+			}
+			for _, n := range v.ints {
+				if n < f.min || n > f.max {
+					return fmt.Errorf("%w: %s %d out of range %d..%d", ErrPDFMalformed, f.key, n, f.min, f.max)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// directInt returns the direct integer value of key in dict.
+func directInt(dict []byte, key string) (int64, bool) {
+	k := []byte(key)
+	for rest := dict; ; {
+		i := bytes.Index(rest, k)
+		if i < 0 {
+			return 0, false
+		}
+		rest = rest[i+len(k):]
+		if len(rest) > 0 && isRegular(rest[0]) {
+			continue
+		}
+		v := scanValue(rest)
+		if v.indirect || v.array || len(v.ints) != 1 {
+			return 0, false
+		}
+		return v.ints[0], true
+	}
+}
+
+// scannedValue is what scanValue saw.
+type scannedValue struct {
+	ints     []int64 // the integer, or an array's integers
+	array    bool
+	indirect bool // "N G R", or an array holding one
+	other    bool // an array holding something else
+}
+
+// scanValue reads the value at the start of b: an integer (signed), an
+// indirect reference, or an array of those; at most 64 elements.
+func scanValue(b []byte) scannedValue {
+	var v scannedValue
+	i := 0
+	skip := func() {
+		for i < len(b) && isPDFSpace(b[i]) {
+			i++
+		}
+	}
+	skip()
+	if i < len(b) && b[i] == '[' {
+		v.array = true
+		i++
+	}
+	for n := 0; n < 64; n++ {
+		skip()
+		if i >= len(b) {
+			break
+		}
+		if v.array && b[i] == ']' {
+			break
+		}
+		j := i
+		if b[j] == '-' || b[j] == '+' {
+			j++
+		}
+		k := j
+		var x int64
+		for k < len(b) && b[k] >= '0' && b[k] <= '9' {
+			if k-j < 18 {
+				x = x*10 + int64(b[k]-'0')
+			} else {
+				x = 1 << 62
+			}
+			k++
+		}
+		if k == j || (k < len(b) && isRegular(b[k])) {
+			if v.array {
+				v.other = true
+			}
+			break
+		}
+		if b[i] == '-' {
+			x = -x
+		}
+		i = k
+		// "N G R"?
+		save := i
+		skip()
+		g := i
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+		}
+		if i > g {
+			skip()
+			if i < len(b) && b[i] == 'R' && (i+1 == len(b) || !isRegular(b[i+1])) {
+				v.indirect = true
+				i++
+				continue
+			}
+		}
+		i = save
+		v.ints = append(v.ints, x)
+		if !v.array {
+			break
+		}
+	}
+	return v
+}
+
+// inflateBudget is what one document may still inflate, and how much
+// the reader may inflate resolving the objects of its object streams.
+type inflateBudget struct{ left, resolveLeft int64 }
+
+func (b *inflateBudget) spendResolve(n int64) error {
+	if b.resolveLeft -= n; b.resolveLeft < 0 {
+		return fmt.Errorf("%w: resolving the objects of its object streams would inflate more than %d bytes", ErrPDFMalformed, maxResolveBytes)
+	}
+	return nil
+}
+
+func (b *inflateBudget) spend(n int64) error {
+	if b.left -= n; b.left < 0 {
+		return fmt.Errorf("%w: inflates to more than %d bytes", ErrPDFMalformed, maxInflateBytes)
+	}
+	return nil
 }
 
 func isRegular(c byte) bool {

@@ -5,9 +5,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/parley-video/parley/hostilepdf"
 )
 
 func TestLoadPDF(t *testing.T) {
@@ -157,6 +160,38 @@ func TestAppendAttachmentXrefStream(t *testing.T) {
 	}
 }
 
+// The hostile corpus is refused in this process too (the bounds before
+// parsing are a defence in depth behind the worker process): each case
+// quickly, and the heap stays small.
+func TestLoadPDFHostileCorpus(t *testing.T) {
+	corpus := hostilepdf.Corpus()
+	worst, worstName := uint64(0), ""
+	for _, c := range corpus {
+		var before runtime.MemStats
+		runtime.ReadMemStats(&before)
+		start := time.Now()
+		_, err := LoadPDF(c.PDF, 20<<20)
+		if !errors.Is(err, ErrPDFMalformed) {
+			t.Errorf("%s: %v", c.Name, err)
+		}
+		if d := time.Since(start); d > 10*time.Second {
+			t.Errorf("%s: took %v", c.Name, d)
+		}
+		var after runtime.MemStats
+		runtime.ReadMemStats(&after)
+		if n := after.TotalAlloc - before.TotalAlloc; n > worst {
+			worst, worstName = n, c.Name
+		}
+	}
+	// Everything a case allocates, garbage included, bounds its peak.
+	// Object streams are inflated into memory (at most 16 MiB each, 256
+	// MiB per document); other streams are only counted.
+	t.Logf("most allocated by one case: %d MiB (%s)", worst>>20, worstName)
+	if worst > 512<<20 {
+		t.Errorf("%s allocated %d MiB", worstName, worst>>20)
+	}
+}
+
 func FuzzLoadPDF(f *testing.F) {
 	good, err := ContractPDF(ContractTemplate{Title: "Fuzz", Pages: 1})
 	if err != nil {
@@ -165,6 +200,11 @@ func FuzzLoadPDF(f *testing.F) {
 	f.Add(good)
 	f.Add(good[:len(good)/2])
 	f.Add([]byte("%PDF-1.4\n%%EOF"))
+	// The hostile corpus (with small bombs): structures the reader must
+	// refuse before it allocates, as starting points for mutation.
+	for _, b := range hostilepdf.FuzzSeeds() {
+		f.Add(b)
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		start := time.Now()
 		info, err := LoadPDF(data, 1<<20)

@@ -231,6 +231,9 @@ func (s *Server) handleVerifyContract(c *gin.Context) error {
 }
 
 func errUnverifiable(err error) error {
+	if errors.Is(err, contracts.ErrPDFBusy) || errors.Is(err, contracts.ErrPDFUnsafe) {
+		return err // classify: 503 busy, 422 pdf_too_complex
+	}
 	return &apiError{http.StatusUnprocessableEntity, "unverifiable", "the file could not be checked: " + strings.TrimPrefix(err.Error(), contracts.ErrCannotCheck.Error()+": ")}
 }
 

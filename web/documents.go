@@ -506,6 +506,12 @@ func classifySigning(err error) (problem, bool) {
 	case errors.As(err, &rej):
 		return problem{status: http.StatusUnprocessableEntity, code: "implausible", reason: rej.Code,
 			message: "the signature was not accepted: " + rej.Detail}, true
+	case errors.Is(err, contracts.ErrPDFBusy):
+		return problem{status: http.StatusServiceUnavailable, code: "busy", retryAfter: 5,
+			message: "too many PDFs are being processed; try again in a few seconds"}, true
+	case errors.Is(err, contracts.ErrPDFUnsafe):
+		return problem{status: http.StatusUnprocessableEntity, code: "pdf_too_complex",
+			message: "the PDF could not be processed safely: it is too complex or damaged"}, true
 	case errors.Is(err, signature.ErrPDFEncrypted):
 		return problem{status: http.StatusUnprocessableEntity, code: "pdf_encrypted",
 			message: "the PDF is encrypted or password-protected; upload it without protection"}, true

@@ -14,12 +14,14 @@ import (
 	"github.com/parley-video/parley/blobs"
 	"github.com/parley-video/parley/config"
 	"github.com/parley-video/parley/contracts"
+	"github.com/parley-video/parley/pdfjail"
 	"github.com/parley-video/parley/records"
 	"github.com/parley-video/parley/signaling"
 	"github.com/parley-video/parley/signature"
 )
 
-// withSigner gives e's server a real signing service with development keys.
+// withSigner gives e's server a real signing service with development keys;
+// uploads and verification go through PDF worker processes, as in the node.
 func withSigner(t *testing.T, e *env) *contracts.Keys {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(e.logs, nil))
@@ -35,8 +37,15 @@ func withSigner(t *testing.T, e *env) *contracts.Keys {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.srv.signer = contracts.New(e.rec, docs, keys, e.cfg.Signature.MaxPDFBytes, log)
-	e.srv.verifier = contracts.NewVerifier(keys, 0)
+	workers, err := pdfjail.New(pdfjail.Config{
+		Workers: e.cfg.Signature.PDFWorkers, Timeout: e.cfg.Signature.PDFWorkerTimeout,
+		MemoryBytes: e.cfg.Signature.PDFWorkerMemoryMB << 20,
+	}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.srv.signer = contracts.New(e.rec, docs, keys, e.cfg.Signature.MaxPDFBytes, log, contracts.WithIsolation(workers))
+	e.srv.verifier = contracts.NewVerifier(keys, 4*e.cfg.Signature.MaxPDFBytes, workers)
 	return keys
 }
 

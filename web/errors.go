@@ -3,6 +3,7 @@ package web
 import (
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -44,6 +45,7 @@ type problem struct {
 	status        int
 	code, message string
 	reason        string // optional machine-readable detail (implausible signatures)
+	retryAfter    int    // seconds; set: a Retry-After header
 }
 
 // classify maps every error the handlers return to status, code and
@@ -110,6 +112,9 @@ func (s *Server) fail(c *gin.Context, err error) {
 	if c.Writer.Written() {
 		c.Abort()
 		return
+	}
+	if p.retryAfter > 0 {
+		c.Header("Retry-After", strconv.Itoa(p.retryAfter))
 	}
 	body := gin.H{"code": p.code, "message": p.message}
 	if p.reason != "" {

@@ -1,0 +1,47 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/parley-video/parley/contracts"
+	"github.com/parley-video/parley/hostilepdf"
+	"github.com/parley-video/parley/pdfjail"
+	"github.com/parley-video/parley/records"
+	"github.com/parley-video/parley/signature"
+)
+
+// TestMain serves a PDF worker when this test binary is started as one
+// (the node parses untrusted PDFs in children of its own executable).
+func TestMain(m *testing.M) {
+	if pdfjail.IsWorker() {
+		os.Exit(pdfjail.ServeWorker(context.Background(), os.Stdin, os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
+// The node parses uploads in PDF workers: a hostile file is refused, and a
+// file whose parse runs past signature.pdf_worker_timeout is cut off there
+// (in this process it would pass after seconds of CPU).
+func TestNodeParsesPDFsInWorkers(t *testing.T) {
+	cfg := testConfig(t)
+	// Slow() takes about a second of CPU here; 100 ms leaves a wide margin.
+	cfg.Signature.PDFWorkerTimeout = 100 * time.Millisecond
+	n := startNode(t, cfg)
+	present := func(pdf []byte) error {
+		_, err := n.Contracts.Present(t.Context(), contracts.Presentation{ConsultationID: "c_1", Name: "x.pdf", PDF: pdf,
+			Signers: []string{records.SignerCustomer}, CreatedBy: 1, Actor: "staff:1"})
+		return err
+	}
+	for _, c := range hostilepdf.Corpus()[:3] {
+		if err := present(c.PDF); !errors.Is(err, signature.ErrPDFMalformed) {
+			t.Errorf("%s: %v", c.Name, err)
+		}
+	}
+	if err := present(hostilepdf.Slow()); !errors.Is(err, contracts.ErrPDFUnsafe) {
+		t.Fatalf("slow PDF: %v", err)
+	}
+}

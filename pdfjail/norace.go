@@ -1,0 +1,5 @@
+//go:build !race
+
+package pdfjail
+
+const raceMemoryFactor = 1
