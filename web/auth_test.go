@@ -4,7 +4,6 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/parley-video/parley/config"
 	"github.com/parley-video/parley/records"
@@ -126,38 +125,6 @@ func TestLoginRateLimit(t *testing.T) {
 	}
 	if r := e.do(e.client(), "POST", "/api/v1/login", map[string]string{"username": "x5", "password": "whatever12"}, "X-Forwarded-For", "100.64.8.1"); r.StatusCode != 401 {
 		t.Fatalf("another network: %d; want 401", r.StatusCode)
-	}
-}
-
-func TestLimiterRefills(t *testing.T) {
-	now := time.Unix(1000, 0)
-	l := newLimiter(2, time.Minute, func() time.Time { return now })
-	for i := 0; i < 2; i++ {
-		if ok, _ := l.allow("a"); !ok {
-			t.Fatalf("attempt %d refused", i)
-		}
-	}
-	ok, wait := l.allow("a")
-	if ok || wait <= 0 || wait > 30*time.Second {
-		t.Fatalf("3rd attempt: %v, wait %v", ok, wait)
-	}
-	if ok, _ := l.allow("b", "a"); ok {
-		t.Fatal("a refused key must refuse the combination")
-	}
-	if ok, _ := l.allow("b"); !ok {
-		t.Fatal("b must still have its tokens (a refused combination takes none)")
-	}
-	now = now.Add(30 * time.Second)
-	if ok, _ := l.allow("a"); !ok {
-		t.Fatal("no refill after 30s")
-	}
-	for i := 0; i < limiterPruneAt+10; i++ {
-		l.allow("k" + string(rune(i)))
-	}
-	now = now.Add(time.Hour)
-	l.allow("z")
-	if len(l.buckets) > 10 {
-		t.Fatalf("%d buckets after pruning", len(l.buckets))
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"net/url"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 
@@ -96,30 +97,39 @@ const (
 	headerCSRF    = "X-CSRF-Token"
 )
 
+// maxHashWaiters bounds the logins queued for a password-hashing slot;
+// beyond it logins are answered 503 at once.
+const maxHashWaiters = 256
+
 // maxBodyBytes bounds JSON request bodies.
 const maxBodyBytes = 64 << 10
 
 // Server is the public HTTP server's handler and its state.
 type Server struct {
-	cfg      config.Config
-	rec      *records.Store
-	hub      Hub
-	ready    func(ctx context.Context) map[string]error
-	log      *slog.Logger
-	now      func() time.Time
-	engine   *gin.Engine
-	trust    proxyTrust
-	origins  originPolicy
-	logins   *limiter
-	consent  consentText
-	files    *staticFiles
-	blobs    *blobs.Store // files and photos (files.go)
-	signer   Signer       // documents.go
-	viewed   viewedOnce   // documents.go
-	verifier Verifier     // backoffice.go
-	escrowFP string       // privacy notice
-	ended    func()       // Deps.ConsultationEnded
-	access   *accessWriter
+	cfg     config.Config
+	rec     *records.Store
+	hub     Hub
+	ready   func(ctx context.Context) map[string]error
+	log     *slog.Logger
+	now     func() time.Time
+	engine  *gin.Engine
+	trust   proxyTrust
+	origins originPolicy
+	// Login throttling (auth.go, throttle.go, device.go, hashgate.go).
+	netThrottle  *throttle
+	userThrottle *throttle
+	devThrottle  *throttle
+	devKeys      deviceKeys
+	hashes       *hashGate
+	consent      consentText
+	files        *staticFiles
+	blobs        *blobs.Store // files and photos (files.go)
+	signer       Signer       // documents.go
+	viewed       viewedOnce   // documents.go
+	verifier     Verifier     // backoffice.go
+	escrowFP     string       // privacy notice
+	ended        func()       // Deps.ConsultationEnded
+	access       *accessWriter
 }
 
 // New builds the server. cfg should have passed config.Validate.
@@ -156,26 +166,30 @@ func New(cfg config.Config, deps Deps, log *slog.Logger) (*Server, error) {
 		return nil, fmt.Errorf("web: file store: %w", err)
 	}
 	perMinute := cfg.Auth.LoginAttemptsPerMinute
-	if perMinute < 1 {
-		perMinute = 1
+	hashSlots := cfg.Auth.PasswordHashConcurrency
+	if hashSlots <= 0 {
+		hashSlots = min(runtime.GOMAXPROCS(0), 4)
 	}
 	s := &Server{
-		cfg:      cfg,
-		rec:      deps.Records,
-		hub:      deps.Hub,
-		ready:    deps.Ready,
-		log:      log,
-		now:      time.Now,
-		trust:    trust,
-		origins:  origins,
-		logins:   newLimiter(perMinute, time.Minute, time.Now),
-		consent:  newConsentText(cfg.Company.Name, cfg.Retention.PreJoin.Duration()),
-		files:    files,
-		blobs:    store,
-		signer:   deps.Signer,
-		verifier: deps.Verifier,
-		escrowFP: deps.EscrowFingerprint,
-		ended:    deps.ConsultationEnded,
+		cfg:          cfg,
+		rec:          deps.Records,
+		hub:          deps.Hub,
+		ready:        deps.Ready,
+		log:          log,
+		now:          time.Now,
+		trust:        trust,
+		origins:      origins,
+		netThrottle:  newThrottle(perMinute, cfg.Auth.LoginBackoffMax, time.Now),
+		userThrottle: newThrottle(perMinute, cfg.Auth.AccountBackoffMax, time.Now),
+		devThrottle:  newThrottle(perMinute, cfg.Auth.LoginBackoffMax, time.Now),
+		hashes:       newHashGate(hashSlots, maxHashWaiters),
+		consent:      newConsentText(cfg.Company.Name, cfg.Retention.PreJoin.Duration()),
+		files:        files,
+		blobs:        store,
+		signer:       deps.Signer,
+		verifier:     deps.Verifier,
+		escrowFP:     deps.EscrowFingerprint,
+		ended:        deps.ConsultationEnded,
 	}
 	if deps.Now != nil {
 		s.now = deps.Now
