@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -263,7 +264,9 @@ func (s *Server) checkPassword(c *gin.Context, userKey, username, password strin
 		return records.User{}, errLoginBusy
 	}
 	u, err := s.rec.Authenticate(c.Request.Context(), username, password)
-	s.hashes.release()
+	if s.hashes.release() {
+		s.freeMem.maybe(time.Now())
+	}
 	switch {
 	case err == nil:
 		outcome = attemptSucceeded

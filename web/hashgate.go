@@ -3,7 +3,9 @@ package web
 import (
 	"context"
 	"errors"
+	"runtime/debug"
 	"sync"
+	"time"
 )
 
 // errHashBusy: no password-hashing slot became free in time.
@@ -16,13 +18,14 @@ var errHashBusy = errors.New("web: password hashing is saturated")
 // the ordinary queue is.
 type hashGate struct {
 	mu         sync.Mutex
+	slots      int
 	free       int
 	maxWaiting int
 	lanes      [2][]chan struct{} // 0: device-cookie logins, 1: the rest
 }
 
 func newHashGate(slots, maxWaiting int) *hashGate {
-	return &hashGate{free: max(1, slots), maxWaiting: maxWaiting}
+	return &hashGate{slots: max(1, slots), free: max(1, slots), maxWaiting: maxWaiting}
 }
 
 // acquire waits for a slot until ctx ends (errHashBusy, also when the
@@ -65,8 +68,9 @@ func (g *hashGate) acquire(ctx context.Context, priority bool) error {
 	return errHashBusy
 }
 
-// release frees a slot, handing it straight to the first waiter.
-func (g *hashGate) release() {
+// release frees a slot, handing it straight to the first waiter. It
+// reports whether no hash runs any more.
+func (g *hashGate) release() (idle bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	for lane := range g.lanes {
@@ -74,10 +78,59 @@ func (g *hashGate) release() {
 			ch := g.lanes[lane][0]
 			g.lanes[lane] = g.lanes[lane][1:]
 			close(ch)
-			return
+			return false
 		}
 	}
 	g.free++
+	return g.free == g.slots
+}
+
+// memoryReturn hands the hashes' memory back to the operating system when
+// hashing goes idle, at most once per memoryReturnEvery (later calls within
+// that time schedule one trailing return): a burst of logins otherwise
+// leaves the process holding slots × 64 MiB of garbage until the next
+// periodic collection, about two minutes later.
+type memoryReturn struct {
+	mu      sync.Mutex
+	last    time.Time
+	pending *time.Timer
+	closed  bool
+}
+
+const memoryReturnEvery = time.Second
+
+func (m *memoryReturn) maybe(now time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed || m.pending != nil {
+		return
+	}
+	wait := memoryReturnEvery - now.Sub(m.last)
+	if wait <= 0 {
+		m.last = now
+		debug.FreeOSMemory()
+		return
+	}
+	m.pending = time.AfterFunc(wait, func() {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		m.pending = nil
+		if !m.closed {
+			m.last = time.Now()
+			debug.FreeOSMemory()
+		}
+	})
+}
+
+// close stops a scheduled return.
+func (m *memoryReturn) close() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.closed = true
+	if m.pending != nil {
+		m.pending.Stop()
+		m.pending = nil
+	}
 }
 
 // waiting returns the number of queued logins (tests).

@@ -121,6 +121,7 @@ type Server struct {
 	devThrottle  *throttle
 	devKeys      deviceKeys
 	hashes       *hashGate
+	freeMem      memoryReturn
 	consent      consentText
 	files        *staticFiles
 	blobs        *blobs.Store // files and photos (files.go)
