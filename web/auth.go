@@ -47,7 +47,8 @@ func csrfFor(loginToken string) string {
 }
 
 // staffCookie builds a staff cookie (session cookie: it ends with the
-// browser; the server ends idle logins after auth.session_ttl).
+// browser; the server ends idle logins after auth.session_ttl and every
+// login after auth.session_max_age).
 func (s *Server) staffCookie(r *http.Request, name, value string, httpOnly bool, maxAge int) *http.Cookie {
 	return &http.Cookie{
 		Name: name, Value: value, Path: "/", MaxAge: maxAge,
@@ -164,7 +165,7 @@ func (s *Server) handleLogin(c *gin.Context) error {
 			return err
 		}
 	}
-	token, err := s.rec.CreateLogin(ctx, u.ID, min(s.cfg.Auth.SessionTTL, s.cfg.Auth.SessionMaxAge))
+	token, err := s.rec.CreateLogin(ctx, u.ID, s.cfg.Auth.SessionTTL)
 	if err != nil {
 		return err
 	}

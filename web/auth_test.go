@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/parley-video/parley/config"
 	"github.com/parley-video/parley/records"
@@ -238,5 +239,24 @@ func TestRoles(t *testing.T) {
 	}
 	if r := e.do(cust, "GET", "/app", nil); r.StatusCode != http.StatusFound || !strings.HasPrefix(r.Header.Get("Location"), "/login") {
 		t.Errorf("customer /app: %d %s", r.StatusCode, r.Header.Get("Location"))
+	}
+}
+
+func TestSessionMaxAge(t *testing.T) {
+	e := newEnv(t, func(c *config.Config) {
+		c.Auth.SessionTTL = time.Hour
+		c.Auth.SessionMaxAge = 1500 * time.Millisecond // tests only; config needs ≥ 1m
+	})
+	c, _ := e.loggedIn("anna", records.RoleAdvisor)
+	if r := e.do(c, "GET", "/api/v1/me", nil); r.StatusCode != http.StatusOK {
+		t.Fatalf("me right after login: %d", r.StatusCode)
+	}
+	time.Sleep(500 * time.Millisecond)
+	if r := e.do(c, "GET", "/api/v1/me", nil); r.StatusCode != http.StatusOK {
+		t.Fatalf("me while active: %d", r.StatusCode)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	if r := e.do(c, "GET", "/api/v1/me", nil); r.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("me after session_max_age: %d; want 401", r.StatusCode)
 	}
 }
