@@ -122,7 +122,7 @@ type AuthConfig struct {
 	// it is answered 503.
 	PasswordHashWait time.Duration `yaml:"password_hash_wait"`
 	// BootstrapAdmin is the name of the admin created on first start when
-	// no user exists; its one-time password is printed once.
+	// no user exists; its password goes to <data_dir>/initial-admin-password.
 	BootstrapAdmin string `yaml:"bootstrap_admin"`
 }
 
