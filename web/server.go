@@ -248,6 +248,7 @@ func (s *Server) routes(metrics http.Handler) *gin.Engine {
 	e.GET("/app/call/:id", s.page(s.handleAppPage))
 	e.GET("/j/:token", s.page(s.handleJoinPage))
 	e.GET("/c/:token", s.page(s.handleColleaguePage))
+	e.POST("/c/:token", s.page(s.handleColleagueAccept))
 	e.GET("/privacy", s.page(s.handlePrivacy))
 	e.GET("/static/*filepath", s.page(s.handleStatic))
 	e.HEAD("/static/*filepath", s.page(s.handleStatic))
