@@ -105,7 +105,7 @@ func TestLoginFlood(t *testing.T) {
 	const annaIP = "203.0.113.5"
 
 	// Anna logged in from this browser before: she has a device cookie.
-	status, dev, _, err := loginAs(t.Context(), client, base, annaIP, "anna", testPassword)
+	status, dev, solo, err := loginAs(t.Context(), client, base, annaIP, "anna", testPassword)
 	if err != nil || status != http.StatusOK || dev == nil {
 		t.Fatalf("first login: %d, device cookie %v, %v", status, dev, err)
 	}
@@ -201,19 +201,24 @@ func TestLoginFlood(t *testing.T) {
 	t.Logf("flood answers: %s", strings.Join(summary, " "))
 	t.Logf("RSS before %d MiB, peak sampled %d MiB, VmHWM %d MiB, after %d MiB; %d hashing slots",
 		before>>20, peak.Load()>>20, hwm>>20, after>>20, slots)
-	t.Logf("Anna with device cookie: %v; without: %d in %v; typo %d then %d", times, noCookie, noCookieTook.Round(time.Millisecond), typo, afterTypo)
+	t.Logf("Anna alone before the flood: %v; with device cookie during it: %v; without: %d in %v; typo %d then %d", solo.Round(time.Millisecond), times, noCookie, noCookieTook.Round(time.Millisecond), typo, afterTypo)
 
-	bound := before + int64(slots)*floodRSSPerSlot + floodRSSSlack
-	if got := max(peak.Load(), hwm); got > bound {
+	memBound := before + int64(slots)*floodRSSPerSlot + floodRSSSlack
+	if got := max(peak.Load(), hwm); got > memBound {
 		t.Errorf("peak RSS %d MiB during the flood; bound %d MiB (before %d MiB + %d slots × %d MiB + %d MiB)",
-			got>>20, bound>>20, before>>20, slots, floodRSSPerSlot>>20, floodRSSSlack>>20)
+			got>>20, memBound>>20, before>>20, slots, floodRSSPerSlot>>20, floodRSSSlack>>20)
 	}
 	// The memory of the hashes goes back when hashing is idle.
 	if after > before+floodRSSSlack {
 		t.Errorf("RSS %d MiB after the flood; want at most %d MiB (before + %d MiB)", after>>20, (before+floodRSSSlack)>>20, floodRSSSlack>>20)
 	}
-	if best := slices.Min(times); best > floodLoginBound {
-		t.Errorf("Anna's best login during the flood took %v; want within %v (tries: %v)", best, floodLoginBound, times)
+	// On a machine so busy that one login alone takes longer than a third
+	// of the bound, the bound is three such logins (her own hash, the one
+	// she waits for, slack); without the bound on hashing she waits for
+	// dozens.
+	bound := max(floodLoginBound, 3*solo)
+	if best := slices.Min(times); best > bound {
+		t.Errorf("Anna's best login during the flood took %v; want within %v (alone: %v; tries: %v)", best, bound, solo, times)
 	}
 	if typo != http.StatusUnauthorized || afterTypo != http.StatusOK {
 		t.Errorf("Anna's typo: %d, then %d; want 401, then 200", typo, afterTypo)
