@@ -201,10 +201,17 @@ func (s *Server) handleColleaguePage(c *gin.Context) error {
 
 // handleColleagueAccept: POST /c/:token from the confirmation page: same
 // origin, the login's CSRF token in the form, then the consultation is
-// added to the colleague's list and the call opens.
+// added to the colleague's list and the call opens (303; the browser keeps
+// the link's fragment, the call key, across it).
 func (s *Server) handleColleagueAccept(c *gin.Context) error {
-	if err := s.crossSite(c.Request); err != nil {
-		return err
+	// Our pages send no referrer, so browsers send "Origin: null" with
+	// their form posts; the fetch metadata and the CSRF field decide then.
+	r := c.Request
+	if o := r.Header.Get("Origin"); o != "" && o != "null" && !s.origins.allows(r, o) {
+		return errCSRF("request from a foreign origin")
+	}
+	if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" {
+		return errCSRF("cross-site request")
 	}
 	u, token, ok, err := s.currentStaff(c)
 	if err != nil {
