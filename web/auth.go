@@ -233,13 +233,17 @@ func (s *Server) checkPassword(c *gin.Context, userKey, username, password strin
 	type held struct {
 		t   *throttle
 		key string
+		// resets: a successful login clears the key. Not a network's: an
+		// insider could otherwise clear their network's backoff with their
+		// own password between guesses at others'.
+		resets bool
 	}
 	var keys []held
 	dev, known := s.requestDevice(c, userKey)
 	if known {
-		keys = []held{{s.devThrottle, "dev:" + dev.id}}
+		keys = []held{{s.devThrottle, "dev:" + dev.id, true}}
 	} else {
-		keys = []held{{s.netThrottle, "net:" + s.anonClient(c.Request)}, {s.userThrottle, "user:" + userKey}}
+		keys = []held{{s.netThrottle, "net:" + s.anonClient(c.Request), false}, {s.userThrottle, "user:" + userKey, true}}
 	}
 	for i, h := range keys {
 		if ok, wait := h.t.begin(h.key); !ok {
@@ -253,6 +257,10 @@ func (s *Server) checkPassword(c *gin.Context, userKey, username, password strin
 	outcome := attemptAborted
 	defer func() {
 		for _, h := range keys {
+			if outcome == attemptSucceeded && !h.resets {
+				h.t.end(h.key, attemptAborted)
+				continue
+			}
 			h.t.end(h.key, outcome)
 		}
 	}()

@@ -22,6 +22,7 @@ type hashGate struct {
 	free       int
 	maxWaiting int
 	lanes      [2][]chan struct{} // 0: device-cookie logins, 1: the rest
+	granted    int64              // slots handed out so far
 }
 
 func newHashGate(slots, maxWaiting int) *hashGate {
@@ -38,6 +39,7 @@ func (g *hashGate) acquire(ctx context.Context, priority bool) error {
 	g.mu.Lock()
 	if g.free > 0 {
 		g.free--
+		g.granted++
 		g.mu.Unlock()
 		return nil
 	}
@@ -62,8 +64,8 @@ func (g *hashGate) acquire(ctx context.Context, priority bool) error {
 			return errHashBusy
 		}
 	}
+	g.granted-- // the slot was handed over just as ctx ended: pass it on
 	g.mu.Unlock()
-	// The slot was handed over just as ctx ended: pass it on.
 	g.release()
 	return errHashBusy
 }
@@ -77,6 +79,7 @@ func (g *hashGate) release() (idle bool) {
 		if len(g.lanes[lane]) > 0 {
 			ch := g.lanes[lane][0]
 			g.lanes[lane] = g.lanes[lane][1:]
+			g.granted++
 			close(ch)
 			return false
 		}
@@ -138,4 +141,11 @@ func (g *hashGate) waiting() int {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return len(g.lanes[0]) + len(g.lanes[1])
+}
+
+// hashes returns how many slots were handed out so far (tests).
+func (g *hashGate) hashes() int64 {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.granted
 }
