@@ -166,6 +166,17 @@ func New(cfg config.Config, deps Deps, log *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("web: file store: %w", err)
 	}
+	// Zero values (configurations not from config.Default) get the defaults.
+	def := config.Default().Auth
+	if cfg.Auth.LoginBackoffMax <= 0 {
+		cfg.Auth.LoginBackoffMax = def.LoginBackoffMax
+	}
+	if cfg.Auth.AccountBackoffMax <= 0 {
+		cfg.Auth.AccountBackoffMax = def.AccountBackoffMax
+	}
+	if cfg.Auth.PasswordHashWait <= 0 {
+		cfg.Auth.PasswordHashWait = def.PasswordHashWait
+	}
 	perMinute := cfg.Auth.LoginAttemptsPerMinute
 	hashSlots := cfg.Auth.PasswordHashConcurrency
 	if hashSlots <= 0 {
