@@ -7,6 +7,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 
@@ -108,6 +110,14 @@ func userCmd(ctx context.Context, args, environ []string, stdin io.Reader, stdou
 			return fmt.Errorf("user passwd %s: %w", positional[0], err)
 		}
 		fmt.Fprintf(stdout, "password of %s changed\n", positional[0])
+		if name, err := records.NormalizeUsername(positional[0]); err == nil && name == cfg.Auth.BootstrapAdmin {
+			path := filepath.Join(cfg.DataDir, initialPasswordFile)
+			if err := os.Remove(path); err == nil {
+				fmt.Fprintf(stdout, "deleted %s (the first password)\n", path)
+			} else if !errors.Is(err, os.ErrNotExist) {
+				return fmt.Errorf("user passwd %s: delete the first password's file: %w", name, err)
+			}
+		}
 	default:
 		fmt.Fprint(stderr, userUsage)
 		return fmt.Errorf("user: unknown subcommand %q", sub)

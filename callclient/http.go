@@ -195,15 +195,24 @@ func (h *HTTP) ColleagueLink(ctx context.Context, id string) (string, error) {
 	return out.URL, nil
 }
 
-// AcceptColleague opens a colleague link (GET /c/{token}) as this logged-in
-// staff user, which adds the consultation to the user's list. It returns
-// the consultation id from the redirect to /app/call/{id}.
+// AcceptColleague joins through a colleague link as this logged-in staff
+// user, which adds the consultation to the user's list: the link's page is
+// a confirmation, joining is its form's POST /c/{token} with the login's
+// CSRF token. It returns the consultation id from the redirect to
+// /app/call/{id}.
 func (h *HTTP) AcceptColleague(ctx context.Context, link string) (string, error) {
 	u, err := url.Parse(link)
 	if err != nil {
 		return "", fmt.Errorf("callclient: colleague link: %w", err)
 	}
-	resp, err := h.send(ctx, http.MethodGet, u.RequestURI(), nil)
+	form := url.Values{"csrf": {h.csrf()}}.Encode()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.base.String()+u.EscapedPath(), strings.NewReader(form))
+	if err != nil {
+		return "", fmt.Errorf("callclient: accept colleague link: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", h.BaseURL())
+	resp, err := h.client.Do(req)
 	if err != nil {
 		return "", fmt.Errorf("callclient: accept colleague link: %w", err)
 	}
@@ -211,7 +220,7 @@ func (h *HTTP) AcceptColleague(ctx context.Context, link string) (string, error)
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxResponseBytes))
 	loc := resp.Header.Get("Location")
 	id, ok := strings.CutPrefix(loc, "/app/call/")
-	if resp.StatusCode != http.StatusFound || !ok || id == "" {
+	if resp.StatusCode != http.StatusSeeOther || !ok || id == "" {
 		return "", fmt.Errorf("callclient: accept colleague link: HTTP %d, Location %q", resp.StatusCode, loc)
 	}
 	if id, err = url.PathUnescape(id); err != nil {

@@ -127,10 +127,26 @@ type CompanyConfig struct {
 type AuthConfig struct {
 	// SessionTTL is how long a staff login lasts without activity.
 	SessionTTL time.Duration `yaml:"session_ttl"`
-	// LoginAttemptsPerMinute per client address (anonymised) before 429.
+	// SessionMaxAge ends a staff login this long after it began, however
+	// active it is.
+	SessionMaxAge time.Duration `yaml:"session_max_age"`
+	// LoginAttemptsPerMinute is the failed-login budget per client network
+	// (anonymised), per user name and per device cookie; beyond it, the key
+	// backs off (1 s, 2 s, 4 s … up to the *_backoff_max below).
 	LoginAttemptsPerMinute int `yaml:"login_attempts_per_minute"`
+	// LoginBackoffMax caps the backoff of a client network or device.
+	LoginBackoffMax time.Duration `yaml:"login_backoff_max"`
+	// AccountBackoffMax caps the backoff of a user name for logins without
+	// a device cookie (short: anyone can push an account into it).
+	AccountBackoffMax time.Duration `yaml:"account_backoff_max"`
+	// PasswordHashConcurrency is how many password hashes (64 MiB each)
+	// run at once; 0: GOMAXPROCS, at most 4.
+	PasswordHashConcurrency int `yaml:"password_hash_concurrency"`
+	// PasswordHashWait is how long a login waits for a hashing slot before
+	// it is answered 503.
+	PasswordHashWait time.Duration `yaml:"password_hash_wait"`
 	// BootstrapAdmin is the name of the admin created on first start when
-	// no user exists; its one-time password is printed once.
+	// no user exists; its password goes to <data_dir>/initial-admin-password.
 	BootstrapAdmin string `yaml:"bootstrap_admin"`
 }
 
@@ -261,7 +277,11 @@ func Default() Config {
 		Company: CompanyConfig{Name: "Parley"},
 		Auth: AuthConfig{
 			SessionTTL:             12 * time.Hour,
+			SessionMaxAge:          12 * time.Hour,
 			LoginAttemptsPerMinute: 10,
+			LoginBackoffMax:        5 * time.Minute,
+			AccountBackoffMax:      time.Minute,
+			PasswordHashWait:       3 * time.Second,
 			BootstrapAdmin:         "admin",
 		},
 		Consultation: ConsultationConfig{
@@ -391,8 +411,23 @@ func (c *Config) Validate() error {
 	if c.Auth.SessionTTL < time.Minute {
 		bad("auth.session_ttl", "%s is too short; use at least 1m", c.Auth.SessionTTL)
 	}
+	if c.Auth.SessionMaxAge < time.Minute {
+		bad("auth.session_max_age", "%s is too short; use at least 1m", c.Auth.SessionMaxAge)
+	}
 	if c.Auth.LoginAttemptsPerMinute < 1 {
 		bad("auth.login_attempts_per_minute", "must be at least 1")
+	}
+	if c.Auth.LoginBackoffMax < time.Second || c.Auth.LoginBackoffMax > 15*time.Minute {
+		bad("auth.login_backoff_max", "%s is outside 1s..15m", c.Auth.LoginBackoffMax)
+	}
+	if c.Auth.AccountBackoffMax < time.Second || c.Auth.AccountBackoffMax > 15*time.Minute {
+		bad("auth.account_backoff_max", "%s is outside 1s..15m", c.Auth.AccountBackoffMax)
+	}
+	if c.Auth.PasswordHashConcurrency < 0 || c.Auth.PasswordHashConcurrency > 64 {
+		bad("auth.password_hash_concurrency", "%d is outside 0..64 (0: automatic; each hash needs 64 MiB)", c.Auth.PasswordHashConcurrency)
+	}
+	if c.Auth.PasswordHashWait < 100*time.Millisecond || c.Auth.PasswordHashWait > time.Minute {
+		bad("auth.password_hash_wait", "%s is outside 100ms..1m", c.Auth.PasswordHashWait)
 	}
 	if c.Consultation.InviteTTL < time.Minute {
 		bad("consultation.invite_ttl", "%s is too short; use at least 1m", c.Consultation.InviteTTL)

@@ -432,6 +432,9 @@ func colleagueLogin(t *testing.T, ctx context.Context, link string) {
 		chromedp.SendKeys(`#username`, colleagueName),
 		chromedp.SendKeys(`#password`, advisorPassword),
 		chromedp.Click(`#login-submit`),
+		// The link's confirmation page: joining is a POST.
+		chromedp.WaitVisible(`form[data-colleague] button`),
+		chromedp.Click(`form[data-colleague] button`),
 	))
 }
 

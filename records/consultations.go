@@ -267,6 +267,16 @@ func (s *Store) CreateColleagueInvite(ctx context.Context, id string, ttl time.D
 // who accepts it; that user may use it again, others get ErrNotFound.
 // Errors: ErrNotFound, ErrEnded, ErrExpired.
 func (s *Store) AcceptColleague(ctx context.Context, token string, userID int64) (Consultation, error) {
+	return s.colleague(ctx, token, userID, true)
+}
+
+// CheckColleague reports what AcceptColleague would, without accepting:
+// the consultation, or ErrNotFound, ErrEnded, ErrExpired.
+func (s *Store) CheckColleague(ctx context.Context, token string, userID int64) (Consultation, error) {
+	return s.colleague(ctx, token, userID, false)
+}
+
+func (s *Store) colleague(ctx context.Context, token string, userID int64, accept bool) (Consultation, error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return Consultation{}, fmt.Errorf("records: accept colleague: %w", err)
@@ -294,6 +304,9 @@ func (s *Store) AcceptColleague(ctx context.Context, token string, userID int64)
 		return c, fmt.Errorf("records: colleague invite: %w", ErrExpired)
 	case acceptedBy.Valid && acceptedBy.Int64 != userID:
 		return Consultation{}, fmt.Errorf("records: colleague invite used by someone else: %w", ErrNotFound)
+	}
+	if !accept {
+		return c, nil
 	}
 	if _, err := tx.ExecContext(ctx, "UPDATE colleague_invites SET accepted_by = ? WHERE token_hash = ?", userID, hashToken(token)); err != nil {
 		if isForeignKeyViolation(err) {

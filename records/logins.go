@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 )
@@ -47,6 +48,12 @@ func (s *Store) CreateLogin(ctx context.Context, userID int64, ttl time.Duration
 // LoginUser returns the user of a live login and extends the login's
 // expiry. Errors: ErrNotFound (unknown token), ErrExpired.
 func (s *Store) LoginUser(ctx context.Context, token string) (User, error) {
+	return s.LoginUserWithin(ctx, token, 0)
+}
+
+// LoginUserWithin is LoginUser for logins that end maxAge after they were
+// created however active they are (0: no such limit).
+func (s *Store) LoginUserWithin(ctx context.Context, token string, maxAge time.Duration) (User, error) {
 	if token == "" {
 		return User{}, ErrNotFound
 	}
@@ -54,10 +61,10 @@ func (s *Store) LoginUser(ctx context.Context, token string) (User, error) {
 	now := s.now().UnixMilli()
 	var u User
 	var role string
-	var created, ttl, expires int64
-	err := s.db.QueryRowContext(ctx, `SELECT u.id, u.username, u.display_name, u.role, u.available, u.created_at, l.ttl_ms, l.expires_at
+	var created, ttl, expires, began int64
+	err := s.db.QueryRowContext(ctx, `SELECT u.id, u.username, u.display_name, u.role, u.available, u.created_at, l.ttl_ms, l.expires_at, l.created_at
 		FROM logins l JOIN users u ON u.id = l.user_id WHERE l.token_hash = ?`, h).
-		Scan(&u.ID, &u.Username, &u.DisplayName, &role, &u.Available, &created, &ttl, &expires)
+		Scan(&u.ID, &u.Username, &u.DisplayName, &role, &u.Available, &created, &ttl, &expires, &began)
 	if errors.Is(err, sql.ErrNoRows) {
 		return User{}, ErrNotFound
 	}
@@ -65,14 +72,18 @@ func (s *Store) LoginUser(ctx context.Context, token string) (User, error) {
 		return User{}, fmt.Errorf("records: login: %w", err)
 	}
 	u.Role, u.CreatedAt = Role(role), millis(created)
-	if expires <= now {
+	end := int64(math.MaxInt64)
+	if maxAge > 0 {
+		end = began + maxAge.Milliseconds()
+	}
+	if expires <= now || end <= now {
 		if _, err := s.db.ExecContext(ctx, "DELETE FROM logins WHERE token_hash = ?", h); err != nil {
 			return User{}, fmt.Errorf("records: login: delete expired: %w", err)
 		}
 		return User{}, ErrExpired
 	}
 	// Slide the expiry, but write at most about once a minute per login.
-	if next := now + ttl; next-expires >= min(ttl/10, time.Minute.Milliseconds()) {
+	if next := min(now+ttl, end); next-expires >= min(ttl/10, time.Minute.Milliseconds()) {
 		if _, err := s.db.ExecContext(ctx, "UPDATE logins SET expires_at = ? WHERE token_hash = ?", next, h); err != nil {
 			return User{}, fmt.Errorf("records: login: extend: %w", err)
 		}

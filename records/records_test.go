@@ -559,3 +559,36 @@ func TestSecretsNeverStored(t *testing.T) {
 		t.Error("the invite's SHA-256 is not in the database: test is not looking at the right file")
 	}
 }
+
+func TestLoginMaxAge(t *testing.T) {
+	s, now := testStore(t)
+	ctx := context.Background()
+	u := mustUser(t, s, "anna", RoleAdvisor)
+	tok, err := s.CreateLogin(ctx, u.ID, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Active every 50 minutes: the idle limit (1 h) never strikes, the
+	// absolute one (3 h) does.
+	for i := 0; i < 3; i++ {
+		*now = now.Add(50 * time.Minute)
+		if _, err := s.LoginUserWithin(ctx, tok, 3*time.Hour); err != nil {
+			t.Fatalf("after %d×50 min: %v", i+1, err)
+		}
+	}
+	*now = now.Add(30 * time.Minute) // 3 h 0 min after the login
+	if _, err := s.LoginUserWithin(ctx, tok, 3*time.Hour); !errors.Is(err, ErrExpired) {
+		t.Fatalf("3 h after the login: %v; want ErrExpired", err)
+	}
+	if _, err := s.LoginUserWithin(ctx, tok, 3*time.Hour); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("expired login not deleted: %v", err)
+	}
+	// Without a max age only the idle limit counts.
+	tok, _ = s.CreateLogin(ctx, u.ID, time.Hour)
+	for i := 0; i < 5; i++ {
+		*now = now.Add(50 * time.Minute)
+		if _, err := s.LoginUser(ctx, tok); err != nil {
+			t.Fatalf("sliding login after %d×50 min: %v", i+1, err)
+		}
+	}
+}

@@ -1,6 +1,8 @@
 package records
 
 import (
+	"context"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -104,4 +106,18 @@ func verifyPassword(hash, password string) (bool, error) {
 	}
 	got := argon2.IDKey([]byte(password), salt, t, m, p, uint32(len(want)))
 	return subtle.ConstantTimeCompare(got, want) == 1, nil
+}
+
+// DerivedKey returns a 32-byte key for purpose (e.g. "device cookie"),
+// derived from the installation's secret in the settings table with HMAC,
+// so every purpose has its own key and all nodes sharing the records agree
+// on it.
+func (s *Store) DerivedKey(ctx context.Context, purpose string) ([]byte, error) {
+	root, err := s.subjectKey(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("records: derive %s key: %w", purpose, err)
+	}
+	m := hmac.New(sha256.New, root)
+	m.Write([]byte("parley derived key v1\x00" + purpose))
+	return m.Sum(nil), nil
 }

@@ -122,7 +122,10 @@ func (s *Server) FlushAccessLog() { s.access.Flush() }
 
 // Close stops the server's background work (the access-log writer) after
 // writing what it holds. Call it before closing the records.
-func (s *Server) Close() { s.access.Close() }
+func (s *Server) Close() {
+	s.freeMem.close()
+	s.access.Close()
+}
 
 // accessLog logs each request to the access log, and at debug level to
 // the process log (without the client address).

@@ -1,14 +1,17 @@
 package web
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -44,7 +47,8 @@ func csrfFor(loginToken string) string {
 }
 
 // staffCookie builds a staff cookie (session cookie: it ends with the
-// browser; the server ends idle logins after auth.session_ttl).
+// browser; the server ends idle logins after auth.session_ttl and every
+// login after auth.session_max_age).
 func (s *Server) staffCookie(r *http.Request, name, value string, httpOnly bool, maxAge int) *http.Cookie {
 	return &http.Cookie{
 		Name: name, Value: value, Path: "/", MaxAge: maxAge,
@@ -63,7 +67,7 @@ func (s *Server) currentStaff(c *gin.Context) (records.User, string, bool, error
 	if err != nil || token == "" {
 		return records.User{}, "", false, nil
 	}
-	u, err := s.rec.LoginUser(c.Request.Context(), token)
+	u, err := s.rec.LoginUserWithin(c.Request.Context(), token, s.cfg.Auth.SessionMaxAge)
 	if errors.Is(err, records.ErrNotFound) || errors.Is(err, records.ErrExpired) {
 		return records.User{}, "", false, nil
 	}
@@ -148,13 +152,12 @@ func (s *Server) handleLogin(c *gin.Context) error {
 	if len(userKey) > records.MaxUsernameLen {
 		userKey = userKey[:records.MaxUsernameLen]
 	}
-	if ok, wait := s.logins.allow("ip:"+s.anonClient(c.Request), "user:"+userKey); !ok {
-		c.Header("Retry-After", strconv.Itoa(int(wait.Seconds())))
-		return errRateLimited
+	u, err := s.checkPassword(c, userKey, req.Username, req.Password)
+	if err != nil {
+		return err
 	}
 	ctx := c.Request.Context()
-	u, err := s.rec.Authenticate(ctx, req.Username, req.Password)
-	if err != nil {
+	if err := s.setDevice(c, u.Username); err != nil {
 		return err
 	}
 	if old, err := c.Cookie(cookieStaff); err == nil && old != "" {
@@ -221,4 +224,63 @@ func (s *Server) handleAvailability(c *gin.Context) error {
 	}
 	c.JSON(http.StatusOK, toUserJSON(u))
 	return nil
+}
+
+// checkPassword authenticates a login attempt under the login throttles
+// (API.md, "Login throttling"): refused attempts are answered before any
+// password is hashed; admitted ones wait for a hashing slot.
+func (s *Server) checkPassword(c *gin.Context, userKey, username, password string) (records.User, error) {
+	type held struct {
+		t   *throttle
+		key string
+		// resets: a successful login clears the key. Not a network's: an
+		// insider could otherwise clear their network's backoff with their
+		// own password between guesses at others'.
+		resets bool
+	}
+	var keys []held
+	dev, known := s.requestDevice(c, userKey)
+	if known {
+		keys = []held{{s.devThrottle, "dev:" + dev.id, true}}
+	} else {
+		keys = []held{{s.netThrottle, "net:" + s.anonClient(c.Request), false}, {s.userThrottle, "user:" + userKey, true}}
+	}
+	for i, h := range keys {
+		if ok, wait := h.t.begin(h.key); !ok {
+			for _, prev := range keys[:i] {
+				prev.t.end(prev.key, attemptAborted)
+			}
+			c.Header("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+			return records.User{}, errRateLimited
+		}
+	}
+	outcome := attemptAborted
+	defer func() {
+		for _, h := range keys {
+			if outcome == attemptSucceeded && !h.resets {
+				h.t.end(h.key, attemptAborted)
+				continue
+			}
+			h.t.end(h.key, outcome)
+		}
+	}()
+
+	wait, cancel := context.WithTimeout(c.Request.Context(), s.cfg.Auth.PasswordHashWait)
+	err := s.hashes.acquire(wait, known)
+	cancel()
+	if err != nil {
+		c.Header("Retry-After", strconv.Itoa(int(math.Ceil(s.cfg.Auth.PasswordHashWait.Seconds()))))
+		return records.User{}, errLoginBusy
+	}
+	u, err := s.rec.Authenticate(c.Request.Context(), username, password)
+	if s.hashes.release() {
+		s.freeMem.maybe(time.Now())
+	}
+	switch {
+	case err == nil:
+		outcome = attemptSucceeded
+	case errors.Is(err, records.ErrBadCredentials):
+		outcome = attemptFailed
+	}
+	return u, err
 }

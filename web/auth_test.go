@@ -129,38 +129,6 @@ func TestLoginRateLimit(t *testing.T) {
 	}
 }
 
-func TestLimiterRefills(t *testing.T) {
-	now := time.Unix(1000, 0)
-	l := newLimiter(2, time.Minute, func() time.Time { return now })
-	for i := 0; i < 2; i++ {
-		if ok, _ := l.allow("a"); !ok {
-			t.Fatalf("attempt %d refused", i)
-		}
-	}
-	ok, wait := l.allow("a")
-	if ok || wait <= 0 || wait > 30*time.Second {
-		t.Fatalf("3rd attempt: %v, wait %v", ok, wait)
-	}
-	if ok, _ := l.allow("b", "a"); ok {
-		t.Fatal("a refused key must refuse the combination")
-	}
-	if ok, _ := l.allow("b"); !ok {
-		t.Fatal("b must still have its tokens (a refused combination takes none)")
-	}
-	now = now.Add(30 * time.Second)
-	if ok, _ := l.allow("a"); !ok {
-		t.Fatal("no refill after 30s")
-	}
-	for i := 0; i < limiterPruneAt+10; i++ {
-		l.allow("k" + string(rune(i)))
-	}
-	now = now.Add(time.Hour)
-	l.allow("z")
-	if len(l.buckets) > 10 {
-		t.Fatalf("%d buckets after pruning", len(l.buckets))
-	}
-}
-
 func TestLogout(t *testing.T) {
 	e := newEnv(t)
 	c, _ := e.loggedIn("anna", records.RoleAdvisor)
@@ -272,5 +240,94 @@ func TestRoles(t *testing.T) {
 	}
 	if r := e.do(cust, "GET", "/app", nil); r.StatusCode != http.StatusFound || !strings.HasPrefix(r.Header.Get("Location"), "/login") {
 		t.Errorf("customer /app: %d %s", r.StatusCode, r.Header.Get("Location"))
+	}
+}
+
+func TestSessionMaxAge(t *testing.T) {
+	e := newEnv(t, func(c *config.Config) {
+		c.Auth.SessionTTL = time.Hour
+		c.Auth.SessionMaxAge = 1500 * time.Millisecond // tests only; config needs ≥ 1m
+	})
+	c, _ := e.loggedIn("anna", records.RoleAdvisor)
+	if r := e.do(c, "GET", "/api/v1/me", nil); r.StatusCode != http.StatusOK {
+		t.Fatalf("me right after login: %d", r.StatusCode)
+	}
+	time.Sleep(500 * time.Millisecond)
+	if r := e.do(c, "GET", "/api/v1/me", nil); r.StatusCode != http.StatusOK {
+		t.Fatalf("me while active: %d", r.StatusCode)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	if r := e.do(c, "GET", "/api/v1/me", nil); r.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("me after session_max_age: %d; want 401", r.StatusCode)
+	}
+}
+
+// TestLoginDeviceCookie: other people's wrong passwords put an account into
+// backoff (429, no hashing) for browsers without a device cookie; a browser
+// that logged in before passes with its device cookie, held only by its
+// own budget.
+func TestLoginDeviceCookie(t *testing.T) {
+	e := newEnv(t, func(c *config.Config) {
+		c.Auth.LoginAttemptsPerMinute = 3
+		c.HTTP.TrustedProxies = []string{"127.0.0.1", "::1"}
+	})
+	e.user("anna", records.RoleAdvisor)
+	e.user("bert", records.RoleAdvisor)
+	good := map[string]string{"username": "anna", "password": testPassword}
+	bad := map[string]string{"username": "anna", "password": "wrong password!"}
+	annaNet := "X-Forwarded-For"
+
+	browser := e.client()
+	r := e.do(browser, "POST", "/api/v1/login", good, annaNet, "203.0.113.5")
+	dev := r.cookie(cookieDevice)
+	if r.StatusCode != 200 || dev == nil || !dev.HttpOnly || dev.SameSite != http.SameSiteStrictMode || dev.Path != "/api/v1/login" || dev.MaxAge < 80*24*3600 {
+		t.Fatalf("login: %d, device cookie %+v", r.StatusCode, dev)
+	}
+	// Bert's browser has a device cookie of his own.
+	bertBrowser := e.client()
+	if r := e.do(bertBrowser, "POST", "/api/v1/login", map[string]string{"username": "bert", "password": testPassword}); r.StatusCode != 200 {
+		t.Fatalf("bert: %d", r.StatusCode)
+	}
+
+	// Three networks, three wrong passwords: Anna's name is in backoff.
+	for i, ip := range []string{"198.51.100.1", "192.0.2.1", "100.64.0.1"} {
+		if r := e.do(e.client(), "POST", "/api/v1/login", bad, "X-Forwarded-For", ip); r.StatusCode != 401 {
+			t.Fatalf("attack %d: %d", i, r.StatusCode)
+		}
+	}
+	hashed := e.srv.hashes.hashes()
+	if r := e.do(e.client(), "POST", "/api/v1/login", good, annaNet, "203.0.113.5"); r.StatusCode != http.StatusTooManyRequests || r.Header.Get("Retry-After") == "" {
+		t.Fatalf("Anna in a new browser: %d; want 429 with Retry-After", r.StatusCode)
+	}
+	// A device cookie of another user counts as none.
+	bertDev := e.do(bertBrowser, "POST", "/api/v1/login", map[string]string{"username": "bert", "password": testPassword}).cookie(cookieDevice)
+	if r := e.do(e.client(), "POST", "/api/v1/login", good, annaNet, "203.0.113.5", "Cookie", cookieDevice+"="+bertDev.Value); r.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("Anna with Bert's device cookie: %d; want 429", r.StatusCode)
+	}
+	// A forged one too.
+	last := "A"
+	if strings.HasSuffix(dev.Value, "A") {
+		last = "B"
+	}
+	forged := dev.Value[:len(dev.Value)-1] + last
+	if r := e.do(e.client(), "POST", "/api/v1/login", good, annaNet, "203.0.113.5", "Cookie", cookieDevice+"="+forged); r.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("Anna with a forged device cookie: %d; want 429", r.StatusCode)
+	}
+	if got := e.srv.hashes.hashes(); got != hashed+1 { // Bert's login
+		t.Fatalf("%d password hashes for refused attempts; want none", got-hashed-1)
+	}
+	// Her own browser: in.
+	if r := e.do(browser, "POST", "/api/v1/login", good, annaNet, "203.0.113.5"); r.StatusCode != 200 {
+		t.Fatalf("Anna with her device cookie: %d; want 200", r.StatusCode)
+	}
+	// The device's own budget: three wrong passwords, then backoff there
+	// too (someone at her unlocked computer guessing).
+	for i := 0; i < 3; i++ {
+		if r := e.do(browser, "POST", "/api/v1/login", bad, annaNet, "203.0.113.5"); r.StatusCode != 401 {
+			t.Fatalf("wrong password %d with the device cookie: %d", i, r.StatusCode)
+		}
+	}
+	if r := e.do(browser, "POST", "/api/v1/login", good, annaNet, "203.0.113.5"); r.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("device after 3 failures: %d; want 429", r.StatusCode)
 	}
 }

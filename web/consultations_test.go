@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strings"
 	"testing"
@@ -195,9 +196,47 @@ func TestColleagueLink(t *testing.T) {
 		t.Fatalf("backoffice follows colleague link: %d", r.StatusCode)
 	}
 	e.login(bert, "bert")
-	r = e.do(bert, "GET", path, nil)
-	if r.StatusCode != http.StatusFound || r.Header.Get("Location") != "/app/call/"+id {
-		t.Fatalf("colleague link after login: %d %q", r.StatusCode, r.Header.Get("Location"))
+	// Opening the link (also from another site: a cross-site GET, an
+	// image, a prefetch) only shows a confirmation.
+	r = e.do(bert, "GET", path, nil, "Sec-Fetch-Site", "cross-site")
+	if r.StatusCode != http.StatusOK || !strings.Contains(string(r.body), `method="post" action="`+path+`"`) {
+		t.Fatalf("colleague link after login: %d %s", r.StatusCode, r.body)
+	}
+	if r := e.do(bert, "GET", "/api/v1/consultations/"+id, nil); r.StatusCode == 200 {
+		t.Fatal("a GET of the colleague link added the consultation")
+	}
+	m2 := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindSubmatch(r.body)
+	if m2 == nil {
+		t.Fatalf("no CSRF field in %s", r.body)
+	}
+	form := "csrf=" + url.QueryEscape(string(m2[1]))
+	ct := "application/x-www-form-urlencoded"
+	for _, tc := range []struct {
+		name string
+		body string
+		hdr  []string
+	}{
+		{"foreign origin", form, []string{"Content-Type", ct, "Origin", "https://evil.example"}},
+		{"cross-site without origin", form, []string{"Content-Type", ct, "Sec-Fetch-Site", "cross-site"}},
+		{"same-site", form, []string{"Content-Type", ct, "Sec-Fetch-Site", "same-site"}},
+		{"opaque origin, cross-site", form, []string{"Content-Type", ct, "Origin", "null", "Sec-Fetch-Site", "cross-site"}},
+		{"no CSRF field", "", []string{"Content-Type", ct}},
+		{"wrong CSRF field", "csrf=" + url.QueryEscape(csrfFor("another login")), []string{"Content-Type", ct}},
+	} {
+		if r := e.do(bert, "POST", path, tc.body, tc.hdr...); r.StatusCode != http.StatusForbidden {
+			t.Fatalf("POST %s: %d; want 403", tc.name, r.StatusCode)
+		}
+	}
+	if r := e.do(bert, "GET", "/api/v1/consultations/"+id, nil); r.StatusCode == 200 {
+		t.Fatal("a refused POST added the consultation")
+	}
+	if r := e.do(back, "POST", path, "csrf=x", "Content-Type", ct); r.StatusCode != http.StatusForbidden {
+		t.Fatalf("backoffice posts colleague link: %d", r.StatusCode)
+	}
+	// What Chromium sends from our page (no referrer: "Origin: null").
+	r = e.do(bert, "POST", path, form, "Content-Type", ct, "Origin", "null", "Sec-Fetch-Site", "same-origin")
+	if r.StatusCode != http.StatusSeeOther || r.Header.Get("Location") != "/app/call/"+id {
+		t.Fatalf("colleague joins: %d %q %s", r.StatusCode, r.Header.Get("Location"), r.body)
 	}
 	if r := e.do(bert, "GET", "/api/v1/consultations/"+id, nil); r.StatusCode != 200 {
 		t.Fatalf("colleague reads consultation: %d", r.StatusCode)

@@ -32,7 +32,8 @@ func errCSRF(msg string) error      { return &apiError{http.StatusForbidden, "cs
 
 var (
 	errNotLoggedIn = errUnauthorized("login required")
-	errRateLimited = &apiError{http.StatusTooManyRequests, "rate_limited", "too many login attempts; try again in a minute"}
+	errRateLimited = &apiError{http.StatusTooManyRequests, "rate_limited", "too many failed login attempts; try again after Retry-After seconds"}
+	errLoginBusy   = &apiError{http.StatusServiceUnavailable, "unavailable", "too many logins at once; try again after Retry-After seconds"}
 	errNoRoute     = &apiError{http.StatusNotFound, "not_found", "no such endpoint"}
 	errMethod      = &apiError{http.StatusMethodNotAllowed, "bad_request", "method not allowed"}
 	errBodyTooBig  = &apiError{http.StatusRequestEntityTooLarge, "bad_request", "request body too large (at most 64 KiB)"}

@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"crypto/subtle"
 	"embed"
 	"html/template"
 	"net/http"
@@ -172,10 +173,12 @@ func (s *Server) handleJoinPage(c *gin.Context) error {
 	return s.servePage(c, "join.html")
 }
 
-// handleColleaguePage: GET /c/:token. Logged-in advisors are added to the
-// consultation and sent to the call; others log in first.
+// handleColleaguePage: GET /c/:token. Logged-in advisors see a
+// confirmation; joining is a POST (handleColleagueAccept), so that opening
+// the link, from anywhere, changes nothing. Anonymous visitors go to the
+// login first.
 func (s *Server) handleColleaguePage(c *gin.Context) error {
-	u, _, ok, err := s.currentStaff(c)
+	u, token, ok, err := s.currentStaff(c)
 	if err != nil {
 		return err
 	}
@@ -186,11 +189,50 @@ func (s *Server) handleColleaguePage(c *gin.Context) error {
 	if !u.Role.CanConsult() {
 		return errForbidden("only advisors and admins join consultations")
 	}
+	con, err := s.rec.CheckColleague(c.Request.Context(), c.Param("token"), u.ID)
+	if err != nil {
+		return err
+	}
+	s.renderTemplate(c, http.StatusOK, "colleague.html", struct {
+		Company, Title, Token, CSRF string
+	}{s.cfg.Company.Name, con.Title, c.Param("token"), csrfFor(token)})
+	return nil
+}
+
+// handleColleagueAccept: POST /c/:token from the confirmation page: same
+// origin, the login's CSRF token in the form, then the consultation is
+// added to the colleague's list and the call opens (303; the browser keeps
+// the link's fragment, the call key, across it).
+func (s *Server) handleColleagueAccept(c *gin.Context) error {
+	// Our pages send no referrer, so browsers send "Origin: null" with
+	// their form posts; the fetch metadata and the CSRF field decide then.
+	r := c.Request
+	if o := r.Header.Get("Origin"); o != "" && o != "null" && !s.origins.allows(r, o) {
+		return errCSRF("request from a foreign origin")
+	}
+	if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" {
+		return errCSRF("cross-site request")
+	}
+	u, token, ok, err := s.currentStaff(c)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		loginRedirect(c)
+		return nil
+	}
+	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, 4<<10)
+	if subtle.ConstantTimeCompare([]byte(c.PostForm("csrf")), []byte(csrfFor(token))) != 1 {
+		return errCSRF("missing or wrong csrf form field")
+	}
+	if !u.Role.CanConsult() {
+		return errForbidden("only advisors and admins join consultations")
+	}
 	con, err := s.rec.AcceptColleague(c.Request.Context(), c.Param("token"), u.ID)
 	if err != nil {
 		return err
 	}
-	c.Redirect(http.StatusFound, "/app/call/"+url.PathEscape(con.ID))
+	c.Redirect(http.StatusSeeOther, "/app/call/"+url.PathEscape(con.ID))
 	return nil
 }
 
@@ -209,6 +251,7 @@ type privacyData struct {
 	AllowAnonymous bool
 	// Durations in German and English, e.g. "12 Stunden" / "12 hours".
 	SessionTTLDE, SessionTTLEN   string
+	SessionMaxDE, SessionMaxEN   string
 	MaxDurationDE, MaxDurationEN string
 	InviteTTLDE, InviteTTLEN     string
 	// EscrowFingerprint names the key biometric signature data is sealed to.
@@ -315,6 +358,8 @@ func (s *Server) handlePrivacy(c *gin.Context) error {
 		AllowAnonymous:    s.cfg.Privacy.AllowAnonymous,
 		SessionTTLDE:      humanDuration(s.cfg.Auth.SessionTTL, "de"),
 		SessionTTLEN:      humanDuration(s.cfg.Auth.SessionTTL, "en"),
+		SessionMaxDE:      humanDuration(s.cfg.Auth.SessionMaxAge, "de"),
+		SessionMaxEN:      humanDuration(s.cfg.Auth.SessionMaxAge, "en"),
 		MaxDurationDE:     humanDuration(s.cfg.Consultation.MaxDuration, "de"),
 		MaxDurationEN:     humanDuration(s.cfg.Consultation.MaxDuration, "en"),
 		InviteTTLDE:       humanDuration(s.cfg.Consultation.InviteTTL, "de"),

@@ -43,6 +43,7 @@ var routeAccess = map[string]access{
 	"GET /api/v1/invites/:token":       public,
 	"POST /api/v1/invites/:token/join": public,
 	"GET /c/:token":                    staffPage,
+	"POST /c/:token":                   staffPage,
 	"GET /app":                         staffPage,
 	"GET /app/call/:id":                staffPage,
 	"GET /backoffice":                  staffPage,

@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"net/url"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 
@@ -101,31 +102,41 @@ const (
 	headerCSRF    = "X-CSRF-Token"
 )
 
+// maxHashWaiters bounds the logins queued for a password-hashing slot;
+// beyond it logins are answered 503 at once.
+const maxHashWaiters = 256
+
 // maxBodyBytes bounds JSON request bodies.
 const maxBodyBytes = 64 << 10
 
 // Server is the public HTTP server's handler and its state.
 type Server struct {
-	cfg      config.Config
-	rec      *records.Store
-	hub      Hub
-	ready    func(ctx context.Context) map[string]error
-	log      *slog.Logger
-	now      func() time.Time
-	engine   *gin.Engine
-	trust    proxyTrust
-	origins  originPolicy
-	links    linkHosts // hosts links may use without http.public_url
-	logins   *limiter
-	consent  consentText
-	files    *staticFiles
-	blobs    *blobs.Store // files and photos (files.go)
-	signer   Signer       // documents.go
-	viewed   viewedOnce   // documents.go
-	verifier Verifier     // backoffice.go
-	escrowFP string       // privacy notice
-	ended    func()       // Deps.ConsultationEnded
-	access   *accessWriter
+	cfg     config.Config
+	rec     *records.Store
+	hub     Hub
+	ready   func(ctx context.Context) map[string]error
+	log     *slog.Logger
+	now     func() time.Time
+	engine  *gin.Engine
+	trust   proxyTrust
+	origins originPolicy
+	links   linkHosts // hosts links may use without http.public_url
+	// Login throttling (auth.go, throttle.go, device.go, hashgate.go).
+	netThrottle  *throttle
+	userThrottle *throttle
+	devThrottle  *throttle
+	devKeys      deviceKeys
+	hashes       *hashGate
+	freeMem      memoryReturn
+	consent      consentText
+	files        *staticFiles
+	blobs        *blobs.Store // files and photos (files.go)
+	signer       Signer       // documents.go
+	viewed       viewedOnce   // documents.go
+	verifier     Verifier     // backoffice.go
+	escrowFP     string       // privacy notice
+	ended        func()       // Deps.ConsultationEnded
+	access       *accessWriter
 
 	// Joins per invite (invites.go): per consultation, and per
 	// consultation and client network.
@@ -165,28 +176,43 @@ func New(cfg config.Config, deps Deps, log *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("web: file store: %w", err)
 	}
+	// Zero values (configurations not from config.Default) get the defaults.
+	def := config.Default().Auth
+	if cfg.Auth.LoginBackoffMax <= 0 {
+		cfg.Auth.LoginBackoffMax = def.LoginBackoffMax
+	}
+	if cfg.Auth.AccountBackoffMax <= 0 {
+		cfg.Auth.AccountBackoffMax = def.AccountBackoffMax
+	}
+	if cfg.Auth.PasswordHashWait <= 0 {
+		cfg.Auth.PasswordHashWait = def.PasswordHashWait
+	}
 	perMinute := cfg.Auth.LoginAttemptsPerMinute
-	if perMinute < 1 {
-		perMinute = 1
+	hashSlots := cfg.Auth.PasswordHashConcurrency
+	if hashSlots <= 0 {
+		hashSlots = min(runtime.GOMAXPROCS(0), 4)
 	}
 	s := &Server{
-		cfg:      cfg,
-		rec:      deps.Records,
-		hub:      deps.Hub,
-		ready:    deps.Ready,
-		log:      log,
-		now:      time.Now,
-		trust:    trust,
-		origins:  origins,
-		links:    newLinkHosts(cfg.HTTP),
-		logins:   newLimiter(perMinute, time.Minute, time.Now),
-		consent:  newConsentText(cfg.Company.Name, cfg.Retention.PreJoin.Duration()),
-		files:    files,
-		blobs:    store,
-		signer:   deps.Signer,
-		verifier: deps.Verifier,
-		escrowFP: deps.EscrowFingerprint,
-		ended:    deps.ConsultationEnded,
+		cfg:          cfg,
+		rec:          deps.Records,
+		hub:          deps.Hub,
+		ready:        deps.Ready,
+		log:          log,
+		now:          time.Now,
+		trust:        trust,
+		origins:      origins,
+		links:        newLinkHosts(cfg.HTTP),
+		netThrottle:  newThrottle(perMinute, cfg.Auth.LoginBackoffMax, time.Now),
+		userThrottle: newThrottle(perMinute, cfg.Auth.AccountBackoffMax, time.Now),
+		devThrottle:  newThrottle(perMinute, cfg.Auth.LoginBackoffMax, time.Now),
+		hashes:       newHashGate(hashSlots, maxHashWaiters),
+		consent:      newConsentText(cfg.Company.Name, cfg.Retention.PreJoin.Duration()),
+		files:        files,
+		blobs:        store,
+		signer:       deps.Signer,
+		verifier:     deps.Verifier,
+		escrowFP:     deps.EscrowFingerprint,
+		ended:        deps.ConsultationEnded,
 	}
 	if deps.Now != nil {
 		s.now = deps.Now
@@ -246,6 +272,7 @@ func (s *Server) routes(metrics http.Handler) *gin.Engine {
 	e.GET("/app/call/:id", s.page(s.handleAppPage))
 	e.GET("/j/:token", s.page(s.handleJoinPage))
 	e.GET("/c/:token", s.page(s.handleColleaguePage))
+	e.POST("/c/:token", s.page(s.handleColleagueAccept))
 	e.GET("/privacy", s.page(s.handlePrivacy))
 	e.GET("/static/*filepath", s.page(s.handleStatic))
 	e.HEAD("/static/*filepath", s.page(s.handleStatic))

@@ -297,6 +297,7 @@ const de = {
   'login.error.rate_limited': 'Zu viele Anmeldeversuche. Bitte warten Sie einen Moment und versuchen Sie es dann erneut.',
   'login.error.retryAfter': 'Zu viele Anmeldeversuche. Bitte versuchen Sie es in {seconds} Sekunden erneut.',
   'login.error.missing': 'Bitte geben Sie Benutzername und Passwort ein.',
+  'login.error.unavailable': 'Gerade melden sich sehr viele gleichzeitig an. Bitte versuchen Sie es in einigen Sekunden erneut.',
 
   'console.pageTitle': 'Beratungen – Parley',
   'console.callPageTitle': 'Gespräch – Parley',
@@ -796,6 +797,7 @@ const en = {
   'login.error.rate_limited': 'Too many sign-in attempts. Please wait a moment and try again.',
   'login.error.retryAfter': 'Too many sign-in attempts. Please try again in {seconds} seconds.',
   'login.error.missing': 'Please enter your user name and password.',
+  'login.error.unavailable': 'Too many sign-ins at once right now. Please try again in a few seconds.',
 
   'console.pageTitle': 'Consultations – Parley',
   'console.callPageTitle': 'Call – Parley',

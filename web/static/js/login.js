@@ -64,7 +64,7 @@ form.addEventListener('submit', (ev) => {
       } else if (err instanceof ApiError && err.status === 429) {
         showError(err.retryAfter ? t('login.error.retryAfter', { seconds: err.retryAfter }) : t('login.error.rate_limited'));
       } else if (err instanceof ApiError) {
-        showError(errorText('error', err.code));
+        showError(errorText('login.error', err.code));
       } else {
         showError(t('error.unknown'));
       }
