@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -58,6 +59,42 @@ func freePort(t *testing.T, network string) int {
 		defer l.Close()
 		return l.Addr().(*net.TCPAddr).Port
 	}
+}
+
+// freeCoturnPort returns a port p such that p and p+1 (coturn's
+// alternative port) are free for both UDP and TCP on 127.0.0.1: coturn
+// listens on both protocols, and other tests in the same namespace hold
+// many TCP ports (a UDP-free port may be a TCP client's ephemeral port).
+func freeCoturnPort(t *testing.T) int {
+	t.Helper()
+	for range 100 {
+		p := freePort(t, "udp")
+		var held []io.Closer
+		ok := true
+		for _, port := range []int{p, p + 1} {
+			addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+			u, err := net.ListenPacket("udp4", addr)
+			if err != nil {
+				ok = false
+				break
+			}
+			held = append(held, u)
+			l, err := net.Listen("tcp4", addr)
+			if err != nil {
+				ok = false
+				break
+			}
+			held = append(held, l)
+		}
+		for _, c := range held {
+			c.Close()
+		}
+		if ok {
+			return p
+		}
+	}
+	t.Fatal("no port free for both UDP and TCP")
+	return 0
 }
 
 // startProcess starts a long-running tool; it is killed at cleanup, and its
@@ -255,7 +292,7 @@ func TestCoturnUclient(t *testing.T) {
 func TestExternalCoturn(t *testing.T) {
 	bin := needBinary(t, "turnserver")
 	dir := t.TempDir()
-	turnPort := freePort(t, "udp")
+	turnPort := freeCoturnPort(t)
 	relayLo := 45000 + turnPort%1000*10 // a 10-port range unlikely to collide
 	startProcess(t, bin, "-n",
 		"--listening-ip", "127.0.0.1", "--relay-ip", "127.0.0.1",

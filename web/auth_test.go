@@ -273,6 +273,12 @@ func TestLoginDeviceCookie(t *testing.T) {
 	})
 	e.user("anna", records.RoleAdvisor)
 	e.user("bert", records.RoleAdvisor)
+	// The throttles' clock stands still: on a busy machine a single login
+	// (argon2) can outlast the first 1 s backoff step this test relies on.
+	frozen := time.Now()
+	for _, th := range []*throttle{e.srv.netThrottle, e.srv.userThrottle, e.srv.devThrottle} {
+		th.now = func() time.Time { return frozen }
+	}
 	good := map[string]string{"username": "anna", "password": testPassword}
 	bad := map[string]string{"username": "anna", "password": "wrong password!"}
 	annaNet := "X-Forwarded-For"
