@@ -6,10 +6,11 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/parley-video/parley/pdfjail"
 
 	"github.com/parley-video/parley/hostilepdf"
 )
@@ -52,7 +53,7 @@ func TestVerifyCommandHostileCorpus(t *testing.T) {
 		t.Errorf("a worker died instead of refusing: %s", errOut)
 	}
 	t.Logf("%d hostile files in %v", n, time.Since(start))
-	if kids := childPIDs(t); len(kids) != 0 {
+	if kids := pdfjail.Children(); len(kids) != 0 {
 		t.Fatalf("worker processes left: %v", kids)
 	}
 
@@ -66,7 +67,7 @@ func TestVerifyCommandHostileCorpus(t *testing.T) {
 	if took := time.Since(start); took > 15*time.Second {
 		t.Fatalf("slow file took %v with a 100 ms worker timeout", took)
 	}
-	if kids := childPIDs(t); len(kids) != 0 {
+	if kids := pdfjail.Children(); len(kids) != 0 {
 		t.Fatalf("worker processes left: %v", kids)
 	}
 }
@@ -76,30 +77,4 @@ func runCmd2(t *testing.T, environ []string, args ...string) (string, string, er
 	var out, errOut bytes.Buffer
 	err := run(t.Context(), args, environ, strings.NewReader(""), &out, &errOut)
 	return out.String(), errOut.String(), err
-}
-
-// childPIDs lists the processes whose parent is this one.
-func childPIDs(t *testing.T) []int {
-	t.Helper()
-	me := strconv.Itoa(os.Getpid())
-	ents, err := os.ReadDir("/proc")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []int
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
-		if len(f) > 1 && f[1] == me {
-			out = append(out, pid)
-		}
-	}
-	return out
 }

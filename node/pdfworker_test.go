@@ -1,27 +1,21 @@
 package node
 
 import (
-	"context"
 	"errors"
-	"os"
 	"testing"
 	"time"
 
 	"github.com/parley-video/parley/contracts"
 	"github.com/parley-video/parley/hostilepdf"
-	"github.com/parley-video/parley/pdfjail"
+	"github.com/parley-video/parley/pdfjail/pdfjailtest"
 	"github.com/parley-video/parley/records"
 	"github.com/parley-video/parley/signature"
 )
 
-// TestMain serves a PDF worker when this test binary is started as one
-// (the node parses untrusted PDFs in children of its own executable).
-func TestMain(m *testing.M) {
-	if pdfjail.IsWorker() {
-		os.Exit(pdfjail.ServeWorker(context.Background(), os.Stdin, os.Stdout, os.Stderr))
-	}
-	os.Exit(m.Run())
-}
+// TestMain serves a PDF worker when this test binary is started as one:
+// the code under test parses untrusted PDFs in children of its own
+// executable.
+func TestMain(m *testing.M) { pdfjailtest.Main(m) }
 
 // The node parses uploads in PDF workers: a hostile file is refused, and a
 // file whose parse runs past signature.pdf_worker_timeout is cut off there

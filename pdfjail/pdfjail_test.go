@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -55,33 +54,6 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
-}
-
-// children lists the processes whose parent is this one.
-func children(t *testing.T) []int {
-	t.Helper()
-	me := os.Getpid()
-	ents, err := os.ReadDir("/proc")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []int
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		// pid (comm) state ppid ...; comm may hold spaces.
-		f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
-		if len(f) > 1 && f[1] == strconv.Itoa(me) {
-			out = append(out, pid)
-		}
-	}
-	return out
 }
 
 // signedContract returns a contract signed by the customer, and the keys.
@@ -177,7 +149,7 @@ func TestValidIntakeAndVerifyInWorker(t *testing.T) {
 	if _, err := isolated.Verify(t.Context(), []byte("hello")); !errors.Is(err, contracts.ErrCannotCheck) {
 		t.Fatalf("not a PDF: %v", err)
 	}
-	if n := children(t); len(n) != 0 {
+	if n := Children(); len(n) != 0 {
 		t.Fatalf("children left: %v", n)
 	}
 }
@@ -199,7 +171,7 @@ func TestHostileCorpusInWorker(t *testing.T) {
 	if strings.Contains(logs.String(), "PDF worker stopped") {
 		t.Errorf("a worker died instead of refusing: %s", logs)
 	}
-	if n := children(t); len(n) != 0 {
+	if n := Children(); len(n) != 0 {
 		t.Fatalf("children left: %v", n)
 	}
 }
@@ -219,7 +191,7 @@ func TestRunawayWorkerKilled(t *testing.T) {
 	if took > 10*time.Second {
 		t.Fatalf("took %v", took)
 	}
-	if n := children(t); len(n) != 0 {
+	if n := Children(); len(n) != 0 {
 		t.Fatalf("children left: %v", n)
 	}
 	if !strings.Contains(logs.String(), "PDF worker stopped") {
@@ -269,7 +241,7 @@ func TestBusy(t *testing.T) {
 		t.Fatalf("queued: %v", err)
 	}
 	<-done
-	if n := children(t); len(n) != 0 {
+	if n := Children(); len(n) != 0 {
 		t.Fatalf("children left: %v", n)
 	}
 }

@@ -1,12 +1,10 @@
 package web
 
 import (
-	"bytes"
 	"encoding/json"
 	"log/slog"
 	"net/http"
 	"os"
-	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -94,7 +92,7 @@ func TestHostilePDFsThroughServer(t *testing.T) {
 
 	// Nothing keeps running: no worker process, goroutines back to the
 	// baseline (idle keep-alive connections closed first).
-	if n := childProcesses(t); len(n) != 0 {
+	if n := pdfjail.Children(); len(n) != 0 {
 		t.Errorf("worker processes left: %v", n)
 	}
 	for _, c := range []*http.Client{adv, back} {
@@ -125,7 +123,7 @@ func TestRunawayPDFKilledThroughServer(t *testing.T) {
 	if took := time.Since(start); took > 15*time.Second {
 		t.Fatalf("took %v with a 100 ms worker timeout", took)
 	}
-	if n := childProcesses(t); len(n) != 0 {
+	if n := pdfjail.Children(); len(n) != 0 {
 		t.Fatalf("worker processes left: %v", n)
 	}
 	if r := e.do(back, "GET", "/api/v1/me", nil); r.StatusCode != http.StatusOK {
@@ -153,32 +151,6 @@ func memNow(t *testing.T) (heap, rss uint64) {
 	return m.HeapAlloc, rss
 }
 
-// childProcesses lists the processes whose parent is this one.
-func childProcesses(t *testing.T) []int {
-	t.Helper()
-	me := strconv.Itoa(os.Getpid())
-	ents, err := os.ReadDir("/proc")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []int
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
-		if len(f) > 1 && f[1] == me {
-			out = append(out, pid)
-		}
-	}
-	return out
-}
-
 // Every PDF worker busy and the wait over: 503 busy with Retry-After.
 func TestPDFWorkersBusyThroughServer(t *testing.T) {
 	e := newEnv(t)
@@ -195,7 +167,7 @@ func TestPDFWorkersBusyThroughServer(t *testing.T) {
 		defer close(done)
 		e.staff(back, "POST", "/api/v1/verify", slow, "Content-Type", "application/pdf")
 	}()
-	for deadline := time.Now().Add(10 * time.Second); len(childProcesses(t)) == 0; time.Sleep(5 * time.Millisecond) {
+	for deadline := time.Now().Add(10 * time.Second); len(pdfjail.Children()) == 0; time.Sleep(5 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("the first verification never started a worker")
 		}
