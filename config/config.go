@@ -429,6 +429,10 @@ func (c *Config) Validate() error {
 	if c.Auth.PasswordHashWait < 100*time.Millisecond || c.Auth.PasswordHashWait > time.Minute {
 		bad("auth.password_hash_wait", "%s is outside 100ms..1m", c.Auth.PasswordHashWait)
 	}
+	if c.HTTP.WriteTimeout > 0 && c.HTTP.WriteTimeout <= c.Auth.PasswordHashWait {
+		bad("http.write_timeout", "%s must be longer than auth.password_hash_wait (%s): a login waits that long for a hashing slot, then hashes, before it answers",
+			c.HTTP.WriteTimeout, c.Auth.PasswordHashWait)
+	}
 	if c.Consultation.InviteTTL < time.Minute {
 		bad("consultation.invite_ttl", "%s is too short; use at least 1m", c.Consultation.InviteTTL)
 	}

@@ -177,6 +177,7 @@ func TestValidate(t *testing.T) {
 		{"turn short secret", func(c *Config) { c.TURN.Enabled = true; c.TURN.Secret = "short" }, "turn.secret"},
 		{"turn enabled", func(c *Config) { c.TURN.Enabled = true; c.TURN.UDPPort = 0; c.TURN.TCPPort = 0 }, ""},
 		{"negative free space", func(c *Config) { c.Storage.MinFreeBytes = -1 }, "storage.min_free_bytes"},
+		{"write timeout below the login's hash wait", func(c *Config) { c.HTTP.WriteTimeout = 2 * time.Second }, "http.write_timeout"},
 		{"no pdf workers", func(c *Config) { c.Signature.PDFWorkers = 0 }, "signature.pdf_workers"},
 		{"pdf worker timeout", func(c *Config) { c.Signature.PDFWorkerTimeout = time.Millisecond }, "signature.pdf_worker_timeout"},
 		{"pdf worker memory below the PDF size", func(c *Config) { c.Signature.MaxPDFBytes = 200 << 20 }, "signature.pdf_worker_memory_mb"},

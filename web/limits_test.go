@@ -156,9 +156,11 @@ func (b *slowBody) Read(p []byte) (int, error) {
 // http.min_transfer_rate is cut.
 func TestTransfersOutliveServerTimeouts(t *testing.T) {
 	e := newEnv(t, shortTimeouts)
-	withServerTimeouts(e)
+	// Log in before the timeouts apply: on a busy machine a password hash
+	// alone can outlast a 1 s write timeout (cookies ignore the port).
 	adv, _ := e.loggedIn("anna", records.RoleAdvisor)
 	id, _ := e.createConsultation(adv, "")
+	withServerTimeouts(e)
 	base := e.ts.URL + "/api/v1/consultations/" + id + "/files/"
 	put := func(fid string, body io.Reader, size int64) (int, error) {
 		req, _ := http.NewRequest("PUT", base+fid, body)
@@ -235,9 +237,9 @@ func TestWebSocketOutlivesServerTimeouts(t *testing.T) {
 		nil, nil, slog.New(slog.DiscardHandler), nil)
 	t.Cleanup(hub.Close)
 	e := newEnvWith(t, hub, false, shortTimeouts)
-	withServerTimeouts(e)
-	adv, _ := e.loggedIn("anna", records.RoleAdvisor)
+	adv, _ := e.loggedIn("anna", records.RoleAdvisor) // before the timeouts, as above
 	id, _ := e.createConsultation(adv, "")
+	withServerTimeouts(e)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	ws, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(e.ts.URL, "http")+"/ws/"+id,
