@@ -41,6 +41,8 @@ type Config struct {
 	// TURN is the embedded TURN server (or an external coturn sharing its
 	// secret), for customers behind firewalls that block direct media.
 	TURN turnserver.Config `yaml:"turn"`
+	// Cluster: many nodes sharing Redis (config/cluster.go).
+	Cluster ClusterConfig `yaml:"cluster"`
 }
 
 // SessionConfig is where live state (customer sessions, presence, the
@@ -316,6 +318,7 @@ func Default() Config {
 		Retention: defaultRetention(),
 		Questions: QuestionsConfig{Before: []Question{}, After: []Question{}},
 		TURN:      turnserver.DefaultConfig(),
+		Cluster:   defaultCluster(),
 	}
 }
 
@@ -523,5 +526,6 @@ func (c *Config) Validate() error {
 	if err := c.TURN.Validate(); err != nil {
 		errs = append(errs, err)
 	}
+	c.validateCluster(bad)
 	return errors.Join(errs...)
 }
