@@ -48,7 +48,7 @@ type Config struct {
 // SessionConfig is where live state (customer sessions, presence, the
 // waiting queue) is kept, and how long a dropped participant may come back.
 type SessionConfig struct {
-	// Store is "memory" (one node) or "redis" (any number of nodes).
+	// Store is "memory" (one node) or "redis" (shared; required in cluster mode).
 	Store string `yaml:"store"`
 	// RedisURL, e.g. redis://:password@127.0.0.1:6379/0 (rediss:// for TLS).
 	// The password may come from PARLEY_SESSION_REDIS_URL instead of a file.

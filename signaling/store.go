@@ -11,7 +11,8 @@ import (
 // other nodes may read: customer sessions (keyed by the SHA-256 of the
 // cookie; the cookie itself is never stored), advisor presence and the
 // waiting queue of each consultation. MemoryStore (one node) and
-// RedisStore (any number of nodes; key layout in STORE.md) implement it.
+// RedisStore (shared by the nodes of a cluster; key layout in STORE.md)
+// implement it.
 //
 // Errors: ErrNoSession for a missing or expired session; anything else
 // means the store could not be asked (RedisStore wraps those in
