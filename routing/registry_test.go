@@ -202,8 +202,13 @@ func TestHomeLeastLoaded(t *testing.T) {
 	if err != nil || as.Node.ID != "c" || as.Outcome != Assigned || as.Previous != "" {
 		t.Fatalf("Home(c1) = %+v, %v; want c (fewest consultations, then participants)", as, err)
 	}
-	if n, _ := a.Node(ctx, "c"); n.Consultations != 2 {
+	// The script rewrote c's entry: only the count changed.
+	if n, _ := a.Node(ctx, "c"); n.Consultations != 2 || n.Participants != 2 || n.InternalURL != "http://c.internal:8080" ||
+		n.MediaAddr != "192.0.2.1:50000" || n.State != StateServing || n.Version != "test" || !n.Started.Equal(c.Self().Started) {
 		t.Fatalf("c's entry after the assignment: %+v", n)
+	}
+	if as.Node.Consultations != 2 || as.Node.InternalURL != "http://c.internal:8080" {
+		t.Fatalf("assignment's node: %+v", as.Node)
 	}
 	// Asking again, from any node, keeps it.
 	if as, err := b.Home(ctx, "c1"); err != nil || as.Node.ID != "c" || as.Outcome != Kept {
