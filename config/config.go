@@ -41,12 +41,14 @@ type Config struct {
 	// TURN is the embedded TURN server (or an external coturn sharing its
 	// secret), for customers behind firewalls that block direct media.
 	TURN turnserver.Config `yaml:"turn"`
+	// Cluster: many nodes sharing Redis (config/cluster.go).
+	Cluster ClusterConfig `yaml:"cluster"`
 }
 
 // SessionConfig is where live state (customer sessions, presence, the
 // waiting queue) is kept, and how long a dropped participant may come back.
 type SessionConfig struct {
-	// Store is "memory" (one node) or "redis" (any number of nodes).
+	// Store is "memory" (one node) or "redis" (shared; required in cluster mode).
 	Store string `yaml:"store"`
 	// RedisURL, e.g. redis://:password@127.0.0.1:6379/0 (rediss:// for TLS).
 	// The password may come from PARLEY_SESSION_REDIS_URL instead of a file.
@@ -316,6 +318,7 @@ func Default() Config {
 		Retention: defaultRetention(),
 		Questions: QuestionsConfig{Before: []Question{}, After: []Question{}},
 		TURN:      turnserver.DefaultConfig(),
+		Cluster:   defaultCluster(),
 	}
 }
 
@@ -527,5 +530,6 @@ func (c *Config) Validate() error {
 	if err := c.TURN.Validate(); err != nil {
 		errs = append(errs, err)
 	}
+	c.validateCluster(bad)
 	return errors.Join(errs...)
 }

@@ -49,8 +49,9 @@ type Node struct {
 	// Retention deletes personal data when its period is over.
 	Retention *retention.Sweeper
 
-	web  *web.Server
-	docs *blobs.Store // the contracts' documents
+	web     *web.Server
+	docs    *blobs.Store // the contracts' documents
+	cluster *cluster     // cluster mode only (node/cluster.go)
 
 	httpSrv  *http.Server
 	httpLn   net.Listener
@@ -118,6 +119,11 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		RelayOnly:        cfg.TURN.Enabled && cfg.TURN.RelayOnly,
 		AllowUnencrypted: cfg.E2EE.AllowUnencrypted,
 	}, n.Media, n.Store, log.With("component", "signaling"), reg)
+	if cfg.Cluster.Enabled {
+		if n.cluster, err = newCluster(ctx, cfg, n.Hub, n.Media.UDPAddr(), log.With("component", "cluster")); err != nil {
+			return nil, err
+		}
+	}
 	// TURN relays to this host only to the SFU's media port, and only for
 	// participants of consultations still live here.
 	hub := n.Hub
@@ -369,6 +375,13 @@ func (n *Node) Run(ctx context.Context) error {
 	go func() { defer close(upkeepDone); n.upkeep(sweepCtx) }()
 	defer func() { stopSweep(); <-upkeepDone }()
 	defer func() { stopSweep(); <-sweepDone }()
+	if n.cluster != nil {
+		if err := n.cluster.reg.Start(ctx); err != nil {
+			n.httpSrv.Close()
+			return errors.Join(fmt.Errorf("cluster registry: %w", err), n.Close(context.Background()))
+		}
+		n.log.Info("registered in the cluster registry", "node", n.cluster.reg.Self().ID)
+	}
 	n.log.Info("parley serving", "http", n.HTTPAddr(), "metrics", n.AdminAddr(), "rtc_udp", n.Media.UDPAddr())
 	var err error
 	select {
@@ -388,6 +401,8 @@ func (n *Node) Run(ctx context.Context) error {
 func (n *Node) Close(ctx context.Context) error {
 	n.closeOnce.Do(func() {
 		var errs []error
+		// Out of the registry first: no new consultation comes here.
+		errs = append(errs, n.cluster.close(ctx))
 		if n.httpSrv != nil {
 			errs = append(errs, n.httpSrv.Shutdown(ctx))
 		} else if n.httpLn != nil {

@@ -2,6 +2,7 @@ package signaling
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"maps"
 	"slices"
@@ -18,11 +19,22 @@ import (
 // PresenceTTL unless refreshed; the maintenance loop refreshes them, and
 // after a failed store write it writes the live state back once the store
 // answers again (a Redis that restarted empty is repopulated).
+//
+// Several nodes share the store, and an advisor may say "available"
+// through one node and "away" through another. So only an explicit
+// SetAvailable writes presence unconditionally; it gives the declaration a
+// random version, and "away" leaves a marker with its own version. The
+// upkeep (refreshes, reconnecting states) goes through RefreshPresence,
+// which touches the entry only while it is still this node's declaration:
+// a node whose declaration was superseded (away, or available again via
+// another node) forgets the advisor instead of writing them back. A
+// missing entry (the store lost it) is written back.
 
 // availability is one available advisor.
 type availability struct {
-	name  string
-	since time.Time
+	name    string
+	since   time.Time
+	version string // of the declaration that made the advisor available here
 }
 
 // maintainEvery is how often the maintenance loop checks a failed store.
@@ -32,12 +44,13 @@ const maintainEvery = time.Second
 // takes consultations, and writes it to the store; an error means the
 // store did not get it now (the hub retries when it answers again).
 func (h *Hub) SetAvailable(ctx context.Context, userID int64, name string, available bool) error {
+	version := rand.Text()
 	h.pmu.Lock()
 	if available {
 		if a := h.avail[userID]; a != nil {
-			a.name = name
+			a.name, a.version = name, version
 		} else {
-			h.avail[userID] = &availability{name: name, since: time.Now().UTC()}
+			h.avail[userID] = &availability{name: name, since: time.Now().UTC(), version: version}
 		}
 	} else {
 		delete(h.avail, userID)
@@ -45,7 +58,7 @@ func (h *Hub) SetAvailable(ctx context.Context, userID int64, name string, avail
 	h.pmu.Unlock()
 	ctx, cancel := context.WithTimeout(ctx, 2*h.cfg.StoreTimeout)
 	defer cancel()
-	if err := h.pq.do(ctx, "presence", func(ctx context.Context) error { return h.writePresence(ctx, userID) }); err != nil {
+	if err := h.pq.do(ctx, "presence", func(ctx context.Context) error { return h.declarePresence(ctx, userID, version) }); err != nil {
 		h.markStoreFailed()
 		return fmt.Errorf("presence of user %d: %w", userID, unavailable("presence", err))
 	}
@@ -83,21 +96,43 @@ func (h *Hub) presenceOf(userID int64) (Presence, bool) {
 	if len(h.dropped[userID]) > 0 {
 		state = PresenceReconnecting
 	}
-	return Presence{UserID: userID, Name: a.name, State: state, Since: a.since}, true
+	return Presence{UserID: userID, Name: a.name, State: state, Since: a.since, Version: a.version}, true
 }
 
-// writePresence writes userID's current presence (read when the write
-// runs, so queued writes never bring back an old state).
-func (h *Hub) writePresence(ctx context.Context, userID int64) error {
+// declarePresence writes an explicit declaration of userID: its current
+// presence here (read when the write runs, so queued writes never bring
+// back an old state), or "away" with version awayVersion.
+func (h *Hub) declarePresence(ctx context.Context, userID int64, awayVersion string) error {
 	p, ok := h.presenceOf(userID)
 	if !ok {
-		return h.store.ClearPresence(ctx, userID)
+		return h.store.ClearPresence(ctx, userID, awayVersion, h.cfg.PresenceTTL)
 	}
 	return h.store.SetPresence(ctx, p, h.cfg.PresenceTTL)
 }
 
+// keepPresence is the upkeep of userID's presence: it refreshes the entry
+// while it is still this node's declaration, and forgets the advisor here
+// once another declaration superseded it.
+func (h *Hub) keepPresence(ctx context.Context, userID int64) error {
+	p, ok := h.presenceOf(userID)
+	if !ok {
+		return nil // "away" here: written by SetAvailable
+	}
+	res, err := h.store.RefreshPresence(ctx, p, h.cfg.PresenceTTL)
+	if err != nil || res != PresenceSuperseded {
+		return err
+	}
+	h.pmu.Lock()
+	if a := h.avail[userID]; a != nil && a.version == p.Version {
+		delete(h.avail, userID)
+	}
+	h.pmu.Unlock()
+	h.log.Debug("presence changed through another node; not refreshed here", "user", userID)
+	return nil
+}
+
 func (h *Hub) pushPresence(userID int64) {
-	h.pq.push("presence", func(ctx context.Context) error { return h.writePresence(ctx, userID) })
+	h.pq.push("presence", func(ctx context.Context) error { return h.keepPresence(ctx, userID) })
 }
 
 // staffDropped is the rooms' hook: an advisor's connection to room id

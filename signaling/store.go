@@ -11,7 +11,8 @@ import (
 // other nodes may read: customer sessions (keyed by the SHA-256 of the
 // cookie; the cookie itself is never stored), advisor presence and the
 // waiting queue of each consultation. MemoryStore (one node) and
-// RedisStore (any number of nodes; key layout in STORE.md) implement it.
+// RedisStore (shared by the nodes of a cluster; key layout in STORE.md)
+// implement it.
 //
 // Errors: ErrNoSession for a missing or expired session; anything else
 // means the store could not be asked (RedisStore wraps those in
@@ -38,10 +39,21 @@ type SessionStore interface {
 	// consultation.
 	DeleteConsultation(ctx context.Context, id ConsultationID) error
 
-	// SetPresence records (or refreshes) an advisor's presence for ttl.
+	// SetPresence records an advisor's presence for ttl, whatever was
+	// there: an explicit "available" (p.Version names this declaration).
 	SetPresence(ctx context.Context, p Presence, ttl time.Duration) error
-	// ClearPresence removes an advisor's presence; a missing one is no error.
-	ClearPresence(ctx context.Context, userID int64) error
+	// ClearPresence records an explicit "away" of an advisor: the advisor
+	// is no longer listed, and a marker with version (this declaration's)
+	// stays for ttl so that RefreshPresence of another node holding an
+	// older declaration does not bring the advisor back.
+	ClearPresence(ctx context.Context, userID int64, version string, ttl time.Duration) error
+	// RefreshPresence is the upkeep of a declaration: it extends the
+	// entry's ttl and updates name and state only if the stored entry is
+	// still p.Version's (PresenceRefreshed). An entry of another version
+	// (an "away" or a newer "available" made elsewhere) is left alone
+	// (PresenceSuperseded); a missing entry (expired, or lost by the
+	// store) is written back (PresenceRestored).
+	RefreshPresence(ctx context.Context, p Presence, ttl time.Duration) (PresenceRefresh, error)
 	// ListPresence returns the present advisors, by user id.
 	ListPresence(ctx context.Context) ([]Presence, error)
 
@@ -102,13 +114,33 @@ const (
 	PresenceReconnecting PresenceState = "reconnecting"
 )
 
+// presenceAway marks, in the store only, an advisor declared away (never
+// listed).
+const presenceAway PresenceState = "away"
+
 // Presence is one available advisor.
 type Presence struct {
 	UserID int64
 	Name   string
 	State  PresenceState
 	Since  time.Time // when the advisor became available
+	// Version is the random id of the declaration ("available" via
+	// SetAvailable on some node) the entry stems from.
+	Version string
 }
+
+// PresenceRefresh is what RefreshPresence did.
+type PresenceRefresh int
+
+const (
+	// PresenceRefreshed: the entry was this declaration's; extended.
+	PresenceRefreshed PresenceRefresh = iota + 1
+	// PresenceSuperseded: another declaration (away, or available again
+	// via another node) replaced it; nothing written.
+	PresenceSuperseded
+	// PresenceRestored: there was no entry; written back.
+	PresenceRestored
+)
 
 // Waiter is one customer in a waiting queue.
 type Waiter struct {

@@ -162,7 +162,7 @@ func (m *MemoryStore) DeleteConsultation(ctx context.Context, id ConsultationID)
 	return nil
 }
 
-// SetPresence records an advisor's presence for ttl.
+// SetPresence records an advisor's presence for ttl (see SessionStore).
 func (m *MemoryStore) SetPresence(ctx context.Context, p Presence, ttl time.Duration) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -178,14 +178,42 @@ func (m *MemoryStore) SetPresence(ctx context.Context, p Presence, ttl time.Dura
 	return nil
 }
 
-// ClearPresence removes an advisor's presence.
-func (m *MemoryStore) ClearPresence(ctx context.Context, userID int64) error {
+// RefreshPresence extends p's declaration if it is still the stored one
+// (see SessionStore).
+func (m *MemoryStore) RefreshPresence(ctx context.Context, p Presence, ttl time.Duration) (PresenceRefresh, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	if ttl <= 0 {
+		return 0, errBadTTL
+	}
+	now := time.Now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.sweepLocked(now)
+	outcome := PresenceRefreshed
+	if e, ok := m.presence[p.UserID]; !ok || !now.Before(e.expires) {
+		outcome = PresenceRestored
+	} else if e.p.Version != p.Version {
+		return PresenceSuperseded, nil
+	}
+	m.presence[p.UserID] = memoryPresence{p: p, expires: now.Add(ttl)}
+	return outcome, nil
+}
+
+// ClearPresence records an advisor's "away" (see SessionStore).
+func (m *MemoryStore) ClearPresence(ctx context.Context, userID int64, version string, ttl time.Duration) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if ttl <= 0 {
+		return errBadTTL
+	}
+	now := time.Now()
 	m.mu.Lock()
-	delete(m.presence, userID)
-	m.mu.Unlock()
+	defer m.mu.Unlock()
+	m.sweepLocked(now)
+	m.presence[userID] = memoryPresence{p: Presence{UserID: userID, State: presenceAway, Version: version}, expires: now.Add(ttl)}
 	return nil
 }
 
@@ -199,7 +227,7 @@ func (m *MemoryStore) ListPresence(ctx context.Context) ([]Presence, error) {
 	defer m.mu.Unlock()
 	out := []Presence{}
 	for _, e := range m.presence {
-		if now.Before(e.expires) {
+		if now.Before(e.expires) && e.p.State != presenceAway {
 			out = append(out, e.p)
 		}
 	}

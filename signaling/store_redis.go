@@ -28,7 +28,9 @@ import (
 //	                                                waiting since (Unix ms); TTL = lifetime
 //	<prefix>presence                         zset   present advisors: user id, score = expiry
 //	                                                (Unix ms); TTL ≥ the latest expiry
-//	<prefix>presence:<userID>                hash   user, name, state, since; TTL = presence TTL
+//	<prefix>presence:<userID>                hash   user, name, state (available/reconnecting,
+//	                                                or away: not listed), since, version;
+//	                                                TTL = presence TTL
 const (
 	RedisKeySession             = "session:"      // + <sha256hex>
 	RedisKeyConsultation        = "consultation:" // + <id> + one of the suffixes below
@@ -86,12 +88,34 @@ end
 redis.call('DEL', KEYS[1], KEYS[2])
 return n`
 	// KEYS: presence zset, user hash. ARGV: ttl ms, expiry ms, user,
-	// name, state, since.
+	// name, state, since, version.
 	luaSetPresence = `
-redis.call('HSET', KEYS[2], 'user', ARGV[3], 'name', ARGV[4], 'state', ARGV[5], 'since', ARGV[6])
+redis.call('DEL', KEYS[2])
+redis.call('HSET', KEYS[2], 'user', ARGV[3], 'name', ARGV[4], 'state', ARGV[5], 'since', ARGV[6], 'version', ARGV[7])
 redis.call('PEXPIRE', KEYS[2], ARGV[1])
 redis.call('ZADD', KEYS[1], ARGV[2], ARGV[3])
 if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[1]) then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return 1`
+	// KEYS: presence zset, user hash. ARGV as luaSetPresence. Writes only
+	// when the stored version is ARGV[7] (1) or there is none (3);
+	// returns 2 and writes nothing when another version is stored.
+	luaRefreshPresence = `
+local v = redis.call('HGET', KEYS[2], 'version')
+if v and v ~= ARGV[7] then return 2 end
+local outcome = 1
+if not v then outcome = 3 end
+redis.call('DEL', KEYS[2])
+redis.call('HSET', KEYS[2], 'user', ARGV[3], 'name', ARGV[4], 'state', ARGV[5], 'since', ARGV[6], 'version', ARGV[7])
+redis.call('PEXPIRE', KEYS[2], ARGV[1])
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[3])
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[1]) then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return outcome`
+	// KEYS: presence zset, user hash. ARGV: ttl ms, user, version.
+	luaClearPresence = `
+redis.call('ZREM', KEYS[1], ARGV[2])
+redis.call('DEL', KEYS[2])
+redis.call('HSET', KEYS[2], 'user', ARGV[2], 'state', 'away', 'version', ARGV[3])
+redis.call('PEXPIRE', KEYS[2], ARGV[1])
 return 1`
 	// KEYS: presence zset. ARGV: now ms, user hash prefix.
 	luaListPresence = `
@@ -99,7 +123,7 @@ redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
 local out = {}
 for _, uid in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
   local h = redis.call('HGETALL', ARGV[2] .. uid)
-  if #h > 0 then table.insert(out, h) end
+  if #h > 0 and redis.call('HGET', ARGV[2] .. uid, 'state') ~= 'away' then table.insert(out, h) end
 end
 return out`
 	// KEYS: waiting queue. ARGV: ttl ms, since ms, participant.
@@ -121,6 +145,7 @@ type RedisStore struct {
 
 	put, claim, update, delConsultation *redis.Script
 	setPresence, listPresence           *redis.Script
+	refreshPresence, clearPresence      *redis.Script
 	addWaiting                          *redis.Script
 }
 
@@ -164,6 +189,8 @@ func NewRedisStore(ctx context.Context, url, prefix string, log *slog.Logger) (*
 		delConsultation: redis.NewScript(luaDeleteConsultation),
 		setPresence:     redis.NewScript(luaSetPresence),
 		listPresence:    redis.NewScript(luaListPresence),
+		refreshPresence: redis.NewScript(luaRefreshPresence),
+		clearPresence:   redis.NewScript(luaClearPresence),
 		addWaiting:      redis.NewScript(luaAddWaiting),
 	}
 	if err := s.Ping(ctx); err != nil {
@@ -330,28 +357,53 @@ func (s *RedisStore) DeleteConsultation(ctx context.Context, id ConsultationID) 
 	return nil
 }
 
-// SetPresence records an advisor's presence for ttl.
+// SetPresence records an advisor's presence for ttl (see SessionStore).
 func (s *RedisStore) SetPresence(ctx context.Context, p Presence, ttl time.Duration) error {
 	if ttl <= 0 {
 		return errBadTTL
 	}
-	keys := []string{s.presenceKey(), s.presenceUserKey(p.UserID)}
-	expires := time.Now().Add(ttl).UnixMilli()
-	err := s.setPresence.Run(ctx, s.rdb, keys, ttlMillis(ttl), expires,
-		strconv.FormatInt(p.UserID, 10), p.Name, string(p.State), formatTime(p.Since)).Err()
-	if err != nil {
+	if err := s.setPresence.Run(ctx, s.rdb, s.presenceKeys(p.UserID), s.presenceArgs(p, ttl)...).Err(); err != nil {
 		return s.fail("set presence", err)
 	}
 	return nil
 }
 
-// ClearPresence removes an advisor's presence.
-func (s *RedisStore) ClearPresence(ctx context.Context, userID int64) error {
-	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.ZRem(ctx, s.presenceKey(), strconv.FormatInt(userID, 10))
-		p.Del(ctx, s.presenceUserKey(userID))
-		return nil
-	})
+// RefreshPresence extends p's declaration if it is still the stored one
+// (see SessionStore).
+func (s *RedisStore) RefreshPresence(ctx context.Context, p Presence, ttl time.Duration) (PresenceRefresh, error) {
+	if ttl <= 0 {
+		return 0, errBadTTL
+	}
+	n, err := s.refreshPresence.Run(ctx, s.rdb, s.presenceKeys(p.UserID), s.presenceArgs(p, ttl)...).Int64()
+	if err != nil {
+		return 0, s.fail("refresh presence", err)
+	}
+	switch n {
+	case 1:
+		return PresenceRefreshed, nil
+	case 2:
+		return PresenceSuperseded, nil
+	case 3:
+		return PresenceRestored, nil
+	}
+	return 0, s.fail("refresh presence", errBadReply)
+}
+
+func (s *RedisStore) presenceKeys(userID int64) []string {
+	return []string{s.presenceKey(), s.presenceUserKey(userID)}
+}
+
+func (s *RedisStore) presenceArgs(p Presence, ttl time.Duration) []any {
+	return []any{ttlMillis(ttl), time.Now().Add(ttl).UnixMilli(),
+		strconv.FormatInt(p.UserID, 10), p.Name, string(p.State), formatTime(p.Since), p.Version}
+}
+
+// ClearPresence records an advisor's "away" (see SessionStore).
+func (s *RedisStore) ClearPresence(ctx context.Context, userID int64, version string, ttl time.Duration) error {
+	if ttl <= 0 {
+		return errBadTTL
+	}
+	err := s.clearPresence.Run(ctx, s.rdb, s.presenceKeys(userID), ttlMillis(ttl), strconv.FormatInt(userID, 10), version).Err()
 	if err != nil {
 		return s.fail("clear presence", err)
 	}
@@ -376,7 +428,7 @@ func (s *RedisStore) ListPresence(ctx context.Context) ([]Presence, error) {
 		if err != nil {
 			continue
 		}
-		out = append(out, Presence{UserID: uid, Name: h["name"], State: PresenceState(h["state"]), Since: parseTime(h["since"])})
+		out = append(out, Presence{UserID: uid, Name: h["name"], State: PresenceState(h["state"]), Since: parseTime(h["since"]), Version: h["version"]})
 	}
 	slices.SortFunc(out, func(a, b Presence) int { return cmp.Compare(a.UserID, b.UserID) })
 	return out, nil

@@ -295,10 +295,10 @@ func testStoreExtensions(t *testing.T, newStore func(t *testing.T) SessionStore,
 			}
 			return nil
 		})
-		if err := s.ClearPresence(ctx, 3); err != nil {
+		if err := s.ClearPresence(ctx, 3, "v-away", time.Hour); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.ClearPresence(ctx, 99); err != nil {
+		if err := s.ClearPresence(ctx, 99, "v-away", time.Hour); err != nil {
 			t.Fatalf("clear missing: %v", err)
 		}
 		if ps, err := s.ListPresence(ctx); err != nil || len(ps) != 0 {
@@ -307,6 +307,71 @@ func testStoreExtensions(t *testing.T, newStore func(t *testing.T) SessionStore,
 		if err := s.SetPresence(ctx, Presence{UserID: 1}, 0); err == nil {
 			t.Fatal("presence ttl 0 accepted")
 		}
+		if err := s.ClearPresence(ctx, 1, "v", 0); err == nil {
+			t.Fatal("clear presence ttl 0 accepted")
+		}
+		if _, err := s.RefreshPresence(ctx, Presence{UserID: 1}, 0); err == nil {
+			t.Fatal("refresh presence ttl 0 accepted")
+		}
+	})
+	t.Run("presence versions", func(t *testing.T) {
+		s, ctx := newStore(t), t.Context()
+		since := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+		p1 := Presence{UserID: 5, Name: "Anna", State: PresenceAvailable, Since: since, Version: "v1"}
+		refresh := func(p Presence, want PresenceRefresh) {
+			t.Helper()
+			if got, err := s.RefreshPresence(ctx, p, time.Hour); err != nil || got != want {
+				t.Fatalf("RefreshPresence(%+v) = %v, %v; want %v", p, got, err, want)
+			}
+		}
+		list := func() []Presence {
+			t.Helper()
+			ps, err := s.ListPresence(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return ps
+		}
+		// Nothing stored: written back.
+		refresh(p1, PresenceRestored)
+		if ps := list(); len(ps) != 1 || ps[0].Version != "v1" || ps[0].State != PresenceAvailable {
+			t.Fatalf("restored: %+v", ps)
+		}
+		// Its own version: refreshed, state updated.
+		p1.State = PresenceReconnecting
+		refresh(p1, PresenceRefreshed)
+		if ps := list(); len(ps) != 1 || ps[0].State != PresenceReconnecting {
+			t.Fatalf("refreshed: %+v", ps)
+		}
+		// "Away" (another node): a refresh of v1 writes nothing.
+		if err := s.ClearPresence(ctx, 5, "v2", time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		refresh(p1, PresenceSuperseded)
+		if ps := list(); len(ps) != 0 {
+			t.Fatalf("away advisor listed after a stale refresh: %+v", ps)
+		}
+		// Available again (v3): v1 is still superseded, v3 refreshes.
+		p3 := Presence{UserID: 5, Name: "Anna", State: PresenceAvailable, Since: since, Version: "v3"}
+		if err := s.SetPresence(ctx, p3, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		refresh(p1, PresenceSuperseded)
+		refresh(p3, PresenceRefreshed)
+		if ps := list(); len(ps) != 1 || ps[0].Version != "v3" || ps[0].State != PresenceAvailable {
+			t.Fatalf("after v3: %+v", ps)
+		}
+		// The "away" marker expires with its ttl.
+		if err := s.ClearPresence(ctx, 5, "v4", 200*time.Millisecond); err != nil {
+			t.Fatal(err)
+		}
+		waitGone(t, func() error {
+			r, err := s.RefreshPresence(ctx, p3, time.Hour)
+			if err == nil && r == PresenceRestored {
+				return ErrNoSession
+			}
+			return err
+		})
 	})
 	t.Run("waiting", func(t *testing.T) {
 		s, ctx := newStore(t), t.Context()

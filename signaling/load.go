@@ -1,0 +1,20 @@
+package signaling
+
+import (
+	"maps"
+	"slices"
+)
+
+// Load counts what this node carries, for the cluster registry: its live
+// consultations and the participants in them (joined, waiting or
+// reconnecting).
+func (h *Hub) Load() (consultations, participants int) {
+	h.mu.Lock()
+	rooms := slices.Collect(maps.Values(h.rooms))
+	h.mu.Unlock()
+	for _, r := range rooms {
+		s := r.snapshot()
+		participants += s.Joined + s.Waiting + s.Reconnecting
+	}
+	return len(rooms), participants
+}
