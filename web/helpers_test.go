@@ -218,6 +218,22 @@ type env struct {
 	files *blobs.Store
 	ts    *httptest.Server
 	logs  *syncBuffer
+	log   *slog.Logger
+}
+
+// newService gives the env (and its server, once built) a consultation
+// service that removes unsigned documents through docs (may be nil).
+func (e *env) newService(docs consultation.Documents) {
+	e.t.Helper()
+	cons, err := consultation.New(consultation.ConfigFrom(e.cfg), consultation.Deps{
+		Records: e.rec, Hub: e.hub.(consultation.Hub), Files: e.files, Docs: docs, Log: e.log})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.cons = cons
+	if e.srv != nil {
+		e.srv.cons = cons
+	}
 }
 
 type envOption func(*config.Config)
@@ -255,10 +271,8 @@ func newEnvWith(t *testing.T, hub Hub, tlsServer bool, opts ...envOption) *env {
 	if e.files, err = blobs.Open(filepath.Join(cfg.DataDir, "files"), keys); err != nil {
 		t.Fatal(err)
 	}
-	if e.cons, err = consultation.New(consultation.ConfigFrom(cfg), consultation.Deps{
-		Records: rec, Hub: hub.(consultation.Hub), Files: e.files, Log: log}); err != nil {
-		t.Fatal(err)
-	}
+	e.log = log
+	e.newService(nil)
 	e.srv, err = New(cfg, Deps{Records: rec, Hub: hub, Consultations: e.cons, Files: e.files}, log)
 	if err != nil {
 		t.Fatal(err)
