@@ -154,17 +154,16 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	if n.files, err = blobs.Open(filepath.Join(cfg.DataDir, "files"), storageKeys); err != nil {
 		return nil, fmt.Errorf("file store: %w", err)
 	}
-	files := n.files
 	// One owner of each consultation's life; what ends one also closes
 	// its TURN relays and lets the retention sweeper run.
 	if n.Consultations, err = consultation.New(consultation.ConfigFrom(cfg), consultation.Deps{
-		Records: n.Records, Hub: n.Hub, Files: files, Docs: n.Contracts,
+		Records: n.Records, Hub: n.Hub, Files: n.files, Docs: n.Contracts,
 		Ended: func(consultation.ID) { n.Retention.Kick(); n.TURN.CloseEnded(time.Now()) },
 		Log:   log.With("component", "consultation"),
 	}); err != nil {
 		return nil, err
 	}
-	srv, err := web.New(cfg, web.Deps{Records: n.Records, Hub: n.Hub, Consultations: n.Consultations, Files: files,
+	srv, err := web.New(cfg, web.Deps{Records: n.Records, Hub: n.Hub, Consultations: n.Consultations, Files: n.files,
 		Ready: n.ready, Signer: n.Contracts,
 		Verifier:          contracts.NewVerifier(n.Keys, 4*cfg.Signature.MaxPDFBytes, pdfWorkers),
 		EscrowFingerprint: n.Keys.Escrow.Fingerprint(), Now: o.now}, log.With("component", "web"))
@@ -173,7 +172,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	}
 	n.web = srv
 	n.Retention = &retention.Sweeper{
-		Records: n.Records, Files: files, Contracts: n.Contracts,
+		Records: n.Records, Files: n.files, Contracts: n.Contracts,
 		Config: cfg.Retention, Consultations: n.Consultations, Log: log.With("component", "retention"),
 	}
 	// What a crash left half-written goes, then what fell due while the
