@@ -19,6 +19,7 @@ import (
 	"github.com/parley-video/parley/blobs"
 	"github.com/parley-video/parley/config"
 	"github.com/parley-video/parley/connlimit"
+	"github.com/parley-video/parley/consultation"
 	"github.com/parley-video/parley/contracts"
 	"github.com/parley-video/parley/pdfjail"
 	"github.com/parley-video/parley/records"
@@ -46,11 +47,14 @@ type Node struct {
 	// Contracts signs documents in calls; Keys is its key material.
 	Contracts *contracts.Service
 	Keys      *contracts.Keys
+	// Consultations creates, joins, ends and expires consultations.
+	Consultations *consultation.Service
 	// Retention deletes personal data when its period is over.
 	Retention *retention.Sweeper
 
 	web     *web.Server
 	docs    *blobs.Store // the contracts' documents
+	files   *blobs.Store // files and photos exchanged in calls
 	cluster *cluster     // cluster mode only (node/cluster.go)
 
 	httpSrv  *http.Server
@@ -153,18 +157,29 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	n.Contracts = contracts.New(n.Records, n.docs, n.Keys, cfg.Signature.MaxPDFBytes, log.With("component", "contracts"),
 		contracts.WithIsolation(pdfWorkers))
 
-	srv, err := web.New(cfg, web.Deps{Records: n.Records, Hub: n.Hub, Ready: n.ready, Signer: n.Contracts,
+	if n.files, err = blobs.Open(filepath.Join(cfg.DataDir, "files"), storageKeys); err != nil {
+		return nil, fmt.Errorf("file store: %w", err)
+	}
+	// One owner of each consultation's life; what ends one also closes
+	// its TURN relays and lets the retention sweeper run.
+	if n.Consultations, err = consultation.New(consultation.ConfigFrom(cfg), consultation.Deps{
+		Records: n.Records, Hub: n.Hub, Files: n.files, Docs: n.Contracts,
+		Ended: func(consultation.ID) { n.Retention.Kick(); n.TURN.CloseEnded(time.Now()) },
+		Log:   log.With("component", "consultation"),
+	}); err != nil {
+		return nil, err
+	}
+	srv, err := web.New(cfg, web.Deps{Records: n.Records, Hub: n.Hub, Consultations: n.Consultations, Files: n.files,
+		Ready: n.ready, Signer: n.Contracts,
 		Verifier:          contracts.NewVerifier(n.Keys, 4*cfg.Signature.MaxPDFBytes, pdfWorkers),
-		EscrowFingerprint: n.Keys.Escrow.Fingerprint(), StorageKeys: storageKeys,
-		ConsultationEnded: func() { n.Retention.Kick(); n.TURN.CloseEnded(time.Now()) }, Now: o.now}, log.With("component", "web"))
+		EscrowFingerprint: n.Keys.Escrow.Fingerprint(), Now: o.now}, log.With("component", "web"))
 	if err != nil {
 		return nil, fmt.Errorf("web: %w", err)
 	}
 	n.web = srv
 	n.Retention = &retention.Sweeper{
-		Records: n.Records, Files: srv.Files(), Contracts: n.Contracts,
-		Config: cfg.Retention, MaxDuration: cfg.Consultation.MaxDuration,
-		EndLive: srv.EndLive, Log: log.With("component", "retention"),
+		Records: n.Records, Files: n.files, Contracts: n.Contracts,
+		Config: cfg.Retention, Consultations: n.Consultations, Log: log.With("component", "retention"),
 	}
 	// What a crash left half-written goes, then what fell due while the
 	// node was down, before anything is served.
@@ -371,6 +386,9 @@ func (n *Node) Run(ctx context.Context) error {
 	sweepCtx, stopSweep := context.WithCancel(context.WithoutCancel(ctx))
 	sweepDone := make(chan struct{})
 	go func() { defer close(sweepDone); n.Retention.Run(sweepCtx) }()
+	expiryDone := make(chan struct{})
+	go func() { defer close(expiryDone); n.Consultations.Run(sweepCtx) }()
+	defer func() { stopSweep(); <-expiryDone }()
 	upkeepDone := make(chan struct{})
 	go func() { defer close(upkeepDone); n.upkeep(sweepCtx) }()
 	defer func() { stopSweep(); <-upkeepDone }()

@@ -78,7 +78,7 @@ func TestRetentionAcrossRestarts(t *testing.T) {
 		if err := n.Records.AddFeedback(ctx, con.ID, pid, map[string]string{"rating": "5"}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := n.web.Files().Put(ctx, con.ID, "0123456789abcdef0123456789abcdef", "participant:"+pid, bytes.NewReader([]byte("ciphertext"))); err != nil {
+		if _, err := n.files.Put(ctx, con.ID, "0123456789abcdef0123456789abcdef", "participant:"+pid, bytes.NewReader([]byte("ciphertext"))); err != nil {
 			t.Fatal(err)
 		}
 	}

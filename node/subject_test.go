@@ -84,10 +84,10 @@ func TestDataSubjectRights(t *testing.T) {
 
 	// Erika sent a file and signed a contract.
 	const fid = "0123456789abcdef0123456789abcdef"
-	if _, err := n.web.Files().Put(ctx, con.ID, fid, "participant:"+erika.pid, strings.NewReader("ciphertext")); err != nil {
+	if _, err := n.files.Put(ctx, con.ID, fid, "participant:"+erika.pid, strings.NewReader("ciphertext")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := n.web.Files().Put(ctx, con.ID, "fedcba9876543210fedcba9876543210", "participant:"+max.pid, strings.NewReader("other")); err != nil {
+	if _, err := n.files.Put(ctx, con.ID, "fedcba9876543210fedcba9876543210", "participant:"+max.pid, strings.NewReader("other")); err != nil {
 		t.Fatal(err)
 	}
 	pdf, _ := signature.ContractPDF(signature.ContractTemplate{Title: "Darlehensvertrag"})

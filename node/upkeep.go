@@ -44,7 +44,7 @@ func (n *Node) removeStaleTemps(now time.Time) {
 	for _, st := range []struct {
 		name  string
 		store *blobs.Store
-	}{{"documents", n.docs}, {"files", n.web.Files()}} {
+	}{{"documents", n.docs}, {"files", n.files}} {
 		removed, err := st.store.RemoveStaleTemporary(blobs.StaleTempAge, now)
 		if err != nil {
 			n.log.Warn("removing leftover temporary files", "store", st.name, "removed", removed, "err", err)

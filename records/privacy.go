@@ -78,6 +78,26 @@ func (s *Store) JoinCustomer(ctx context.Context, c Customer, before map[string]
 	return nil
 }
 
+// RemoveJoin undoes JoinCustomer for a join that failed afterwards (the
+// live join did not happen): the customer, their answers and their
+// consent record go, in one transaction. Nothing to remove is no error.
+func (s *Store) RemoveJoin(ctx context.Context, cid, pid string) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("records: remove join: %w", err)
+	}
+	defer tx.Rollback()
+	for _, table := range []string{"answers", "customers", "consents"} {
+		if _, err := tx.ExecContext(ctx, "DELETE FROM "+table+" WHERE consultation_id = ? AND participant_id = ?", cid, pid); err != nil {
+			return fmt.Errorf("records: remove join: %s: %w", table, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("records: remove join: %w", err)
+	}
+	return nil
+}
+
 // ErrAnswered: the questions after the consultation were answered already.
 var ErrAnswered = errors.New("records: already answered")
 

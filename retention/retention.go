@@ -20,6 +20,7 @@ import (
 
 	"github.com/parley-video/parley/blobs"
 	"github.com/parley-video/parley/config"
+	"github.com/parley-video/parley/consultation"
 	"github.com/parley-video/parley/records"
 )
 
@@ -47,6 +48,12 @@ type Contracts interface {
 	Expire(ctx context.Context, cutoff time.Time) (int, error)
 }
 
+// Expirer ends consultations that outlived their maximum duration;
+// *consultation.Service has it.
+type Expirer interface {
+	ExpireDue(ctx context.Context) ([]consultation.ID, error)
+}
+
 // Sweeper deletes what its retention configuration says is due.
 type Sweeper struct {
 	Records *records.Store
@@ -55,12 +62,10 @@ type Sweeper struct {
 	// Contracts may be nil (no document store).
 	Contracts Contracts
 	Config    config.RetentionConfig
-	// MaxDuration ends consultations open longer (consultation.max_duration).
-	MaxDuration time.Duration
-	// EndLive ends the live state (calls, sessions) of consultations the
-	// sweep ended; may be nil.
-	EndLive func(ctx context.Context, id string)
-	Log     *slog.Logger
+	// Consultations ends the consultations past consultation.max_duration
+	// before each sweep, so that their data falls due; may be nil.
+	Consultations Expirer
+	Log           *slog.Logger
 
 	mu   sync.Mutex // one sweep at a time
 	kick chan struct{}
@@ -94,14 +99,9 @@ func (s *Sweeper) Sweep(ctx context.Context) (map[string]int, error) {
 		}
 	}
 
-	if s.MaxDuration > 0 {
-		ids, err := s.Records.ExpireConsultations(ctx, s.MaxDuration)
+	if s.Consultations != nil {
+		ids, err := s.Consultations.ExpireDue(ctx)
 		add(CatConsultationsEnded, len(ids), err)
-		for _, id := range ids {
-			if s.EndLive != nil {
-				s.EndLive(ctx, id)
-			}
-		}
 	}
 	if s.Files != nil {
 		n, err := s.sweepFiles(ctx, cut(r.Files))

@@ -266,18 +266,29 @@ func (h *Hub) storeCtx(ctx context.Context) (context.Context, context.CancelFunc
 // consultation already knows too many participants, or ErrUnavailable
 // when the session store cannot be reached.
 func (h *Hub) AddCustomer(ctx context.Context, id ConsultationID, name string) (ParticipantID, string, error) {
-	r, err := h.room(id)
+	pid := NewParticipantID()
+	cookie, err := h.AddCustomerAs(ctx, id, pid, name)
 	if err != nil {
 		return "", "", err
 	}
+	return pid, cookie, nil
+}
+
+// AddCustomerAs is AddCustomer for a participant id the caller chose
+// (NewParticipantID) before, e.g. to record the customer's consent first.
+func (h *Hub) AddCustomerAs(ctx context.Context, id ConsultationID, pid ParticipantID, name string) (string, error) {
+	r, err := h.room(id)
+	if err != nil {
+		return "", err
+	}
 	if err := r.checkAdd(); err != nil {
-		return "", "", err
+		return "", err
 	}
 	cookie, key := newCookie()
-	pid, now := newParticipantID(), time.Now().UTC()
+	now := time.Now().UTC()
 	ttl := r.sessionTTL(now)
 	if ttl <= 0 {
-		return "", "", ErrEnded
+		return "", ErrEnded
 	}
 	name = clip(name)
 	s := Session{
@@ -291,7 +302,7 @@ func (h *Hub) AddCustomer(ctx context.Context, id ConsultationID, name string) (
 	cancel()
 	if err != nil {
 		h.log.Warn("customer not added: session store", "consultation", id, "err", err)
-		return "", "", fmt.Errorf("store session: %w", unavailable("put session", err))
+		return "", fmt.Errorf("store session: %w", unavailable("put session", err))
 	}
 	p, err := r.addCustomer(pid, name, key, now, now.Add(ttl))
 	if err != nil {
@@ -300,11 +311,11 @@ func (h *Hub) AddCustomer(ctx context.Context, id ConsultationID, name string) (
 			h.log.Warn("delete session of a customer not added", "consultation", id, "err", derr)
 		}
 		cancel()
-		return "", "", err
+		return "", err
 	}
 	r.addWaiting(p)
 	h.log.Info("customer added", "consultation", id, "participant", p.id)
-	return p.id, cookie, nil
+	return cookie, nil
 }
 
 // JoinedCustomers lists the customers in consultation id's call (joined,

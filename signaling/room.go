@@ -3,6 +3,7 @@ package signaling
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"maps"
 	"slices"
@@ -211,6 +212,9 @@ func (r *room) addCustomer(id ParticipantID, name, key string, now, expires time
 	if len(r.order) >= r.maxKnown() {
 		return nil, ErrFull
 	}
+	if r.byID[id] != nil {
+		return nil, fmt.Errorf("participant %s exists: %w", id, ErrForbidden)
+	}
 	p := &participant{
 		id: id, role: RoleCustomer, name: name, sessionKey: key, expires: expires, since: now,
 		state: StateWaiting, lastSeen: now,
@@ -267,7 +271,7 @@ func (r *room) staffParticipant(who Staff) (*participant, uint64, error) {
 		}
 	}
 	if p == nil {
-		p = &participant{id: newParticipantID(), role: RoleAdvisor, name: clip(who.Name), staffID: who.UserID, state: StateLeft}
+		p = &participant{id: NewParticipantID(), role: RoleAdvisor, name: clip(who.Name), staffID: who.UserID, state: StateLeft}
 		r.addLocked(p)
 	}
 	p.nextGen = max(p.nextGen, p.gen) + 1

@@ -333,8 +333,8 @@ func sessionKey(cookie string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// newParticipantID returns a random participant id.
-func newParticipantID() ParticipantID {
+// NewParticipantID returns a fresh random participant id.
+func NewParticipantID() ParticipantID {
 	var b [12]byte
 	rand.Read(b[:])
 	return ParticipantID(fmt.Sprintf("p_%x", b))

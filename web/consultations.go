@@ -1,12 +1,12 @@
 package web
 
 import (
-	"context"
 	"net/http"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/parley-video/parley/consultation"
 	"github.com/parley-video/parley/records"
 	"github.com/parley-video/parley/signaling"
 )
@@ -60,49 +60,18 @@ func (s *Server) toConsultationJSON(c records.Consultation, inviteURL string) co
 	return out
 }
 
-// hubInfo is what the hub is told about a consultation.
-func (s *Server) hubInfo(c records.Consultation) signaling.ConsultationInfo {
-	return signaling.ConsultationInfo{
-		ID: signaling.ConsultationID(c.ID), Title: c.Title, Company: s.cfg.Company.Name,
-		ExpiresAt: c.CreatedAt.Add(s.cfg.Consultation.MaxDuration),
-	}
-}
-
-// remaining is how long an open consultation may still run
-// (consultation.max_duration after its creation).
-func (s *Server) remaining(c records.Consultation) time.Duration {
-	return c.CreatedAt.Add(s.cfg.Consultation.MaxDuration).Sub(s.now())
-}
-
-// ensureOpen returns records.ErrEnded for an ended consultation. One that
-// outlived consultation.max_duration is ended here, in records and hub.
-func (s *Server) ensureOpen(ctx context.Context, c records.Consultation) error {
-	if c.State == records.StateEnded {
-		return records.ErrEnded
-	}
-	if s.remaining(c) > 0 {
-		return nil
-	}
-	if _, err := s.rec.EndConsultation(ctx, c.ID); err != nil {
-		return err
-	}
-	s.endLive(ctx, c.ID)
-	return records.ErrEnded
-}
-
 // staffConsultation loads the consultation of the :id parameter if the
 // logged-in user may see it; others get 404, not a hint that it exists.
-func (s *Server) staffConsultation(c *gin.Context) (records.Consultation, error) {
-	ctx := c.Request.Context()
+func (s *Server) staffConsultation(c *gin.Context) (consultation.ID, error) {
 	id := c.Param("id")
-	ok, err := s.rec.CanJoinAsStaff(ctx, id, staffUser(c).ID)
+	ok, err := s.rec.CanJoinAsStaff(c.Request.Context(), id, staffUser(c).ID)
 	if err != nil {
-		return records.Consultation{}, err
+		return "", err
 	}
 	if !ok {
-		return records.Consultation{}, records.ErrNotFound
+		return "", records.ErrNotFound
 	}
-	return s.rec.ConsultationByID(ctx, id)
+	return consultation.ID(id), nil
 }
 
 // handleListConsultations: GET /api/v1/consultations.
@@ -131,23 +100,25 @@ func (s *Server) handleCreateConsultation(c *gin.Context) error {
 	if err := decodeJSON(c, &req, true); err != nil {
 		return err
 	}
-	cc := s.cfg.Consultation
-	con, token, err := s.rec.CreateConsultationCapped(c.Request.Context(), staffUser(c).ID, req.Title, cc.InviteTTL,
-		cc.MaxOpenPerAdvisor, s.now().Add(-cc.MaxDuration))
+	con, token, err := s.cons.Create(c.Request.Context(), staffUser(c).ID, req.Title)
 	if err != nil {
 		return err
 	}
-	c.JSON(http.StatusCreated, s.toConsultationJSON(con, base+"/j/"+token))
+	c.JSON(http.StatusCreated, s.toConsultationJSON(con.Record, base+"/j/"+token))
 	return nil
 }
 
 // handleGetConsultation: GET /api/v1/consultations/:id.
 func (s *Server) handleGetConsultation(c *gin.Context) error {
-	con, err := s.staffConsultation(c)
+	id, err := s.staffConsultation(c)
 	if err != nil {
 		return err
 	}
-	c.JSON(http.StatusOK, s.toConsultationJSON(con, ""))
+	con, err := s.cons.Get(c.Request.Context(), id)
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, s.toConsultationJSON(con.Record, ""))
 	return nil
 }
 
@@ -157,18 +128,15 @@ func (s *Server) handleNewInvite(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	con, err := s.staffConsultation(c)
+	id, err := s.staffConsultation(c)
 	if err != nil {
 		return err
 	}
-	if err := s.ensureOpen(c.Request.Context(), con); err != nil {
-		return err
-	}
-	con, token, err := s.rec.NewInvite(c.Request.Context(), con.ID, s.cfg.Consultation.InviteTTL)
+	con, token, err := s.cons.NewInvite(c.Request.Context(), id)
 	if err != nil {
 		return err
 	}
-	c.JSON(http.StatusOK, s.toConsultationJSON(con, base+"/j/"+token))
+	c.JSON(http.StatusOK, s.toConsultationJSON(con.Record, base+"/j/"+token))
 	return nil
 }
 
@@ -178,14 +146,11 @@ func (s *Server) handleColleagueInvite(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	con, err := s.staffConsultation(c)
+	id, err := s.staffConsultation(c)
 	if err != nil {
 		return err
 	}
-	if err := s.ensureOpen(c.Request.Context(), con); err != nil {
-		return err
-	}
-	token, exp, err := s.rec.CreateColleagueInvite(c.Request.Context(), con.ID, s.cfg.Consultation.InviteTTL)
+	token, exp, err := s.cons.ColleagueInvite(c.Request.Context(), id)
 	if err != nil {
 		return err
 	}
@@ -195,16 +160,14 @@ func (s *Server) handleColleagueInvite(c *gin.Context) error {
 
 // handleEnd: POST /api/v1/consultations/:id/end.
 func (s *Server) handleEnd(c *gin.Context) error {
-	con, err := s.staffConsultation(c)
+	id, err := s.staffConsultation(c)
 	if err != nil {
 		return err
 	}
-	ctx := c.Request.Context()
-	con, err = s.rec.EndConsultation(ctx, con.ID)
+	con, err := s.cons.End(c.Request.Context(), id)
 	if err != nil {
 		return err
 	}
-	s.endLive(ctx, con.ID)
-	c.JSON(http.StatusOK, s.toConsultationJSON(con, ""))
+	c.JSON(http.StatusOK, s.toConsultationJSON(con.Record, ""))
 	return nil
 }

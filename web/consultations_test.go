@@ -82,7 +82,8 @@ func TestConsultationInviteJoinFlow(t *testing.T) {
 	if r.StatusCode != http.StatusOK {
 		t.Fatalf("join: %d %s", r.StatusCode, r.body)
 	}
-	if m := r.json(t); m["consultationId"] != id || m["participantId"] != "p_1" {
+	pid, _ := r.json(t)["participantId"].(string)
+	if m := r.json(t); m["consultationId"] != id || !strings.HasPrefix(pid, "p_") {
 		t.Fatalf("join result = %v", m)
 	}
 	ck := r.cookie(cookieSession)
@@ -97,7 +98,7 @@ func TestConsultationInviteJoinFlow(t *testing.T) {
 		t.Fatalf("hub: opened %+v, customers %v", info, e.fake.customers)
 	}
 	consents, err := e.rec.Consents(context.Background(), id)
-	if err != nil || len(consents) != 1 || consents[0].ParticipantID != "p_1" || consents[0].TextVersion != version || consents[0].Lang != "en" {
+	if err != nil || len(consents) != 1 || consents[0].ParticipantID != pid || consents[0].TextVersion != version || consents[0].Lang != "en" {
 		t.Fatalf("consent records = %+v, %v", consents, err)
 	}
 
@@ -249,17 +250,26 @@ func TestColleagueLink(t *testing.T) {
 	}
 }
 
+// TestConsultationOutlivesMaxDuration: past consultation.max_duration a
+// request is refused as ended without ending anything itself; the
+// consultation service's expiry ends it in the records and the hub.
 func TestConsultationOutlivesMaxDuration(t *testing.T) {
 	e := newEnv(t)
 	anna, _ := e.loggedIn("anna", records.RoleAdvisor)
 	id, token := e.createConsultation(anna, "")
 	e.fake.Open(signaling.ConsultationInfo{ID: signaling.ConsultationID(id)})
-	e.srv.now = func() time.Time { return time.Now().Add(e.cfg.Consultation.MaxDuration + time.Minute) }
+	e.rec.SetClock(func() time.Time { return time.Now().Add(e.cfg.Consultation.MaxDuration + time.Minute) })
 
 	if r := e.do(e.client(), "GET", "/api/v1/invites/"+token, nil); r.StatusCode != http.StatusGone || r.errCode(t) != "ended" {
 		t.Fatalf("invite after max duration: %d %s", r.StatusCode, r.body)
 	}
-	c, err := e.rec.ConsultationByID(context.Background(), id)
+	if c, err := e.rec.ConsultationByID(t.Context(), id); err != nil || c.State != records.StateOpen || len(e.fake.ended) != 0 {
+		t.Fatalf("a GET changed the consultation: %+v, %v, hub.End calls %v", c, err, e.fake.ended)
+	}
+	if ids, err := e.cons.ExpireDue(t.Context()); err != nil || len(ids) != 1 || string(ids[0]) != id {
+		t.Fatalf("ExpireDue = %v, %v", ids, err)
+	}
+	c, err := e.rec.ConsultationByID(t.Context(), id)
 	if err != nil || c.State != records.StateEnded {
 		t.Fatalf("records: %+v, %v; want ended", c, err)
 	}

@@ -33,7 +33,6 @@ type Signer interface {
 	Sign(ctx context.Context, sg contracts.Signing) (records.Document, error)
 	BindCustomerField(ctx context.Context, cid, docID, field, signerRef, actor string) error
 	Open(ctx context.Context, cid, docID string) (records.Document, io.ReadSeekCloser, int64, error)
-	EndConsultation(ctx context.Context, cid string) error
 }
 
 var _ Signer = (*contracts.Service)(nil)

@@ -44,7 +44,9 @@ func withSigner(t *testing.T, e *env) *contracts.Keys {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.srv.signer = contracts.New(e.rec, docs, keys, e.cfg.Signature.MaxPDFBytes, log, contracts.WithIsolation(workers))
+	signer := contracts.New(e.rec, docs, keys, e.cfg.Signature.MaxPDFBytes, log, contracts.WithIsolation(workers))
+	e.srv.signer = signer
+	e.newService(signer) // the end removes unsigned documents
 	e.srv.verifier = contracts.NewVerifier(keys, 4*e.cfg.Signature.MaxPDFBytes, workers)
 	return keys
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/parley-video/parley/blobs"
+	"github.com/parley-video/parley/consultation"
 	"github.com/parley-video/parley/records"
 	"github.com/parley-video/parley/signaling"
 )
@@ -76,7 +77,7 @@ func classify(err error) problem {
 		return problem{status: http.StatusNotFound, code: "not_found", message: "not found"}
 	case errors.Is(err, records.ErrExpired):
 		return problem{status: http.StatusGone, code: "expired", message: "the link has expired"}
-	case errors.Is(err, records.ErrEnded), errors.Is(err, signaling.ErrEnded):
+	case errors.Is(err, records.ErrEnded), errors.Is(err, signaling.ErrEnded), errors.Is(err, consultation.ErrEnded):
 		return problem{status: http.StatusGone, code: "ended", message: "the consultation has ended"}
 	case errors.Is(err, records.ErrTooMany):
 		return problem{status: http.StatusConflict, code: "too_many", message: "you hold the most open consultations allowed; end one first"}

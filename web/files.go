@@ -1,7 +1,6 @@
 package web
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +10,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/parley-video/parley/blobs"
+	"github.com/parley-video/parley/consultation"
 	"github.com/parley-video/parley/records"
 	"github.com/parley-video/parley/signaling"
 )
@@ -52,13 +52,11 @@ func (s *Server) fileCaller(c *gin.Context) (fileCaller, error) {
 // joined customer of it.
 func (s *Server) callCaller(c *gin.Context) (fileCaller, error) {
 	ctx := c.Request.Context()
-	con, err := s.rec.ConsultationByID(ctx, c.Param("id"))
+	active, err := s.cons.Active(ctx, consultation.ID(c.Param("id")))
 	if err != nil {
 		return fileCaller{}, err
 	}
-	if err := s.ensureOpen(ctx, con); err != nil {
-		return fileCaller{}, err
-	}
+	con := active.Record
 	user, token, isStaff, err := s.currentStaff(c)
 	if err != nil {
 		return fileCaller{}, err
@@ -84,8 +82,7 @@ func (s *Server) callCaller(c *gin.Context) (fileCaller, error) {
 		}
 		return fileCaller{}, errNotLoggedIn
 	}
-	s.hub.Open(s.hubInfo(con))
-	acc, err := s.hub.Customer(ctx, signaling.ConsultationID(con.ID), cookie)
+	acc, err := s.cons.Customer(ctx, active.ID(), cookie)
 	if err != nil {
 		return fileCaller{}, err
 	}
@@ -122,9 +119,11 @@ func (s *Server) handlePutFile(c *gin.Context) error {
 		return fmt.Errorf("store file: %w", err)
 	}
 	// The consultation may have ended during the upload; its files go.
-	if con, err := s.rec.ConsultationByID(ctx, who.con.ID); err != nil || con.State == records.StateEnded {
-		s.removeFiles(ctx, who.con.ID)
-		return records.ErrEnded
+	if _, err := s.cons.Active(ctx, consultation.ID(who.con.ID)); err != nil {
+		if err := s.blobs.RemoveConsultation(who.con.ID); err != nil {
+			s.log.ErrorContext(ctx, "remove files of ended consultation", "consultation", who.con.ID, "err", err)
+		}
+		return consultation.ErrEnded
 	}
 	c.JSON(http.StatusCreated, gin.H{"fileId": fid, "size": n})
 	return nil
@@ -178,38 +177,3 @@ func (s *Server) handleDeleteFile(c *gin.Context) error {
 	c.Status(http.StatusNoContent)
 	return nil
 }
-
-// endLive ends a consultation in the hub and, when retention.files says
-// they go at the end, removes its files and unsigned documents at once
-// (records are the caller's business); then the retention sweeper runs
-// for the rest (pre-join data).
-func (s *Server) endLive(ctx context.Context, id string) {
-	s.EndLive(ctx, id)
-	if s.ended != nil {
-		s.ended()
-	}
-}
-
-// EndLive ends a consultation's live state: the call, its sessions and, with
-// retention.files 0, its files and unsigned documents.
-func (s *Server) EndLive(ctx context.Context, id string) {
-	s.hub.End(ctx, signaling.ConsultationID(id))
-	if s.cfg.Retention.Files.Duration() > 0 {
-		return
-	}
-	s.removeFiles(ctx, id)
-	if s.signer != nil {
-		if err := s.signer.EndConsultation(ctx, id); err != nil {
-			s.log.ErrorContext(ctx, "remove documents of ended consultation", "consultation", id, "err", err)
-		}
-	}
-}
-
-func (s *Server) removeFiles(ctx context.Context, id string) {
-	if err := s.blobs.RemoveConsultation(id); err != nil {
-		s.log.ErrorContext(ctx, "remove files of ended consultation", "consultation", id, "err", err)
-	}
-}
-
-// Files is the store of files and photos (for the retention sweeper).
-func (s *Server) Files() *blobs.Store { return s.blobs }

@@ -202,7 +202,7 @@ func TestSweepFiles(t *testing.T) {
 	}
 	os.MkdirAll(filepath.Join(e.cfg.DataDir, "files", "c_unknown"), 0o700)
 	os.WriteFile(filepath.Join(e.cfg.DataDir, "files", open, ".tmp-leftover"), []byte("x"), 0o600)
-	sw := &retention.Sweeper{Records: e.rec, Files: e.srv.Files(), Config: e.cfg.Retention}
+	sw := &retention.Sweeper{Records: e.rec, Files: e.files, Config: e.cfg.Retention}
 	if _, err := sw.Sweep(context.Background()); err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -17,7 +18,9 @@ import (
 	"testing/fstest"
 	"time"
 
+	"github.com/parley-video/parley/blobs"
 	"github.com/parley-video/parley/config"
+	"github.com/parley-video/parley/consultation"
 	"github.com/parley-video/parley/records"
 	"github.com/parley-video/parley/signaling"
 )
@@ -51,20 +54,20 @@ func (h *fakeHub) Open(info signaling.ConsultationInfo) {
 	h.opened[info.ID] = info
 }
 
-func (h *fakeHub) AddCustomer(ctx context.Context, id signaling.ConsultationID, name string) (signaling.ParticipantID, string, error) {
+func (h *fakeHub) AddCustomerAs(ctx context.Context, id signaling.ConsultationID, pid signaling.ParticipantID, name string) (string, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.addPanic {
 		panic("fake hub exploded with secret detail")
 	}
 	if h.addErr != nil {
-		return "", "", h.addErr
+		return "", h.addErr
 	}
 	if _, ok := h.opened[id]; !ok {
-		return "", "", signaling.ErrNoConsultation
+		return "", signaling.ErrNoConsultation
 	}
 	h.customers = append(h.customers, name)
-	return signaling.ParticipantID("p_" + string(rune('0'+len(h.customers)))), "session-cookie-value", nil
+	return "session-cookie-value", nil
 }
 
 func (h *fakeHub) ServeCustomer(w http.ResponseWriter, r *http.Request, id signaling.ConsultationID, cookie string) {
@@ -161,7 +164,10 @@ func (h *fakeHub) HasCustomer(id signaling.ConsultationID, pid signaling.Partici
 	return false
 }
 
-var _ Hub = (*fakeHub)(nil)
+var (
+	_ Hub              = (*fakeHub)(nil)
+	_ consultation.Hub = (*fakeHub)(nil)
+)
 
 // syncBuffer is a goroutine-safe log sink.
 type syncBuffer struct {
@@ -206,8 +212,28 @@ type env struct {
 	hub  Hub
 	fake *fakeHub
 	srv  *Server
-	ts   *httptest.Server
-	logs *syncBuffer
+	cons *consultation.Service
+	// files is the store of files and photos the server and the
+	// consultation service share.
+	files *blobs.Store
+	ts    *httptest.Server
+	logs  *syncBuffer
+	log   *slog.Logger
+}
+
+// newService gives the env (and its server, once built) a consultation
+// service that removes unsigned documents through docs (may be nil).
+func (e *env) newService(docs consultation.Documents) {
+	e.t.Helper()
+	cons, err := consultation.New(consultation.ConfigFrom(e.cfg), consultation.Deps{
+		Records: e.rec, Hub: e.hub.(consultation.Hub), Files: e.files, Docs: docs, Log: e.log})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.cons = cons
+	if e.srv != nil {
+		e.srv.cons = cons
+	}
 }
 
 type envOption func(*config.Config)
@@ -238,7 +264,16 @@ func newEnvWith(t *testing.T, hub Hub, tlsServer bool, opts ...envOption) *env {
 	}
 	e.hub = hub
 	log := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	e.srv, err = New(cfg, Deps{Records: rec, Hub: hub}, log)
+	keys, err := blobs.LoadKeyRing("", filepath.Join(cfg.DataDir, "keys"), log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.files, err = blobs.Open(filepath.Join(cfg.DataDir, "files"), keys); err != nil {
+		t.Fatal(err)
+	}
+	e.log = log
+	e.newService(nil)
+	e.srv, err = New(cfg, Deps{Records: rec, Hub: hub, Consultations: e.cons, Files: e.files}, log)
 	if err != nil {
 		t.Fatal(err)
 	}

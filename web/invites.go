@@ -1,45 +1,30 @@
 package web
 
 import (
-	"context"
 	"math"
 	"net/http"
 	"strconv"
-	"time"
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/parley-video/parley/consultation"
 	"github.com/parley-video/parley/records"
-	"github.com/parley-video/parley/signaling"
 )
 
 // maxCustomerName bounds the optional name a customer gives.
 const maxCustomerName = 64
 
-// inviteConsultation resolves a customer invite token to an open
-// consultation (ErrNotFound, ErrExpired or ErrEnded otherwise).
-func (s *Server) inviteConsultation(ctx context.Context, token string) (records.Consultation, error) {
-	con, err := s.rec.ConsultationByInvite(ctx, token)
-	if err != nil {
-		return records.Consultation{}, err
-	}
-	if err := s.ensureOpen(ctx, con); err != nil {
-		return records.Consultation{}, err
-	}
-	return con, nil
-}
-
 // handleGetInvite: GET /api/v1/invites/:token.
 func (s *Server) handleGetInvite(c *gin.Context) error {
-	con, err := s.inviteConsultation(c.Request.Context(), c.Param("token"))
+	con, err := s.cons.ByInvite(c.Request.Context(), c.Param("token"))
 	if err != nil {
 		return err
 	}
 	c.JSON(http.StatusOK, gin.H{
 		"company":        s.cfg.Company.Name,
-		"advisorName":    con.AdvisorName,
-		"title":          con.Title,
-		"consultationId": con.ID,
+		"advisorName":    con.Record.AdvisorName,
+		"title":          con.Record.Title,
+		"consultationId": con.Record.ID,
 		"privacyUrl":     "/privacy",
 		"allowAnonymous": s.cfg.Privacy.AllowAnonymous,
 		"questions":      questionsOrEmpty(s.cfg.Questions.Before),
@@ -55,8 +40,9 @@ func (s *Server) handleGetInvite(c *gin.Context) error {
 // consent version and the answers to the questions before joining, records
 // the consent, the name and the answers. Without consent (where
 // privacy.allow_anonymous): joins anonymously, no name, no answers, no
-// consent record. Either way adds the customer to the hub's waiting room,
-// sets the parley_session cookie and returns the data-subject link.
+// consent record. Either way the consultation service records the join
+// and adds the customer to the waiting room; the handler sets the
+// parley_session cookie and returns the data-subject link.
 func (s *Server) handleJoin(c *gin.Context) error {
 	var req struct {
 		Name           string            `json:"name"`
@@ -93,59 +79,29 @@ func (s *Server) handleJoin(c *gin.Context) error {
 		}
 	}
 	ctx := c.Request.Context()
-	con, err := s.inviteConsultation(ctx, c.Param("token"))
+	con, err := s.cons.ByInvite(ctx, c.Param("token"))
 	if err != nil {
 		return err
 	}
-	if err := s.allowJoin(c, con.ID); err != nil {
+	if err := s.allowJoin(c, con.Record.ID); err != nil {
 		return err
 	}
-	consentAt := s.now()
-	remaining := s.remaining(con)
-
-	cid := signaling.ConsultationID(con.ID)
-	s.hub.Open(s.hubInfo(con))
-	pid, cookie, err := s.hub.AddCustomer(ctx, cid, name)
-	if err != nil {
-		return err
+	join := consultation.Join{Name: name, Answers: answers}
+	if req.Consent {
+		join.Consent = &consultation.Consent{TextVersion: s.consent.Version, Lang: req.Lang}
 	}
-	// From here on a failure takes the customer out again: no waiting
-	// entry, no session and no record of a join that did not happen.
-	token, err := s.recordJoin(ctx, con.ID, string(pid), name, req.Consent, req.Lang, answers, consentAt)
+	j, err := s.cons.Join(ctx, con.ID(), join)
 	if err != nil {
-		if derr := s.hub.DropCustomer(context.WithoutCancel(ctx), cid, pid); derr != nil {
-			s.log.WarnContext(ctx, "undo failed join", "consultation", con.ID, "err", derr)
-		}
 		return err
 	}
 	http.SetCookie(c.Writer, &http.Cookie{
-		Name: cookieSession, Value: cookie, Path: "/",
-		MaxAge:   max(1, int(math.Ceil(remaining.Seconds()))),
+		Name: cookieSession, Value: j.Cookie, Path: "/",
+		MaxAge:   max(1, int(math.Ceil(j.Consultation.Remaining(s.now()).Seconds()))),
 		HttpOnly: true, Secure: s.secureCookies(c.Request), SameSite: http.SameSiteLaxMode,
 	})
-	c.JSON(http.StatusOK, gin.H{"consultationId": con.ID, "participantId": string(pid),
-		"anonymous": !req.Consent, "myDataUrl": "/my-data#" + token, "myDataToken": token})
+	c.JSON(http.StatusOK, gin.H{"consultationId": con.Record.ID, "participantId": string(j.Participant),
+		"anonymous": !req.Consent, "myDataUrl": "/my-data#" + j.SubjectToken, "myDataToken": j.SubjectToken})
 	return nil
-}
-
-// recordJoin records a customer who was just added to the hub: consent
-// (the time it was given, before anything was processed), name and
-// answers in one transaction; it returns the data-subject token.
-func (s *Server) recordJoin(ctx context.Context, cid, pid, name string, consented bool, lang string, answers map[string]string, at time.Time) (string, error) {
-	token, err := s.rec.SubjectToken(ctx, records.Subject{ConsultationID: cid, ParticipantID: pid})
-	if err != nil {
-		return "", err
-	}
-	var consent *records.Consent
-	if consented {
-		consent = &records.Consent{ConsultationID: cid, ParticipantID: pid, TextVersion: s.consent.Version, Lang: lang, GivenAt: at}
-	}
-	err = s.rec.JoinCustomer(ctx, records.Customer{ConsultationID: cid, ParticipantID: pid,
-		Name: name, Anonymous: !consented, JoinedAt: at}, answers, consent)
-	if err != nil {
-		return "", err
-	}
-	return token, nil
 }
 
 // errJoinsLimited: too many joins through one invite.

@@ -167,7 +167,7 @@ func (s *Server) handleAppPage(c *gin.Context) error {
 // handleJoinPage: GET /j/:token, the customer's landing page; invalid,
 // expired or ended links get the error page (404/410).
 func (s *Server) handleJoinPage(c *gin.Context) error {
-	if _, err := s.inviteConsultation(c.Request.Context(), c.Param("token")); err != nil {
+	if _, err := s.cons.ByInvite(c.Request.Context(), c.Param("token")); err != nil {
 		return err
 	}
 	return s.servePage(c, "join.html")

@@ -373,7 +373,7 @@ func TestHealthAndReadiness(t *testing.T) {
 	// With a failing dependency.
 	rec, _ := records.Open(context.Background(), t.TempDir())
 	defer rec.Close()
-	srv, err := New(e.cfg, Deps{Records: rec, Hub: newFakeHub(), Ready: func(ctx context.Context) map[string]error {
+	srv, err := New(e.cfg, Deps{Records: rec, Hub: newFakeHub(), Consultations: e.cons, Files: e.files, Ready: func(ctx context.Context) map[string]error {
 		return map[string]error{"redis": errors.New("dial tcp 10.9.8.7:6379: refused"), "sfu": nil}
 	}}, slog.New(slog.DiscardHandler))
 	if err != nil {

@@ -14,7 +14,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"time"
@@ -23,37 +22,26 @@ import (
 
 	"github.com/parley-video/parley/blobs"
 	"github.com/parley-video/parley/config"
+	"github.com/parley-video/parley/consultation"
 	"github.com/parley-video/parley/records"
 	"github.com/parley-video/parley/signaling"
 )
 
 // Hub is what web needs from the live-consultation hub; *signaling.Hub
-// implements it.
+// implements it. A consultation's life (opening its room, joins, the end)
+// goes through the consultation service instead.
 type Hub interface {
-	// Open makes a consultation known to the hub (idempotent).
-	Open(info signaling.ConsultationInfo)
-	// AddCustomer creates a waiting customer and returns its participant id
-	// and session cookie value.
-	AddCustomer(ctx context.Context, id signaling.ConsultationID, name string) (signaling.ParticipantID, string, error)
 	// ServeCustomer upgrades a customer's request to the protocol WebSocket.
 	ServeCustomer(w http.ResponseWriter, r *http.Request, id signaling.ConsultationID, cookie string)
 	// ServeStaff upgrades an advisor's request to the protocol WebSocket.
 	ServeStaff(w http.ResponseWriter, r *http.Request, id signaling.ConsultationID, who signaling.Staff)
-	// End ends a live consultation for everyone in it.
-	End(ctx context.Context, id signaling.ConsultationID)
 	// Snapshot returns live participant counts.
 	Snapshot(id signaling.ConsultationID) (signaling.Snapshot, bool)
-	// Customer resolves a customer's session cookie in consultation id
-	// (file endpoints).
-	Customer(ctx context.Context, id signaling.ConsultationID, cookie string) (signaling.CustomerAccess, error)
 	// SetAvailable mirrors a staff user's availability into the presence
 	// other nodes read; an error means the session store did not get it now.
 	SetAvailable(ctx context.Context, userID int64, name string, available bool) error
 	// Notify pushes a server message (document events) into a live call.
 	Notify(id signaling.ConsultationID, to signaling.Audience, msg any) bool
-	// DropCustomer undoes AddCustomer for a join that failed afterwards
-	// (no waiting entry, no session stays).
-	DropCustomer(ctx context.Context, id signaling.ConsultationID, pid signaling.ParticipantID) error
 	// RemoveCustomer, RenameCustomer and HasCustomer serve data-subject
 	// requests in a live call (subject.go).
 	RemoveCustomer(ctx context.Context, id signaling.ConsultationID, pid signaling.ParticipantID) bool
@@ -69,6 +57,10 @@ var _ Hub = (*signaling.Hub)(nil)
 type Deps struct {
 	Records *records.Store
 	Hub     Hub
+	// Consultations creates, joins, connects and ends consultations.
+	Consultations *consultation.Service
+	// Files is the store of files and photos exchanged in calls.
+	Files *blobs.Store
 	// Ready reports the readiness of further dependencies by name (nil
 	// error: ready); /readyz adds the records check. May be nil.
 	Ready func(ctx context.Context) map[string]error
@@ -83,15 +75,9 @@ type Deps struct {
 	EscrowFingerprint string
 	// Now is the clock (nil: time.Now); tests of retention pass a fake.
 	Now func() time.Time
-	// ConsultationEnded is called after a consultation ended (the
-	// retention sweeper's Kick); may be nil.
-	ConsultationEnded func()
 	// Metrics, when set, is served at /metrics (for admin.addr ""; API.md
 	// recommends a separate admin address instead). May be nil.
 	Metrics http.Handler
-	// StorageKeys encrypt the stored files; nil: the development key in
-	// <data_dir>/keys (blobs.LoadKeyRing).
-	StorageKeys *blobs.KeyRing
 }
 
 // Cookie names.
@@ -114,6 +100,7 @@ type Server struct {
 	cfg     config.Config
 	rec     *records.Store
 	hub     Hub
+	cons    *consultation.Service
 	ready   func(ctx context.Context) map[string]error
 	log     *slog.Logger
 	now     func() time.Time
@@ -135,7 +122,6 @@ type Server struct {
 	viewed       viewedOnce   // documents.go
 	verifier     Verifier     // backoffice.go
 	escrowFP     string       // privacy notice
-	ended        func()       // Deps.ConsultationEnded
 	access       *accessWriter
 
 	// Joins per invite (invites.go): per consultation, and per
@@ -151,6 +137,12 @@ func New(cfg config.Config, deps Deps, log *slog.Logger) (*Server, error) {
 	if deps.Hub == nil {
 		return nil, errors.New("web: Deps.Hub is nil")
 	}
+	if deps.Consultations == nil {
+		return nil, errors.New("web: Deps.Consultations is nil")
+	}
+	if deps.Files == nil {
+		return nil, errors.New("web: Deps.Files is nil")
+	}
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -165,16 +157,6 @@ func New(cfg config.Config, deps Deps, log *slog.Logger) (*Server, error) {
 	files, err := newStaticFiles(embeddedStatic())
 	if err != nil {
 		return nil, fmt.Errorf("web: embedded client: %w", err)
-	}
-	storageKeys := deps.StorageKeys
-	if storageKeys == nil {
-		if storageKeys, err = blobs.LoadKeyRing("", filepath.Join(cfg.DataDir, "keys"), log); err != nil {
-			return nil, fmt.Errorf("web: storage key: %w", err)
-		}
-	}
-	store, err := blobs.Open(filepath.Join(cfg.DataDir, "files"), storageKeys)
-	if err != nil {
-		return nil, fmt.Errorf("web: file store: %w", err)
 	}
 	// Zero values (configurations not from config.Default) get the defaults.
 	def := config.Default().Auth
@@ -196,6 +178,7 @@ func New(cfg config.Config, deps Deps, log *slog.Logger) (*Server, error) {
 		cfg:          cfg,
 		rec:          deps.Records,
 		hub:          deps.Hub,
+		cons:         deps.Consultations,
 		ready:        deps.Ready,
 		log:          log,
 		now:          time.Now,
@@ -208,11 +191,10 @@ func New(cfg config.Config, deps Deps, log *slog.Logger) (*Server, error) {
 		hashes:       newHashGate(hashSlots, maxHashWaiters),
 		consent:      newConsentText(cfg.Company.Name, cfg.Retention.PreJoin.Duration()),
 		files:        files,
-		blobs:        store,
+		blobs:        deps.Files,
 		signer:       deps.Signer,
 		verifier:     deps.Verifier,
 		escrowFP:     deps.EscrowFingerprint,
-		ended:        deps.ConsultationEnded,
 	}
 	if deps.Now != nil {
 		s.now = deps.Now

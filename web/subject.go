@@ -14,6 +14,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/parley-video/parley/blobs"
+	"github.com/parley-video/parley/consultation"
 	"github.com/parley-video/parley/records"
 	"github.com/parley-video/parley/signaling"
 )
@@ -66,7 +67,7 @@ type subjectHandler func(c *gin.Context, sc subjectCall) error
 func (s *Server) withCookieSubject(h subjectHandler) handlerFunc {
 	return func(c *gin.Context) error {
 		ctx := c.Request.Context()
-		con, err := s.rec.ConsultationByID(ctx, c.Param("id"))
+		con, err := s.cons.Get(ctx, consultation.ID(c.Param("id")))
 		if err != nil {
 			return err
 		}
@@ -74,15 +75,11 @@ func (s *Server) withCookieSubject(h subjectHandler) handlerFunc {
 		if cookie == "" {
 			return errNotLoggedIn
 		}
-		if con.State == records.StateEnded {
-			return records.ErrEnded
-		}
-		s.hub.Open(s.hubInfo(con))
-		acc, err := s.hub.Customer(ctx, signaling.ConsultationID(con.ID), cookie)
+		acc, err := s.cons.Customer(ctx, con.ID(), cookie)
 		if err != nil {
 			return err
 		}
-		return h(c, subjectCall{sub: records.Subject{ConsultationID: con.ID, ParticipantID: string(acc.Participant)}, by: "subject"})
+		return h(c, subjectCall{sub: records.Subject{ConsultationID: con.Record.ID, ParticipantID: string(acc.Participant)}, by: "subject"})
 	}
 }
 

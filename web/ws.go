@@ -3,6 +3,7 @@ package web
 import (
 	"github.com/gin-gonic/gin"
 
+	"github.com/parley-video/parley/consultation"
 	"github.com/parley-video/parley/records"
 	"github.com/parley-video/parley/signaling"
 )
@@ -13,27 +14,25 @@ import (
 // credentials 401, staff without access and no session 404 (API.md).
 func (s *Server) handleWS(c *gin.Context) error {
 	ctx := c.Request.Context()
-	con, err := s.rec.ConsultationByID(ctx, c.Param("id"))
+	con, err := s.cons.Active(ctx, consultation.ID(c.Param("id")))
 	if err != nil {
 		return err
 	}
-	if err := s.ensureOpen(ctx, con); err != nil {
-		return err
-	}
-	cid := signaling.ConsultationID(con.ID)
 	user, _, isStaff, err := s.currentStaff(c)
 	if err != nil {
 		return err
 	}
 	if isStaff {
-		ok, err := s.rec.CanJoinAsStaff(ctx, con.ID, user.ID)
+		ok, err := s.rec.CanJoinAsStaff(ctx, con.Record.ID, user.ID)
 		if err != nil {
 			return err
 		}
 		if ok {
-			s.hub.Open(s.hubInfo(con))
+			if _, err := s.cons.Connect(ctx, con.ID()); err != nil {
+				return err
+			}
 			clearDeadlines(c.Writer) // the server's timeouts are not for WebSockets
-			s.hub.ServeStaff(c.Writer, c.Request, cid, signaling.Staff{UserID: user.ID, Name: user.DisplayName})
+			s.hub.ServeStaff(c.Writer, c.Request, con.ID(), signaling.Staff{UserID: user.ID, Name: user.DisplayName})
 			c.Abort()
 			return nil
 		}
@@ -41,9 +40,11 @@ func (s *Server) handleWS(c *gin.Context) error {
 	if cookie, err := c.Cookie(cookieSession); err == nil && cookie != "" {
 		// A node that restarted learns the consultation here, so that a
 		// customer reconnecting first finds its session (session store).
-		s.hub.Open(s.hubInfo(con))
+		if _, err := s.cons.Connect(ctx, con.ID()); err != nil {
+			return err
+		}
 		clearDeadlines(c.Writer) // the server's timeouts are not for WebSockets
-		s.hub.ServeCustomer(c.Writer, c.Request, cid, cookie)
+		s.hub.ServeCustomer(c.Writer, c.Request, con.ID(), cookie)
 		c.Abort()
 		return nil
 	}
