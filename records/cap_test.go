@@ -10,8 +10,10 @@ import (
 
 // TestConsultationCapHoldsUnderConcurrency: concurrent creations never
 // exceed the cap; consultations older than openSince do not count.
-func TestConsultationCapHoldsUnderConcurrency(t *testing.T) {
-	s, now := testStore(t)
+func TestConsultationCapHoldsUnderConcurrency(t *testing.T) { forEachBackend(t, testConsultationCapHoldsUnderConcurrency) }
+
+func testConsultationCapHoldsUnderConcurrency(t *testing.T, be backend) {
+	s, now := be.store(t)
 	ctx := context.Background()
 	anna := mustUser(t, s, "anna", RoleAdvisor)
 	old, _, err := s.CreateConsultation(ctx, anna.ID, "old", time.Hour)
