@@ -10,7 +10,9 @@ import (
 
 // TestConsultationCapHoldsUnderConcurrency: concurrent creations never
 // exceed the cap; consultations older than openSince do not count.
-func TestConsultationCapHoldsUnderConcurrency(t *testing.T) { forEachBackend(t, testConsultationCapHoldsUnderConcurrency) }
+func TestConsultationCapHoldsUnderConcurrency(t *testing.T) {
+	forEachBackend(t, testConsultationCapHoldsUnderConcurrency)
+}
 
 func testConsultationCapHoldsUnderConcurrency(t *testing.T, be backend) {
 	s, now := be.store(t)

@@ -101,7 +101,9 @@ func testAuditChainDetectsTampering(t *testing.T, be backend) {
 	}
 }
 
-func TestDeleteUnsignedDocumentsKeepsSignedOnes(t *testing.T) { forEachBackend(t, testDeleteUnsignedDocumentsKeepsSignedOnes) }
+func TestDeleteUnsignedDocumentsKeepsSignedOnes(t *testing.T) {
+	forEachBackend(t, testDeleteUnsignedDocumentsKeepsSignedOnes)
+}
 
 func testDeleteUnsignedDocumentsKeepsSignedOnes(t *testing.T, be backend) {
 	s, now := be.store(t)
