@@ -159,7 +159,7 @@ func OpenPostgres(ctx context.Context, url string, maxConns int) (*Store, error)
 	}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("records: %s: %w", where, err)
+		return nil, fmt.Errorf("%s: %w", where, err)
 	}
 	return s, nil
 }

@@ -1,0 +1,308 @@
+package records
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/parley-video/parley/records/recordstest"
+)
+
+func TestRebind(t *testing.T) {
+	for _, tt := range []struct{ in, want string }{
+		{"SELECT 1", "SELECT 1"},
+		{"SELECT a FROM t WHERE b = ? AND c = ?", "SELECT a FROM t WHERE b = $1 AND c = $2"},
+		{"WHERE x = ?1 OR y = ?1 LIMIT ?2", "WHERE x = $1 OR y = $1 LIMIT $2"},
+		{"VALUES (?3, ?, ?1)", "VALUES ($3, $4, $1)"}, // SQLite: a bare ? is one past the largest so far
+		{`WHERE a LIKE ? ESCAPE '\' AND b = 'what?' AND "odd?col" = ?`, `WHERE a LIKE $1 ESCAPE '\' AND b = 'what?' AND "odd?col" = $2`},
+		{"WHERE a = ?10", "WHERE a = $10"},
+	} {
+		if got := Postgres.rebind(tt.in); got != tt.want {
+			t.Errorf("rebind(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+		if got := SQLite.rebind(tt.in); got != tt.in {
+			t.Errorf("SQLite rebind changed %q to %q", tt.in, got)
+		}
+	}
+}
+
+// TestMigrationsGiveTheSameSchema: the SQLite and the PostgreSQL
+// migrations, both applied to an empty database, give the same tables,
+// columns (name, order, kind of type, nullability, default), primary
+// keys, unique constraints, foreign keys (with their ON DELETE) and
+// indexes.
+func TestMigrationsGiveTheSameSchema(t *testing.T) {
+	lite, _ := backend{SQLite}.store(t)
+	pg, _ := backend{Postgres}.store(t)
+	ctx := t.Context()
+	a, err := sqliteSchema(ctx, lite)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := postgresSchema(ctx, pg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(a) < 50 {
+		t.Fatalf("only %d schema facts from SQLite: the comparison is not looking", len(a))
+	}
+	for _, f := range a {
+		if !slices.Contains(b, f) {
+			t.Errorf("only in SQLite: %s", f)
+		}
+	}
+	for _, f := range b {
+		if !slices.Contains(a, f) {
+			t.Errorf("only in PostgreSQL: %s", f)
+		}
+	}
+}
+
+// typeKind maps declared column types onto what they hold.
+func typeKind(decl string) string {
+	switch strings.ToLower(decl) {
+	case "integer", "bigint":
+		return "integer"
+	case "text":
+		return "text"
+	case "blob", "bytea":
+		return "bytes"
+	}
+	return "UNKNOWN " + decl
+}
+
+func collect(ctx context.Context, s *Store, q string, format func(vals []any) string, n int) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", q, err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		vals := make([]any, n)
+		ptrs := make([]any, n)
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return nil, err
+		}
+		for i, v := range vals {
+			if b, ok := v.([]byte); ok {
+				vals[i] = string(b)
+			}
+		}
+		out = append(out, format(vals))
+	}
+	return out, rows.Err()
+}
+
+func sqliteSchema(ctx context.Context, s *Store) ([]string, error) {
+	var out []string
+	add := func(q string, n int, f func(v []any) string) error {
+		fs, err := collect(ctx, s, q, f, n)
+		out = append(out, fs...)
+		return err
+	}
+	const tables = "(SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%')"
+	err := errors.Join(
+		add(`SELECT m.name, p.cid, p.name, p.type, p."notnull", p.pk, p.dflt_value FROM `+tables+` m, pragma_table_info(m.name) p`, 7,
+			func(v []any) string {
+				nullable := v[4].(int64) == 0 && v[5].(int64) == 0
+				return fmt.Sprintf("column %s.%d %s %s nullable=%v default=%v", v[0], v[1], v[2], typeKind(v[3].(string)), nullable, v[6])
+			}),
+		add(`SELECT m.name, group_concat(p.name, ',') FROM `+tables+` m, pragma_table_info(m.name) p WHERE p.pk > 0 GROUP BY m.name`, 2,
+			func(v []any) string { return fmt.Sprintf("primary key %s(%s)", v[0], v[1]) }),
+		add(`SELECT m.name, l.name, l.origin, (SELECT group_concat(name, ',') FROM pragma_index_info(l.name)) FROM `+tables+` m, pragma_index_list(m.name) l
+			WHERE l.origin IN ('u', 'c')`, 4,
+			func(v []any) string {
+				if v[2] == "u" {
+					return fmt.Sprintf("unique %s(%s)", v[0], v[3])
+				}
+				return fmt.Sprintf("index %s on %s(%s)", v[1], v[0], v[3])
+			}),
+		add(`SELECT m.name, f."from", f."table", f."to", f.on_delete FROM `+tables+` m, pragma_foreign_key_list(m.name) f`, 5,
+			func(v []any) string {
+				return fmt.Sprintf("foreign key %s(%s) -> %s(%s) on delete %s", v[0], v[1], v[2], v[3], strings.ToLower(v[4].(string)))
+			}),
+	)
+	slices.Sort(out)
+	return out, err
+}
+
+func postgresSchema(ctx context.Context, s *Store) ([]string, error) {
+	var out []string
+	add := func(q string, n int, f func(v []any) string) error {
+		fs, err := collect(ctx, s, q, f, n)
+		out = append(out, fs...)
+		return err
+	}
+	onDelete := map[string]string{"a": "no action", "r": "restrict", "c": "cascade", "n": "set null", "d": "set default"}
+	err := errors.Join(
+		add(`SELECT c.table_name, c.ordinal_position - 1, c.column_name, c.data_type, c.is_nullable, COALESCE(c.column_default, '')
+			FROM information_schema.columns c JOIN information_schema.tables t USING (table_schema, table_name)
+			WHERE c.table_schema = current_schema() AND t.table_type = 'BASE TABLE'`, 6,
+			func(v []any) string {
+				var dflt any = v[5]
+				if dflt == "" {
+					dflt = nil
+				}
+				return fmt.Sprintf("column %s.%d %s %s nullable=%v default=%v", v[0], v[1], v[2], typeKind(v[3].(string)), v[4] == "YES", dflt)
+			}),
+		add(`SELECT t.relname, k.contype, i.relname,
+				(SELECT string_agg(a.attname, ',' ORDER BY o.n) FROM unnest(x.indkey) WITH ORDINALITY o(attnum, n)
+					JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = o.attnum)
+			FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid
+			JOIN pg_namespace s ON s.oid = t.relnamespace LEFT JOIN pg_constraint k ON k.conindid = x.indexrelid AND k.conrelid = t.oid AND k.contype IN ('p', 'u')
+			WHERE s.nspname = current_schema()`, 4,
+			func(v []any) string {
+				switch v[1] {
+				case "p":
+					return fmt.Sprintf("primary key %s(%s)", v[0], v[3])
+				case "u":
+					return fmt.Sprintf("unique %s(%s)", v[0], v[3])
+				}
+				return fmt.Sprintf("index %s on %s(%s)", v[2], v[0], v[3])
+			}),
+		add(`SELECT t.relname, a.attname, r.relname, ra.attname, k.confdeltype::text
+			FROM pg_constraint k JOIN pg_class t ON t.oid = k.conrelid JOIN pg_namespace s ON s.oid = t.relnamespace
+			JOIN pg_class r ON r.oid = k.confrelid
+			JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = k.conkey[1]
+			JOIN pg_attribute ra ON ra.attrelid = k.confrelid AND ra.attnum = k.confkey[1]
+			WHERE k.contype = 'f' AND s.nspname = current_schema()`, 5,
+			func(v []any) string {
+				return fmt.Sprintf("foreign key %s(%s) -> %s(%s) on delete %s", v[0], v[1], v[2], v[3], onDelete[v[4].(string)])
+			}),
+	)
+	slices.Sort(out)
+	return out, err
+}
+
+// TestBootstrapAdminExactlyOnce: five nodes start together on one empty
+// database (each opening its own store, so migrations race too) and each
+// asks for the first admin: exactly one creates it, none fails.
+func TestBootstrapAdminExactlyOnce(t *testing.T) { forEachBackend(t, testBootstrapAdminExactlyOnce) }
+
+func testBootstrapAdminExactlyOnce(t *testing.T, be backend) {
+	const nodes = 5
+	where := be.fresh(t)
+	ctx := t.Context()
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var created []string
+	stores := make([]*Store, nodes)
+	start := make(chan struct{})
+	for i := range nodes {
+		wg.Go(func() {
+			<-start
+			s, err := be.open(ctx, where)
+			if err != nil {
+				t.Errorf("node %d: open: %v", i, err)
+				return
+			}
+			stores[i] = s
+			pw, ok, err := s.EnsureBootstrapAdmin(ctx, "admin")
+			if err != nil {
+				t.Errorf("node %d: bootstrap: %v", i, err)
+				return
+			}
+			if ok {
+				mu.Lock()
+				created = append(created, pw)
+				mu.Unlock()
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	for _, s := range stores {
+		if s != nil {
+			defer s.Close()
+		}
+	}
+	if t.Failed() {
+		return
+	}
+	if len(created) != 1 {
+		t.Fatalf("%d nodes created the first admin; want exactly 1", len(created))
+	}
+	s := stores[0]
+	if n, err := s.CountUsers(ctx); err != nil || n != 1 {
+		t.Fatalf("CountUsers = %d, %v; want 1", n, err)
+	}
+	if u, err := s.Authenticate(ctx, "admin", created[0]); err != nil || u.Role != RoleAdmin {
+		t.Fatalf("the admin's password does not work: %+v, %v", u, err)
+	}
+	ms, _ := loadMigrations(be.dialect)
+	var n int
+	if err := s.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM schema_migrations").Scan(&n); err != nil || n != len(ms) {
+		t.Fatalf("schema_migrations rows = %d, %v; want %d (each migration once)", n, err, len(ms))
+	}
+	// Every node derives the same keys from the one subject link key.
+	k0, err := stores[0].DerivedKey(ctx, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, o := range stores[1:] {
+		if k, err := o.DerivedKey(ctx, "test"); err != nil || string(k) != string(k0) {
+			t.Fatalf("node %d derives another key (%v)", i+1, err)
+		}
+	}
+}
+
+// TestOpenPostgresKeepsThePasswordOut: the errors of a failed connection
+// name the server, never the password in the URL.
+func TestOpenPostgresKeepsThePasswordOut(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	const secret = "Sup3rSecretPw"
+	for _, url := range []string{
+		"postgres://parley:" + secret + "@127.0.0.1:1/parley?connect_timeout=5", // nothing listens on port 1
+		"postgres://parley:" + secret + "@127.0.0.1:99999/parley",               // not a port
+	} {
+		s, err := OpenPostgres(ctx, url, 1)
+		if err == nil {
+			s.Close()
+			t.Fatalf("OpenPostgres(%q) succeeded", strings.ReplaceAll(url, secret, "…"))
+		}
+		if strings.Contains(err.Error(), secret) {
+			t.Fatalf("error quotes the password: %v", err)
+		}
+	}
+	// Wrong password against the real test server (trust authentication
+	// accepts any, so only check that the URL's password is not echoed).
+	base := recordstest.PostgresURL(t)
+	s, err := OpenPostgres(ctx, strings.Replace(base, "parley@", "parley:"+secret+"@", 1), 1)
+	if err != nil {
+		if strings.Contains(err.Error(), secret) {
+			t.Fatalf("error quotes the password: %v", err)
+		}
+		t.Fatalf("OpenPostgres: %v", err)
+	}
+	s.Close()
+}
+
+// TestFindSubjectsIgnoresCase: the admin's search finds "Erika" as
+// "erika" on both databases (SQLite's LIKE ignores ASCII case,
+// PostgreSQL's does not; the query lower-cases both sides).
+func TestFindSubjectsIgnoresCase(t *testing.T) { forEachBackend(t, testFindSubjectsIgnoresCase) }
+
+func testFindSubjectsIgnoresCase(t *testing.T, be backend) {
+	s, now := be.store(t)
+	ctx := t.Context()
+	if err := s.AddCustomer(ctx, Customer{ConsultationID: "c_1", ParticipantID: "p_1", Name: "Erika Mustermann", JoinedAt: *now},
+		map[string]string{"email": "Erika@Example.org"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{"erika", "MUSTER", "erika@example"} {
+		ms, err := s.FindSubjects(ctx, q)
+		if err != nil || len(ms) != 1 || ms[0].ParticipantID != "p_1" {
+			t.Errorf("FindSubjects(%q) = %+v, %v; want p_1", q, ms, err)
+		}
+	}
+}
