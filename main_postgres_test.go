@@ -3,8 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -36,8 +41,8 @@ func (l *lockedBuffer) String() string {
 // TestServeNodesOnOnePostgresMakeOneAdmin: three `parley serve` processes
 // (in-process here, each with its own data directory) start together on
 // one empty PostgreSQL database: all three serve, exactly one of them
-// creates the first admin and writes its password file, and that password
-// logs in through the shared records.
+// creates the first admin and writes its password file, and a login made
+// with that password on one node is a login on the other two.
 func TestServeNodesOnOnePostgresMakeOneAdmin(t *testing.T) {
 	url := recordstest.PostgresURL(t)
 	env := []string{"PARLEY_RECORDS_DRIVER=postgres", "PARLEY_RECORDS_URL=" + url, "PARLEY_RTC_UDP_PORT=0", "PARLEY_RTC_TCP_PORT=0"}
@@ -71,12 +76,6 @@ func TestServeNodesOnOnePostgresMakeOneAdmin(t *testing.T) {
 			t.Fatalf("only %d of %d nodes serving after 90 s", serving, nodes)
 		}
 	}
-	cancel()
-	for range nodes {
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	}
 	var passwords []string
 	for _, d := range dirs {
 		if b, err := os.ReadFile(filepath.Join(d, initialPasswordFile)); err == nil {
@@ -85,6 +84,42 @@ func TestServeNodesOnOnePostgresMakeOneAdmin(t *testing.T) {
 	}
 	if len(passwords) != 1 {
 		t.Fatalf("%d nodes wrote a first-admin password; want exactly 1", len(passwords))
+	}
+	addrs := make([]string, nodes)
+	for i, l := range logs {
+		m := regexp.MustCompile(`parley serving"? http=(\S+)`).FindStringSubmatch(l.String())
+		if m == nil {
+			t.Fatalf("node %d: no address in its log:\n%s", i, l.String())
+		}
+		addrs[i] = m[1]
+	}
+	jar, _ := cookiejar.New(nil) // cookies do not tell ports apart: one login for all three
+	c := &http.Client{Jar: jar, Timeout: 30 * time.Second}
+	body, _ := json.Marshal(map[string]string{"username": "admin", "password": passwords[0]})
+	resp, err := c.Post("http://"+addrs[0]+"/api/v1/login", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("login on node 0: %s", resp.Status)
+	}
+	for i, a := range addrs {
+		resp, err := c.Get("http://" + a + "/api/v1/me")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), `"admin"`) {
+			t.Fatalf("node %d /api/v1/me: %s %s", i, resp.Status, b)
+		}
+	}
+	cancel()
+	for range nodes {
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
 	}
 	for i, l := range logs {
 		if strings.Contains(l.String(), passwords[0]) || strings.Contains(l.String(), url) {
