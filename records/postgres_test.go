@@ -306,3 +306,42 @@ func testFindSubjectsIgnoresCase(t *testing.T, be backend) {
 		}
 	}
 }
+
+// TestSecretsNeverStoredInPostgres is TestSecretsNeverStored for
+// PostgreSQL: every row of every table, as text, holds no password and
+// no token, and the tokens' hashes are there (so it looks in the right
+// place).
+func TestSecretsNeverStoredInPostgres(t *testing.T) {
+	s, _ := backend{Postgres}.store(t)
+	ctx := t.Context()
+	const password = "UniquePassword-4711"
+	a, err := s.CreateUser(ctx, "anna", "", RoleAdvisor, password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	login, _ := s.CreateLogin(ctx, a.ID, time.Hour)
+	c, invite, _ := s.CreateConsultation(ctx, a.ID, "x", time.Hour)
+	_, invite2, _ := s.NewInvite(ctx, c.ID, time.Hour)
+	colleague, _, _ := s.CreateColleagueInvite(ctx, c.ID, time.Hour)
+	tables, err := collect(ctx, s, "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()",
+		func(v []any) string { return v[0].(string) }, 1)
+	if err != nil || len(tables) < 10 {
+		t.Fatalf("tables %v, %v", tables, err)
+	}
+	var dump strings.Builder
+	for _, tb := range tables {
+		rows, err := collect(ctx, s, "SELECT t::text FROM "+tb+" t", func(v []any) string { return v[0].(string) }, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dump.WriteString(strings.Join(rows, "\n"))
+	}
+	for name, sec := range map[string]string{"password": password, "login": login, "invite": invite, "invite2": invite2, "colleague": colleague} {
+		if strings.Contains(dump.String(), sec) {
+			t.Errorf("the database holds the raw %s", name)
+		}
+	}
+	if !strings.Contains(dump.String(), fmt.Sprintf(`\x%x`, hashToken(invite2))) {
+		t.Error("the invite's SHA-256 is not in the dump: the test is not looking at the right place")
+	}
+}

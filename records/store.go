@@ -1,7 +1,8 @@
 // Package records is Parley's durable state, in one SQLite database
 // (modernc.org/sqlite, no cgo; the embedded default) or in PostgreSQL
-// (github.com/jackc/pgx/v5, shared by many nodes): staff users and their logins, consultations
-// with their invite links, colleague invites and consent records.
+// (github.com/jackc/pgx/v5, shared by many nodes): staff users and their
+// logins, consultations with their invite links, colleague invites and
+// consent records. dialect.go says how one set of queries serves both.
 //
 // Secrets never reach the database in the clear: passwords are stored as
 // argon2id hashes, every token (login cookie, invite link, colleague link) as
