@@ -63,17 +63,18 @@ func TestMigrationsGiveTheSameSchema(t *testing.T) {
 	}
 }
 
-// typeKind maps declared column types onto what they hold.
-func typeKind(decl string) string {
-	switch strings.ToLower(decl) {
-	case "integer", "bigint":
-		return "integer"
-	case "text":
-		return "text"
-	case "blob", "bytea":
-		return "bytes"
+// typeKind maps a column type onto what it holds. SQLite's INTEGER is 64
+// bits wide: PostgreSQL's counterpart is BIGINT (its INTEGER is 32 bits
+// and would overflow on Unix milliseconds, so it counts as a difference).
+func typeKind(d Dialect, decl string) string {
+	kinds := map[Dialect]map[string]string{
+		SQLite:   {"INTEGER": "integer", "TEXT": "text", "BLOB": "bytes"},
+		Postgres: {"bigint": "integer", "text": "text", "bytea": "bytes"},
 	}
-	return "UNKNOWN " + decl
+	if k, ok := kinds[d][decl]; ok {
+		return k
+	}
+	return fmt.Sprintf("%s type %s", d, decl)
 }
 
 func collect(ctx context.Context, s *Store, q string, format func(vals []any) string, n int) ([]string, error) {
@@ -114,7 +115,7 @@ func sqliteSchema(ctx context.Context, s *Store) ([]string, error) {
 		add(`SELECT m.name, p.cid, p.name, p.type, p."notnull", p.pk, p.dflt_value FROM `+tables+` m, pragma_table_info(m.name) p`, 7,
 			func(v []any) string {
 				nullable := v[4].(int64) == 0 && v[5].(int64) == 0
-				return fmt.Sprintf("column %s.%d %s %s nullable=%v default=%v", v[0], v[1], v[2], typeKind(v[3].(string)), nullable, v[6])
+				return fmt.Sprintf("column %s.%d %s %s nullable=%v default=%v", v[0], v[1], v[2], typeKind(SQLite, v[3].(string)), nullable, v[6])
 			}),
 		add(`SELECT m.name, group_concat(p.name, ',') FROM `+tables+` m, pragma_table_info(m.name) p WHERE p.pk > 0 GROUP BY m.name`, 2,
 			func(v []any) string { return fmt.Sprintf("primary key %s(%s)", v[0], v[1]) }),
@@ -152,7 +153,7 @@ func postgresSchema(ctx context.Context, s *Store) ([]string, error) {
 				if dflt == "" {
 					dflt = nil
 				}
-				return fmt.Sprintf("column %s.%d %s %s nullable=%v default=%v", v[0], v[1], v[2], typeKind(v[3].(string)), v[4] == "YES", dflt)
+				return fmt.Sprintf("column %s.%d %s %s nullable=%v default=%v", v[0], v[1], v[2], typeKind(Postgres, v[3].(string)), v[4] == "YES", dflt)
 			}),
 		add(`SELECT t.relname, k.contype, i.relname,
 				(SELECT string_agg(a.attname, ',' ORDER BY o.n) FROM unnest(x.indkey) WITH ORDINALITY o(attnum, n)

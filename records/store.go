@@ -191,7 +191,10 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // migration is one version of the schema: migrations/NNNN_name.sql, or for
 // one dialect NNNN_name.sqlite.sql / NNNN_name.postgres.sql, which takes
-// the place of the shared file for that dialect.
+// the place of the shared file for that dialect. A new migration is one
+// shared file when both databases understand it (BIGINT, TEXT, no
+// AUTOINCREMENT or BLOB); otherwise it is a pair, and
+// TestMigrationsGiveTheSameSchema says whether the pair agrees.
 type migration struct {
 	version int
 	name    string // NNNN_name.sql, also for a dialect's own file
