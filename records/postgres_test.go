@@ -68,7 +68,7 @@ func TestMigrationsGiveTheSameSchema(t *testing.T) {
 // and would overflow on Unix milliseconds, so it counts as a difference).
 func typeKind(d Dialect, decl string) string {
 	kinds := map[Dialect]map[string]string{
-		SQLite:   {"INTEGER": "integer", "TEXT": "text", "BLOB": "bytes"},
+		SQLite:   {"INTEGER": "integer", "BIGINT": "integer", "TEXT": "text", "BLOB": "bytes"},
 		Postgres: {"bigint": "integer", "text": "text", "bytea": "bytes"},
 	}
 	if k, ok := kinds[d][decl]; ok {
