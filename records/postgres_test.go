@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"github.com/parley-video/parley/records/recordstest"
@@ -344,5 +346,47 @@ func TestSecretsNeverStoredInPostgres(t *testing.T) {
 	}
 	if !strings.Contains(dump.String(), fmt.Sprintf(`\x%x`, hashToken(invite2))) {
 		t.Error("the invite's SHA-256 is not in the dump: the test is not looking at the right place")
+	}
+}
+
+// TestMigrationFiles: a dialect's own file takes the place of the shared
+// one of its version; misnamed files are refused.
+func TestMigrationFiles(t *testing.T) {
+	files := fstest.MapFS{
+		"0001_a.sql":          {Data: []byte("shared 1")},
+		"0001_a.postgres.sql": {Data: []byte("postgres 1")},
+		"0002_b.sql":          {Data: []byte("shared 2")},
+		"0003_c.sqlite.sql":   {Data: []byte("sqlite 3")},
+		"0003_c.sql":          {Data: []byte("shared 3")},
+	}
+	for d, want := range map[Dialect][]string{
+		SQLite:   {"shared 1", "shared 2", "sqlite 3"},
+		Postgres: {"postgres 1", "shared 2", "shared 3"},
+	} {
+		ms, err := loadMigrationsFrom(files, d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for i, m := range ms {
+			got = append(got, m.sql)
+			if m.version != i+1 || !strings.HasSuffix(m.name, ".sql") || strings.Count(m.name, ".") != 1 {
+				t.Errorf("%s: migration %d = %+v", d, i, m)
+			}
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: %q, want %q", d, got, want)
+		}
+	}
+	for name, extra := range map[string]string{
+		"unknown dialect": "0004_d.mysql.sql",
+		"no number":       "d.sql",
+		"shared version":  "0002_other.sql",
+	} {
+		bad := maps.Clone(files)
+		bad[extra] = &fstest.MapFile{Data: []byte("x")}
+		if _, err := loadMigrationsFrom(bad, Postgres); err == nil {
+			t.Errorf("%s (%s) accepted", name, extra)
+		}
 	}
 }

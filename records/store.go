@@ -204,7 +204,15 @@ type migration struct {
 // loadMigrations returns the migrations for dialect d in order: for every
 // version the dialect's own file if there is one, else the shared one.
 func loadMigrations(d Dialect) ([]migration, error) {
-	entries, err := fs.ReadDir(migrationFS, "migrations")
+	sub, err := fs.Sub(migrationFS, "migrations")
+	if err != nil {
+		return nil, fmt.Errorf("records: read migrations: %w", err)
+	}
+	return loadMigrationsFrom(sub, d)
+}
+
+func loadMigrationsFrom(fsys fs.FS, d Dialect) ([]migration, error) {
+	entries, err := fs.ReadDir(fsys, ".")
 	if err != nil {
 		return nil, fmt.Errorf("records: read migrations: %w", err)
 	}
@@ -237,7 +245,7 @@ func loadMigrations(d Dialect) ([]migration, error) {
 		if own[v] && dialect == "" {
 			continue
 		}
-		body, err := migrationFS.ReadFile("migrations/" + file)
+		body, err := fs.ReadFile(fsys, file)
 		if err != nil {
 			return nil, fmt.Errorf("records: read migration %s: %w", file, err)
 		}
