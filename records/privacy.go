@@ -476,28 +476,29 @@ type SubjectMatch struct {
 // FindSubjects searches customers by name, answers (e.g. an e-mail
 // address), contract signer names and consultation ids or titles, for
 // an admin handling a request received by mail. At most 100 hits.
-// Matching ignores case (of ASCII letters at least: SQLite's lower() knows
-// no others).
+// Matching ignores case: of ASCII letters on SQLite (its lower() knows no
+// others: "Özdemir" finds "Özdemir", "özdemir" does not), of all letters
+// on PostgreSQL.
 func (s *Store) FindSubjects(ctx context.Context, q string) ([]SubjectMatch, error) {
 	q = strings.TrimSpace(q)
 	if len([]rune(q)) < 2 {
 		return nil, invalid("q", "needs at least 2 characters")
 	}
-	like := "%" + escapeLike(strings.ToLower(q)) + "%"
+	like := "%" + escapeLike(q) + "%"
 	rows, err := s.db.QueryContext(ctx, `
-		SELECT consultation_id, participant_id, name, 'customer' FROM customers WHERE lower(name) LIKE ?1 ESCAPE '\'
+		SELECT consultation_id, participant_id, name, 'customer' FROM customers WHERE lower(name) LIKE lower(?1) ESCAPE '\'
 		UNION
 		SELECT a.consultation_id, a.participant_id, COALESCE(c.name, ''), 'answer' FROM answers a
 			LEFT JOIN customers c ON c.consultation_id = a.consultation_id AND c.participant_id = a.participant_id
-			WHERE lower(a.value) LIKE ?1 ESCAPE '\'
+			WHERE lower(a.value) LIKE lower(?1) ESCAPE '\'
 		UNION
 		SELECT d.consultation_id, substr(f.signer_ref, 13), COALESCE(f.signer_name, ''), 'contract' FROM document_fields f
 			JOIN documents d ON d.id = f.document_id
-			WHERE f.signer_ref LIKE 'participant:%' AND lower(f.signer_name) LIKE ?1 ESCAPE '\'
+			WHERE f.signer_ref LIKE 'participant:%' AND lower(f.signer_name) LIKE lower(?1) ESCAPE '\'
 		UNION
 		SELECT c.consultation_id, c.participant_id, c.name, 'consultation' FROM customers c
 			JOIN consultations k ON k.id = c.consultation_id
-			WHERE k.id = ?2 OR lower(k.title) LIKE ?1 ESCAPE '\'
+			WHERE k.id = ?2 OR lower(k.title) LIKE lower(?1) ESCAPE '\'
 		UNION
 		SELECT n.consultation_id, n.participant_id, '', 'consultation' FROM consents n
 			WHERE n.consultation_id = ?2
