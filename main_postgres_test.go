@@ -138,3 +138,19 @@ func TestServeNodesOnOnePostgresMakeOneAdmin(t *testing.T) {
 		t.Fatalf("the password file's password does not log in: %v", err)
 	}
 }
+
+// TestUserCommandsOnPostgres: parley user add and list read the records
+// settings, so they work on the shared PostgreSQL database.
+func TestUserCommandsOnPostgres(t *testing.T) {
+	env := []string{"PARLEY_RECORDS_DRIVER=postgres", "PARLEY_RECORDS_URL=" + recordstest.PostgresURL(t)}
+	var out, errOut bytes.Buffer
+	if err := run(t.Context(), []string{"user", "add", "anna", "--role", "advisor", "--data-dir", t.TempDir()}, env,
+		strings.NewReader("correct horse battery\n"), &out, &errOut); err != nil {
+		t.Fatalf("user add: %v\n%s", err, errOut.String())
+	}
+	out.Reset()
+	if err := run(t.Context(), []string{"user", "list", "--data-dir", t.TempDir()}, env, strings.NewReader(""), &out, &errOut); err != nil ||
+		!strings.Contains(out.String(), "anna") {
+		t.Fatalf("user list from another data directory: %q, %v", out.String(), err)
+	}
+}
