@@ -13,6 +13,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/parley-video/parley/config"
+	"github.com/parley-video/parley/node"
 	"github.com/parley-video/parley/records"
 )
 
@@ -61,9 +62,9 @@ func userCmd(ctx context.Context, args, environ []string, stdin io.Reader, stdou
 	if *dataDir != "" {
 		cfg.DataDir = *dataDir
 	}
-	store, err := records.Open(ctx, cfg.DataDir)
+	store, err := node.OpenRecords(ctx, cfg)
 	if err != nil {
-		return fmt.Errorf("open records in %s: %w", cfg.DataDir, err)
+		return err
 	}
 	defer store.Close()
 

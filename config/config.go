@@ -21,6 +21,7 @@ import (
 type Config struct {
 	// DataDir holds the SQLite records, blobs and development keys.
 	DataDir      string             `yaml:"data_dir"`
+	Records      RecordsConfig      `yaml:"records"`
 	HTTP         HTTPConfig         `yaml:"http"`
 	Admin        AdminConfig        `yaml:"admin"`
 	Log          LogConfig          `yaml:"log"`
@@ -43,6 +44,20 @@ type Config struct {
 	TURN turnserver.Config `yaml:"turn"`
 	// Cluster: many nodes sharing Redis (config/cluster.go).
 	Cluster ClusterConfig `yaml:"cluster"`
+}
+
+// RecordsConfig is where the records (staff, consultations, consents,
+// documents' records and audit trails) are kept.
+type RecordsConfig struct {
+	// Driver is "sqlite" (data_dir/parley.db; one node) or "postgres" (one
+	// database any number of nodes share).
+	Driver string `yaml:"driver"`
+	// URL of the PostgreSQL database when Driver is postgres, e.g.
+	// postgres://parley:PASSWORD@10.0.0.6:5432/parley?sslmode=verify-full.
+	// Give it in PARLEY_RECORDS_URL rather than a file: it holds the password.
+	URL string `yaml:"url"`
+	// MaxConns bounds this node's connections to PostgreSQL.
+	MaxConns int `yaml:"max_conns"`
 }
 
 // SessionConfig is where live state (customer sessions, presence, the
@@ -264,6 +279,7 @@ type SignatureConfig struct {
 func Default() Config {
 	return Config{
 		DataDir: "./data",
+		Records: RecordsConfig{Driver: "sqlite", MaxConns: 10},
 		HTTP: HTTPConfig{
 			Addr:                     ":8080",
 			ShutdownTimeout:          10 * time.Second,
@@ -333,6 +349,22 @@ func (c *Config) Validate() error {
 	}
 	if strings.TrimSpace(c.DataDir) == "" {
 		bad("data_dir", "must name a directory, e.g. ./data")
+	}
+	switch c.Records.Driver {
+	case "sqlite":
+		if c.Records.URL != "" {
+			bad("records.url", "is set but records.driver is sqlite; set records.driver to postgres to use that database, or clear the URL")
+		}
+	case "postgres":
+		// Never quote the URL: it holds the password.
+		if u, err := url.Parse(c.Records.URL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Host == "" || strings.Trim(u.Path, "/") == "" {
+			bad("records.url", "records.driver is postgres, so give a URL such as postgres://parley:PASSWORD@10.0.0.6:5432/parley?sslmode=verify-full (best in PARLEY_RECORDS_URL)")
+		}
+	default:
+		bad("records.driver", "%q is not sqlite or postgres", c.Records.Driver)
+	}
+	if c.Records.MaxConns < 1 || c.Records.MaxConns > 1000 {
+		bad("records.max_conns", "%d is outside 1..1000", c.Records.MaxConns)
 	}
 	if _, _, err := net.SplitHostPort(c.HTTP.Addr); err != nil {
 		bad("http.addr", "%q is not host:port (e.g. :8080 or 127.0.0.1:8080)", c.HTTP.Addr)

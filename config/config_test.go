@@ -207,3 +207,45 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 		t.Fatalf("want both problems reported, got %v", err)
 	}
 }
+
+// TestRecordsConfig: records.url comes from PARLEY_RECORDS_URL; a wrong
+// driver or URL is explained, and the explanation never quotes the URL
+// (it holds the password).
+func TestRecordsConfig(t *testing.T) {
+	const pw = "Geheim-4711"
+	cfg, err := Load(nil, []string{"PARLEY_RECORDS_DRIVER=postgres", "PARLEY_RECORDS_URL=postgres://parley:" + pw + "@10.0.0.6:5432/parley"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Records.Driver != "postgres" || !strings.Contains(cfg.Records.URL, pw) || cfg.Records.MaxConns != 10 {
+		t.Fatalf("records = %+v", cfg.Records)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("Validate: %v", err)
+	}
+	if d := Default(); d.Records.Driver != "sqlite" || d.Validate() != nil {
+		t.Fatalf("default records = %+v, %v", d.Records, d.Validate())
+	}
+	for _, tt := range []struct {
+		driver, url string
+		conns       int
+		want        string
+	}{
+		{"postgres", "", 10, "records.url: records.driver is postgres"},
+		{"postgres", "mysql://parley:" + pw + "@db/parley", 10, "records.url"},
+		{"postgres", "postgres://parley:" + pw + "@db:5432/", 10, "records.url"},
+		{"sqlite", "postgres://parley:" + pw + "@db/parley", 10, "records.url: is set but records.driver is sqlite"},
+		{"mysql", "", 10, `records.driver: "mysql" is not sqlite or postgres`},
+		{"postgres", "postgres://parley:" + pw + "@db/parley", 0, "records.max_conns"},
+	} {
+		c := Default()
+		c.Records = RecordsConfig{Driver: tt.driver, URL: tt.url, MaxConns: tt.conns}
+		err := c.Validate()
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%+v: Validate = %v; want %q", c.Records, err, tt.want)
+		}
+		if err != nil && strings.Contains(err.Error(), pw) {
+			t.Errorf("%+v: the error quotes the password: %v", c.Records, err)
+		}
+	}
+}

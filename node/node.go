@@ -87,8 +87,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	if n.Records, err = records.Open(ctx, cfg.DataDir); err != nil {
-		return nil, fmt.Errorf("open records in %s: %w", cfg.DataDir, err)
+	if n.Records, err = OpenRecords(ctx, cfg); err != nil {
+		return nil, err
 	}
 	if o.now != nil {
 		n.Records.SetClock(o.now)

@@ -46,12 +46,15 @@ func auditHash(e AuditEvent) string {
 }
 
 // appendAudit adds an event to document docID's trail inside tx.
-func appendAudit(ctx context.Context, q execQuerier, docID string, at time.Time, kind, actor string, detail map[string]any) error {
+func appendAudit(ctx context.Context, q *txn, docID string, at time.Time, kind, actor string, detail map[string]any) error {
 	if actor == "" {
 		actor = "system"
 	}
 	d, err := json.Marshal(detail) // map keys are sorted: canonical
 	if err != nil {
+		return fmt.Errorf("records: audit %s: %w", kind, err)
+	}
+	if err := q.lock(ctx, "audit "+docID); err != nil {
 		return fmt.Errorf("records: audit %s: %w", kind, err)
 	}
 	e := AuditEvent{DocumentID: docID, At: at.UTC().Truncate(time.Millisecond), Kind: kind, Actor: actor, Detail: d, PrevHash: zeroHash}

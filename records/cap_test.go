@@ -11,7 +11,11 @@ import (
 // TestConsultationCapHoldsUnderConcurrency: concurrent creations never
 // exceed the cap; consultations older than openSince do not count.
 func TestConsultationCapHoldsUnderConcurrency(t *testing.T) {
-	s, now := testStore(t)
+	forEachBackend(t, testConsultationCapHoldsUnderConcurrency)
+}
+
+func testConsultationCapHoldsUnderConcurrency(t *testing.T, be backend) {
+	s, now := be.store(t)
 	ctx := context.Background()
 	anna := mustUser(t, s, "anna", RoleAdvisor)
 	old, _, err := s.CreateConsultation(ctx, anna.ID, "old", time.Hour)

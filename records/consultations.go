@@ -98,6 +98,9 @@ func (s *Store) CreateConsultationCapped(ctx context.Context, advisorID int64, t
 		return Consultation{}, "", fmt.Errorf("records: create consultation: %w", err)
 	}
 	defer tx.Rollback()
+	if err := tx.lock(ctx, fmt.Sprintf("consultations of %d", advisorID)); err != nil {
+		return Consultation{}, "", fmt.Errorf("records: create consultation: %w", err)
+	}
 	res, err := tx.ExecContext(ctx, `INSERT INTO consultations (id, title, advisor_id, state, created_at, invite_hash, invite_expires_at)
 		SELECT ?1, ?2, ?3, 'open', ?4, ?5, ?6
 		WHERE (SELECT COUNT(*) FROM consultations WHERE advisor_id = ?3 AND state = 'open' AND created_at > ?7) < ?8`,
@@ -282,6 +285,9 @@ func (s *Store) colleague(ctx context.Context, token string, userID int64, accep
 		return Consultation{}, fmt.Errorf("records: accept colleague: %w", err)
 	}
 	defer tx.Rollback()
+	if err := tx.lock(ctx, fmt.Sprintf("colleague invite %x", hashToken(token))); err != nil {
+		return Consultation{}, fmt.Errorf("records: accept colleague: %w", err)
+	}
 	var cid string
 	var expires int64
 	var acceptedBy sql.NullInt64
@@ -315,7 +321,7 @@ func (s *Store) colleague(ctx context.Context, token string, userID int64, accep
 		return Consultation{}, fmt.Errorf("records: accept colleague: %w", err)
 	}
 	if userID != c.AdvisorID {
-		if _, err := tx.ExecContext(ctx, "INSERT OR IGNORE INTO consultation_staff (consultation_id, user_id, added_at) VALUES (?, ?, ?)",
+		if _, err := tx.ExecContext(ctx, "INSERT INTO consultation_staff (consultation_id, user_id, added_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
 			cid, userID, s.now().UnixMilli()); err != nil {
 			return Consultation{}, fmt.Errorf("records: accept colleague: %w", err)
 		}

@@ -21,8 +21,10 @@ func newTestDocument(t *testing.T, s *Store, cid string, fields ...Field) Docume
 	return d
 }
 
-func TestDocumentSigningLifecycle(t *testing.T) {
-	s, now := testStore(t)
+func TestDocumentSigningLifecycle(t *testing.T) { forEachBackend(t, testDocumentSigningLifecycle) }
+
+func testDocumentSigningLifecycle(t *testing.T, be backend) {
+	s, now := be.store(t)
 	ctx := context.Background()
 	d := newTestDocument(t, s, "c_1", Field{Name: "customer", Signer: SignerCustomer}, Field{Name: "advisor", Signer: SignerAdvisor})
 	if d.State != DocOpen || len(d.Fields) != 2 || d.Fields[0].Name != "customer" || d.Fields[0].Signed() {
@@ -59,8 +61,10 @@ func TestDocumentSigningLifecycle(t *testing.T) {
 	}
 }
 
-func TestAuditChainDetectsTampering(t *testing.T) {
-	s, _ := testStore(t)
+func TestAuditChainDetectsTampering(t *testing.T) { forEachBackend(t, testAuditChainDetectsTampering) }
+
+func testAuditChainDetectsTampering(t *testing.T, be backend) {
+	s, _ := be.store(t)
 	ctx := context.Background()
 	d := newTestDocument(t, s, "c_1", Field{Name: "customer", Signer: SignerCustomer})
 	for _, k := range []string{"viewed", "downloaded", "viewed"} {
@@ -98,7 +102,11 @@ func TestAuditChainDetectsTampering(t *testing.T) {
 }
 
 func TestDeleteUnsignedDocumentsKeepsSignedOnes(t *testing.T) {
-	s, now := testStore(t)
+	forEachBackend(t, testDeleteUnsignedDocumentsKeepsSignedOnes)
+}
+
+func testDeleteUnsignedDocumentsKeepsSignedOnes(t *testing.T, be backend) {
+	s, now := be.store(t)
 	ctx := context.Background()
 	unsigned := newTestDocument(t, s, "c_1", Field{Name: "customer", Signer: SignerCustomer})
 	signed := newTestDocument(t, s, "c_1", Field{Name: "customer", Signer: SignerCustomer})
@@ -120,8 +128,10 @@ func TestDeleteUnsignedDocumentsKeepsSignedOnes(t *testing.T) {
 	}
 }
 
-func TestCreateDocumentValidates(t *testing.T) {
-	s, _ := testStore(t)
+func TestCreateDocumentValidates(t *testing.T) { forEachBackend(t, testCreateDocumentValidates) }
+
+func testCreateDocumentValidates(t *testing.T, be backend) {
+	s, _ := be.store(t)
 	for name, fs := range map[string][]Field{
 		"none":      nil,
 		"bad role":  {{Name: "x", Signer: "notary"}},
@@ -133,8 +143,10 @@ func TestCreateDocumentValidates(t *testing.T) {
 	}
 }
 
-func TestContractsSearch(t *testing.T) {
-	s, now := testStore(t)
+func TestContractsSearch(t *testing.T) { forEachBackend(t, testContractsSearch) }
+
+func testContractsSearch(t *testing.T, be backend) {
+	s, now := be.store(t)
 	ctx := context.Background()
 	anna := mustUser(t, s, "anna", RoleAdvisor)
 	ben := mustUser(t, s, "ben", RoleAdvisor)

@@ -82,8 +82,12 @@ func quickCheck(ctx context.Context, db *sql.DB, path string) error {
 
 // CheckIntegrity runs PRAGMA quick_check on a fresh read-only connection
 // (so pages cached by the pool cannot hide damage on disk). A damaged file
-// is remembered: Ping fails from then on, so /readyz reports it.
+// is remembered: Ping fails from then on, so /readyz reports it. On
+// PostgreSQL it does nothing: the server checks its own pages.
 func (s *Store) CheckIntegrity(ctx context.Context) error {
+	if s.db.dialect != SQLite {
+		return nil
+	}
 	db, err := sql.Open("sqlite", "file:"+s.path+"?mode=ro&_pragma=busy_timeout(5000)")
 	if err != nil {
 		return fmt.Errorf("records: integrity check of %s: %w", s.path, err)
@@ -110,14 +114,4 @@ func shorten(s string) string {
 		s = s[:maxDetail] + "…"
 	}
 	return s
-}
-
-// sqliteFull is SQLITE_FULL: a write failed because the disk (or quota) is full.
-const sqliteFull = 13
-
-// IsStorageFull reports whether err is SQLite failing a write because the
-// disk is full (SQLITE_FULL).
-func IsStorageFull(err error) bool {
-	var se *sqlite.Error
-	return errors.As(err, &se) && se.Code()&0xff == sqliteFull
 }

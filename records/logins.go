@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"strings"
 	"time"
 )
 
@@ -97,8 +96,4 @@ func (s *Store) DeleteLogin(ctx context.Context, token string) error {
 		return fmt.Errorf("records: delete login: %w", err)
 	}
 	return nil
-}
-
-func isForeignKeyViolation(err error) bool {
-	return err != nil && strings.Contains(err.Error(), "FOREIGN KEY constraint failed")
 }

@@ -109,6 +109,9 @@ func (s *Store) AddFeedback(ctx context.Context, cid, pid string, after map[stri
 		return fmt.Errorf("records: add feedback: %w", err)
 	}
 	defer tx.Rollback()
+	if err := tx.lock(ctx, "feedback:"+cid+":"+pid); err != nil {
+		return fmt.Errorf("records: add feedback: %w", err)
+	}
 	var n int
 	if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM answers WHERE consultation_id = ? AND participant_id = ? AND phase = 'after'",
 		cid, pid).Scan(&n); err != nil {
@@ -126,7 +129,7 @@ func (s *Store) AddFeedback(ctx context.Context, cid, pid string, after map[stri
 	return nil
 }
 
-func insertAnswers(ctx context.Context, tx *sql.Tx, cid, pid, phase string, answers map[string]string, at time.Time) error {
+func insertAnswers(ctx context.Context, tx *txn, cid, pid, phase string, answers map[string]string, at time.Time) error {
 	for q, v := range answers {
 		if _, err := tx.ExecContext(ctx,
 			"INSERT INTO answers (consultation_id, participant_id, phase, question_id, value, given_at) VALUES (?, ?, ?, ?, ?, ?)",
@@ -493,6 +496,9 @@ type SubjectMatch struct {
 // FindSubjects searches customers by name, answers (e.g. an e-mail
 // address), contract signer names and consultation ids or titles, for
 // an admin handling a request received by mail. At most 100 hits.
+// Matching ignores case: of ASCII letters on SQLite (its lower() knows no
+// others: "Özdemir" finds "Özdemir", "özdemir" does not), of all letters
+// on PostgreSQL.
 func (s *Store) FindSubjects(ctx context.Context, q string) ([]SubjectMatch, error) {
 	q = strings.TrimSpace(q)
 	if len([]rune(q)) < 2 {
@@ -500,19 +506,19 @@ func (s *Store) FindSubjects(ctx context.Context, q string) ([]SubjectMatch, err
 	}
 	like := "%" + escapeLike(q) + "%"
 	rows, err := s.db.QueryContext(ctx, `
-		SELECT consultation_id, participant_id, name, 'customer' FROM customers WHERE name LIKE ?1 ESCAPE '\'
+		SELECT consultation_id, participant_id, name, 'customer' FROM customers WHERE lower(name) LIKE lower(?1) ESCAPE '\'
 		UNION
 		SELECT a.consultation_id, a.participant_id, COALESCE(c.name, ''), 'answer' FROM answers a
 			LEFT JOIN customers c ON c.consultation_id = a.consultation_id AND c.participant_id = a.participant_id
-			WHERE a.value LIKE ?1 ESCAPE '\'
+			WHERE lower(a.value) LIKE lower(?1) ESCAPE '\'
 		UNION
 		SELECT d.consultation_id, substr(f.signer_ref, 13), COALESCE(f.signer_name, ''), 'contract' FROM document_fields f
 			JOIN documents d ON d.id = f.document_id
-			WHERE f.signer_ref LIKE 'participant:%' AND f.signer_name LIKE ?1 ESCAPE '\'
+			WHERE f.signer_ref LIKE 'participant:%' AND lower(f.signer_name) LIKE lower(?1) ESCAPE '\'
 		UNION
 		SELECT c.consultation_id, c.participant_id, c.name, 'consultation' FROM customers c
 			JOIN consultations k ON k.id = c.consultation_id
-			WHERE k.id = ?2 OR k.title LIKE ?1 ESCAPE '\'
+			WHERE k.id = ?2 OR lower(k.title) LIKE lower(?1) ESCAPE '\'
 		UNION
 		SELECT n.consultation_id, n.participant_id, '', 'consultation' FROM consents n
 			WHERE n.consultation_id = ?2

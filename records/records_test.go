@@ -12,19 +12,6 @@ import (
 	"time"
 )
 
-// testStore opens a store in a fresh directory with a settable clock.
-func testStore(t *testing.T) (*Store, *time.Time) {
-	t.Helper()
-	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "data"))
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	t.Cleanup(func() { s.Close() })
-	now := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
-	s.now = func() time.Time { return now }
-	return s, &now
-}
-
 func mustUser(t *testing.T, s *Store, name string, role Role) User {
 	t.Helper()
 	u, err := s.CreateUser(context.Background(), name, strings.ToUpper(name[:1])+name[1:]+" Example", role, "correct horse battery")
@@ -68,7 +55,7 @@ func TestOpenCreatesPrivateDirAndMigratesOnce(t *testing.T) {
 			t.Fatalf("reopen %d: %v", i, err)
 		}
 		v, err := s.SchemaVersion(ctx)
-		ms, _ := loadMigrations()
+		ms, _ := loadMigrations(SQLite)
 		if err != nil || v != ms[len(ms)-1].version {
 			t.Fatalf("SchemaVersion = %d, %v; want %d", v, err, ms[len(ms)-1].version)
 		}
@@ -87,17 +74,26 @@ func TestOpenCreatesPrivateDirAndMigratesOnce(t *testing.T) {
 }
 
 func TestLoadMigrations(t *testing.T) {
-	ms, err := loadMigrations()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(ms) == 0 || ms[0].version != 1 || ms[0].name != "0001_init.sql" {
-		t.Fatalf("migrations = %+v", ms)
+	for _, d := range []Dialect{SQLite, Postgres} {
+		ms, err := loadMigrations(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ms) == 0 || ms[0].version != 1 || ms[0].name != "0001_init.sql" {
+			t.Fatalf("%s migrations = %+v", d, ms)
+		}
+		for i, m := range ms {
+			if m.version != i+1 {
+				t.Fatalf("%s migration %s: version %d, want %d (no gaps)", d, m.name, m.version, i+1)
+			}
+		}
 	}
 }
 
-func TestCreateUserValidation(t *testing.T) {
-	s, _ := testStore(t)
+func TestCreateUserValidation(t *testing.T) { forEachBackend(t, testCreateUserValidation) }
+
+func testCreateUserValidation(t *testing.T, be backend) {
+	s, _ := be.store(t)
 	ctx := context.Background()
 	mustUser(t, s, "taken", RoleAdvisor)
 	tests := []struct {
@@ -186,8 +182,10 @@ func TestPasswordHashing(t *testing.T) {
 	}
 }
 
-func TestAuthenticate(t *testing.T) {
-	s, _ := testStore(t)
+func TestAuthenticate(t *testing.T) { forEachBackend(t, testAuthenticate) }
+
+func testAuthenticate(t *testing.T, be backend) {
+	s, _ := be.store(t)
 	ctx := context.Background()
 	anna := mustUser(t, s, "anna", RoleAdvisor)
 	tests := []struct {
@@ -214,8 +212,10 @@ func TestAuthenticate(t *testing.T) {
 	}
 }
 
-func TestUsersAndAvailability(t *testing.T) {
-	s, _ := testStore(t)
+func TestUsersAndAvailability(t *testing.T) { forEachBackend(t, testUsersAndAvailability) }
+
+func testUsersAndAvailability(t *testing.T, be backend) {
+	s, _ := be.store(t)
 	ctx := context.Background()
 	b := mustUser(t, s, "bert", RoleBackoffice)
 	a := mustUser(t, s, "anna", RoleAdvisor)
@@ -241,8 +241,10 @@ func TestUsersAndAvailability(t *testing.T) {
 	}
 }
 
-func TestSetPasswordEndsLogins(t *testing.T) {
-	s, _ := testStore(t)
+func TestSetPasswordEndsLogins(t *testing.T) { forEachBackend(t, testSetPasswordEndsLogins) }
+
+func testSetPasswordEndsLogins(t *testing.T, be backend) {
+	s, _ := be.store(t)
 	ctx := context.Background()
 	a := mustUser(t, s, "anna", RoleAdvisor)
 	tok, err := s.CreateLogin(ctx, a.ID, time.Hour)
@@ -269,8 +271,10 @@ func TestSetPasswordEndsLogins(t *testing.T) {
 	}
 }
 
-func TestLoginsSlidingExpiry(t *testing.T) {
-	s, now := testStore(t)
+func TestLoginsSlidingExpiry(t *testing.T) { forEachBackend(t, testLoginsSlidingExpiry) }
+
+func testLoginsSlidingExpiry(t *testing.T, be backend) {
+	s, now := be.store(t)
 	ctx := context.Background()
 	a := mustUser(t, s, "anna", RoleAdvisor)
 	tok, err := s.CreateLogin(ctx, a.ID, time.Hour)
@@ -314,8 +318,10 @@ func TestLoginsSlidingExpiry(t *testing.T) {
 	}
 }
 
-func TestConsultationInvites(t *testing.T) {
-	s, now := testStore(t)
+func TestConsultationInvites(t *testing.T) { forEachBackend(t, testConsultationInvites) }
+
+func testConsultationInvites(t *testing.T, be backend) {
+	s, now := be.store(t)
 	ctx := context.Background()
 	a := mustUser(t, s, "anna", RoleAdvisor)
 	c, tok, err := s.CreateConsultation(ctx, a.ID, "  Baufinanzierung ", time.Hour)
@@ -380,8 +386,10 @@ func TestConsultationInvites(t *testing.T) {
 	}
 }
 
-func TestColleaguesAndAccess(t *testing.T) {
-	s, now := testStore(t)
+func TestColleaguesAndAccess(t *testing.T) { forEachBackend(t, testColleaguesAndAccess) }
+
+func testColleaguesAndAccess(t *testing.T, be backend) {
+	s, now := be.store(t)
 	ctx := context.Background()
 	anna := mustUser(t, s, "anna", RoleAdvisor)
 	bert := mustUser(t, s, "bert", RoleAdvisor)
@@ -457,8 +465,10 @@ func TestColleaguesAndAccess(t *testing.T) {
 	}
 }
 
-func TestRecordConsent(t *testing.T) {
-	s, now := testStore(t)
+func TestRecordConsent(t *testing.T) { forEachBackend(t, testRecordConsent) }
+
+func testRecordConsent(t *testing.T, be backend) {
+	s, now := be.store(t)
 	ctx := context.Background()
 	if err := s.RecordConsent(ctx, "c_x", "p_1", "v1abc", "de", *now); err != nil {
 		t.Fatal(err)
@@ -476,8 +486,10 @@ func TestRecordConsent(t *testing.T) {
 	}
 }
 
-func TestEnsureBootstrapAdmin(t *testing.T) {
-	s, _ := testStore(t)
+func TestEnsureBootstrapAdmin(t *testing.T) { forEachBackend(t, testEnsureBootstrapAdmin) }
+
+func testEnsureBootstrapAdmin(t *testing.T, be backend) {
+	s, _ := be.store(t)
 	ctx := context.Background()
 	pw, created, err := s.EnsureBootstrapAdmin(ctx, "admin")
 	if err != nil || !created || len(pw) != BootstrapPasswordLen {
@@ -492,7 +504,7 @@ func TestEnsureBootstrapAdmin(t *testing.T) {
 		t.Fatalf("second EnsureBootstrapAdmin = %q, %v, %v", pw2, created, err)
 	}
 	if _, _, err := func() (string, bool, error) {
-		s2, _ := testStore(t)
+		s2, _ := be.store(t)
 		return s2.EnsureBootstrapAdmin(ctx, "not valid!")
 	}(); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("bad bootstrap name: %v", err)
@@ -560,8 +572,10 @@ func TestSecretsNeverStored(t *testing.T) {
 	}
 }
 
-func TestLoginMaxAge(t *testing.T) {
-	s, now := testStore(t)
+func TestLoginMaxAge(t *testing.T) { forEachBackend(t, testLoginMaxAge) }
+
+func testLoginMaxAge(t *testing.T, be backend) {
+	s, now := be.store(t)
 	ctx := context.Background()
 	u := mustUser(t, s, "anna", RoleAdvisor)
 	tok, err := s.CreateLogin(ctx, u.ID, time.Hour)

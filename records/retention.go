@@ -187,5 +187,6 @@ func (s *Store) strings(ctx context.Context, q string, args ...any) ([]string, e
 	return out, rows.Err()
 }
 
-// DB is the underlying database, for tests that check what is stored.
-func (s *Store) DB() *sql.DB { return s.db }
+// DB is the underlying database, for tests that check what is stored
+// (queries on it are not rewritten: PostgreSQL wants $1, not ?).
+func (s *Store) DB() *sql.DB { return s.db.DB }

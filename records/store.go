@@ -1,6 +1,8 @@
-// Package records is Parley's durable state in one SQLite database
-// (modernc.org/sqlite, no cgo): staff users and their logins, consultations
-// with their invite links, colleague invites and consent records.
+// Package records is Parley's durable state, in one SQLite database
+// (modernc.org/sqlite, no cgo; the embedded default) or in PostgreSQL
+// (github.com/jackc/pgx/v5, shared by many nodes): staff users and their
+// logins, consultations with their invite links, colleague invites and
+// consent records. dialect.go says how one set of queries serves both.
 //
 // Secrets never reach the database in the clear: passwords are stored as
 // argon2id hashes, every token (login cookie, invite link, colleague link) as
@@ -10,6 +12,7 @@ package records
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
 	"embed"
 	"errors"
@@ -24,6 +27,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
 
@@ -67,8 +72,8 @@ func invalid(field, reason string) error { return &ValidationError{Field: field,
 
 // Store is the records database. It is safe for concurrent use.
 type Store struct {
-	db   *sql.DB
-	path string // the database file
+	db   *handle
+	path string // the SQLite database file ("" for PostgreSQL)
 	now  func() time.Time
 
 	damaged atomic.Pointer[error] // set by a failed CheckIntegrity
@@ -99,7 +104,7 @@ func Open(ctx context.Context, dataDir string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("records: open %s: %w", path, err)
 	}
-	s := &Store{db: db, path: path, now: time.Now}
+	s := &Store{db: &handle{DB: db, dialect: SQLite}, path: path, now: time.Now}
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, asDamaged(path, fmt.Errorf("records: open %s: %w", path, err))
@@ -122,6 +127,47 @@ func Open(ctx context.Context, dataDir string) (*Store, error) {
 	return s, nil
 }
 
+// DefaultMaxConns is OpenPostgres's pool size when none is given.
+const DefaultMaxConns = 10
+
+// OpenPostgres connects to the PostgreSQL database at url (e.g.
+// postgres://parley:secret@db.example:5432/parley?sslmode=verify-full; a
+// search_path parameter selects a schema), with at most maxConns
+// connections (0: DefaultMaxConns), and applies pending migrations under an
+// advisory lock, so any number of nodes may start at once. Errors never
+// quote the URL (it may hold the password).
+func OpenPostgres(ctx context.Context, url string, maxConns int) (*Store, error) {
+	if strings.TrimSpace(url) == "" {
+		return nil, errors.New("records: empty PostgreSQL URL")
+	}
+	if maxConns <= 0 {
+		maxConns = DefaultMaxConns
+	}
+	cfg, err := pgx.ParseConfig(url)
+	if err != nil {
+		// pgx's parse errors redact the password; say no more than that.
+		return nil, fmt.Errorf("records: PostgreSQL URL: %w", err)
+	}
+	db := stdlib.OpenDB(*cfg)
+	db.SetMaxOpenConns(maxConns)
+	db.SetMaxIdleConns(min(maxConns, 4))
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	where := fmt.Sprintf("PostgreSQL at %s:%d/%s", cfg.Host, cfg.Port, cfg.Database)
+	s := &Store{db: &handle{DB: db, dialect: Postgres}, now: time.Now}
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("records: connect to %s: %w", where, err)
+	}
+	if err := s.migrate(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("%s: %w", where, err)
+	}
+	return s, nil
+}
+
+// Dialect says which database the store uses.
+func (s *Store) Dialect() Dialect { return s.db.dialect }
+
 // Close closes the database.
 func (s *Store) Close() error {
 	if err := s.db.Close(); err != nil {
@@ -143,68 +189,130 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// migration is one embedded migrations/NNNN_name.sql file.
+// migration is one version of the schema: migrations/NNNN_name.sql, or for
+// one dialect NNNN_name.sqlite.sql / NNNN_name.postgres.sql, which takes
+// the place of the shared file for that dialect. A new migration is one
+// shared file when both databases understand it (BIGINT, TEXT, no
+// AUTOINCREMENT or BLOB); otherwise it is a pair, and
+// TestMigrationsGiveTheSameSchema says whether the pair agrees.
 type migration struct {
 	version int
-	name    string
+	name    string // NNNN_name.sql, also for a dialect's own file
 	sql     string
 }
 
-func loadMigrations() ([]migration, error) {
-	entries, err := fs.ReadDir(migrationFS, "migrations")
+// loadMigrations returns the migrations for dialect d in order: for every
+// version the dialect's own file if there is one, else the shared one.
+func loadMigrations(d Dialect) ([]migration, error) {
+	sub, err := fs.Sub(migrationFS, "migrations")
 	if err != nil {
 		return nil, fmt.Errorf("records: read migrations: %w", err)
 	}
-	var ms []migration
+	return loadMigrationsFrom(sub, d)
+}
+
+func loadMigrationsFrom(fsys fs.FS, d Dialect) ([]migration, error) {
+	entries, err := fs.ReadDir(fsys, ".")
+	if err != nil {
+		return nil, fmt.Errorf("records: read migrations: %w", err)
+	}
+	byVersion := map[int]migration{}
+	own := map[int]bool{} // the dialect's own file was found
 	for _, e := range entries {
-		name := e.Name()
-		num, _, ok := strings.Cut(name, "_")
+		file := e.Name()
+		base, ok := strings.CutSuffix(file, ".sql")
+		if !ok {
+			return nil, fmt.Errorf("records: migration %q must end in .sql", file)
+		}
+		var dialect Dialect
+		if stem, ext, found := strings.Cut(base, "."); found {
+			base, dialect = stem, Dialect(ext)
+			if dialect != SQLite && dialect != Postgres {
+				return nil, fmt.Errorf("records: migration %q: %q is not sqlite or postgres", file, ext)
+			}
+		}
+		num, _, ok := strings.Cut(base, "_")
 		v, err := strconv.Atoi(num)
 		if !ok || err != nil || v <= 0 {
-			return nil, fmt.Errorf("records: migration %q must be named NNNN_description.sql", name)
+			return nil, fmt.Errorf("records: migration %q must be named NNNN_description.sql", file)
 		}
-		body, err := migrationFS.ReadFile("migrations/" + name)
+		if dialect != "" && dialect != d {
+			continue
+		}
+		if prev, dup := byVersion[v]; dup && prev.name != base+".sql" {
+			return nil, fmt.Errorf("records: migrations %s and %s share a version", prev.name, base+".sql")
+		}
+		if own[v] && dialect == "" {
+			continue
+		}
+		body, err := fs.ReadFile(fsys, file)
 		if err != nil {
-			return nil, fmt.Errorf("records: read migration %s: %w", name, err)
+			return nil, fmt.Errorf("records: read migration %s: %w", file, err)
 		}
-		ms = append(ms, migration{version: v, name: name, sql: string(body)})
+		byVersion[v] = migration{version: v, name: base + ".sql", sql: string(body)}
+		own[v] = own[v] || dialect != ""
+	}
+	ms := make([]migration, 0, len(byVersion))
+	for _, m := range byVersion {
+		ms = append(ms, m)
 	}
 	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
-	for i := 1; i < len(ms); i++ {
-		if ms[i].version == ms[i-1].version {
-			return nil, fmt.Errorf("records: migrations %s and %s share a version", ms[i-1].name, ms[i].name)
-		}
-	}
 	return ms, nil
 }
 
-// migrate applies every migration newer than the recorded schema version,
-// each in its own transaction. Running it again is a no-op.
-func (s *Store) migrate(ctx context.Context) error {
-	ms, err := loadMigrations()
-	if err != nil {
-		return err
-	}
-	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+// migrationsTable records the applied versions.
+var migrationsTable = map[Dialect]string{
+	SQLite: `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version    INTEGER PRIMARY KEY,
 		name       TEXT    NOT NULL,
 		applied_at INTEGER NOT NULL
-	)`); err != nil {
+	)`,
+	Postgres: `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version    BIGINT PRIMARY KEY,
+		name       TEXT   NOT NULL,
+		applied_at BIGINT NOT NULL
+	)`,
+}
+
+// migrate applies every migration newer than the recorded schema version,
+// each in its own transaction, then makes the installation's secrets.
+// Running it again is a no-op. On PostgreSQL it holds an advisory lock
+// throughout, so nodes starting together migrate one after the other.
+func (s *Store) migrate(ctx context.Context) error {
+	d := s.db.dialect
+	ms, err := loadMigrations(d)
+	if err != nil {
+		return err
+	}
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("records: migrate: %w", err)
+	}
+	defer conn.Close()
+	if d == Postgres {
+		const key = "SELECT hashtextextended(current_schema() || ':parley records migrations', 0)"
+		if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock(("+key+"))"); err != nil {
+			return fmt.Errorf("records: migrate: lock: %w", err)
+		}
+		defer conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock(("+key+"))")
+	}
+	if _, err := conn.ExecContext(ctx, migrationsTable[d]); err != nil {
 		return fmt.Errorf("records: create schema_migrations: %w", err)
 	}
 	for _, m := range ms {
-		if err := s.applyMigration(ctx, m); err != nil {
+		if err := s.applyMigration(ctx, conn, m); err != nil {
 			return err
 		}
 	}
-	return nil
+	return s.ensureSecrets(ctx, conn)
 }
 
-func (s *Store) applyMigration(ctx context.Context, m migration) error {
-	tx, err := s.db.BeginTx(ctx, nil)
+func (s *Store) applyMigration(ctx context.Context, conn *sql.Conn, m migration) error {
+	sqlTx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("records: migration %s: begin: %w", m.name, err)
 	}
+	tx := &txn{Tx: sqlTx, dialect: s.db.dialect}
 	defer tx.Rollback()
 	var n int
 	if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM schema_migrations WHERE version = ?", m.version).Scan(&n); err != nil {
@@ -222,6 +330,19 @@ func (s *Store) applyMigration(ctx context.Context, m migration) error {
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("records: migration %s: commit: %w", m.name, err)
+	}
+	return nil
+}
+
+// ensureSecrets makes the installation-wide secrets that do not exist yet
+// (SQLite's migration 3 made the subject link key with randomblob; on
+// PostgreSQL, which has no such function built in, it is made here).
+func (s *Store) ensureSecrets(ctx context.Context, conn *sql.Conn) error {
+	key := make([]byte, 32)
+	rand.Read(key)
+	if _, err := conn.ExecContext(ctx, s.db.dialect.rebind(
+		"INSERT INTO settings (name, value) VALUES ('subject_link_key', ?) ON CONFLICT (name) DO NOTHING"), key); err != nil {
+		return fmt.Errorf("records: make subject link key: %w", err)
 	}
 	return nil
 }

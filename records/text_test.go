@@ -46,12 +46,12 @@ func TestCleanTextRefusesControlAndBidi(t *testing.T) {
 }
 
 func TestStaffDisplayNameRefusesBidi(t *testing.T) {
-	s, err := Open(context.Background(), t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	_, err = s.CreateUser(context.Background(), "eve", "Eve\u202eenimda", RoleAdvisor, "correct horse battery")
+	forEachBackend(t, testStaffDisplayNameRefusesBidi)
+}
+
+func testStaffDisplayNameRefusesBidi(t *testing.T, be backend) {
+	s, _ := be.store(t)
+	_, err := s.CreateUser(context.Background(), "eve", "Eve\u202eenimda", RoleAdvisor, "correct horse battery")
 	var ve *ValidationError
 	if !errors.As(err, &ve) || ve.Field != "display name" {
 		t.Fatalf("CreateUser with a bidi override: %v", err)

@@ -154,26 +154,17 @@ func (s *Store) createUser(ctx context.Context, q execQuerier, username, display
 	}
 	hash := hashPassword(password)
 	now := s.now()
-	res, err := q.ExecContext(ctx,
-		"INSERT INTO users (username, display_name, role, password_hash, available, created_at) VALUES (?, ?, ?, ?, 0, ?)",
-		u, name, string(role), hash, now.UnixMilli())
+	var id int64
+	err = q.QueryRowContext(ctx,
+		"INSERT INTO users (username, display_name, role, password_hash, available, created_at) VALUES (?, ?, ?, ?, 0, ?) RETURNING id",
+		u, name, string(role), hash, now.UnixMilli()).Scan(&id)
 	if err != nil {
 		if isUniqueViolation(err) {
 			return User{}, fmt.Errorf("records: user %q: %w", u, ErrConflict)
 		}
 		return User{}, fmt.Errorf("records: create user: %w", err)
 	}
-	id, err := res.LastInsertId()
-	if err != nil {
-		return User{}, fmt.Errorf("records: create user: %w", err)
-	}
 	return User{ID: id, Username: u, DisplayName: name, Role: role, CreatedAt: millis(now.UnixMilli())}, nil
-}
-
-// isUniqueViolation recognises SQLite's UNIQUE constraint error without
-// depending on the driver's error types.
-func isUniqueViolation(err error) bool {
-	return err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed")
 }
 
 // Authenticate checks a user name and password. Unknown names cost as much
@@ -307,7 +298,7 @@ func (s *Store) CountUsers(ctx context.Context) (int, error) {
 // returns the updated user.
 func (s *Store) SetAvailable(ctx context.Context, userID int64, available bool) (User, error) {
 	u, err := scanUser(s.db.QueryRowContext(ctx,
-		"UPDATE users SET available = ? WHERE id = ? RETURNING "+userColumns, available, userID))
+		"UPDATE users SET available = ? WHERE id = ? RETURNING "+userColumns, boolInt(available), userID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return User{}, fmt.Errorf("records: user %d: %w", userID, ErrNotFound)
 	}
@@ -323,13 +314,19 @@ const BootstrapPasswordLen = 20
 // EnsureBootstrapAdmin creates the admin account name with a random
 // password when no user exists at all, and returns that password (the
 // caller shows it once; it is not stored anywhere in the clear). When users
-// exist it does nothing and created is false.
+// exist it does nothing and created is false. However many nodes call it
+// at once on one empty database, exactly one creates the admin: SQLite's
+// write transactions are serial, on PostgreSQL an advisory lock makes the
+// count and the insert one step.
 func (s *Store) EnsureBootstrapAdmin(ctx context.Context, name string) (password string, created bool, err error) {
-	tx, err := s.db.BeginTx(ctx, nil) // immediate: two nodes cannot both create
+	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return "", false, fmt.Errorf("records: bootstrap admin: %w", err)
 	}
 	defer tx.Rollback()
+	if err := tx.lock(ctx, "bootstrap admin"); err != nil {
+		return "", false, fmt.Errorf("records: bootstrap admin: %w", err)
+	}
 	var n int
 	if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM users").Scan(&n); err != nil {
 		return "", false, fmt.Errorf("records: bootstrap admin: %w", err)

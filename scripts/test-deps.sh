@@ -1,6 +1,6 @@
 #!/bin/sh
 # Installs what the test suite needs, only when it is missing (a warm machine
-# skips every step): Debian packages for Redis, Chromium, the PDF verifiers,
+# skips every step): Debian packages for Redis, PostgreSQL, Chromium, the PDF verifiers,
 # coturn's TURN test clients and network namespaces, and the TypeScript
 # checker from npm. Non-interactive; safe to run repeatedly.
 set -eu
@@ -17,6 +17,8 @@ want turnutils_uclient coturn
 want certutil libnss3-tools
 want ip iproute2
 want unshare util-linux
+# PostgreSQL's server binaries live in /usr/lib/postgresql/VERSION/bin.
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || want initdb postgresql
 
 if [ -n "$missing" ]; then
 	echo "installing Debian packages:$missing"

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Runs the whole test suite inside a network namespace that has only
 # loopback (WebRTC and browser tests must never probe a real network), with a
-# throwaway Redis on a free loopback port. Called by `make test`.
+# throwaway Redis and PostgreSQL (scripts/test-postgres.sh) on free loopback
+# ports. Called by `make test`.
 # Usage: scripts/test.sh [go test args...]   (default: ./...)
 set -eu
 cd "$(dirname "$0")/.."
@@ -22,6 +23,7 @@ redis_pid=""
 cleanup() {
 	if [ -n "$redis_pid" ]; then kill "$redis_pid" 2>/dev/null || true; fi
 	if [ -n "${redis_dir:-}" ]; then rm -rf "$redis_dir"; fi
+	if [ -n "${pg_dir:-}" ]; then scripts/test-postgres.sh stop "$pg_dir"; fi
 }
 trap cleanup EXIT INT TERM
 if command -v redis-server >/dev/null 2>&1; then
@@ -36,6 +38,9 @@ if command -v redis-server >/dev/null 2>&1; then
 	done
 	export PARLEY_TEST_REDIS_URL="redis://127.0.0.1:$port/0"
 fi
+
+pg_dir=$(mktemp -d)
+PARLEY_TEST_POSTGRES_URL=$(scripts/test-postgres.sh start "$pg_dir"); export PARLEY_TEST_POSTGRES_URL
 
 if [ $# -eq 0 ]; then set -- ./...; fi
 go test -count=1 -timeout 12m "$@"
