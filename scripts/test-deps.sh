@@ -17,6 +17,7 @@ want turnutils_uclient coturn
 want certutil libnss3-tools
 want ip iproute2
 want unshare util-linux
+want curl curl
 
 if [ -n "$missing" ]; then
 	echo "installing Debian packages:$missing"
@@ -32,3 +33,7 @@ if [ ! -x node_modules/.bin/tsc ]; then
 	echo "installing the TypeScript checker (npm ci)"
 	npm ci --no-audit --no-fund --loglevel=error </dev/null
 fi
+
+# A real S3 server (SeaweedFS), built once from the module proxy and cached
+# outside the repository (scripts/test-s3.sh).
+PARLEY_S3_BUILD=1 sh scripts/test-s3.sh

@@ -22,6 +22,7 @@ redis_pid=""
 cleanup() {
 	if [ -n "$redis_pid" ]; then kill "$redis_pid" 2>/dev/null || true; fi
 	if [ -n "${redis_dir:-}" ]; then rm -rf "$redis_dir"; fi
+	s3_stop 2>/dev/null || true
 }
 trap cleanup EXIT INT TERM
 if command -v redis-server >/dev/null 2>&1; then
@@ -36,6 +37,8 @@ if command -v redis-server >/dev/null 2>&1; then
 	done
 	export PARLEY_TEST_REDIS_URL="redis://127.0.0.1:$port/0"
 fi
+
+. scripts/test-s3.sh && s3_start # a throwaway S3 server: PARLEY_TEST_S3_*
 
 if [ $# -eq 0 ]; then set -- ./...; fi
 go test -count=1 -timeout 12m "$@"
