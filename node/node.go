@@ -137,8 +137,12 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	if err != nil {
 		return nil, fmt.Errorf("storage key: %w", err)
 	}
-	if n.docs, err = blobs.Open(filepath.Join(cfg.DataDir, "documents"), storageKeys); err != nil {
+	if n.docs, err = OpenStore(ctx, cfg, "documents", storageKeys); err != nil {
 		return nil, fmt.Errorf("document store: %w", err)
+	}
+	files, err := OpenStore(ctx, cfg, "files", storageKeys)
+	if err != nil {
+		return nil, fmt.Errorf("file store: %w", err)
 	}
 	pdfWorkers, err := PDFWorkers(cfg, log.With("component", "pdfjail"))
 	if err != nil {
@@ -149,7 +153,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 
 	srv, err := web.New(cfg, web.Deps{Records: n.Records, Hub: n.Hub, Ready: n.ready, Signer: n.Contracts,
 		Verifier:          contracts.NewVerifier(n.Keys, 4*cfg.Signature.MaxPDFBytes, pdfWorkers),
-		EscrowFingerprint: n.Keys.Escrow.Fingerprint(), StorageKeys: storageKeys,
+		EscrowFingerprint: n.Keys.Escrow.Fingerprint(), StorageKeys: storageKeys, Files: files,
 		ConsultationEnded: func() { n.Retention.Kick(); n.TURN.CloseEnded(time.Now()) }, Now: o.now}, log.With("component", "web"))
 	if err != nil {
 		return nil, fmt.Errorf("web: %w", err)
@@ -259,6 +263,19 @@ func StorageKeys(cfg config.Config, log *slog.Logger) (*blobs.KeyRing, error) {
 		return nil, fmt.Errorf("storage.key_file: %w", err)
 	}
 	return r, err
+}
+
+// OpenStore opens the store name ("files" or "documents") on the
+// configured backend: <data_dir>/<name>, or <prefix><name>/ in the S3
+// bucket.
+func OpenStore(ctx context.Context, cfg config.Config, name string, ring *blobs.KeyRing) (*blobs.Store, error) {
+	if cfg.Storage.Backend != config.StorageS3 {
+		return blobs.Open(filepath.Join(cfg.DataDir, name), ring)
+	}
+	s := cfg.Storage.S3
+	return blobs.OpenS3(ctx, blobs.S3Options{Endpoint: s.Endpoint, Bucket: s.Bucket, Region: s.Region,
+		Prefix: s.Prefix + name + "/", AccessKeyID: s.AccessKeyID, SecretAccessKey: s.SecretAccessKey,
+		UseTLS: s.UseTLS, PathStyle: s.PathStyle}, ring)
 }
 
 // PDFWorkers returns the runner of the child processes that parse

@@ -92,6 +92,8 @@ type Deps struct {
 	// StorageKeys encrypt the stored files; nil: the development key in
 	// <data_dir>/keys (blobs.LoadKeyRing).
 	StorageKeys *blobs.KeyRing
+	// Files is the store of files and photos; nil: <data_dir>/files.
+	Files *blobs.Store
 }
 
 // Cookie names.
@@ -172,9 +174,11 @@ func New(cfg config.Config, deps Deps, log *slog.Logger) (*Server, error) {
 			return nil, fmt.Errorf("web: storage key: %w", err)
 		}
 	}
-	store, err := blobs.Open(filepath.Join(cfg.DataDir, "files"), storageKeys)
-	if err != nil {
-		return nil, fmt.Errorf("web: file store: %w", err)
+	store := deps.Files
+	if store == nil {
+		if store, err = blobs.Open(filepath.Join(cfg.DataDir, "files"), storageKeys); err != nil {
+			return nil, fmt.Errorf("web: file store: %w", err)
+		}
 	}
 	// Zero values (configurations not from config.Default) get the defaults.
 	def := config.Default().Auth
