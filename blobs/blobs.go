@@ -1,5 +1,6 @@
 // Package blobs stores the files and photos of live consultations and the
-// documents of contracts on disk: <root>/<consultation>/<fileId>, encrypted
+// documents of contracts on disk, <root>/<consultation>/<fileId>, or in an
+// S3-compatible bucket (OpenS3, s3.go), encrypted
 // at rest with AES-256-GCM under a key of a KeyRing (format and key
 // rotation: STORAGE.md). The uploader's id is sealed inside the file, next
 // to the content. Files are written to a temporary file, synced and renamed
