@@ -34,6 +34,6 @@ if [ ! -x node_modules/.bin/tsc ]; then
 	npm ci --no-audit --no-fund --loglevel=error </dev/null
 fi
 
-# A real S3 server (SeaweedFS), built once from the module proxy and cached
+# A real S3 server (versitygw), built once from the module proxy and cached
 # outside the repository (scripts/test-s3.sh).
 PARLEY_S3_BUILD=1 sh scripts/test-s3.sh
