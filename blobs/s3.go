@@ -158,7 +158,6 @@ var errReplaced = errors.New("blobs: object changed meanwhile")
 // first seen (If-Match), keeping the first bytes (header and metadata) from
 // one request.
 type s3Object struct {
-	ctx  context.Context
 	b    *s3Bucket
 	key  string
 	etag string
@@ -184,7 +183,9 @@ func (o *s3Object) ReadAt(p []byte, off int64) (int, error) {
 	if err := opts.SetMatchETag(o.etag); err != nil {
 		return 0, err
 	}
-	obj, err := o.b.c.GetObject(o.ctx, o.b.bucket, o.key, opts)
+	ctx, cancel := context.WithTimeout(context.Background(), s3Timeout)
+	defer cancel()
+	obj, err := o.b.c.GetObject(ctx, o.b.bucket, o.key, opts)
 	if err != nil {
 		return 0, fmt.Errorf("blobs: S3 get: %w", err)
 	}
@@ -214,9 +215,8 @@ func (s *Store) openS3(cid, fid string, tail bool) (*Reader, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Reads after open carry no deadline of their own: a download may take
-	// long. They end with the HTTP request's connection.
-	o := &s3Object{ctx: context.Background(), b: b, key: b.key(cid, fid), etag: info.ETag, size: info.Size}
+	// Each later read is one ranged GET of a segment, bounded by s3Timeout.
+	o := &s3Object{b: b, key: b.key(cid, fid), etag: info.ETag, size: info.Size}
 	if n := min(info.Size, s3HeadBytes); n > 0 {
 		head := make([]byte, n)
 		if _, err := o.ReadAt(head, 0); err != nil && !errors.Is(err, io.EOF) {
