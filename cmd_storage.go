@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -98,10 +97,11 @@ func storageKeyRing(keyFile string, cfg config.Config, log *slog.Logger) (*blobs
 	return node.StorageKeys(cfg, log)
 }
 
-// storageRekey re-encrypts both stores of the data directory.
+// storageRekey re-encrypts both stores, in the data directory or in the
+// S3 bucket (storage.backend).
 func storageRekey(ctx context.Context, cfg config.Config, keyFile string, migrate bool, stdout io.Writer, log *slog.Logger) error {
 	dataDir := cfg.DataDir
-	if st, err := os.Stat(dataDir); err != nil || !st.IsDir() {
+	if st, err := os.Stat(dataDir); cfg.Storage.Backend != config.StorageS3 && (err != nil || !st.IsDir()) {
 		return fmt.Errorf("storage rekey: data directory %s: not found", dataDir)
 	}
 	ring, err := storageKeyRing(keyFile, cfg, log)
@@ -111,7 +111,7 @@ func storageRekey(ctx context.Context, cfg config.Config, keyFile string, migrat
 	fmt.Fprintf(stdout, "Keys: %s (current: %s)\n", strings.Join(ring.IDs(), ", "), ring.Current())
 	var errs []error
 	for _, name := range []string{"files", "documents"} {
-		store, err := blobs.Open(filepath.Join(dataDir, name), ring)
+		store, err := node.OpenStore(ctx, cfg, name, ring)
 		if err != nil {
 			errs = append(errs, err)
 			continue

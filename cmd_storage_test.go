@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/parley-video/parley/blobs"
+	"github.com/parley-video/parley/blobs/s3test"
 )
 
 func TestStorageGenkey(t *testing.T) {
@@ -122,5 +123,69 @@ func TestStorageMigratePlaintext(t *testing.T) {
 	disk, _ := os.ReadFile(filepath.Join(cdir, fid))
 	if bytes.Contains(disk, []byte("contract")) {
 		t.Fatal("still plaintext")
+	}
+}
+
+// TestStorageRekeyS3: with storage.backend s3 (from the environment, the
+// secret too), rekey rotates the objects in the bucket.
+func TestStorageRekeyS3(t *testing.T) {
+	o, c := s3test.Bucket(t)
+	dir := t.TempDir()
+	keyFile := filepath.Join(dir, "storage.keys")
+	old, _, _ := runCmd(t, "", "storage", "genkey", "--id", "k1")
+	os.WriteFile(keyFile, []byte(old), 0o600)
+	ring1, err := blobs.LoadKeyRing(keyFile, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const fid = "0123456789abcdef0123456789abcdef"
+	opt := func(name string) blobs.S3Options {
+		return blobs.S3Options{Endpoint: o.Endpoint, Bucket: o.Bucket, Region: o.Region, Prefix: "p/" + name + "/",
+			AccessKeyID: o.AccessKeyID, SecretAccessKey: o.SecretAccessKey, PathStyle: true}
+	}
+	for _, name := range []string{"files", "documents"} {
+		s, err := blobs.OpenS3(t.Context(), opt(name), ring1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Put(t.Context(), "c_1", fid, "staff:1", strings.NewReader(name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	next, _, _ := runCmd(t, "", "storage", "genkey", "--id", "k2")
+	os.WriteFile(keyFile, []byte(next+old), 0o600)
+	env := []string{"PARLEY_STORAGE_BACKEND=s3", "PARLEY_STORAGE_S3_ENDPOINT=" + o.Endpoint, "PARLEY_STORAGE_S3_BUCKET=" + o.Bucket,
+		"PARLEY_STORAGE_S3_REGION=" + o.Region, "PARLEY_STORAGE_S3_PREFIX=p/", "PARLEY_STORAGE_S3_ACCESS_KEY_ID=" + o.AccessKeyID,
+		"PARLEY_STORAGE_S3_SECRET_ACCESS_KEY=" + o.SecretAccessKey, "PARLEY_STORAGE_S3_USE_TLS=false", "PARLEY_STORAGE_S3_PATH_STYLE=true"}
+	var out, errOut bytes.Buffer
+	err = run(t.Context(), []string{"storage", "rekey", "--data-dir", filepath.Join(dir, "none"), "--key-file", keyFile}, env, nil, &out, &errOut)
+	if err != nil || !strings.Contains(out.String(), "files: 1 files re-encrypted to key k2") || !strings.Contains(out.String(), "documents: 1 files") {
+		t.Fatalf("rekey on S3: %q %q %v", out.String(), errOut.String(), err)
+	}
+	if strings.Contains(out.String()+errOut.String(), o.SecretAccessKey) {
+		t.Fatal("rekey printed the S3 secret")
+	}
+	ring2, err := blobs.ParseKeyRing(next)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"files", "documents"} {
+		s, err := blobs.OpenS3(t.Context(), opt(name), ring2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, _, err := s.Open("c_1", fid)
+		if err != nil {
+			t.Fatalf("%s after rotation: %v", name, err)
+		}
+		var b bytes.Buffer
+		b.ReadFrom(f)
+		f.Close()
+		if b.String() != name || f.KeyID() != "k2" {
+			t.Fatalf("%s: %q under %s", name, b.String(), f.KeyID())
+		}
+	}
+	if keys := s3test.Keys(t, c, o.Bucket, ""); len(keys) != 2 {
+		t.Fatalf("bucket after rekey: %v", keys)
 	}
 }

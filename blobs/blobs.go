@@ -1,5 +1,6 @@
 // Package blobs stores the files and photos of live consultations and the
-// documents of contracts on disk: <root>/<consultation>/<fileId>, encrypted
+// documents of contracts on disk, <root>/<consultation>/<fileId>, or in an
+// S3-compatible bucket (OpenS3, s3.go), encrypted
 // at rest with AES-256-GCM under a key of a KeyRing (format and key
 // rotation: STORAGE.md). The uploader's id is sealed inside the file, next
 // to the content. Files are written to a temporary file, synced and renamed
@@ -36,10 +37,15 @@ const (
 
 // Store is the file store under one root directory. Safe for concurrent
 // use, also by several processes (the server and "parley storage rekey").
+//
+// The bytes go to one of two backends: a local directory (Open, the
+// default) or an S3-compatible bucket (OpenS3). Encryption happens here,
+// above the backend, so either only ever holds the format of STORAGE.md.
 type Store struct {
 	root string
 	ring *KeyRing
 	mu   sync.Mutex // with the lock file: renames and removals
+	s3   *s3Bucket  // nil: the local directory root
 }
 
 // Open returns the store under root, creating root (0700) when needed. New
@@ -75,7 +81,7 @@ func (s *Store) lock() (unlock func(), err error) {
 	}, nil
 }
 
-// Root is the store's directory.
+// Root is the store's directory (for S3: "s3://bucket/prefix").
 func (s *Store) Root() string { return s.root }
 
 // ValidFileID reports whether id is 32 lowercase hex digits.
@@ -125,6 +131,9 @@ func (s *Store) Exists(cid, fid string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
+	if s.s3 != nil {
+		return s.s3.exists(cid, fid)
+	}
 	_, err = os.Stat(file)
 	switch {
 	case err == nil:
@@ -144,6 +153,9 @@ func (s *Store) Put(ctx context.Context, cid, fid, uploader string, r io.Reader)
 	dir, file, err := s.paths(cid, fid)
 	if err != nil {
 		return 0, err
+	}
+	if s.s3 != nil {
+		return s.s3.put(ctx, &s.ring.keys[0], cid, fid, uploader, r, "")
 	}
 	if err := os.MkdirAll(dir, dirPerm); err != nil {
 		return 0, fmt.Errorf("blobs: create directory: %w", err)
@@ -226,7 +238,12 @@ func (s *Store) Open(cid, fid string) (*Reader, int64, error) {
 	if err != nil {
 		return nil, 0, err
 	}
-	r, err := s.openReader(file, cid, fid, true)
+	var r *Reader
+	if s.s3 != nil {
+		r, err = s.openS3(cid, fid, true)
+	} else {
+		r, err = s.openReader(file, cid, fid, true)
+	}
 	if err != nil {
 		return nil, 0, err
 	}
@@ -239,7 +256,12 @@ func (s *Store) Uploader(cid, fid string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	r, err := s.openReader(file, cid, fid, false)
+	var r *Reader
+	if s.s3 != nil {
+		r, err = s.openS3(cid, fid, false)
+	} else {
+		r, err = s.openReader(file, cid, fid, false)
+	}
 	if err != nil {
 		return "", err
 	}
@@ -252,6 +274,9 @@ func (s *Store) Delete(cid, fid string) error {
 	_, file, err := s.paths(cid, fid)
 	if err != nil {
 		return err
+	}
+	if s.s3 != nil {
+		return s.s3.delete(cid, fid)
 	}
 	unlock, err := s.lock()
 	if err != nil {
@@ -276,6 +301,9 @@ func (s *Store) RemoveConsultation(cid string) error {
 	if !validConsultationID(cid) {
 		return ErrBadID
 	}
+	if s.s3 != nil {
+		return s.s3.removeConsultation(cid)
+	}
 	unlock, err := s.lock()
 	if err != nil {
 		return err
@@ -289,6 +317,9 @@ func (s *Store) RemoveConsultation(cid string) error {
 
 // Consultations lists the consultations that have a directory.
 func (s *Store) Consultations() ([]string, error) {
+	if s.s3 != nil {
+		return s.s3.consultations()
+	}
 	entries, err := os.ReadDir(s.root)
 	if err != nil {
 		return nil, fmt.Errorf("blobs: list %s: %w", s.root, err)
@@ -302,11 +333,44 @@ func (s *Store) Consultations() ([]string, error) {
 	return out, nil
 }
 
+// Files lists the file ids stored for consultation cid (none when it has
+// no files).
+func (s *Store) Files(cid string) ([]string, error) {
+	if !validConsultationID(cid) {
+		return nil, ErrBadID
+	}
+	if s.s3 != nil {
+		ctx, cancel := opCtx()
+		defer cancel()
+		return s.s3.files(ctx, cid)
+	}
+	entries, err := os.ReadDir(filepath.Join(s.root, cid))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("blobs: list %s: %w", cid, err)
+	}
+	var out []string
+	for _, e := range entries {
+		if e.Type().IsRegular() && ValidFileID(e.Name()) {
+			out = append(out, e.Name())
+		}
+	}
+	return out, nil
+}
+
 // RemoveTemporary removes leftover temporary files of consultation cid (an
-// upload cut short by a crash).
+// upload cut short by a crash; on S3, its unfinished multipart uploads).
 func (s *Store) RemoveTemporary(cid string) error {
 	if !validConsultationID(cid) {
 		return ErrBadID
+	}
+	if s.s3 != nil {
+		ctx, cancel := opCtx()
+		defer cancel()
+		_, err := s.s3.abortUploads(ctx, s.s3.prefix+cid+"/", 0, time.Now())
+		return err
 	}
 	dir := filepath.Join(s.root, cid)
 	entries, err := os.ReadDir(dir)
@@ -333,7 +397,15 @@ const StaleTempAge = time.Minute
 // directory that were last modified more than olderThan ago: what a crash
 // between writing and renaming left behind (a document being signed, an
 // upload). It returns how many it removed; it never touches stored files.
+//
+// On S3 there are no temporary objects: it aborts the multipart uploads
+// begun more than olderThan ago and never completed.
 func (s *Store) RemoveStaleTemporary(olderThan time.Duration, now time.Time) (int, error) {
+	if s.s3 != nil {
+		ctx, cancel := opCtx()
+		defer cancel()
+		return s.s3.abortUploads(ctx, s.s3.prefix, olderThan, now)
+	}
 	cids, err := s.Consultations()
 	if err != nil {
 		return 0, err

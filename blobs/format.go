@@ -199,7 +199,7 @@ func fill(r io.Reader, buf []byte) (n int, done bool, err error) {
 // the segments they touch; every byte returned has been authenticated.
 // Safe for concurrent use.
 type Reader struct {
-	f        *os.File
+	f        source
 	c        *fileCipher
 	name     string // cid/fid
 	keyID    string
@@ -207,7 +207,8 @@ type Reader struct {
 	data     int64 // file offset of segment 0
 	size     int64 // plaintext size
 	nseg     int64
-	st       os.FileInfo
+	st       os.FileInfo // local files: what Rekey compares before replacing
+	etag     string      // S3 objects: the version read
 
 	mu  sync.Mutex
 	pos int64
@@ -221,6 +222,13 @@ func corrupt(name, what string) error {
 	return fmt.Errorf("%w: %s: %s", ErrCorrupt, name, what)
 }
 
+// source is where a Reader reads ciphertext from: a local file or an S3
+// object.
+type source interface {
+	io.ReaderAt
+	io.Closer
+}
+
 // openReader opens file (of cid/fid) and checks its header and metadata;
 // with tail, also its last segment, so truncation and appending show now
 // rather than at the end of a download.
@@ -232,24 +240,29 @@ func (s *Store) openReader(file, cid, fid string, tail bool) (*Reader, error) {
 	if err != nil {
 		return nil, fmt.Errorf("blobs: open: %w", err)
 	}
-	r, err := s.newReader(f, file, cid, fid, tail)
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("blobs: stat: %w", err)
+	}
+	sidecar := func() bool { _, err := os.Stat(file + metaSuffix); return err == nil }
+	r, err := s.newReader(f, st.Size(), sidecar, cid, fid, tail)
 	if err != nil {
 		f.Close()
 		return nil, err
 	}
+	r.st = st
 	return r, nil
 }
 
-func (s *Store) newReader(f *os.File, file, cid, fid string, tail bool) (*Reader, error) {
+// newReader checks the header and metadata of the fileSize bytes of
+// ciphertext in f (and with tail its last segment). sidecar reports
+// whether a plaintext sidecar exists (files from before encryption).
+func (s *Store) newReader(f source, fileSize int64, sidecar func() bool, cid, fid string, tail bool) (*Reader, error) {
 	name := cid + "/" + fid
-	st, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("blobs: stat: %w", err)
-	}
-	fileSize := st.Size()
 	fixed := make([]byte, fixedHeader)
 	if _, err := f.ReadAt(fixed, 0); err != nil || string(fixed[:len(magic)]) != magic {
-		if _, serr := os.Stat(file + metaSuffix); serr == nil {
+		if sidecar != nil && sidecar() {
 			return nil, fmt.Errorf("%w: %s", ErrUnencrypted, name)
 		}
 		if err != nil && !errors.Is(err, io.EOF) {
@@ -319,7 +332,7 @@ func (s *Store) newReader(f *os.File, file, cid, fid string, tail bool) (*Reader
 	if nseg > maxSegments {
 		return nil, corrupt(name, "bad length")
 	}
-	r := &Reader{f: f, c: c, name: name, keyID: id, uploader: m.Uploader, data: data, size: size, nseg: nseg, st: st, seg: -1}
+	r := &Reader{f: f, c: c, name: name, keyID: id, uploader: m.Uploader, data: data, size: size, nseg: nseg, seg: -1}
 	if tail {
 		r.mu.Lock()
 		err := r.load(nseg - 1)

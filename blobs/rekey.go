@@ -20,6 +20,9 @@ import (
 // in the joined error while the others go on. Safe to run while the server
 // uses the store.
 func (s *Store) Rekey(ctx context.Context) (int, error) {
+	if s.s3 != nil {
+		return s.rekeyS3(ctx)
+	}
 	return s.eachFile(ctx, func(cid, fid, file string) (bool, error) {
 		return s.rekeyFile(ctx, cid, fid, file)
 	})
@@ -30,7 +33,12 @@ func (s *Store) Rekey(ctx context.Context) (int, error) {
 // their sidecars and returns how many it encrypted. Only for an
 // installation upgraded from an unencrypted store: it vouches for whatever
 // lies in the data directory.
+//
+// An S3 store never held plaintext files: there it does nothing.
 func (s *Store) MigratePlaintext(ctx context.Context) (int, error) {
+	if s.s3 != nil {
+		return 0, nil
+	}
 	return s.eachFile(ctx, func(cid, fid, file string) (bool, error) {
 		return s.migrateFile(ctx, cid, fid, file)
 	})

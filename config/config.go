@@ -242,6 +242,38 @@ type StorageConfig struct {
 	// MinFreeBytes: below this much free space on data_dir's file system
 	// /readyz reports "disk": "low" (or "full") and not ready. 0: no check.
 	MinFreeBytes int64 `yaml:"min_free_bytes"`
+	// Backend is where files and documents go: "local" (data_dir/files,
+	// data_dir/documents; the default) or "s3" (an S3-compatible bucket,
+	// storage.s3). Either way they are encrypted before they are stored.
+	Backend string `yaml:"backend"`
+	// S3 is the bucket for backend "s3".
+	S3 S3Config `yaml:"s3"`
+}
+
+// Storage backends.
+const (
+	StorageLocal = "local"
+	StorageS3    = "s3"
+)
+
+// S3Config names an S3-compatible bucket (blobs/STORAGE.md).
+type S3Config struct {
+	// Endpoint is host or host:port, without a scheme (use_tls chooses).
+	Endpoint string `yaml:"endpoint"`
+	Bucket   string `yaml:"bucket"`
+	// Region: empty lets the client ask the server.
+	Region string `yaml:"region"`
+	// Prefix goes in front of every object name ("parley/" puts files
+	// under parley/files/, documents under parley/documents/).
+	Prefix      string `yaml:"prefix"`
+	AccessKeyID string `yaml:"access_key_id"`
+	// SecretAccessKey: set it from the environment
+	// (PARLEY_STORAGE_S3_SECRET_ACCESS_KEY); never logged.
+	SecretAccessKey string `yaml:"secret_access_key"`
+	UseTLS          bool   `yaml:"use_tls"`
+	// PathStyle asks for bucket names in the path (host/bucket/object),
+	// which most self-hosted servers need, rather than in the host name.
+	PathStyle bool `yaml:"path_style"`
 }
 
 // SignatureConfig governs contracts signed in a call (signature/PDF.md,
@@ -328,7 +360,7 @@ func Default() Config {
 			PLIInterval: 500 * time.Millisecond,
 		},
 		Files:     FilesConfig{MaxBytes: 20 << 20},
-		Storage:   StorageConfig{MinFreeBytes: 256 << 20},
+		Storage:   StorageConfig{MinFreeBytes: 256 << 20, Backend: StorageLocal, S3: S3Config{UseTLS: true}},
 		Signature: SignatureConfig{MaxPDFBytes: 20 << 20, PDFWorkers: 2, PDFWorkerTimeout: 20 * time.Second, PDFWorkerMemoryMB: 1024},
 		Privacy:   PrivacyConfig{AllowAnonymous: true},
 		Retention: defaultRetention(),
@@ -397,6 +429,7 @@ func (c *Config) Validate() error {
 			}
 		}
 	}
+	validateStorageBackend(c.Storage, bad)
 	if c.Storage.MinFreeBytes < 0 {
 		bad("storage.min_free_bytes", "%d must be 0 (no check) or a number of bytes, e.g. 268435456 (256 MiB)", c.Storage.MinFreeBytes)
 	}
@@ -564,4 +597,47 @@ func (c *Config) Validate() error {
 	}
 	c.validateCluster(bad)
 	return errors.Join(errs...)
+}
+
+// validateStorageBackend checks storage.backend and storage.s3.
+func validateStorageBackend(c StorageConfig, bad func(key, format string, args ...any)) {
+	switch c.Backend {
+	case StorageLocal, "":
+		return
+	case StorageS3:
+	default:
+		bad("storage.backend", "%q is neither %q (files under data_dir) nor %q (an S3-compatible bucket)", c.Backend, StorageLocal, StorageS3)
+		return
+	}
+	s := c.S3
+	switch {
+	case s.Endpoint == "":
+		bad("storage.s3.endpoint", "must name the S3 server as host or host:port (e.g. s3.eu-central-1.amazonaws.com or 127.0.0.1:8333)")
+	case strings.Contains(s.Endpoint, "://"):
+		bad("storage.s3.endpoint", "%q: give host or host:port without a scheme; storage.s3.use_tls chooses https or http", s.Endpoint)
+	case strings.ContainsAny(s.Endpoint, "/?# "):
+		bad("storage.s3.endpoint", "%q: give host or host:port only, no path; the bucket goes in storage.s3.bucket", s.Endpoint)
+	}
+	if !validBucketName(s.Bucket) {
+		bad("storage.s3.bucket", "%q is not a bucket name: 3 to 63 lowercase letters, digits, '.' and '-', starting and ending with a letter or digit; create the bucket before starting Parley", s.Bucket)
+	}
+	if strings.HasPrefix(s.Prefix, "/") || strings.Contains(s.Prefix, "//") {
+		bad("storage.s3.prefix", "%q must not start with '/' or contain '//' (e.g. parley/)", s.Prefix)
+	}
+	if s.AccessKeyID == "" || s.SecretAccessKey == "" {
+		bad("storage.s3.access_key_id", "the access key id and secret (storage.s3.secret_access_key, best from PARLEY_STORAGE_S3_SECRET_ACCESS_KEY) must both be set")
+	}
+}
+
+func validBucketName(b string) bool {
+	if len(b) < 3 || len(b) > 63 {
+		return false
+	}
+	for i, c := range b {
+		alnum := c >= 'a' && c <= 'z' || c >= '0' && c <= '9'
+		if !alnum && (c != '.' && c != '-' || i == 0 || i == len(b)-1) {
+			return false
+		}
+	}
+	return true
 }

@@ -147,8 +147,11 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	if err != nil {
 		return nil, fmt.Errorf("storage key: %w", err)
 	}
-	if n.docs, err = blobs.Open(filepath.Join(cfg.DataDir, "documents"), storageKeys); err != nil {
+	if n.docs, err = OpenStore(ctx, cfg, "documents", storageKeys); err != nil {
 		return nil, fmt.Errorf("document store: %w", err)
+	}
+	if n.files, err = OpenStore(ctx, cfg, "files", storageKeys); err != nil {
+		return nil, fmt.Errorf("file store: %w", err)
 	}
 	pdfWorkers, err := PDFWorkers(cfg, log.With("component", "pdfjail"))
 	if err != nil {
@@ -157,9 +160,6 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	n.Contracts = contracts.New(n.Records, n.docs, n.Keys, cfg.Signature.MaxPDFBytes, log.With("component", "contracts"),
 		contracts.WithIsolation(pdfWorkers))
 
-	if n.files, err = blobs.Open(filepath.Join(cfg.DataDir, "files"), storageKeys); err != nil {
-		return nil, fmt.Errorf("file store: %w", err)
-	}
 	// One owner of each consultation's life; what ends one also closes
 	// its TURN relays and lets the retention sweeper run.
 	if n.Consultations, err = consultation.New(consultation.ConfigFrom(cfg), consultation.Deps{
@@ -280,6 +280,19 @@ func StorageKeys(cfg config.Config, log *slog.Logger) (*blobs.KeyRing, error) {
 		return nil, fmt.Errorf("storage.key_file: %w", err)
 	}
 	return r, err
+}
+
+// OpenStore opens the store name ("files" or "documents") on the
+// configured backend: <data_dir>/<name>, or <prefix><name>/ in the S3
+// bucket.
+func OpenStore(ctx context.Context, cfg config.Config, name string, ring *blobs.KeyRing) (*blobs.Store, error) {
+	if cfg.Storage.Backend != config.StorageS3 {
+		return blobs.Open(filepath.Join(cfg.DataDir, name), ring)
+	}
+	s := cfg.Storage.S3
+	return blobs.OpenS3(ctx, blobs.S3Options{Endpoint: s.Endpoint, Bucket: s.Bucket, Region: s.Region,
+		Prefix: s.Prefix + name + "/", AccessKeyID: s.AccessKeyID, SecretAccessKey: s.SecretAccessKey,
+		UseTLS: s.UseTLS, PathStyle: s.PathStyle}, ring)
 }
 
 // PDFWorkers returns the runner of the child processes that parse

@@ -19,6 +19,7 @@ want ip iproute2
 want unshare util-linux
 # PostgreSQL's server binaries live in /usr/lib/postgresql/VERSION/bin.
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || want initdb postgresql
+want curl curl
 
 if [ -n "$missing" ]; then
 	echo "installing Debian packages:$missing"
@@ -34,3 +35,7 @@ if [ ! -x node_modules/.bin/tsc ]; then
 	echo "installing the TypeScript checker (npm ci)"
 	npm ci --no-audit --no-fund --loglevel=error </dev/null
 fi
+
+# A real S3 server (versitygw), built once from the module proxy and cached
+# outside the repository (scripts/test-s3.sh).
+PARLEY_S3_BUILD=1 sh scripts/test-s3.sh

@@ -24,6 +24,7 @@ cleanup() {
 	if [ -n "$redis_pid" ]; then kill "$redis_pid" 2>/dev/null || true; fi
 	if [ -n "${redis_dir:-}" ]; then rm -rf "$redis_dir"; fi
 	if [ -n "${pg_dir:-}" ]; then scripts/test-postgres.sh stop "$pg_dir"; fi
+	s3_stop 2>/dev/null || true
 }
 trap cleanup EXIT INT TERM
 if command -v redis-server >/dev/null 2>&1; then
@@ -41,6 +42,7 @@ fi
 
 pg_dir=$(mktemp -d)
 PARLEY_TEST_POSTGRES_URL=$(scripts/test-postgres.sh start "$pg_dir"); export PARLEY_TEST_POSTGRES_URL
+. scripts/test-s3.sh && s3_start # a throwaway S3 server: PARLEY_TEST_S3_*
 
 if [ $# -eq 0 ]; then set -- ./...; fi
 go test -count=1 -timeout 12m "$@"

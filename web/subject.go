@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"os"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -119,19 +117,15 @@ type subjectFile struct {
 // subjectFiles lists the files participant pid uploaded in consultation cid
 // (their content is the participants' ciphertext; only they can read it).
 func (s *Server) subjectFiles(sub records.Subject) ([]subjectFile, error) {
-	entries, err := os.ReadDir(filepath.Join(s.blobs.Root(), sub.ConsultationID))
-	if errors.Is(err, os.ErrNotExist) || strings.ContainsAny(sub.ConsultationID, `/\.`) {
+	fids, err := s.blobs.Files(sub.ConsultationID)
+	if errors.Is(err, blobs.ErrBadID) {
 		return []subjectFile{}, nil
 	}
 	if err != nil {
 		return nil, err
 	}
 	out := []subjectFile{}
-	for _, e := range entries {
-		fid := e.Name()
-		if !blobs.ValidFileID(fid) {
-			continue
-		}
+	for _, fid := range fids {
 		up, err := s.blobs.Uploader(sub.ConsultationID, fid)
 		if err != nil || up != "participant:"+sub.ParticipantID {
 			continue
