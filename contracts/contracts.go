@@ -249,6 +249,7 @@ func (s *Service) Sign(ctx context.Context, sg Signing) (records.Document, error
 	}
 	signed, err := s.signer.Sign(ctx, presented, signature.SignRequest{
 		Field:          sg.Field,
+		ConsultationID: d.ConsultationID,
 		SignerName:     sg.SignerName,
 		Reason:         "Handwritten signature in a Parley consultation",
 		SignedAt:       now,
