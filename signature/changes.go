@@ -428,7 +428,12 @@ func sameKids(a, b pdf.Value) bool {
 // list and add /DSS; anything else (/OpenAction, /Pages, …) is a change.
 func (d *differ) catalogChange(id uint32, ov, nv pdf.Value, added bool) []Change {
 	if added {
-		return []Change{{Kind: "catalog", Object: id, Description: "document catalog replaced", DE: "Dokumentkatalog ersetzt"}}
+		// A signing tool may write the catalog as a new object: compare it
+		// with the old one.
+		ov = d.old.Trailer().Key("Root")
+		if ov.Key("Type").Name() != "Catalog" || d.new.Trailer().Key("Root").GetPtr().GetID() != id {
+			return []Change{{Kind: "catalog", Object: id, Description: "a second document catalog added", DE: "ein zweiter Dokumentkatalog hinzugefügt"}}
+		}
 	}
 	var out []Change
 	for _, k := range changedKeys(ov, nv) {

@@ -18,9 +18,12 @@ import (
 	"github.com/digitorus/pkcs7"
 )
 
-// oidSealManifest identifies the manifest attribute: a UUID-derived OID
-// (ITU-T X.667, arc 2.25), needing no registration.
-var oidSealManifest = asn1.ObjectIdentifier{2, 25, 159255639937822281, 472775697919494145, 948}
+// oidSealManifest identifies the manifest attribute. It lies under 2.999
+// (ITU-T X.660's arc for examples), which no registered attribute uses;
+// a UUID arc (2.25) does not fit encoding/asn1's 31-bit arcs. Replace it
+// with an arc under a registered enterprise number before other tools
+// are expected to read it (PDF.md).
+var oidSealManifest = asn1.ObjectIdentifier{2, 999, 26, 1}
 
 // ManifestFormat is SealManifest.Format.
 const ManifestFormat = "parley-seal-manifest/v1"
