@@ -21,7 +21,7 @@ type KeyFiles struct {
 	// SealHistory is a PEM file of earlier seal certificates (rotation):
 	// signatures made with them stay Parley's.
 	SealHistory string
-	TSAURL            string
+	TSAURL      string
 	// DevDir receives development keys when the files above are empty.
 	DevDir string
 }

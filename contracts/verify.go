@@ -64,8 +64,8 @@ type Verifier struct {
 	Anchors []*x509.Certificate
 	// Seals are the pinned seal certificates (current and earlier): only
 	// signatures made with one of them are Parley's.
-	Seals []*x509.Certificate
-	Escrow  *signature.EscrowPublicKey // nil: envelopes checked for binding only
+	Seals  []*x509.Certificate
+	Escrow *signature.EscrowPublicKey // nil: envelopes checked for binding only
 	// MaxPDFBytes bounds the input (0: no bound beyond memory).
 	MaxPDFBytes int64
 	// Isolation, when set, verifies in a worker (Config() is sent there);
