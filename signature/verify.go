@@ -8,11 +8,13 @@ package signature
 
 import (
 	"bytes"
+	"compress/zlib"
 	"context"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/asn1"
 	"fmt"
+	"io"
 	"regexp"
 	"slices"
 	"sort"
@@ -396,6 +398,52 @@ func readablePrefix(ctx context.Context, doc []byte, maxBytes int64) int64 {
 	return 0
 }
 
+// tailObjects lists the objects the bytes define: "N G obj" headers and
+// the objects inside object streams among them (bounded).
+func tailObjects(tail []byte) []uint32 {
+	var out []uint32
+	for _, m := range objHeaderRE.FindAllSubmatchIndex(tail, 10000) {
+		n, err := strconv.ParseUint(string(tail[m[2]:m[3]]), 10, 32)
+		if err != nil {
+			continue
+		}
+		out = append(out, uint32(n))
+		rest := tail[m[1]:]
+		end := bytes.Index(rest, []byte("endobj"))
+		if end < 0 {
+			end = len(rest)
+		}
+		obj := rest[:end]
+		si := bytes.Index(obj, []byte("stream"))
+		if si < 0 || !bytes.Contains(obj[:si], []byte("/ObjStm")) {
+			continue
+		}
+		body := bytes.TrimLeft(obj[si+len("stream"):], "\r\n")
+		if ei := bytes.LastIndex(body, []byte("endstream")); ei >= 0 {
+			body = body[:ei]
+		}
+		if bytes.Contains(obj[:si], []byte("/FlateDecode")) {
+			zr, err := zlib.NewReader(bytes.NewReader(body))
+			if err != nil {
+				continue
+			}
+			body, _ = io.ReadAll(io.LimitReader(zr, maxObjStmBytes))
+		}
+		first, ok := directInt(obj[:si], "/First")
+		count, nok := directInt(obj[:si], "/N")
+		if !ok || !nok || first < 0 || first > int64(len(body)) || count < 0 || count > 10000 {
+			continue
+		}
+		pairs, _ := readInts(body[:first], 2*int(count))
+		for i := 0; i+1 < len(pairs); i += 2 {
+			if pairs[i] <= maxPDFObjects {
+				out = append(out, uint32(pairs[i]))
+			}
+		}
+	}
+	return out
+}
+
 // damagedTail names what the bytes after the last readable revision
 // would change if a viewer repaired the file: every object they define
 // that the readable document already has, named by what it is there.
@@ -405,12 +453,10 @@ func damagedTail(ctx context.Context, readable, tail []byte) []Change {
 	_ = withReader(ctx, readable, func(r *pdf.Reader) error {
 		d := differ{old: r, new: r}
 		d.index()
-		for _, m := range objHeaderRE.FindAllSubmatch(tail, 10000) {
-			n, err := strconv.ParseUint(string(m[1]), 10, 32)
-			if err != nil || seen[uint32(n)] {
+		for _, id := range tailObjects(tail) {
+			if seen[id] {
 				continue
 			}
-			id := uint32(n)
 			seen[id] = true
 			old, err := r.GetObject(id)
 			if err != nil || old.IsNull() {
