@@ -536,6 +536,13 @@ func TestAttackCorpus(t *testing.T) {
 				t.Fatalf("pdftoppm renders a different document, verdict %s", vd.Verdict)
 			}
 			t.Logf("| %s | %s (%s) | %s |", tc.name, vd.Verdict, tc.code, pdfsigSays(t, tc.pdf))
+			if dir := os.Getenv("PARLEY_ATTACK_DIR"); dir != "" { // keep the corpus for a look
+				name := regexp.MustCompile(`[^a-z0-9]+`).ReplaceAllString(strings.ToLower(tc.name), "-") + ".pdf"
+				_ = os.WriteFile(filepath.Join(dir, name), tc.pdf, 0o600)
+				_ = os.WriteFile(filepath.Join(dir, "ca.pem"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: f.ca.cert.Raw}), 0o600)
+				_ = os.WriteFile(filepath.Join(dir, "seal.pem"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: f.keys.Seal.Cert.Raw}), 0o600)
+				_ = os.WriteFile(filepath.Join(dir, "escrow.pem"), f.keys.Escrow.PEM(), 0o600)
+			}
 		})
 	}
 
