@@ -1,12 +1,12 @@
 package signature
 
-// What changed in a PDF after a signature: the revision the signature
-// covers (the byte prefix up to the end of its byte range) is compared
-// object by object with the whole file, and every changed or added object
-// is named in words a back-office clerk understands. Changes that PDF
-// signing workflows make on purpose (a later signature with its field and
-// appearance, a document time-stamp, validation data in a DSS, Parley's
-// biometric envelope of a later signer) are marked allowed.
+// What changed in a PDF after a signature, one signing step at a time:
+// the revision a step starts from is compared object by object (objects
+// in object streams included) with the revision it ends at, and every
+// difference is named in words a back-office clerk understands, in
+// English and German. A step may add only what its own signature needs
+// (stepRule); everything else is a change after signing. See PDF.md,
+// "One change analysis, one rule".
 
 import (
 	"bytes"
