@@ -522,6 +522,11 @@ func TestAttackCorpus(t *testing.T) {
 			if vd.Verdict != tc.want || !strings.Contains(reasonCodes(vd)+",", ":"+tc.code+",") {
 				t.Fatalf("verdict %s %s, want %s with %s; problems %v", vd.Verdict, reasonCodes(vd), tc.want, tc.code, vd.Report.Problems)
 			}
+			// Honest reasons: a broken signature is not also "untrusted
+			// certificate ()" or "envelope missing".
+			if codes := reasonCodes(vd); tc.code == "signature_broken" && (strings.Contains(codes, "untrusted_certificate") || strings.Contains(codes, "envelope_missing")) {
+				t.Fatalf("broken signature reported as %s", codes)
+			}
 			for _, r := range vd.Reasons {
 				if r.DE == "" || r.EN == "" {
 					t.Fatalf("reason without text: %+v", r)
