@@ -96,6 +96,7 @@ func diffStep(old, doc []byte, rule stepRule) (changes []Change, err error) {
 			DE: fmt.Sprintf("%d Seite(n) entfernt (jetzt %d, signiert %d)", on-nn, nn, on)})
 	}
 	changes = append(changes, d.attachmentChanges()...)
+	changes = append(changes, d.overlapChanges()...)
 	return changes, nil
 }
 
@@ -589,4 +590,53 @@ func writeCanonical(b *strings.Builder, v pdf.Value, self pdf.Ptr, depth int) {
 			b.WriteString(" stream " + hex.EncodeToString(h.Sum(nil)))
 		}
 	}
+}
+
+// sigWidgetRects are the rectangles of the signature widgets on page
+// (1-based) of r, except those in skip.
+func sigWidgetRects(r *pdf.Reader, page int, skip map[uint32]bool) []PageSize {
+	var out []PageSize
+	annots := r.Page(page).V.Key("Annots")
+	for i := 0; i < annots.Len() && i < 1000; i++ {
+		a := annots.Index(i)
+		if !isSigWidget(a) || skip[a.GetPtr().GetID()] {
+			continue
+		}
+		if box, ok := rectOf(a.Key("Rect")); ok {
+			out = append(out, box)
+		}
+	}
+	return out
+}
+
+func overlaps(a, b PageSize) bool {
+	return a.LLX < b.URX && b.LLX < a.URX && a.LLY < b.URY && b.LLY < a.URY
+}
+
+// overlapChanges: the signer's widget may not lie over an earlier
+// signature's appearance.
+func (d *differ) overlapChanges() []Change {
+	var out []Change
+	for p := 1; p <= d.new.NumPage() && p <= MaxPDFPages; p++ {
+		annots := d.new.Page(p).V.Key("Annots")
+		for i := 0; i < annots.Len() && i < 1000; i++ {
+			a := annots.Index(i)
+			if !d.widgets[a.GetPtr().GetID()] {
+				continue
+			}
+			box, ok := rectOf(a.Key("Rect"))
+			if !ok {
+				continue
+			}
+			for _, old := range sigWidgetRects(d.new, p, d.widgets) {
+				if overlaps(box, old) {
+					out = append(out, Change{Kind: "signature", Page: p, Object: a.GetPtr().GetID(),
+						Description: fmt.Sprintf("the new signature's appearance lies over an earlier signature on page %d", p),
+						DE:          fmt.Sprintf("die Darstellung der neuen Signatur liegt über einer früheren Signatur auf Seite %d", p)})
+					break
+				}
+			}
+		}
+	}
+	return out
 }

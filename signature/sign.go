@@ -46,8 +46,10 @@ const SubFilterCAdES = "ETSI.CAdES.detached"
 var (
 	ErrFieldName = errors.New("signature: invalid signature field name")
 	ErrFieldUsed = errors.New("signature: signature field already signed")
-	ErrSignImage = errors.New("signature: invalid signature image")
-	ErrTSA       = errors.New("signature: time-stamp authority")
+	// ErrFieldOverlap: the appearance would lie over an earlier signature's.
+	ErrFieldOverlap = errors.New("signature: signature appearance overlaps an earlier signature")
+	ErrSignImage    = errors.New("signature: invalid signature image")
+	ErrTSA          = errors.New("signature: time-stamp authority")
 )
 
 // tsaReserve is the room kept in /Contents for a time-stamp token.
@@ -161,6 +163,12 @@ func (s *Signer) Sign(ctx context.Context, presented []byte, req SignRequest) ([
 		for _, n := range names {
 			if n == req.Field {
 				return fmt.Errorf("%w: %q", ErrFieldUsed, req.Field)
+			}
+		}
+		box := PageSize{LLX: rect.X, LLY: rect.Y, URX: rect.X + rect.W, URY: rect.Y + rect.H}
+		for _, o := range sigWidgetRects(r, page, nil) {
+			if overlaps(box, o) {
+				return fmt.Errorf("%w: %v on page %d", ErrFieldOverlap, rect, page)
 			}
 		}
 		out, err = s.pdfsign(r, doc, len(names), page, rect, img, req)

@@ -402,6 +402,7 @@ func readablePrefix(ctx context.Context, doc []byte, maxBytes int64) int64 {
 // the objects inside object streams among them (bounded).
 func tailObjects(tail []byte) []uint32 {
 	var out []uint32
+	budget := int64(maxObjStmBytes) * 4 // all object streams of the tail, inflated
 	for _, m := range objHeaderRE.FindAllSubmatchIndex(tail, 10000) {
 		n, err := strconv.ParseUint(string(tail[m[2]:m[3]]), 10, 32)
 		if err != nil {
@@ -427,7 +428,11 @@ func tailObjects(tail []byte) []uint32 {
 			if err != nil {
 				continue
 			}
-			body, _ = io.ReadAll(io.LimitReader(zr, maxObjStmBytes))
+			if budget <= 0 {
+				continue
+			}
+			body, _ = io.ReadAll(io.LimitReader(zr, min(maxObjStmBytes, budget)))
+			budget -= int64(len(body))
 		}
 		first, ok := directInt(obj[:si], "/First")
 		count, nok := directInt(obj[:si], "/N")
