@@ -141,7 +141,7 @@ type sigField struct {
 // error means the file could not be read at all; everything else is in
 // the report.
 func Verify(ctx context.Context, doc []byte, opt VerifyOptions) (*Report, error) {
-	info, err := loadPDF(ctx, doc, opt.MaxPDFBytes)
+	_, err := loadPDF(ctx, doc, opt.MaxPDFBytes)
 	readEnd := int64(len(doc))
 	if err != nil {
 		// A damaged newest update (broken or missing startxref) that viewers
@@ -151,10 +151,8 @@ func Verify(ctx context.Context, doc []byte, opt VerifyOptions) (*Report, error)
 		if readEnd == 0 {
 			return nil, err
 		}
-		info, _ = loadPDF(ctx, doc[:readEnd], opt.MaxPDFBytes)
 	}
 	rep := &Report{Size: int64(len(doc)), SHA256: sha256Hex(doc), Revisions: revisionEnds(doc)}
-	_ = info
 	var fields []sigField
 	err = withReader(ctx, doc[:readEnd], func(r *pdf.Reader) error {
 		var err error
@@ -190,9 +188,6 @@ func Verify(ctx context.Context, doc []byte, opt VerifyOptions) (*Report, error)
 	ends = slices.Compact(ends)
 	var steps []Revision
 	for i := 1; i <= len(ends); i++ {
-		if i == 0 {
-			continue
-		}
 		start := ends[i-1]
 		end := readEnd
 		if i < len(ends) {
@@ -276,7 +271,7 @@ func Verify(ctx context.Context, doc []byte, opt VerifyOptions) (*Report, error)
 			}
 		}
 	}
-	verifyAttachments(ctx, doc[:readEnd], rep, opt)
+	verifyAttachments(doc[:readEnd], rep, opt)
 	for _, s := range rep.Signatures {
 		for _, p := range s.Problems {
 			rep.Problems = append(rep.Problems, fmt.Sprintf("signature %q: %s", s.Field, p))
@@ -290,7 +285,7 @@ func Verify(ctx context.Context, doc []byte, opt VerifyOptions) (*Report, error)
 // manifests: every envelope must be listed, with its SHA-256, by the
 // Parley signature whose step added it; every Parley signature needs its
 // manifest, its envelope and a matching document prefix.
-func verifyAttachments(ctx context.Context, doc []byte, rep *Report, opt VerifyOptions) {
+func verifyAttachments(doc []byte, rep *Report, opt VerifyOptions) {
 	atts, err := Attachments(doc)
 	if err != nil {
 		rep.Problems = append(rep.Problems, "attachments: "+err.Error())
@@ -380,7 +375,6 @@ func verifyAttachments(ctx context.Context, doc []byte, rep *Report, opt VerifyO
 			}
 		}
 	}
-	_ = ctx
 }
 
 // readablePrefix is the end of the longest revision (ending at a %%EOF)
