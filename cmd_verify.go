@@ -18,12 +18,15 @@ import (
 	"github.com/parley-video/parley/signature"
 )
 
-const verifyUsage = `Usage: parley verify [--json] [--trust CA.pem] [--escrow-public KEY.pem] FILE...
+const verifyUsage = `Usage: parley verify [--json] [--trust CA.pem] [--seal SEAL.pem] [--escrow-public KEY.pem] FILE...
 
 Checks signed PDFs the way the back office does: every signature's
 integrity and certificate chain, changes made after signing, time-stamps,
 and the biometric envelope (present, bound to this document, sealed to the
-escrow key). Trust anchors and the escrow key come from the configuration
+escrow key). Only signatures made with the pinned seal certificates (the
+configured seal_cert and seal_history, or --seal) count as Parley's; other
+trusted signatures are reported as third-party. Trust anchors, seal
+certificates and the escrow key come from the configuration
 (--config, --data-dir; development keys in <data_dir>/keys) unless given.
 
 Exit status: 0 every file valid (warnings allowed), 1 a file is invalid,
@@ -49,6 +52,7 @@ func verifyCmd(ctx context.Context, args, environ []string, stdout, stderr io.Wr
 	configPath := fs.String("config", "", "YAML configuration file")
 	dataDir := fs.String("data-dir", "", "data directory (overrides the configuration)")
 	trust := fs.String("trust", "", "PEM CA certificates to trust (overrides the configuration)")
+	sealFile := fs.String("seal", "", "PEM seal certificates to pin (overrides the configuration)")
 	escrowPub := fs.String("escrow-public", "", "PEM escrow public key the envelopes must be sealed to")
 	var files []string
 	for rest := args; ; {
@@ -77,7 +81,7 @@ func verifyCmd(ctx context.Context, args, environ []string, stdout, stderr io.Wr
 	if *dataDir != "" {
 		cfg.DataDir = *dataDir
 	}
-	v, err := verifierFor(cfg, *trust, *escrowPub)
+	v, err := verifierFor(cfg, *trust, *sealFile, *escrowPub)
 	if err != nil {
 		return &exitError{2, fmt.Errorf("verify: %w", err)}
 	}
@@ -101,7 +105,7 @@ func verifyCmd(ctx context.Context, args, environ []string, stdout, stderr io.Wr
 
 // verifierFor builds the verifier from flags, else the configuration's
 // files, else the development keys in the data directory.
-func verifierFor(cfg config.Config, trust, escrowPub string) (*contracts.Verifier, error) {
+func verifierFor(cfg config.Config, trust, seal, escrowPub string) (*contracts.Verifier, error) {
 	kf := node.KeyFiles(cfg)
 	v := &contracts.Verifier{Roots: x509.NewCertPool(), MaxPDFBytes: 4 * cfg.Signature.MaxPDFBytes}
 	anchors := trust
@@ -129,6 +133,11 @@ func verifierFor(cfg config.Config, trust, escrowPub string) (*contracts.Verifie
 		}
 		v.Anchors = certs
 	}
+	seals, err := pinnedSeals(kf, seal)
+	if err != nil {
+		return nil, err
+	}
+	v.Seals = seals
 	pub := escrowPub
 	if pub == "" {
 		pub = kf.EscrowPublicKey
@@ -148,6 +157,38 @@ func verifierFor(cfg config.Config, trust, escrowPub string) (*contracts.Verifie
 		}
 	}
 	return v, nil
+}
+
+// pinnedSeals: --seal's certificates, else the configured seal
+// certificate (its first, the leaf) and seal history, else the
+// development seal in the data directory.
+func pinnedSeals(kf contracts.KeyFiles, flagFile string) ([]*x509.Certificate, error) {
+	if flagFile != "" {
+		b, err := os.ReadFile(flagFile)
+		if err != nil {
+			return nil, err
+		}
+		return contracts.ParseCertificates(b)
+	}
+	file := kf.SealCert
+	if file == "" {
+		if dev := filepath.Join(kf.DevDir, contracts.DevSealCertFile); fileExists(dev) {
+			file = dev
+		}
+	}
+	var current *x509.Certificate
+	if file != "" {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return nil, err
+		}
+		certs, err := contracts.ParseCertificates(b)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", file, err)
+		}
+		current = certs[0]
+	}
+	return contracts.PinnedSeals(current, kf.SealHistory)
 }
 
 func fileExists(p string) bool {

@@ -297,6 +297,11 @@ type SignatureConfig struct {
 	// TrustAnchors is a PEM file of CA certificates verification trusts
 	// (parley verify, the back office). Empty: the seal's own CA.
 	TrustAnchors string `yaml:"trust_anchors"`
+	// SealHistory is a PEM file of earlier seal certificates (after a
+	// rotation). Only signatures made with the current seal certificate
+	// or one of these count as Parley's; other trusted certificates are
+	// third-party signers. Empty: only the current seal.
+	SealHistory string `yaml:"seal_history"`
 	// MaxPDFBytes is the largest PDF an advisor may upload.
 	MaxPDFBytes int64 `yaml:"max_pdf_bytes"`
 	// PDFWorkers is how many child processes parse untrusted PDFs at once
@@ -567,6 +572,7 @@ func (c *Config) Validate() error {
 	for _, f := range []struct{ key, path string }{
 		{"signature.seal_cert", c.Signature.SealCert}, {"signature.seal_key", c.Signature.SealKey},
 		{"signature.escrow_public_key", c.Signature.EscrowPublicKey}, {"signature.trust_anchors", c.Signature.TrustAnchors},
+		{"signature.seal_history", c.Signature.SealHistory},
 	} {
 		if f.path != "" {
 			if _, err := os.Stat(f.path); err != nil {

@@ -35,6 +35,8 @@ var (
 	ErrNotYourField = errors.New("contracts: this signature field is for someone else")
 	// ErrAlreadySigned: the field has been signed.
 	ErrAlreadySigned = errors.New("contracts: the field is signed already")
+	// ErrPresentSigned: the PDF to present already carries signatures.
+	ErrPresentSigned = errors.New("contracts: the PDF already carries signatures; countersign it in its own consultation")
 )
 
 // Service signs documents. Safe for concurrent use; signings of one
@@ -140,6 +142,12 @@ func (s *Service) Present(ctx context.Context, p Presentation) (records.Document
 	}
 	if err != nil {
 		return records.Document{}, fmt.Errorf("present document: %w", err)
+	}
+	if info.SigFields > 0 {
+		// Countersigning happens on the stored contract, in its own
+		// consultation; a signed PDF uploaded again would show someone
+		// else's signature to this customer (and hide what was appended).
+		return records.Document{}, fmt.Errorf("present document: %w", ErrPresentSigned)
 	}
 	fields := make([]records.Field, len(p.Signers))
 	for i, who := range p.Signers {
@@ -249,6 +257,7 @@ func (s *Service) Sign(ctx context.Context, sg Signing) (records.Document, error
 	}
 	signed, err := s.signer.Sign(ctx, presented, signature.SignRequest{
 		Field:          sg.Field,
+		ConsultationID: d.ConsultationID,
 		SignerName:     sg.SignerName,
 		Reason:         "Handwritten signature in a Parley consultation",
 		SignedAt:       now,

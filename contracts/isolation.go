@@ -40,6 +40,8 @@ type Isolator interface {
 type VerifierConfig struct {
 	// TrustAnchors are DER certificates.
 	TrustAnchors [][]byte `json:"trustAnchors"`
+	// SealCerts are the pinned seal certificates, DER.
+	SealCerts [][]byte `json:"sealCerts,omitempty"`
 	// EscrowPublicKey is PEM; empty: envelopes checked for binding only.
 	EscrowPublicKey []byte `json:"escrowPublicKey,omitempty"`
 	MaxPDFBytes     int64  `json:"maxPdfBytes"`
@@ -50,6 +52,9 @@ func (v *Verifier) Config() VerifierConfig {
 	c := VerifierConfig{MaxPDFBytes: v.MaxPDFBytes}
 	for _, a := range v.Anchors {
 		c.TrustAnchors = append(c.TrustAnchors, a.Raw)
+	}
+	for _, a := range v.Seals {
+		c.SealCerts = append(c.SealCerts, a.Raw)
 	}
 	if v.Escrow != nil {
 		c.EscrowPublicKey = v.Escrow.PEM()
@@ -67,6 +72,13 @@ func NewVerifierFromConfig(c VerifierConfig) (*Verifier, error) {
 		}
 		v.Roots.AddCert(cert)
 		v.Anchors = append(v.Anchors, cert)
+	}
+	for _, der := range c.SealCerts {
+		cert, err := x509.ParseCertificate(der)
+		if err != nil {
+			return nil, fmt.Errorf("seal certificate: %w", err)
+		}
+		v.Seals = append(v.Seals, cert)
 	}
 	if len(c.EscrowPublicKey) > 0 {
 		k, err := signature.ParseEscrowPublicKey(c.EscrowPublicKey)

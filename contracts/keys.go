@@ -18,7 +18,10 @@ type KeyFiles struct {
 	SealCert, SealKey string // PEM; both empty: development keys in DevDir
 	EscrowPublicKey   string // PEM; empty: development pair in DevDir
 	TrustAnchors      string // PEM CA certificates; empty: the seal's chain root
-	TSAURL            string
+	// SealHistory is a PEM file of earlier seal certificates (rotation):
+	// signatures made with them stay Parley's.
+	SealHistory string
+	TSAURL      string
 	// DevDir receives development keys when the files above are empty.
 	DevDir string
 }
@@ -32,6 +35,9 @@ type Keys struct {
 	// certificates as a list (a pool can't be listed).
 	Roots   *x509.CertPool
 	Anchors []*x509.Certificate
+	// Seals are the pinned seal certificates: the current one first, then
+	// the earlier ones from KeyFiles.SealHistory.
+	Seals []*x509.Certificate
 	// DevSeal, DevEscrow report development keys (warned about at start).
 	DevSeal, DevEscrow bool
 }
@@ -64,6 +70,9 @@ func LoadKeys(kf KeyFiles, log *slog.Logger) (*Keys, error) {
 		return nil, fmt.Errorf("signature.seal_cert/seal_key: %w", err)
 	}
 	k.Seal = seal
+	if k.Seals, err = PinnedSeals(seal.Cert, kf.SealHistory); err != nil {
+		return nil, err
+	}
 
 	escrowFile := kf.EscrowPublicKey
 	if escrowFile == "" {
@@ -90,6 +99,27 @@ func LoadKeys(kf KeyFiles, log *slog.Logger) (*Keys, error) {
 		return nil, fmt.Errorf("signature: %w", err)
 	}
 	return k, nil
+}
+
+// PinnedSeals is the current seal certificate followed by the earlier
+// ones in the PEM file history (may be empty).
+func PinnedSeals(current *x509.Certificate, history string) ([]*x509.Certificate, error) {
+	var out []*x509.Certificate
+	if current != nil {
+		out = append(out, current)
+	}
+	if history == "" {
+		return out, nil
+	}
+	b, err := os.ReadFile(history)
+	if err != nil {
+		return nil, fmt.Errorf("signature.seal_history: %w", err)
+	}
+	certs, err := ParseCertificates(b)
+	if err != nil {
+		return nil, fmt.Errorf("signature.seal_history %s: %w", history, err)
+	}
+	return append(out, certs...), nil
 }
 
 // loadRoots reads the trust anchors, or uses the top of the seal's chain.

@@ -51,7 +51,10 @@ type SignatureSummary struct {
 	Intact          bool   `json:"intact"`
 	CoversWholeFile bool   `json:"coversWholeFile"`
 	Level           string `json:"level,omitempty"`
-	Envelope        string `json:"envelope"` // "bound", "not_bound", "missing", "foreign_key", "unchecked"
+	// Origin: "parley" (made with a pinned seal certificate),
+	// "third_party" (another trusted certificate), "unknown".
+	Origin   string `json:"origin"`
+	Envelope string `json:"envelope"` // "bound", "not_bound", "not_sealed", "missing", "foreign_key", "unchecked", "none" (third party)
 }
 
 // Verifier checks PDFs against the configured trust anchors and escrow key.
@@ -59,7 +62,10 @@ type Verifier struct {
 	Roots *x509.CertPool
 	// Anchors are the certificates in Roots, handed to an Isolation worker.
 	Anchors []*x509.Certificate
-	Escrow  *signature.EscrowPublicKey // nil: envelopes checked for binding only
+	// Seals are the pinned seal certificates (current and earlier): only
+	// signatures made with one of them are Parley's.
+	Seals  []*x509.Certificate
+	Escrow *signature.EscrowPublicKey // nil: envelopes checked for binding only
 	// MaxPDFBytes bounds the input (0: no bound beyond memory).
 	MaxPDFBytes int64
 	// Isolation, when set, verifies in a worker (Config() is sent there);
@@ -70,7 +76,7 @@ type Verifier struct {
 // NewVerifier uses the keys' trust anchors and escrow key; iso may be nil
 // (verify in this process).
 func NewVerifier(k *Keys, maxPDFBytes int64, iso Isolator) *Verifier {
-	return &Verifier{Roots: k.Roots, Anchors: k.Anchors, Escrow: k.Escrow, MaxPDFBytes: maxPDFBytes, Isolation: iso}
+	return &Verifier{Roots: k.Roots, Anchors: k.Anchors, Seals: k.Seals, Escrow: k.Escrow, MaxPDFBytes: maxPDFBytes, Isolation: iso}
 }
 
 // ErrCannotCheck: the file could not be checked at all (not a PDF, …).
@@ -88,7 +94,7 @@ func (v *Verifier) Verify(ctx context.Context, pdf []byte) (*Verdict, error) {
 	}
 	envelopes := map[string]string{}
 	rep, err := signature.Verify(ctx, pdf, signature.VerifyOptions{
-		Roots: v.Roots, EscrowFingerprint: fp, MaxPDFBytes: v.MaxPDFBytes,
+		Roots: v.Roots, Seals: v.Seals, EscrowFingerprint: fp, MaxPDFBytes: v.MaxPDFBytes,
 		CheckEnvelope: func(in signature.EnvelopeInput) signature.EnvelopeCheck {
 			state, c := checkEnvelope(in, fp)
 			envelopes[in.Name] = state
@@ -107,56 +113,101 @@ func (v *Verifier) Verify(ctx context.Context, pdf []byte) (*Verdict, error) {
 	}
 	for _, s := range rep.Signatures {
 		sum := SignatureSummary{Field: s.Field, SignerName: s.SignerName, Certificate: s.CertSubject, Trusted: s.ChainTrusted,
-			Intact: s.DigestValid, CoversWholeFile: s.CoversWholeFile, Level: s.Level, Envelope: "missing"}
+			Intact: s.DigestValid, CoversWholeFile: s.CoversWholeFile, Level: s.Level, Origin: "unknown", Envelope: "missing"}
 		if !s.SigningTime.IsZero() {
 			sum.SigningTime = s.SigningTime.UTC().Format("2006-01-02T15:04:05Z")
 		}
 		if !s.TimeStamp.IsZero() {
 			sum.TimeStamp = s.TimeStamp.UTC().Format("2006-01-02T15:04:05Z")
 		}
-		if st, ok := envelopes[EnvelopeName(s.Field)]; ok {
+		switch {
+		case s.Parley:
+			sum.Origin = "parley"
+		case s.ThirdParty:
+			sum.Origin, sum.Envelope = "third_party", "none"
+		}
+		if st, ok := envelopes[EnvelopeName(s.Field)]; ok && s.Parley {
 			sum.Envelope = st
 		}
 		who := fmt.Sprintf("%q (%s)", s.SignerName, s.Field)
-		if !s.DigestValid {
+		switch {
+		case !s.DigestValid:
+			detail := strings.Join(s.Problems, "; ")
 			add("error", "signature_broken",
-				"Die Signatur von "+who+" ist ungültig: die signierten Daten wurden verändert oder die Signatur ist beschädigt.",
-				"The signature of "+who+" is invalid: the signed data was changed or the signature is damaged.")
-		}
-		if !s.ChainTrusted {
+				"Die Signatur von "+who+" ist ungültig: die signierten Daten wurden verändert oder die Signatur ist beschädigt ("+detail+").",
+				"The signature of "+who+" is invalid: the signed data was changed or the signature is damaged ("+detail+").")
+		case !s.ChainTrusted:
 			add("error", "untrusted_certificate",
 				"Das Zertifikat der Signatur von "+who+" ("+s.CertSubject+") führt zu keinem vertrauenswürdigen Aussteller.",
 				"The certificate of the signature of "+who+" ("+s.CertSubject+") does not chain to a trusted issuer.")
+		case s.ThirdParty:
+			add("warning", "signed_outside_parley",
+				"Die Signatur von "+who+" wurde außerhalb von Parley geleistet ("+s.CertSubject+"): keine biometrischen Daten.",
+				"The signature of "+who+" was made outside Parley ("+s.CertSubject+"): no biometric record.")
 		}
 		for _, rv := range s.LaterRevisions {
 			if rv.Allowed {
 				continue
 			}
-			what := describeChanges(pdf, rv)
+			var de, en []string
+			for _, c := range rv.Changes {
+				if !c.Allowed {
+					de, en = append(de, c.DE), append(en, c.Description)
+				}
+			}
+			if len(en) == 0 {
+				de, en = []string{"unbekannte Änderung"}, []string{"unnamed change"}
+			}
+			by, byEN := "von keiner Signatur gedeckt", "covered by no signature"
+			if rv.SignedBy != "" {
+				by, byEN = "unter der späteren Signatur \""+rv.SignedBy+"\", die solche Änderungen nicht decken darf", "under the later signature \""+rv.SignedBy+"\", which may not cover such changes"
+			}
 			add("error", "changed_after_signing",
-				fmt.Sprintf("Nach der Signatur von %s wurde das Dokument geändert (Bytes %d–%d): %s", who, rv.Start, rv.End, what),
-				fmt.Sprintf("The document was changed after the signature of %s (bytes %d-%d): %s", who, rv.Start, rv.End, what))
+				fmt.Sprintf("Das Dokument wurde nach der Signatur von %s inhaltlich geändert (%s, Bytes %d–%d): %s.", who, by, rv.Start, rv.End, strings.Join(de, "; ")),
+				fmt.Sprintf("The document's content was changed after the signature of %s (%s, bytes %d-%d): %s.", who, byEN, rv.Start, rv.End, strings.Join(en, "; ")))
 		}
 		if s.DigestValid && s.TimeStamp.IsZero() {
 			add("warning", "no_timestamp",
 				"Die Signatur von "+who+" hat keinen Zeitstempel; die Signaturzeit ist nur vom Server angegeben.",
 				"The signature of "+who+" has no time-stamp; its signing time is only claimed by the server.")
 		}
-		switch sum.Envelope {
-		case "missing":
-			add("error", "envelope_missing",
-				"Zur Signatur von "+who+" fehlen die verschlüsselten biometrischen Daten.",
-				"The encrypted biometric data of the signature of "+who+" is missing.")
-		case "not_bound":
-			add("error", "envelope_not_bound",
-				"Die biometrischen Daten zur Signatur von "+who+" gehören nicht zu diesem Dokument.",
-				"The biometric data of the signature of "+who+" does not belong to this document.")
-		case "foreign_key":
-			add("error", "envelope_foreign_key",
-				"Die biometrischen Daten zur Signatur von "+who+" sind für einen anderen Treuhänder-Schlüssel verschlüsselt.",
-				"The biometric data of the signature of "+who+" is sealed to another escrow key.")
+		if s.Parley && s.DigestValid {
+			for _, p := range s.Problems {
+				if strings.HasPrefix(p, "bytes ") {
+					continue // named above
+				}
+				add("error", "seal_manifest",
+					"Die vom Parley-Siegel bestätigten Angaben zur Signatur von "+who+" stimmen nicht: "+p,
+					"What Parley's seal vouches for in the signature of "+who+" does not match: "+p)
+			}
+			switch sum.Envelope {
+			case "missing":
+				add("error", "envelope_missing",
+					"Zur Signatur von "+who+" fehlen die verschlüsselten biometrischen Daten.",
+					"The encrypted biometric data of the signature of "+who+" is missing.")
+			case "not_bound":
+				add("error", "envelope_not_bound",
+					"Die biometrischen Daten zur Signatur von "+who+" gehören nicht zu diesem Dokument.",
+					"The biometric data of the signature of "+who+" does not belong to this document.")
+			case "foreign_key":
+				add("error", "envelope_foreign_key",
+					"Die biometrischen Daten zur Signatur von "+who+" sind für einen anderen Treuhänder-Schlüssel verschlüsselt.",
+					"The biometric data of the signature of "+who+" is sealed to another escrow key.")
+			}
 		}
 		out.Signatures = append(out.Signatures, sum)
+	}
+	for _, a := range rep.Attachments {
+		if a.Biometric && (a.Envelope == nil || !a.Envelope.OK) && envelopes[a.Name] == "not_sealed" {
+			add("error", "envelope_not_sealed",
+				"Die biometrischen Daten "+a.Name+" stammen nicht aus einer Parley-Signatur dieses Dokuments (kopiert oder umbenannt).",
+				"The biometric data "+a.Name+" does not come from a Parley signature of this document (copied or re-labelled).")
+		}
+	}
+	for _, w := range rep.Warnings {
+		if strings.Contains(w, "bytes after the end") {
+			add("warning", "trailing_bytes", "Am Dateiende stehen zusätzliche Bytes; sie ändern nichts am Dokument.", "The file ends with extra bytes; they change nothing in the document.")
+		}
 	}
 	errs := 0
 	for _, r := range out.Reasons {
@@ -186,15 +237,25 @@ func (v *Verifier) Verify(ctx context.Context, pdf []byte) (*Verdict, error) {
 }
 
 // checkEnvelope checks one biometric attachment without the private key:
-// well-formed, sealed to the configured escrow key, bound to the document
-// as presented (the bytes before the revision that added it).
+// listed by the seal manifest of the Parley signature that added it,
+// well-formed, its clear-text binding equal to what the seal signed and
+// to the document as presented (the bytes before the revision that added
+// it), sealed to the configured escrow key.
 func checkEnvelope(in signature.EnvelopeInput, fingerprint string) (string, signature.EnvelopeCheck) {
+	if in.Manifest == nil {
+		return "not_sealed", signature.EnvelopeCheck{Problems: []string{"no Parley signature's seal manifest lists this envelope"}}
+	}
 	env, err := signature.ParseEnvelope(in.Data)
 	if err != nil {
 		return "not_bound", signature.EnvelopeCheck{Problems: []string{"the envelope is malformed: " + err.Error()}}
 	}
-	if EnvelopeName(env.Binding.Field) != in.Name {
+	m := in.Manifest
+	if EnvelopeName(env.Binding.Field) != in.Name || env.Binding.Field != m.Field {
 		return "not_bound", signature.EnvelopeCheck{Problems: []string{"the envelope names field " + env.Binding.Field}}
+	}
+	sealed := signature.Binding{DocumentSHA256: m.DocumentSHA256, DocumentLength: m.DocumentLength, Field: m.Field, ConsultationID: m.ConsultationID}
+	if err := env.CheckBinding(sealed); err != nil {
+		return "not_bound", signature.EnvelopeCheck{Problems: []string{"not what Parley's seal vouches for: " + err.Error()}}
 	}
 	b := signature.NewBinding(in.Prefix, env.Binding.Field, env.Binding.ConsultationID)
 	if err := env.CheckBinding(b); err != nil {
@@ -207,26 +268,4 @@ func checkEnvelope(in signature.EnvelopeInput, fingerprint string) (string, sign
 		return "unchecked", signature.EnvelopeCheck{OK: true}
 	}
 	return "bound", signature.EnvelopeCheck{OK: true}
-}
-
-// describeChanges names what revision rv changed, object by object
-// (signature.ChangesAfter), falling back to the verifier's own list.
-func describeChanges(pdf []byte, rv signature.Revision) string {
-	var named []string
-	if rv.End <= int64(len(pdf)) {
-		if cs, err := signature.ChangesAfter(pdf[:rv.End], rv.Start); err == nil {
-			for _, c := range cs {
-				if !c.Allowed {
-					named = append(named, c.Description)
-				}
-			}
-		}
-	}
-	if len(named) == 0 {
-		named = rv.Changed
-	}
-	if len(named) == 0 {
-		return "unbekannte Änderung / unnamed change"
-	}
-	return strings.Join(named, "; ")
 }

@@ -159,7 +159,7 @@ func TestVerifyVerdicts(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if vd.Verdict != Invalid || !strings.Contains(reasonCodes(vd), "error:envelope_not_bound") {
+		if vd.Verdict != Invalid || !strings.Contains(reasonCodes(vd), "error:envelope_not_sealed") {
 			t.Fatalf("%s %s %v", vd.Verdict, reasonCodes(vd), vd.Report.Problems)
 		}
 	})
@@ -167,7 +167,7 @@ func TestVerifyVerdicts(t *testing.T) {
 	t.Run("sealed to another escrow key", func(t *testing.T) {
 		_, pub, _ := signature.GenerateEscrowKey("p256")
 		k, _ := signature.ParseEscrowPublicKey(pub)
-		vd, err := (&Verifier{Roots: f.keys.Roots, Escrow: k}).Verify(ctx, good)
+		vd, err := (&Verifier{Roots: f.keys.Roots, Seals: f.keys.Seals, Escrow: k}).Verify(ctx, good)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -367,6 +367,24 @@ func TestBrowserSign(t *testing.T) {
 	}
 	t.Logf("both downloaded %s (%d bytes); pdfsig:\n%s", custName, len(custPDF), strings.TrimSpace(report))
 
+	// The signed contract can't be presented again (here or in another
+	// consultation): the advisor is told why, nothing is presented.
+	waitJS(t, adv, 5*time.Second, "documents panel opened", `(() => { const c = document.querySelector('[data-testid="document-choose"]');
+		if (!c || c.offsetParent === null) document.querySelector('[data-testid="documents-toggle"]')?.click(); return true; })()`)
+	waitJS(t, adv, 10*time.Second, "documents panel visible", `document.querySelector('[data-testid="document-choose"]')?.offsetParent != null`)
+	again := filepath.Join(t.TempDir(), "Darlehensvertrag-signed.pdf") // an absolute path for the browser
+	if err := os.WriteFile(again, custPDF, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	within(t, adv, 10*time.Second, "advisor picks the signed PDF", chromedp.SetUploadFiles(`[data-testid="document-upload"]`, []string{again}))
+	within(t, adv, 10*time.Second, "advisor presents it", chromedp.Click(`[data-testid="document-present"]`))
+	waitJS(t, adv, 15*time.Second, "refusal shown to the advisor", `(() => { const e = document.querySelector('[data-testid="document-error"]');
+		return !!e && !e.hidden && /bereits unterschrieben|already signed/.test(e.textContent); })()`)
+	if n := within(t, adv, 5*time.Second, "documents listed", chromedp.Evaluate[int](`document.querySelectorAll('#call-docs [data-testid^="doc-d_"]').length`)); n != 1 {
+		t.Errorf("%d documents listed after the refused upload, want 1", n)
+	}
+	saveScreenshot(t, adv, "sign-refused-signed-upload")
+
 	onlyOwnOrigin(t, adv, "advisor", srv.base)
 	onlyOwnOrigin(t, cust, "customer", srv.base)
 	t.Logf("TIMING: into the call %s, present → both downloaded %s (pen gesture %s, sign request %s), total %s",

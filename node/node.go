@@ -317,6 +317,7 @@ func KeyFiles(cfg config.Config) contracts.KeyFiles {
 		SealKey:         cfg.Signature.SealKey,
 		EscrowPublicKey: cfg.Signature.EscrowPublicKey,
 		TrustAnchors:    cfg.Signature.TrustAnchors,
+		SealHistory:     cfg.Signature.SealHistory,
 		TSAURL:          cfg.Signature.TSAURL,
 		DevDir:          filepath.Join(cfg.DataDir, "keys"),
 	}

@@ -154,7 +154,7 @@ func TestAppendAttachmentXrefStream(t *testing.T) {
 	if o := pdfsig(t, nss, signed); !strings.Contains(o, "Signature is Valid") || !strings.Contains(o, "Total document signed") {
 		t.Errorf("pdfsig on xref-stream PDF:\n%s", o)
 	}
-	rep, _ := Verify(t.Context(), signed, VerifyOptions{Roots: ts.roots})
+	rep, _ := Verify(t.Context(), signed, VerifyOptions{Roots: ts.roots, Seals: ts.pins()})
 	if !rep.Valid {
 		t.Errorf("Verify: %v", rep.Problems)
 	}

@@ -46,8 +46,10 @@ const SubFilterCAdES = "ETSI.CAdES.detached"
 var (
 	ErrFieldName = errors.New("signature: invalid signature field name")
 	ErrFieldUsed = errors.New("signature: signature field already signed")
-	ErrSignImage = errors.New("signature: invalid signature image")
-	ErrTSA       = errors.New("signature: time-stamp authority")
+	// ErrFieldOverlap: the appearance would lie over an earlier signature's.
+	ErrFieldOverlap = errors.New("signature: signature appearance overlaps an earlier signature")
+	ErrSignImage    = errors.New("signature: invalid signature image")
+	ErrTSA          = errors.New("signature: time-stamp authority")
 )
 
 // tsaReserve is the room kept in /Contents for a time-stamp token.
@@ -108,6 +110,8 @@ type SignRequest struct {
 	SignatureImage []byte
 	// Attachments are embedded before signing, so the signature covers them.
 	Attachments []Attachment
+	// ConsultationID goes into the seal manifest (manifest.go).
+	ConsultationID string
 }
 
 var fieldNameRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,11}$`)
@@ -161,13 +165,24 @@ func (s *Signer) Sign(ctx context.Context, presented []byte, req SignRequest) ([
 				return fmt.Errorf("%w: %q", ErrFieldUsed, req.Field)
 			}
 		}
+		box := PageSize{LLX: rect.X, LLY: rect.Y, URX: rect.X + rect.W, URY: rect.Y + rect.H}
+		for _, o := range sigWidgetRects(r, page, nil) {
+			if overlaps(box, o) {
+				return fmt.Errorf("%w: %v on page %d", ErrFieldOverlap, rect, page)
+			}
+		}
 		out, err = s.pdfsign(r, doc, len(names), page, rect, img, req)
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	return s.reseal(ctx, out, len(doc), req.Field)
+	m := SealManifest{Format: ManifestFormat, Field: req.Field, ConsultationID: req.ConsultationID,
+		DocumentSHA256: sha256Hex(presented), DocumentLength: int64(len(presented)), Attachments: []ManifestAttached{}}
+	for _, a := range req.Attachments {
+		m.Attachments = append(m.Attachments, ManifestAttached{Name: a.Name, SHA256: sha256Hex(a.Data)})
+	}
+	return s.reseal(ctx, out, len(doc), req.Field, m)
 }
 
 // pdfsign runs pdfsign's signing with a throw-away CMS; reseal replaces it.
@@ -219,7 +234,7 @@ var byteRangeRE = regexp.MustCompile(`/ByteRange\s*\[\s*(\d+)\s+(\d+)\s+(\d+)\s+
 
 // reseal patches the revision pdfsign wrote after from (SubFilter, field
 // name; same lengths, so no offset moves) and signs its byte range.
-func (s *Signer) reseal(ctx context.Context, out []byte, from int, field string) ([]byte, error) {
+func (s *Signer) reseal(ctx context.Context, out []byte, from int, field string, manifest SealManifest) ([]byte, error) {
 	rev := out[from:]
 	oldSF := []byte("/SubFilter /adbe.pkcs7.detached")
 	newSF := []byte("/SubFilter /" + SubFilterCAdES)
@@ -249,7 +264,7 @@ func (s *Signer) reseal(ctx context.Context, out []byte, from int, field string)
 	signed := make([]byte, 0, br[1]+br[3])
 	signed = append(signed, out[:br[1]]...)
 	signed = append(signed, out[br[2]:br[2]+br[3]]...)
-	cms, err := s.cms(ctx, signed)
+	cms, err := s.cms(ctx, signed, manifest)
 	if err != nil {
 		return nil, err
 	}
@@ -266,14 +281,18 @@ func (s *Signer) reseal(ctx context.Context, out []byte, from int, field string)
 }
 
 // cms builds the detached CMS SignedData: SHA-256, signing-certificate-v2,
-// the chain, and a signature time-stamp when a TSA is configured.
-func (s *Signer) cms(ctx context.Context, content []byte) ([]byte, error) {
+// the seal manifest, the chain, and a signature time-stamp when a TSA is configured.
+func (s *Signer) cms(ctx context.Context, content []byte, m SealManifest) ([]byte, error) {
 	sd, err := pkcs7.NewSignedData(content)
 	if err != nil {
 		return nil, fmt.Errorf("signature: cms: %w", err)
 	}
 	sd.SetDigestAlgorithm(pkcs7.OIDDigestAlgorithmSHA256)
 	scv2, err := signingCertificateV2(s.seal.Cert)
+	if err != nil {
+		return nil, err
+	}
+	manifest, err := m.attribute()
 	if err != nil {
 		return nil, err
 	}
@@ -284,7 +303,7 @@ func (s *Signer) cms(ctx context.Context, content []byte) ([]byte, error) {
 		}
 	}
 	if err := sd.AddSignerChain(s.seal.Cert, s.seal.Signer, parents, pkcs7.SignerInfoConfig{
-		ExtraSignedAttributes: []pkcs7.Attribute{scv2},
+		ExtraSignedAttributes: []pkcs7.Attribute{scv2, manifest},
 	}); err != nil {
 		return nil, fmt.Errorf("signature: cms: %w", err)
 	}

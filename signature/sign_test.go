@@ -174,7 +174,7 @@ func TestSignPdfsigAcceptsOneAndTwentyPages(t *testing.T) {
 			}
 		}
 		qpdfCheck(t, signed)
-		rep, err := Verify(t.Context(), signed, VerifyOptions{Roots: ts.roots})
+		rep, err := Verify(t.Context(), signed, VerifyOptions{Roots: ts.roots, Seals: ts.pins()})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -199,7 +199,7 @@ func TestTwoSignersBothValid(t *testing.T) {
 	if _, err := s.Sign(t.Context(), two, signReq("advisor", 2, t)); err == nil {
 		t.Error("signing the same field twice succeeded")
 	}
-	rep, err := Verify(t.Context(), two, VerifyOptions{Roots: ts.roots})
+	rep, err := Verify(t.Context(), two, VerifyOptions{Roots: ts.roots, Seals: ts.pins()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -245,7 +245,7 @@ func TestTamperedAndUntrusted(t *testing.T) {
 	if out := pdfsig(t, nss, bad); strings.Contains(out, "Signature is Valid") {
 		t.Errorf("pdfsig accepts a tampered file:\n%s", out)
 	}
-	rep, err := Verify(t.Context(), bad, VerifyOptions{Roots: ts.roots})
+	rep, err := Verify(t.Context(), bad, VerifyOptions{Roots: ts.roots, Seals: ts.pins()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -255,7 +255,7 @@ func TestTamperedAndUntrusted(t *testing.T) {
 
 	// A certificate from another CA.
 	other := newTestSeal(t, "Someone Else")
-	rep, err = Verify(t.Context(), signed, VerifyOptions{Roots: other.roots})
+	rep, err = Verify(t.Context(), signed, VerifyOptions{Roots: other.roots, Seals: other.pins()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -268,7 +268,7 @@ func TestTamperedAndUntrusted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, _ = Verify(t.Context(), appended, VerifyOptions{Roots: ts.roots})
+	rep, _ = Verify(t.Context(), appended, VerifyOptions{Roots: ts.roots, Seals: ts.pins()})
 	if rep.Valid || rep.Signatures[0].CoversWholeFile || len(rep.Signatures[0].LaterRevisions) == 0 {
 		t.Errorf("unsigned later revision not reported: %+v", rep)
 	}
@@ -327,7 +327,7 @@ func TestSignWithTimestamp(t *testing.T) {
 	ts := newTestSeal(t, "Parley Test Seal")
 	s, _ := NewSigner(ts.seal, SignerOptions{TSAURL: tsa.URL})
 	signed := mustSign(t, s, contract(t, 1), signReq("customer", 0, t))
-	rep, err := Verify(t.Context(), signed, VerifyOptions{Roots: ts.roots})
+	rep, err := Verify(t.Context(), signed, VerifyOptions{Roots: ts.roots, Seals: ts.pins()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -387,3 +387,6 @@ func newTestTSA(t testing.TB) *httptest.Server {
 	t.Cleanup(srv.Close)
 	return srv
 }
+
+// pins are the seal certificates to pin for ts.
+func (ts testSeal) pins() []*x509.Certificate { return []*x509.Certificate{ts.seal.Cert} }

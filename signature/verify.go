@@ -8,12 +8,15 @@ package signature
 
 import (
 	"bytes"
+	"compress/zlib"
 	"context"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/asn1"
 	"fmt"
+	"io"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -31,6 +34,11 @@ const BiometricPrefix = "parley-biometric-"
 type VerifyOptions struct {
 	// Roots are the trust anchors for signer certificates.
 	Roots *x509.CertPool
+	// Seals are the pinned seal certificates (current and earlier ones):
+	// a signature made with one of them is Parley's. Other trusted
+	// signatures are third-party signatures: reported, never allowed to
+	// carry a biometric envelope or cover a content change.
+	Seals []*x509.Certificate
 	// EscrowFingerprint is handed to CheckEnvelope (the key the envelopes
 	// must be sealed to).
 	EscrowFingerprint string
@@ -49,6 +57,9 @@ type EnvelopeInput struct {
 	Data              []byte
 	Prefix            []byte // the document before the revision that added it
 	EscrowFingerprint string
+	// Manifest is the seal manifest of the Parley signature that lists
+	// this file; nil when none does.
+	Manifest *SealManifest
 }
 
 // EnvelopeCheck is CheckEnvelope's verdict.
@@ -61,6 +72,7 @@ type EnvelopeCheck struct {
 type Report struct {
 	Valid       bool
 	Problems    []string // why not valid, for people
+	Warnings    []string // worth saying, not making the document invalid
 	Size        int64
 	SHA256      string
 	Revisions   []int64 // end offset of each revision
@@ -88,15 +100,23 @@ type SignatureReport struct {
 	// LaterRevisions are the revisions after this signature, each saying
 	// whether a later valid signature covers it and what it changed.
 	LaterRevisions []Revision
-	Problems       []string
+	// Parley: made with a pinned seal certificate. ThirdParty: intact and
+	// trusted but made with another certificate.
+	Parley, ThirdParty bool
+	// Manifest is the seal manifest from the CMS signed attributes.
+	Manifest *SealManifest
+	// Envelope is the biometric attachment its manifest vouches for.
+	Envelope string
+	Problems []string
 }
 
 // Revision is an incremental update after a signature.
 type Revision struct {
 	Start, End int64
-	SignedBy   string   // field of a later valid signature covering it, "" if none
-	Changed    []string // existing objects it replaces, e.g. "object 5 (page content stream)"
-	Allowed    bool     // only what signing a later field needs
+	SignedBy   string   // field of the later signature whose step it is, "" if none
+	Changes    []Change // every difference, allowed or not
+	Changed    []string // the descriptions of the ones not allowed
+	Allowed    bool     // only what that signature's own signing needs
 }
 
 // AttachmentReport is one embedded file.
@@ -121,13 +141,20 @@ type sigField struct {
 // error means the file could not be read at all; everything else is in
 // the report.
 func Verify(ctx context.Context, doc []byte, opt VerifyOptions) (*Report, error) {
-	info, err := loadPDF(ctx, doc, opt.MaxPDFBytes)
+	_, err := loadPDF(ctx, doc, opt.MaxPDFBytes)
+	readEnd := int64(len(doc))
 	if err != nil {
-		return nil, err
+		// A damaged newest update (broken or missing startxref) that viewers
+		// repair: check the longest revision that reads; what follows it
+		// is named as a change below.
+		readEnd = readablePrefix(ctx, doc, opt.MaxPDFBytes)
+		if readEnd == 0 {
+			return nil, err
+		}
 	}
-	rep := &Report{Size: info.Size, SHA256: info.SHA256, Revisions: revisionEnds(doc)}
+	rep := &Report{Size: int64(len(doc)), SHA256: sha256Hex(doc), Revisions: revisionEnds(doc)}
 	var fields []sigField
-	err = withReader(ctx, doc, func(r *pdf.Reader) error {
+	err = withReader(ctx, doc[:readEnd], func(r *pdf.Reader) error {
 		var err error
 		fields, err = readSigFields(r)
 		return err
@@ -138,11 +165,81 @@ func Verify(ctx context.Context, doc []byte, opt VerifyOptions) (*Report, error)
 	if len(fields) == 0 {
 		rep.Problems = append(rep.Problems, "the document has no signatures")
 	}
-	for _, f := range fields {
-		rep.Signatures = append(rep.Signatures, verifySig(doc, f, opt))
+	pinned := map[string]bool{}
+	for _, c := range opt.Seals {
+		pinned[sha256Hex(c.Raw)] = true
 	}
-	// Later revisions: which are covered by later valid signatures, and
-	// what each replaced.
+	for _, f := range fields {
+		s := verifySig(doc, f, opt)
+		s.Parley = s.CertSHA256 != "" && pinned[s.CertSHA256]
+		s.ThirdParty = !s.Parley && s.ChainTrusted && s.DigestValid
+		rep.Signatures = append(rep.Signatures, s)
+	}
+	// Signing steps: the revisions from one signature's end to the next
+	// one's end are that next signature's step; it may add only what its
+	// own signature needs. Bytes no signature covers may add nothing.
+	ends := []int64{}
+	for _, s := range rep.Signatures {
+		if e := s.ByteRange[2] + s.ByteRange[3]; e > 0 {
+			ends = append(ends, e)
+		}
+	}
+	sort.Slice(ends, func(i, j int) bool { return ends[i] < ends[j] })
+	ends = slices.Compact(ends)
+	var steps []Revision
+	for i := 1; i <= len(ends); i++ {
+		start := ends[i-1]
+		end := readEnd
+		if i < len(ends) {
+			end = ends[i]
+		}
+		if end <= start {
+			continue
+		}
+		rv := Revision{Start: start, End: end}
+		rule := stepRule{}
+		if i < len(ends) {
+			for _, o := range rep.Signatures {
+				if o.ByteRange[2]+o.ByteRange[3] == end && o.DigestValid && o.ChainTrusted {
+					rv.SignedBy = o.Field
+					rule.field = o.Field
+					if o.Parley && o.Manifest != nil {
+						rule.attachments = map[string]bool{}
+						for _, a := range o.Manifest.Attachments {
+							rule.attachments[a.Name] = true
+						}
+					}
+				}
+			}
+		}
+		cs, err := diffStep(doc[:start], doc[:end], rule)
+		if err != nil {
+			cs = []Change{{Kind: "object", Description: "an update that cannot be read: " + err.Error(), DE: "eine nicht lesbare Änderung"}}
+		}
+		rv.Allowed = true
+		for _, c := range cs {
+			rv.Changes = append(rv.Changes, c)
+			if !c.Allowed {
+				rv.Allowed = false
+				rv.Changed = append(rv.Changed, c.Description)
+			}
+		}
+		if rv.SignedBy == "" && len(cs) == 0 && len(bytes.TrimSpace(doc[start:end])) > 0 {
+			// An unsigned update that changes nothing a viewer shows.
+			rv.Allowed = true
+		}
+		steps = append(steps, rv)
+	}
+	// Beyond the readable revisions: objects a viewer's repair would read.
+	var tail *Revision
+	if t := bytes.TrimRight(doc[readEnd:], " \t\r\n\f\x00"); len(t) > 0 {
+		tail = &Revision{Start: readEnd, End: int64(len(doc))}
+		tail.Changes = damagedTail(ctx, doc[:readEnd], t)
+		for _, c := range tail.Changes {
+			tail.Changed = append(tail.Changed, c.Description)
+		}
+		tail.Allowed = len(tail.Changes) == 0
+	}
 	for i := range rep.Signatures {
 		s := &rep.Signatures[i]
 		if s.ByteRange[3] == 0 && s.ByteRange[1] == 0 {
@@ -150,77 +247,243 @@ func Verify(ctx context.Context, doc []byte, opt VerifyOptions) (*Report, error)
 		}
 		end := s.ByteRange[2] + s.ByteRange[3]
 		s.CoversWholeFile = end == int64(len(doc))
-		start := end
-		for _, e := range rep.Revisions {
-			if e <= end {
+		for _, rv := range steps {
+			if rv.Start < end {
 				continue
-			}
-			rv := Revision{Start: start, End: e}
-			for _, o := range rep.Signatures {
-				if o.DigestValid && o.ByteRange[2]+o.ByteRange[3] >= e && o.Field != s.Field {
-					rv.SignedBy = o.Field
-					break
-				}
-			}
-			rv.Changed, rv.Allowed = revisionChanges(ctx, doc, start, e)
-			if rv.SignedBy == "" {
-				rv.Allowed = false
 			}
 			s.LaterRevisions = append(s.LaterRevisions, rv)
 			if !rv.Allowed {
-				what := "unsigned"
+				what := "no signature covers them"
 				if rv.SignedBy != "" {
-					what = "signed by " + rv.SignedBy + " but"
+					what = "signature " + strconv.Quote(rv.SignedBy) + " covers them but may not make them"
 				}
 				s.Problems = append(s.Problems, fmt.Sprintf("bytes %d-%d were added after signing (%s) and change: %s",
-					rv.Start, rv.End, what, strings.Join(orNone(rv.Changed), ", ")))
+					rv.Start, rv.End, what, strings.Join(orNone(rv.Changed), "; ")))
 			}
-			start = e
 		}
-		if tail := int64(len(doc)); start < tail && len(s.LaterRevisions) == 0 && !s.CoversWholeFile {
-			s.Problems = append(s.Problems, fmt.Sprintf("%d bytes after the signed range are not a revision", tail-start))
+		if tail != nil {
+			s.LaterRevisions = append(s.LaterRevisions, *tail)
+			if !tail.Allowed {
+				s.Problems = append(s.Problems, fmt.Sprintf("bytes %d-%d after the last readable revision (damaged cross-reference that viewers repair) change: %s",
+					tail.Start, tail.End, strings.Join(tail.Changed, "; ")))
+			} else {
+				rep.Warnings = append(rep.Warnings, fmt.Sprintf("%d bytes after the end of the document change nothing", tail.End-tail.Start))
+			}
 		}
 	}
-	// Attachments.
-	atts, err := Attachments(doc)
-	if err != nil {
-		rep.Problems = append(rep.Problems, "attachments: "+err.Error())
-	}
-	hasEnvelope := map[string]bool{}
-	for _, a := range atts {
-		ar := AttachmentReport{Name: a.Name, Size: len(a.Data), SHA256: sha256Hex(a.Data),
-			Biometric: strings.HasPrefix(a.Name, BiometricPrefix), PrefixEnd: a.PrefixEnd, RevisionEnd: a.RevisionEnd}
-		for _, s := range rep.Signatures {
-			if s.DigestValid && a.RevisionEnd > 0 && s.ByteRange[1] >= a.RevisionEnd {
-				ar.Signed = true
-			}
-		}
-		if ar.Biometric {
-			field := strings.TrimSuffix(strings.TrimPrefix(a.Name, BiometricPrefix), ".json")
-			hasEnvelope[field] = true
-			if !ar.Signed {
-				rep.Problems = append(rep.Problems, a.Name+": not covered by a valid signature")
-			}
-			if opt.CheckEnvelope != nil && a.PrefixEnd > 0 && a.PrefixEnd <= int64(len(doc)) {
-				c := opt.CheckEnvelope(EnvelopeInput{Name: a.Name, Data: a.Data, Prefix: doc[:a.PrefixEnd], EscrowFingerprint: opt.EscrowFingerprint})
-				ar.Envelope = &c
-				if !c.OK {
-					rep.Problems = append(rep.Problems, a.Name+": "+strings.Join(orNone(c.Problems), "; "))
-				}
-			}
-		}
-		rep.Attachments = append(rep.Attachments, ar)
-	}
+	verifyAttachments(doc[:readEnd], rep, opt)
 	for _, s := range rep.Signatures {
-		if !hasEnvelope[s.Field] {
-			rep.Problems = append(rep.Problems, fmt.Sprintf("signature %q: no biometric envelope %s%s.json", s.Field, BiometricPrefix, s.Field))
-		}
 		for _, p := range s.Problems {
 			rep.Problems = append(rep.Problems, fmt.Sprintf("signature %q: %s", s.Field, p))
 		}
 	}
 	rep.Valid = len(rep.Problems) == 0
 	return rep, nil
+}
+
+// verifyAttachments checks the biometric attachments against the seal
+// manifests: every envelope must be listed, with its SHA-256, by the
+// Parley signature whose step added it; every Parley signature needs its
+// manifest, its envelope and a matching document prefix.
+func verifyAttachments(doc []byte, rep *Report, opt VerifyOptions) {
+	atts, err := Attachments(doc)
+	if err != nil {
+		rep.Problems = append(rep.Problems, "attachments: "+err.Error())
+	}
+	// The step of a signature: from the previous signature's end to its own.
+	stepOf := func(s SignatureReport) (int64, int64) {
+		end := s.ByteRange[2] + s.ByteRange[3]
+		start := int64(0)
+		for _, o := range rep.Signatures {
+			if e := o.ByteRange[2] + o.ByteRange[3]; e < end && e > start {
+				start = e
+			}
+		}
+		return start, end
+	}
+	for _, a := range atts {
+		ar := AttachmentReport{Name: a.Name, Size: len(a.Data), SHA256: sha256Hex(a.Data),
+			Biometric: strings.HasPrefix(a.Name, BiometricPrefix), PrefixEnd: a.PrefixEnd, RevisionEnd: a.RevisionEnd}
+		var by *SignatureReport
+		for i, s := range rep.Signatures {
+			if s.DigestValid && a.RevisionEnd > 0 && s.ByteRange[1] >= a.RevisionEnd {
+				ar.Signed = true
+			}
+			start, end := stepOf(s)
+			if s.Parley && s.DigestValid && s.Manifest != nil && a.RevisionEnd > start && a.RevisionEnd <= end {
+				for _, m := range s.Manifest.Attachments {
+					if m.Name == a.Name && m.SHA256 == ar.SHA256 {
+						by = &rep.Signatures[i]
+					}
+				}
+			}
+		}
+		if ar.Biometric {
+			switch {
+			case !ar.Signed:
+				rep.Problems = append(rep.Problems, a.Name+": not covered by a valid signature")
+			case by == nil:
+				rep.Problems = append(rep.Problems, a.Name+": not vouched for by Parley's seal (no Parley signature's manifest lists this file)")
+			}
+			if opt.CheckEnvelope != nil && a.PrefixEnd > 0 && a.PrefixEnd <= int64(len(doc)) {
+				in := EnvelopeInput{Name: a.Name, Data: a.Data, Prefix: doc[:a.PrefixEnd], EscrowFingerprint: opt.EscrowFingerprint}
+				if by != nil {
+					in.Manifest = by.Manifest
+				}
+				c := opt.CheckEnvelope(in)
+				ar.Envelope = &c
+				if !c.OK {
+					rep.Problems = append(rep.Problems, a.Name+": "+strings.Join(orNone(c.Problems), "; "))
+				}
+			}
+			if by != nil {
+				by.Envelope = a.Name
+			}
+		}
+		rep.Attachments = append(rep.Attachments, ar)
+	}
+	for i := range rep.Signatures {
+		s := &rep.Signatures[i]
+		switch {
+		case !s.DigestValid:
+			// Reported as broken; nothing more to say about it.
+		case s.ThirdParty:
+			rep.Warnings = append(rep.Warnings, fmt.Sprintf("signature %q was made outside Parley (%s): no biometric record", s.Field, s.CertSubject))
+		case s.Parley && s.Manifest == nil:
+			s.Problems = append(s.Problems, "made with Parley's seal but without a seal manifest")
+		case s.Parley:
+			m := s.Manifest
+			if m.Field != s.Field {
+				s.Problems = append(s.Problems, fmt.Sprintf("the seal manifest names field %q", m.Field))
+			}
+			if m.DocumentLength <= 0 || m.DocumentLength > int64(len(doc)) || sha256Hex(doc[:m.DocumentLength]) != m.DocumentSHA256 {
+				s.Problems = append(s.Problems, "the document as presented for this signature is not the one the seal manifest names")
+			}
+			if s.Envelope == "" {
+				s.Problems = append(s.Problems, fmt.Sprintf("no biometric envelope %s%s.json vouched for by its seal manifest", BiometricPrefix, s.Field))
+			}
+			for _, ma := range m.Attachments {
+				found := false
+				for _, a := range rep.Attachments {
+					if a.Name == ma.Name && a.SHA256 == ma.SHA256 {
+						found = true
+					}
+				}
+				if !found {
+					s.Problems = append(s.Problems, fmt.Sprintf("the attached file %q its seal manifest lists is missing or different", ma.Name))
+				}
+			}
+		}
+	}
+}
+
+// readablePrefix is the end of the longest revision (ending at a %%EOF)
+// that reads, 0 if none does.
+func readablePrefix(ctx context.Context, doc []byte, maxBytes int64) int64 {
+	ends := revisionEnds(doc)
+	for i := len(ends) - 1; i >= 0 && i >= len(ends)-8; i-- {
+		if ends[i] >= int64(len(doc)) {
+			continue
+		}
+		if _, err := loadPDF(ctx, doc[:ends[i]], maxBytes); err == nil {
+			return ends[i]
+		}
+	}
+	return 0
+}
+
+// tailObjects lists the objects the bytes define: "N G obj" headers and
+// the objects inside object streams among them (bounded).
+func tailObjects(tail []byte) []uint32 {
+	var out []uint32
+	budget := int64(maxObjStmBytes) * 4 // all object streams of the tail, inflated
+	for _, m := range objHeaderRE.FindAllSubmatchIndex(tail, 10000) {
+		n, err := strconv.ParseUint(string(tail[m[2]:m[3]]), 10, 32)
+		if err != nil {
+			continue
+		}
+		out = append(out, uint32(n))
+		rest := tail[m[1]:]
+		end := bytes.Index(rest, []byte("endobj"))
+		if end < 0 {
+			end = len(rest)
+		}
+		obj := rest[:end]
+		si := bytes.Index(obj, []byte("stream"))
+		if si < 0 || !bytes.Contains(obj[:si], []byte("/ObjStm")) {
+			continue
+		}
+		body := bytes.TrimLeft(obj[si+len("stream"):], "\r\n")
+		if ei := bytes.LastIndex(body, []byte("endstream")); ei >= 0 {
+			body = body[:ei]
+		}
+		if bytes.Contains(obj[:si], []byte("/FlateDecode")) {
+			zr, err := zlib.NewReader(bytes.NewReader(body))
+			if err != nil {
+				continue
+			}
+			if budget <= 0 {
+				continue
+			}
+			body, _ = io.ReadAll(io.LimitReader(zr, min(maxObjStmBytes, budget)))
+			budget -= int64(len(body))
+		}
+		first, ok := directInt(obj[:si], "/First")
+		count, nok := directInt(obj[:si], "/N")
+		if !ok || !nok || first < 0 || first > int64(len(body)) || count < 0 || count > 10000 {
+			continue
+		}
+		pairs, _ := readInts(body[:first], 2*int(count))
+		for i := 0; i+1 < len(pairs); i += 2 {
+			if pairs[i] <= maxPDFObjects {
+				out = append(out, uint32(pairs[i]))
+			}
+		}
+	}
+	return out
+}
+
+// damagedTail names what the bytes after the last readable revision
+// would change if a viewer repaired the file: every object they define
+// that the readable document already has, named by what it is there.
+func damagedTail(ctx context.Context, readable, tail []byte) []Change {
+	var out []Change
+	seen := map[uint32]bool{}
+	_ = withReader(ctx, readable, func(r *pdf.Reader) error {
+		d := differ{old: r, new: r}
+		d.index()
+		for _, id := range tailObjects(tail) {
+			if seen[id] {
+				continue
+			}
+			seen[id] = true
+			old, err := r.GetObject(id)
+			if err != nil || old.IsNull() {
+				out = append(out, Change{Kind: "object", Object: id, Description: fmt.Sprintf("document data added (object %d)", id), DE: fmt.Sprintf("Dokumentdaten hinzugefügt (Objekt %d)", id)})
+				continue
+			}
+			c := Change{Kind: "object", Object: id,
+				Description: fmt.Sprintf("document data (object %d)", id), DE: fmt.Sprintf("Dokumentdaten (Objekt %d)", id)}
+			switch {
+			case d.pageOf[id] > 0:
+				c.Kind, c.Page = "page", d.pageOf[id]
+				c.Description, c.DE = fmt.Sprintf("page %d", c.Page), fmt.Sprintf("Seite %d", c.Page)
+			case d.isPageContent(id):
+				c.Kind, c.Page = "page_content", d.contents[id]
+				c.Description, c.DE = fmt.Sprintf("text or graphics of page %d", c.Page), fmt.Sprintf("Text oder Grafik von Seite %d", c.Page)
+			case old.Key("Type").Name() == "Catalog":
+				c.Kind, c.Description, c.DE = "catalog", "document settings", "Dokumenteinstellungen"
+			}
+			c.Description += " redefined in a damaged update that viewers repair"
+			c.DE += " in einer beschädigten Änderung neu definiert, die Anzeigeprogramme reparieren"
+			out = append(out, c)
+		}
+		return nil
+	})
+	if len(out) == 0 && bytes.Contains(tail, []byte("obj")) {
+		out = append(out, Change{Kind: "object", Description: "unreadable data that may redefine the document", DE: "unlesbare Daten, die das Dokument neu definieren könnten"})
+	}
+	return out
 }
 
 func orNone(s []string) []string {
@@ -309,6 +572,13 @@ func verifySig(doc []byte, f sigField, opt VerifyOptions) SignatureReport {
 		if a.Type.Equal(oidSigningCertificateV2) {
 			hasSCV2 = true
 		}
+		if a.Type.Equal(oidSealManifest) && s.DigestValid {
+			if m, err := parseManifest(a.Value.Bytes); err == nil {
+				s.Manifest = m
+			} else {
+				s.Problems = append(s.Problems, "seal manifest: "+err.Error())
+			}
+		}
 	}
 	for _, a := range si.UnauthenticatedAttributes {
 		if !a.Type.Equal(oidTimeStampToken) {
@@ -380,83 +650,6 @@ func hexDecodeLoose(b []byte) ([]byte, error) {
 }
 
 var objHeaderRE = regexp.MustCompile(`(?m)(?:^|[\r\n])\s*(\d+)\s+(\d+)\s+obj\b`)
-
-// revisionChanges names the existing objects an incremental update (the
-// bytes doc[start:end]) replaces, and whether that is only what signing a
-// further field needs: the catalog (AcroForm, Names, AF), a page's
-// /Annots, the AcroForm. Everything else (content streams, fonts, images,
-// a page's /Contents or /Resources) is reported as a change.
-func revisionChanges(ctx context.Context, doc []byte, start, end int64) ([]string, bool) {
-	var before, after *pdf.Reader
-	_ = withReader(ctx, doc[:start], func(r *pdf.Reader) error { before = r; return nil })
-	_ = withReader(ctx, doc[:end], func(r *pdf.Reader) error { after = r; return nil })
-	if before == nil || after == nil {
-		return []string{"unreadable revision"}, false
-	}
-	var changed []string
-	allowed := true
-	seen := map[int]bool{}
-	// Containers of the attachment list and the form fields may be replaced
-	// wholesale: new entries are what adding a signature and its envelope is.
-	containers := map[uint32]string{}
-	for _, r := range []*pdf.Reader{before, after} {
-		root := r.Trailer().Key("Root")
-		for k, v := range map[string]pdf.Value{"Names": root.Key("Names"), "EmbeddedFiles": root.Key("Names").Key("EmbeddedFiles"), "AcroForm": root.Key("AcroForm")} {
-			if id := v.GetPtr().GetID(); id != 0 && id != root.GetPtr().GetID() {
-				containers[id] = k
-			}
-		}
-	}
-	for _, m := range objHeaderRE.FindAllSubmatch(doc[start:end], 10000) {
-		id, _ := strconv.Atoi(string(m[1]))
-		if seen[id] {
-			continue
-		}
-		seen[id] = true
-		old, err := before.GetObject(uint32(id))
-		if err != nil || old.IsNull() {
-			continue // a new object
-		}
-		now, err := after.GetObject(uint32(id))
-		if err != nil {
-			changed = append(changed, fmt.Sprintf("object %d (unreadable)", id))
-			allowed = false
-			continue
-		}
-		kind := old.Key("Type").Name()
-		ok := false
-		func() {
-			defer func() { _ = recover() }()
-			switch c := containers[uint32(id)]; {
-			case c == "Names":
-				ok = sameExcept(old, now, "EmbeddedFiles")
-				return
-			case c != "":
-				ok = true
-				return
-			}
-			switch kind {
-			case "Catalog":
-				ok = sameExcept(old, now, "AcroForm", "Names", "AF", "Version")
-			case "Page":
-				ok = sameExcept(old, now, "Annots")
-			}
-		}()
-		desc := kind
-		if desc == "" && old.Kind() == pdf.Stream {
-			desc = "stream"
-		}
-		if !ok {
-			allowed = false
-			if desc == "" {
-				desc = "object"
-			}
-			changed = append(changed, fmt.Sprintf("object %d (%s)", id, desc))
-		}
-	}
-	sort.Strings(changed)
-	return changed, allowed
-}
 
 // sameExcept compares two dictionaries key by key, ignoring some keys.
 func sameExcept(a, b pdf.Value, ignore ...string) bool {

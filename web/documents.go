@@ -511,6 +511,9 @@ func classifySigning(err error) (problem, bool) {
 	case errors.Is(err, contracts.ErrPDFUnsafe):
 		return problem{status: http.StatusUnprocessableEntity, code: "pdf_too_complex",
 			message: "the PDF could not be processed safely: it is too complex or damaged"}, true
+	case errors.Is(err, contracts.ErrPresentSigned):
+		return problem{status: http.StatusUnprocessableEntity, code: "pdf_signed",
+			message: "this PDF already carries signatures; a signed contract is countersigned in the consultation it was signed in, not uploaded again"}, true
 	case errors.Is(err, signature.ErrPDFEncrypted):
 		return problem{status: http.StatusUnprocessableEntity, code: "pdf_encrypted",
 			message: "the PDF is encrypted or password-protected; upload it without protection"}, true

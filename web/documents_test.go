@@ -202,11 +202,16 @@ func TestDocumentSignedInCall(t *testing.T) {
 
 func TestDocumentUploadsAreChecked(t *testing.T) {
 	e := newEnv(t, func(c *config.Config) { c.Signature.MaxPDFBytes = 64 << 10 })
-	withSigner(t, e)
+	keys := withSigner(t, e)
 	adv, _ := e.loggedIn("anna", records.RoleAdvisor)
 	id, _ := e.createConsultation(adv, "Upload")
 	base := "/api/v1/consultations/" + id + "/documents"
 	pdf, err := signature.ContractPDF(signature.ContractTemplate{Title: "Test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A contract signed in another consultation, uploaded into this one.
+	signedElsewhere, err := keys.Signer.Sign(context.Background(), pdf, signature.SignRequest{Field: "customer", SignerName: "Someone", ConsultationID: "c_other"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -220,6 +225,7 @@ func TestDocumentUploadsAreChecked(t *testing.T) {
 		{"truncated", string(pdf[:len(pdf)/2]), "application/pdf", http.StatusUnprocessableEntity, "bad_pdf"},
 		{"empty", "", "application/pdf", http.StatusUnprocessableEntity, "bad_pdf"},
 		{"too large", "%PDF-1.7\n" + strings.Repeat("x", 65<<10), "application/pdf", http.StatusRequestEntityTooLarge, "too_large"},
+		{"already signed", string(signedElsewhere), "application/pdf", http.StatusUnprocessableEntity, "pdf_signed"},
 		{"wrong type", string(pdf), "text/plain", http.StatusUnsupportedMediaType, "bad_request"},
 		{"unknown template", `{"template":"will"}`, "application/json", http.StatusBadRequest, "bad_request"},
 		{"unknown signer", `{"template":"contract","signers":["notary"]}`, "application/json", http.StatusBadRequest, "bad_request"},

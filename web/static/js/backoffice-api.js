@@ -51,7 +51,7 @@ import { request } from './api.js';
  * @typedef {{contract: Contract, audit: AuditEvent[], auditChain: AuditChain}} ContractDetail
  * @typedef {'valid'|'valid_with_warnings'|'invalid'} VerdictKind
  * @typedef {{severity: 'error'|'warning', code: string, de: string, en: string}} Reason
- * @typedef {'bound'|'not_bound'|'missing'|'foreign_key'|'unchecked'} EnvelopeState
+ * @typedef {'bound'|'not_bound'|'not_sealed'|'missing'|'foreign_key'|'unchecked'|'none'} EnvelopeState
  * @typedef {{
  *   field: string,
  *   signerName: string,
@@ -62,6 +62,7 @@ import { request } from './api.js';
  *   intact: boolean,
  *   coversWholeFile: boolean,
  *   level?: string,
+ *   origin?: 'parley'|'third_party'|'unknown',
  *   envelope: EnvelopeState
  * }} SignatureSummary
  * @typedef {{

@@ -199,8 +199,9 @@ function verdictView(v) {
  */
 function signatureView(s) {
   const envelopeOK = s.envelope === 'bound';
-  const envelope = h('span', { class: envelopeOK ? 'bo-ok' : 'bo-bad', data: { envelope: s.envelope } }, [
-    h('span', { class: 'bo-mark', text: envelopeOK ? '✓' : '✕', attrs: { 'aria-hidden': 'true' } }),
+  const envelopeNone = s.envelope === 'none';
+  const envelope = h('span', { class: envelopeOK ? 'bo-ok' : envelopeNone ? 'bo-warn' : 'bo-bad', data: { envelope: s.envelope } }, [
+    h('span', { class: 'bo-mark', text: envelopeOK ? '✓' : envelopeNone ? '!' : '✕', attrs: { 'aria-hidden': 'true' } }),
     ' ',
     btry(`bo.envelope.${s.envelope}`) ?? s.envelope,
   ]);
@@ -220,6 +221,7 @@ function signatureView(s) {
       ...fact(bt('bo.sig.trusted'), yesNo(s.trusted)),
       ...fact(bt('bo.sig.intact'), yesNo(s.intact)),
       ...fact(bt('bo.sig.covers'), yesNo(s.coversWholeFile, bt('bo.sig.coversNo'))),
+      ...(s.origin ? fact(bt('bo.sig.origin'), btry(`bo.origin.${s.origin}`) ?? s.origin) : []),
       ...fact(bt('bo.sig.envelope'), envelope),
       ...(s.level ? fact(bt('bo.sig.level'), s.level) : []),
     ]),
