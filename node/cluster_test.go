@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parley-video/parley/redistest"
+
 	"github.com/parley-video/parley/contracts"
 	"github.com/parley-video/parley/routing"
 	"github.com/parley-video/parley/signaling"
@@ -18,7 +20,7 @@ import (
 // address and live load, keeps its entry alive past the TTL, and removes
 // it when it shuts down.
 func TestClusterNodeRegisters(t *testing.T) {
-	url := testRedisURL(t)
+	url := redistest.URL(t)
 	keys := t.TempDir()
 	if err := contracts.EnsureDevSeal(keys); err != nil {
 		t.Fatal(err)
@@ -30,7 +32,7 @@ func TestClusterNodeRegisters(t *testing.T) {
 	cfg.Session.Store = "redis"
 	cfg.Session.RedisURL = url
 	cfg.Session.KeyPrefix = "parley-node-test:" + rand.Text()[:12] + ":"
-	t.Cleanup(func() { deletePrefix(t, url, cfg.Session.KeyPrefix) })
+	t.Cleanup(func() { redistest.DeletePrefix(t, url, cfg.Session.KeyPrefix) })
 	cfg.Signature.SealCert = filepath.Join(keys, contracts.DevSealCertFile)
 	cfg.Signature.SealKey = filepath.Join(keys, contracts.DevSealKeyFile)
 	cfg.Signature.EscrowPublicKey = filepath.Join(keys, contracts.DevEscrowPublicFile)
@@ -108,12 +110,12 @@ func TestClusterNodeRegisters(t *testing.T) {
 // A single node (cluster off) writes nothing to the registry, even with
 // sessions in Redis.
 func TestSingleNodeNoRegistry(t *testing.T) {
-	url := testRedisURL(t)
+	url := redistest.URL(t)
 	cfg := testConfig(t)
 	cfg.Session.Store = "redis"
 	cfg.Session.RedisURL = url
 	cfg.Session.KeyPrefix = "parley-node-test:" + rand.Text()[:12] + ":"
-	t.Cleanup(func() { deletePrefix(t, url, cfg.Session.KeyPrefix) })
+	t.Cleanup(func() { redistest.DeletePrefix(t, url, cfg.Session.KeyPrefix) })
 	n := startNode(t, cfg)
 	if n.Registry() != nil {
 		t.Fatal("single node has a registry")

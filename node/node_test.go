@@ -16,9 +16,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parley-video/parley/redistest"
+
 	"github.com/parley-video/parley/config"
 	"github.com/parley-video/parley/signaling"
-	"github.com/redis/go-redis/v9"
 )
 
 func testConfig(t *testing.T) config.Config {
@@ -91,29 +92,13 @@ func TestRedisUnreachableAtStart(t *testing.T) {
 	}
 }
 
-// With session.store redis the node keeps customer sessions in the test
-// Redis, under the configured prefix.
-// testRedisURL is the test Redis server scripts/test.sh starts; without
-// it the test is skipped (and fails in CI).
-func testRedisURL(t *testing.T) string {
-	t.Helper()
-	url := os.Getenv("PARLEY_TEST_REDIS_URL")
-	if url == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("PARLEY_TEST_REDIS_URL is not set (run the tests with scripts/test.sh)")
-		}
-		t.Skip("PARLEY_TEST_REDIS_URL is not set; run scripts/test.sh for the Redis tests")
-	}
-	return url
-}
-
 func TestRedisSessions(t *testing.T) {
-	url := testRedisURL(t)
+	url := redistest.URL(t)
 	cfg := testConfig(t)
 	cfg.Session.Store = "redis"
 	cfg.Session.RedisURL = url
 	cfg.Session.KeyPrefix = "parley-node-test:" + rand.Text()[:12] + ":"
-	t.Cleanup(func() { deletePrefix(t, url, cfg.Session.KeyPrefix) })
+	t.Cleanup(func() { redistest.DeletePrefix(t, url, cfg.Session.KeyPrefix) })
 	n := startNode(t, cfg)
 	if _, ok := n.Store.(*signaling.RedisStore); !ok {
 		t.Fatalf("store %T, want redis", n.Store)
@@ -203,30 +188,6 @@ func TestReadyzFollowsRedis(t *testing.T) {
 	}
 	if _, _, err := n.Hub.AddCustomer(t.Context(), "c_x", ""); err != nil {
 		t.Fatalf("AddCustomer after redis returned: %v", err)
-	}
-}
-
-// deletePrefix deletes the keys under prefix (SCAN + DEL, never FLUSH*).
-func deletePrefix(t *testing.T, url, prefix string) {
-	t.Helper()
-	opt, err := redis.ParseURL(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	opt.Protocol, opt.DisableIdentity = 2, true
-	rdb := redis.NewClient(opt)
-	defer rdb.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	iter := rdb.Scan(ctx, 0, prefix+"*", 500).Iterator()
-	for iter.Next(ctx) {
-		if err := rdb.Del(ctx, iter.Val()).Err(); err != nil {
-			t.Logf("clean up %s: %v", prefix, err)
-			return
-		}
-	}
-	if err := iter.Err(); err != nil {
-		t.Logf("clean up %s: %v", prefix, err)
 	}
 }
 

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parley-video/parley/redistest"
+
 	"github.com/redis/go-redis/v9"
 
 	"github.com/parley-video/parley/config"
@@ -28,13 +30,13 @@ import (
 // the file store and Redis, restricts their signed contract and consent
 // record, and the export afterwards says so.
 func TestDataSubjectRights(t *testing.T) {
-	url := testRedisURL(t)
+	url := redistest.URL(t)
 	cfg := testConfig(t)
 	cfg.Session.Store = "redis"
 	cfg.Session.RedisURL = url
 	cfg.Session.KeyPrefix = "parley-subject-test:" + rand.Text()[:12] + ":"
 	cfg.Questions.Before = []config.Question{{ID: "email", Type: "email", Label: config.Text{DE: "E-Mail", EN: "E-mail"}}}
-	t.Cleanup(func() { deletePrefix(t, url, cfg.Session.KeyPrefix) })
+	t.Cleanup(func() { redistest.DeletePrefix(t, url, cfg.Session.KeyPrefix) })
 	n := startNode(t, cfg)
 	ctx := t.Context()
 	base := "http://" + n.HTTPAddr()

@@ -1,14 +1,13 @@
 package routing
 
 import (
-	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
-	"os"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/parley-video/parley/redistest"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -19,16 +18,8 @@ import (
 
 func testRedis(t *testing.T) (url, prefix string) {
 	t.Helper()
-	url = os.Getenv("PARLEY_TEST_REDIS_URL")
-	if url == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("PARLEY_TEST_REDIS_URL is not set (run the tests with scripts/test.sh)")
-		}
-		t.Skip("PARLEY_TEST_REDIS_URL is not set; run scripts/test.sh for the Redis tests")
-	}
-	prefix = "parley-test:" + rand.Text()[:12] + ":"
-	t.Cleanup(func() { deletePrefix(t, url, prefix) })
-	return url, prefix
+	url = redistest.URL(t)
+	return url, redistest.Prefix(t, url)
 }
 
 // client is one node's own connection pool (as separate processes have).
@@ -40,35 +31,6 @@ func client(t *testing.T, url string) *redis.Client {
 	}
 	t.Cleanup(func() { rdb.Close() })
 	return rdb
-}
-
-func deletePrefix(t *testing.T, url, prefix string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	rdb, err := Dial(ctx, url)
-	if err != nil {
-		t.Logf("clean up redis keys %s*: %v", prefix, err)
-		return
-	}
-	defer rdb.Close()
-	var cursor uint64
-	for {
-		keys, next, err := rdb.Scan(ctx, cursor, prefix+"*", 500).Result()
-		if err != nil {
-			t.Logf("clean up redis keys %s*: %v", prefix, err)
-			return
-		}
-		if len(keys) > 0 {
-			if err := rdb.Del(ctx, keys...).Err(); err != nil {
-				t.Logf("clean up redis keys: %v", err)
-				return
-			}
-		}
-		if cursor = next; cursor == 0 {
-			return
-		}
-	}
 }
 
 // newNode makes a registry for node id with a fixed load.

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/parley-video/parley/redistest"
 )
 
 // Redis dies during a call and comes back empty: running calls go on, new
@@ -121,5 +123,5 @@ func TestRedisOutage(t *testing.T) {
 	if strings.Contains(e.logs.String(), customerName) {
 		t.Fatal("name logged")
 	}
-	deletePrefix(t, rp.url(), prefix)
+	redistest.DeletePrefix(t, rp.url(), prefix)
 }

@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parley-video/parley/redistest"
+
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -42,8 +44,8 @@ func presentIDs(t *testing.T, h *Hub) map[int64]PresenceState {
 // presence writes (a dropped call connection) do not bring it back
 // either. A Redis that lost the entry still gets it written back.
 func TestPresenceAcrossNodes(t *testing.T) {
-	url := testRedisURL(t)
-	prefix := testPrefix(t, url)
+	url := redistest.URL(t)
+	prefix := redistest.Prefix(t, url)
 	const ttl = 600 * time.Millisecond // A refreshes every 200 ms
 	a := presenceNode(t, url, prefix, ttl)
 	b := presenceNode(t, url, prefix, ttl)

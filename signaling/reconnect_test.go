@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parley-video/parley/redistest"
+
 	"github.com/coder/websocket"
 )
 
@@ -15,13 +17,13 @@ import (
 // store and a real Redis.
 
 // eachStore runs f once per store kind: memory, and Redis when the test
-// Redis is there (testRedisURL skips or fails otherwise).
+// Redis is there (redistest.URL skips or fails otherwise).
 func eachStore(t *testing.T, f func(t *testing.T, newStore func(t *testing.T) SessionStore)) {
 	t.Run("memory", func(t *testing.T) {
 		f(t, func(*testing.T) SessionStore { return NewMemoryStore() })
 	})
 	t.Run("redis", func(t *testing.T) {
-		url := testRedisURL(t)
+		url := redistest.URL(t)
 		f(t, func(t *testing.T) SessionStore {
 			s, _ := newTestRedisStore(t, url)
 			return s

@@ -2,7 +2,6 @@ package signaling
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"net"
@@ -13,35 +12,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parley-video/parley/redistest"
+
 	"github.com/redis/go-redis/v9"
 )
 
-// Redis tests use the server in PARLEY_TEST_REDIS_URL (scripts/test.sh
-// starts a throwaway one). Each test works under its own random key prefix
-// and deletes exactly those keys afterwards (SCAN + DEL, never FLUSH*).
-
-// testRedisURL returns the test Redis, skipping without one (failing under
-// CI=true, where a skipped Redis test would hide a broken setup).
-func testRedisURL(t *testing.T) string {
-	t.Helper()
-	u := os.Getenv("PARLEY_TEST_REDIS_URL")
-	if u == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("PARLEY_TEST_REDIS_URL is not set (run the tests with scripts/test.sh)")
-		}
-		t.Skip("PARLEY_TEST_REDIS_URL is not set; run scripts/test.sh for the Redis tests")
-	}
-	return u
-}
-
-// testPrefix returns a fresh key prefix and deletes its keys when the test
-// ends.
-func testPrefix(t *testing.T, url string) string {
-	t.Helper()
-	prefix := "parley-test:" + rand.Text()[:12] + ":"
-	t.Cleanup(func() { deletePrefix(t, url, prefix) })
-	return prefix
-}
+// Redis tests use redistest: the throwaway server scripts/test.sh starts,
+// a random key prefix per test, deleted afterwards.
 
 func rawRedis(t *testing.T, url string) *redis.Client {
 	t.Helper()
@@ -54,35 +31,10 @@ func rawRedis(t *testing.T, url string) *redis.Client {
 	return redis.NewClient(opt)
 }
 
-func deletePrefix(t *testing.T, url, prefix string) {
-	t.Helper()
-	rdb := rawRedis(t, url)
-	defer rdb.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	var cursor uint64
-	for {
-		keys, next, err := rdb.Scan(ctx, cursor, prefix+"*", 500).Result()
-		if err != nil {
-			t.Logf("clean up redis keys %s*: %v", prefix, err)
-			return
-		}
-		if len(keys) > 0 {
-			if err := rdb.Del(ctx, keys...).Err(); err != nil {
-				t.Logf("clean up redis keys: %v", err)
-				return
-			}
-		}
-		if cursor = next; cursor == 0 {
-			return
-		}
-	}
-}
-
 // newTestRedisStore returns a RedisStore on url under a fresh prefix.
 func newTestRedisStore(t *testing.T, url string) (*RedisStore, string) {
 	t.Helper()
-	prefix := testPrefix(t, url)
+	prefix := redistest.Prefix(t, url)
 	s, err := NewRedisStore(t.Context(), url, prefix, discardLogger())
 	if err != nil {
 		t.Fatal(err)
@@ -92,7 +44,7 @@ func newTestRedisStore(t *testing.T, url string) (*RedisStore, string) {
 }
 
 func TestRedisStore(t *testing.T) {
-	url := testRedisURL(t)
+	url := redistest.URL(t)
 	testSessionStore(t, func(t *testing.T) SessionStore {
 		s, _ := newTestRedisStore(t, url)
 		return s
@@ -101,7 +53,7 @@ func TestRedisStore(t *testing.T) {
 
 // The documented key layout, with a TTL on every key, and no cookie.
 func TestRedisStoreKeys(t *testing.T) {
-	url := testRedisURL(t)
+	url := redistest.URL(t)
 	s, prefix := newTestRedisStore(t, url)
 	ctx := t.Context()
 	cookie, key := newCookie()

@@ -2,12 +2,10 @@ package web
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
 	"errors"
 	"log/slog"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -15,8 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parley-video/parley/redistest"
+
 	"github.com/coder/websocket"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/parley-video/parley/config"
 	"github.com/parley-video/parley/records"
@@ -55,15 +54,8 @@ func eachStore(t *testing.T, f func(t *testing.T, store *recordingStore)) {
 		f(t, &recordingStore{SessionStore: signaling.NewMemoryStore()})
 	})
 	t.Run("redis", func(t *testing.T) {
-		url := os.Getenv("PARLEY_TEST_REDIS_URL")
-		if url == "" {
-			if os.Getenv("CI") == "true" {
-				t.Fatal("PARLEY_TEST_REDIS_URL is not set (run the tests with scripts/test.sh)")
-			}
-			t.Skip("PARLEY_TEST_REDIS_URL is not set; run scripts/test.sh for the Redis tests")
-		}
-		prefix := "parley-test:" + rand.Text()[:12] + ":"
-		t.Cleanup(func() { deleteRedisPrefix(t, url, prefix) })
+		url := redistest.URL(t)
+		prefix := redistest.Prefix(t, url)
 		rs, err := signaling.NewRedisStore(t.Context(), url, prefix, slog.New(slog.DiscardHandler))
 		if err != nil {
 			t.Fatal(err)
@@ -71,32 +63,6 @@ func eachStore(t *testing.T, f func(t *testing.T, store *recordingStore)) {
 		t.Cleanup(func() { rs.Close() })
 		f(t, &recordingStore{SessionStore: rs})
 	})
-}
-
-func deleteRedisPrefix(t *testing.T, url, prefix string) {
-	opt, err := redis.ParseURL(url)
-	if err != nil {
-		t.Logf("redis url: %v", err)
-		return
-	}
-	rdb := redis.NewClient(opt)
-	defer rdb.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	var cursor uint64
-	for {
-		keys, next, err := rdb.Scan(ctx, cursor, prefix+"*", 500).Result()
-		if err != nil {
-			t.Logf("clean up redis keys: %v", err)
-			return
-		}
-		if len(keys) > 0 {
-			rdb.Del(ctx, keys...)
-		}
-		if cursor = next; cursor == 0 {
-			return
-		}
-	}
 }
 
 // liveEnv is a web server on the real hub (no media plane) with a short
