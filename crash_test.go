@@ -73,6 +73,7 @@ func startServe(t *testing.T, dataDir string) *serveProc {
 	p := &serveProc{cmd: cmd, base: "http://" + addr, done: make(chan struct{})}
 	go func() { cmd.Wait(); close(p.done) }()
 	t.Cleanup(p.kill)
+	probe := &http.Client{Timeout: 5 * time.Second}
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
 		select {
@@ -80,7 +81,7 @@ func startServe(t *testing.T, dataDir string) *serveProc {
 			t.Fatalf("parley serve ended while starting: %v", cmd.ProcessState)
 		case <-time.After(20 * time.Millisecond):
 		}
-		resp, err := http.Get(p.base + "/readyz")
+		resp, err := probe.Get(p.base + "/readyz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
