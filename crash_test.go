@@ -153,14 +153,28 @@ func TestSigningSurvivesSIGKILL(t *testing.T) {
 	outcomes := map[string]int{}
 	for i := range rounds {
 		h, cid, doc := presentContract(t, ctx, srv, "Vertrag "+strconv.Itoa(i))
-		// Stratified delays: one in each twentieth of 1.2 × the signing's
-		// duration, so the kills fall early, late and after the answer.
-		delay := time.Duration((float64(i) + rand.Float64()) / rounds * 1.2 * float64(span))
 		answered := make(chan error, 1)
 		go func() { answered <- signAdvisor(ctx, h, cid, doc, capture) }()
-		time.Sleep(delay)
+		// Two kills in three at random delays, stratified over 1.2 × the
+		// signing's duration, so they fall early, late and after the
+		// answer; every third at the moment the document folder shows a
+		// signed PDF stored but perhaps not recorded (the window a random
+		// delay seldom hits).
+		var when string
+		if i%3 == 2 {
+			when = killWhenStored(filepath.Join(dir, "documents", cid), answered)
+		} else {
+			delay := time.Duration((float64(i) + rand.Float64()) / rounds * 1.2 * float64(span))
+			time.Sleep(delay)
+			when = "after " + delay.Round(time.Millisecond).String()
+		}
 		srv.kill()
-		answerErr := <-answered
+		var answerErr error
+		select {
+		case answerErr = <-answered:
+		case <-time.After(30 * time.Second):
+			t.Fatalf("round %d: no answer 30 s after the kill", i)
+		}
 		h.Close()
 
 		srv = startServe(t, dir)
@@ -173,9 +187,36 @@ func TestSigningSurvivesSIGKILL(t *testing.T) {
 		if end, err := callclient.Staff(ctx, srv.base, "anna", "correct horse battery"); err != nil || end.End(ctx, cid) != nil {
 			t.Fatalf("round %d: ending the consultation: %v", i, err)
 		}
-		t.Logf("round %d: killed after %v, answered: %v, after restart: %s", i, delay.Round(time.Millisecond), answerErr == nil, state)
+		t.Logf("round %d: killed %s, answered: %v, after restart: %s", i, when, answerErr == nil, state)
 	}
 	t.Logf("outcomes over %d kills: %v", rounds, outcomes)
+}
+
+// killWhenStored returns as soon as folder holds a second stored file
+// (the signed revision next to the presented one), or the signing is
+// answered (its error is put back), or after 10 s; it says which.
+func killWhenStored(folder string, answered chan error) string {
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case err := <-answered:
+			answered <- err
+			return "after the answer"
+		default:
+		}
+		entries, _ := os.ReadDir(folder)
+		stored := 0
+		for _, e := range entries {
+			if blobs.ValidFileID(e.Name()) {
+				stored++
+			}
+		}
+		if stored >= 2 {
+			return "with the signed PDF stored"
+		}
+		time.Sleep(50 * time.Microsecond)
+	}
+	return "after 10 s"
 }
 
 // presentContract logs in as the advisor, creates a consultation and
