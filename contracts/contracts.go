@@ -299,10 +299,18 @@ func (s *Service) Sign(ctx context.Context, sg Signing) (records.Document, error
 		},
 	})
 	if err != nil {
-		s.removeBlob(ctx, d.ConsultationID, blob)
+		// A commit that failed may still have happened (a connection to
+		// PostgreSQL lost during COMMIT): the new file goes only when the
+		// record surely does not name it; otherwise SweepOrphans takes it.
+		if cur, rerr := s.rec.DocumentByID(context.WithoutCancel(ctx), d.ConsultationID, d.ID); rerr == nil && cur.CurrentBlob != blob {
+			s.removeBlob(ctx, d.ConsultationID, blob)
+		}
 		return records.Document{}, err
 	}
-	// The older revision is a byte prefix of the new one: not needed.
+	// Only now, with the new revision's record durable (SQLite
+	// synchronous=FULL, PostgreSQL's commit), may the previous file go. It
+	// is a byte prefix of the new one: not needed. A crash before this
+	// leaves it to SweepOrphans.
 	s.removeBlob(ctx, d.ConsultationID, d.CurrentBlob)
 	s.log.InfoContext(ctx, "document field signed", "consultation", d.ConsultationID, "document", d.ID,
 		"field", sg.Field, "revision", nd.Revision, "state", nd.State)
