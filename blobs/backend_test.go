@@ -289,3 +289,23 @@ func rawObject(t *testing.T, c *minio.Client, bucket, key string) []byte {
 	}
 	return b
 }
+
+// TestBackendModified: both backends say when a file was stored (what the
+// orphan sweep of contracts compares with its age bound), and ErrNotFound
+// for a file that is not there.
+func TestBackendModified(t *testing.T) {
+	for _, b := range backends(t) {
+		t.Run(b.name, func(t *testing.T) {
+			s := b.open(t, testRing(t, "k1"))
+			before := time.Now().Add(-time.Minute) // the S3 server's clock may differ a little
+			put(t, s, "c_mod", fmt.Sprintf("%032x", 7), plaintext(10))
+			at, err := s.Modified("c_mod", fmt.Sprintf("%032x", 7))
+			if err != nil || at.Before(before) || at.After(time.Now().Add(time.Minute)) {
+				t.Fatalf("Modified = %v, %v; want about now", at, err)
+			}
+			if _, err := s.Modified("c_mod", fmt.Sprintf("%032x", 8)); !errors.Is(err, ErrNotFound) {
+				t.Fatalf("Modified of a missing file: %v; want ErrNotFound", err)
+			}
+		})
+	}
+}

@@ -157,8 +157,8 @@ func (s *Store) Put(ctx context.Context, cid, fid, uploader string, r io.Reader)
 	if s.s3 != nil {
 		return s.s3.put(ctx, &s.ring.keys[0], cid, fid, uploader, r, "")
 	}
-	if err := os.MkdirAll(dir, dirPerm); err != nil {
-		return 0, fmt.Errorf("blobs: create directory: %w", err)
+	if err := s.makeDir(dir); err != nil {
+		return 0, err
 	}
 	tmp, n, err := s.writeTemp(dir, cid, fid, uploader, readerCtx{ctx, r})
 	if err != nil {
@@ -181,6 +181,45 @@ func (s *Store) Put(ctx context.Context, cid, fid, uploader string, r io.Reader)
 		return 0, err
 	}
 	return n, nil
+}
+
+// makeDir creates a consultation's directory if needed, and then syncs
+// the root, so that the new directory entry (and the files renamed into
+// it later) survives a crash.
+func (s *Store) makeDir(dir string) error {
+	if _, err := os.Stat(dir); err == nil {
+		return nil
+	}
+	if err := os.MkdirAll(dir, dirPerm); err != nil {
+		return fmt.Errorf("blobs: create directory: %w", err)
+	}
+	return syncDir(s.root)
+}
+
+// Modified returns when the file was stored (ErrNotFound): the rename into
+// place, on S3 the completion of the upload.
+func (s *Store) Modified(cid, fid string) (time.Time, error) {
+	_, file, err := s.paths(cid, fid)
+	if err != nil {
+		return time.Time{}, err
+	}
+	if s.s3 != nil {
+		ctx, cancel := opCtx()
+		defer cancel()
+		info, err := s.s3.stat(ctx, cid, fid)
+		if err != nil {
+			return time.Time{}, err
+		}
+		return info.LastModified, nil
+	}
+	info, err := os.Stat(file)
+	if errors.Is(err, fs.ErrNotExist) {
+		return time.Time{}, ErrNotFound
+	}
+	if err != nil {
+		return time.Time{}, fmt.Errorf("blobs: stat: %w", err)
+	}
+	return info.ModTime(), nil
 }
 
 // writeTemp writes r encrypted under the current key to a synced

@@ -229,6 +229,14 @@ func (h *HTTP) AcceptColleague(ctx context.Context, link string) (string, error)
 	return id, nil
 }
 
+// Do sends one JSON request of web/API.md not covered by a method here
+// (p is a path with query; body, if not nil, is sent as JSON) and decodes
+// a response with status want into out (if not nil); other statuses come
+// back as an *APIError.
+func (h *HTTP) Do(ctx context.Context, method, p string, body any, want int, out any) error {
+	return h.do(ctx, method, p, body, want, out)
+}
+
 // csrf is the parley_csrf cookie's value, "" without one.
 func (h *HTTP) csrf() string {
 	for _, c := range h.client.Jar.Cookies(h.base) {

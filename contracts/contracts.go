@@ -299,10 +299,18 @@ func (s *Service) Sign(ctx context.Context, sg Signing) (records.Document, error
 		},
 	})
 	if err != nil {
-		s.removeBlob(ctx, d.ConsultationID, blob)
+		// A commit that failed may still have happened (a connection to
+		// PostgreSQL lost during COMMIT): the new file goes only when the
+		// record surely does not name it; otherwise SweepOrphans takes it.
+		if cur, rerr := s.rec.DocumentByID(context.WithoutCancel(ctx), d.ConsultationID, d.ID); rerr == nil && cur.CurrentBlob != blob {
+			s.removeBlob(ctx, d.ConsultationID, blob)
+		}
 		return records.Document{}, err
 	}
-	// The older revision is a byte prefix of the new one: not needed.
+	// Only now, with the new revision's record durable (SQLite
+	// synchronous=FULL, PostgreSQL's commit), may the previous file go. It
+	// is a byte prefix of the new one: not needed. A crash before this
+	// leaves it to SweepOrphans.
 	s.removeBlob(ctx, d.ConsultationID, d.CurrentBlob)
 	s.log.InfoContext(ctx, "document field signed", "consultation", d.ConsultationID, "document", d.ID,
 		"field", sg.Field, "revision", nd.Revision, "state", nd.State)
@@ -494,6 +502,70 @@ func (s *Service) SweepUnsigned(ctx context.Context, cutoff time.Time) (int, err
 		k, err := s.removeUnsigned(ctx, id)
 		n += k
 		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// SweepOrphans removes the document files that no document record names
+// and that were stored more than olderThan before now: what a crash left
+// between storing a file and recording it (Present, Sign), or between
+// recording a signature and deleting the previous revision's file, or
+// between deleting a record and its file. Younger files may belong to a
+// signing in flight (stored, not yet recorded) and are left for a later
+// sweep. It returns how many files went.
+func (s *Service) SweepOrphans(ctx context.Context, olderThan time.Duration, now time.Time) (int, error) {
+	cids, err := s.files.Consultations()
+	if err != nil {
+		return 0, fmt.Errorf("sweep orphaned documents: %w", err)
+	}
+	n := 0
+	for _, cid := range cids {
+		k, err := s.sweepOrphansOf(ctx, cid, olderThan, now)
+		n += k
+		if err != nil {
+			return n, fmt.Errorf("sweep orphaned documents: %w", err)
+		}
+	}
+	return n, nil
+}
+
+func (s *Service) sweepOrphansOf(ctx context.Context, cid string, olderThan time.Duration, now time.Time) (int, error) {
+	// Files first, records second: a file stored and recorded between the
+	// two reads is young and skipped anyway.
+	fids, err := s.files.Files(cid)
+	if err != nil || len(fids) == 0 {
+		return 0, err
+	}
+	ds, err := s.rec.Documents(ctx, cid)
+	if err != nil {
+		return 0, err
+	}
+	named := make(map[string]bool, len(ds))
+	for _, d := range ds {
+		named[d.CurrentBlob] = true
+	}
+	n := 0
+	for _, fid := range fids {
+		if named[fid] {
+			continue
+		}
+		at, err := s.files.Modified(cid, fid)
+		if errors.Is(err, blobs.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return n, err
+		}
+		if now.Sub(at) < olderThan {
+			continue
+		}
+		err = s.files.Delete(cid, fid)
+		switch {
+		case err == nil:
+			n++
+		case !errors.Is(err, blobs.ErrNotFound):
 			return n, err
 		}
 	}

@@ -184,6 +184,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	// What a crash left half-written goes, then what fell due while the
 	// node was down, before anything is served.
 	n.removeStaleTemps(time.Now())
+	n.removeOrphans(ctx, time.Now(), n.startupOrphanAge())
 	if _, err := n.Retention.Sweep(ctx); err != nil {
 		return nil, fmt.Errorf("retention sweep: %w", err)
 	}

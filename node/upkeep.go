@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/parley-video/parley/blobs"
+	"github.com/parley-video/parley/records"
 )
 
 // fullBelow is the free space under which the disk counts as full rather
@@ -56,6 +57,31 @@ func (n *Node) removeStaleTemps(now time.Time) {
 	}
 }
 
+// removeOrphans removes the document files no record names, stored more
+// than olderThan ago (what a crash left between a file and its record),
+// and logs how many.
+func (n *Node) removeOrphans(ctx context.Context, now time.Time, olderThan time.Duration) {
+	removed, err := n.Contracts.SweepOrphans(ctx, olderThan, now)
+	if err != nil {
+		n.log.Warn("removing orphaned document files", "removed", removed, "err", err)
+		return
+	}
+	if removed > 0 {
+		n.log.Info("removed document files no record names (interrupted signings)", "removed", removed)
+	}
+}
+
+// startupOrphanAge is how old an unrecorded document file must be for
+// the start-up sweep to remove it. With SQLite this node is the only one
+// and nothing is being signed before it serves: every such file is an
+// orphan. With PostgreSQL other nodes may be signing right now.
+func (n *Node) startupOrphanAge() time.Duration {
+	if n.Records.Dialect() == records.SQLite {
+		return 0
+	}
+	return blobs.StaleTempAge
+}
+
 // upkeep runs until ctx is done: stale temporary files, integrity checks
 // of the records (damage makes /readyz report records failed).
 func (n *Node) upkeep(ctx context.Context) {
@@ -69,6 +95,7 @@ func (n *Node) upkeep(ctx context.Context) {
 			return
 		case now := <-temps.C:
 			n.removeStaleTemps(now)
+			n.removeOrphans(ctx, now, blobs.StaleTempAge)
 		case <-integrity.C:
 			if err := n.Records.CheckIntegrity(ctx); err != nil && ctx.Err() == nil {
 				n.log.Error("records integrity check failed", "err", err)

@@ -83,7 +83,7 @@ type Store struct {
 }
 
 // Open creates dataDir (mode 0700) if needed, opens dataDir/parley.db (WAL
-// mode, busy timeout, foreign keys on), checks its pages with PRAGMA
+// mode, synchronous=FULL, busy timeout, foreign keys on), checks its pages with PRAGMA
 // quick_check (a damaged file is an error wrapping ErrDamaged that says
 // what to do, and nothing is written to it) and applies pending migrations.
 func Open(ctx context.Context, dataDir string) (*Store, error) {
@@ -98,7 +98,11 @@ func Open(ctx context.Context, dataDir string) (*Store, error) {
 		"?_pragma=busy_timeout(5000)" +
 		"&_pragma=journal_mode(WAL)" +
 		"&_pragma=foreign_keys(1)" +
-		"&_pragma=synchronous(NORMAL)" +
+		// FULL: a commit is on disk (the WAL fsync'd) before it returns,
+		// so a signature is durable before anyone is told and before the
+		// previous revision's file is deleted (NORMAL may lose the last
+		// commits to a power cut).
+		"&_pragma=synchronous(FULL)" +
 		"&_txlock=immediate"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
