@@ -52,7 +52,7 @@ type contractJSON struct {
 }
 
 func toContractJSON(c records.Contract) contractJSON {
-	j := contractJSON{documentJSON: toDocumentJSON(c.Document), ConsultationID: c.ConsultationID,
+	j := contractJSON{documentJSON: toDocumentJSON(c.Document, time.Time{}), ConsultationID: c.ConsultationID,
 		ConsultationTitle: c.ConsultationTitle, Advisor: c.AdvisorName, CurrentSHA256: c.CurrentSHA256, CurrentSize: c.CurrentSize}
 	j.PDFURL = "/api/v1/contracts/" + c.ID + "/pdf"
 	j.DownloadURL = j.PDFURL + "?download=1"
