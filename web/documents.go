@@ -453,9 +453,11 @@ func (s *Server) handleSign(c *gin.Context) error {
 	clear(body)
 	if err != nil {
 		// Both sides are told (the advisor's "signing …" must not hang),
-		// except for a capture the plausibility check refused: the signer
-		// stays at the pad and tries again.
-		if p := classify(err); p.code != "implausible" {
+		// except for a capture the plausibility check refused (the signer
+		// stays at the pad and tries again) and for a document or field
+		// that does not exist (nothing to tell about, and no made-up ids
+		// pushed into the call).
+		if p := classify(err); p.code != "implausible" && !errors.Is(err, records.ErrNotFound) {
 			s.hub.Notify(signaling.ConsultationID(who.con.ID), signaling.ToCall, signFailedMsg{
 				Type: "document_sign_failed", Doc: c.Param("docId"), Field: c.Param("field"), From: participantRef(who.id), Code: p.code,
 			})
