@@ -139,7 +139,11 @@ func (s *Server) handleGetContract(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	c.JSON(http.StatusOK, gin.H{"contract": toContractJSON(ct), "audit": trail, "auditChain": chain})
+	j := toContractJSON(ct)
+	if at := contracts.WithdrawnAt(trail); !at.IsZero() {
+		j.State, j.WithdrawnAt = "withdrawn", rfc3339(at)
+	}
+	c.JSON(http.StatusOK, gin.H{"contract": j, "audit": trail, "auditChain": chain})
 	return nil
 }
 

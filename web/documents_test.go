@@ -372,6 +372,11 @@ func TestDocumentWithdrawAndFailedSigning(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// The back office's contract view says so too.
+	if r := e.do(adv, "GET", "/api/v1/contracts/"+d.ID, nil); r.StatusCode != http.StatusOK || !strings.Contains(string(r.body), `"state":"withdrawn"`) {
+		t.Fatalf("back office contract: %d %s", r.StatusCode, r.body)
+	}
+
 	// A contract signed by everyone cannot be withdrawn.
 	s := present()
 	if r := e.do(cu, "POST", base+"/"+s.ID+"/sign/customer", string(capture), origin...); r.StatusCode != http.StatusOK {
