@@ -155,7 +155,12 @@ func TestBrowserSignFailsAndWithdraw(t *testing.T) {
 	saveScreenshot(t, adv, "withdraw-advisor-sign-failed")
 
 	// The advisor withdraws it; the customer's view closes with a message.
-	within(t, adv, 15*time.Second, "advisor withdraws", chromedp.Click(docSel+` [data-testid="doc-withdraw-`+docID+`"]`))
+	withdraw := docSel + ` [data-testid="doc-withdraw-` + docID + `"]`
+	within(t, adv, 15*time.Second, "advisor withdraws", chromedp.Steps(
+		chromedp.Click(withdraw),
+		chromedp.WaitVisible(withdraw+`[data-confirm="1"]`),
+		chromedp.Click(withdraw),
+	))
 	within(t, adv, 15*time.Second, "withdrawn for the advisor", chromedp.WaitVisible(docSel+`[data-state="withdrawn"]`))
 	within(t, cust, 15*time.Second, "customer's view closes", chromedp.WaitNotVisible(view))
 	waitJS(t, cust, 10*time.Second, "customer told it was withdrawn", `[...document.querySelectorAll('.toast-text')].some((e) =>

@@ -611,6 +611,9 @@ export class DocumentsPanel {
     /** @type {File|'template'|null} */
     this.source = null;
     this._presenting = false;
+    /** @type {string|null} the document whose withdrawal awaits the second click */
+    this._confirming = null;
+    this._confirmTimer = 0;
     /** @type {Set<string>} documents whose view this reader closed (no reopening by itself) */
     this.dismissed = new Set();
     /** @type {(() => void)[]} */
@@ -948,11 +951,29 @@ export class DocumentsPanel {
     /** @type {HTMLButtonElement|null} */
     let withdrawBtn = null;
     if (this.opts.role === 'advisor' && doc.state === 'open') {
-      const btn = /** @type {HTMLButtonElement} */ (h('button', { class: 'btn btn-secondary btn-small', attrs: { type: 'button' }, data: { testid: `doc-withdraw-${doc.id}` } }, [
-        icon('close'),
-        h('span', { text: t('doc.withdraw') }),
-      ]));
-      btn.addEventListener('click', () => void this._withdraw(doc, btn));
+      // Two clicks: the first asks "really?" (for a few seconds).
+      const confirming = this._confirming === doc.id;
+      const btn = /** @type {HTMLButtonElement} */ (h('button', {
+        class: `btn ${confirming ? 'btn-danger' : 'btn-secondary'} btn-small`,
+        attrs: { type: 'button' },
+        data: { testid: `doc-withdraw-${doc.id}`, confirm: confirming ? '1' : '' },
+      }, [icon('close'), h('span', { text: t(confirming ? 'doc.withdrawConfirm' : 'doc.withdraw') })]));
+      btn.addEventListener('click', () => {
+        clearTimeout(this._confirmTimer);
+        if (this._confirming !== doc.id) {
+          this._confirming = doc.id;
+          this._confirmTimer = window.setTimeout(() => {
+            this._confirming = null;
+            this.render();
+          }, 6000);
+          this.render();
+          const again = this.list.querySelector(`[data-testid="doc-withdraw-${doc.id}"]`);
+          if (again instanceof HTMLElement) again.focus();
+          return;
+        }
+        this._confirming = null;
+        void this._withdraw(doc, btn);
+      });
       withdrawBtn = btn;
     }
     return h('li', { class: 'doc-item', data: { testid: `doc-${doc.id}`, state: doc.state, doc: doc.id } }, [
@@ -1003,6 +1024,7 @@ export class DocumentsPanel {
   destroy() {
     for (const off of this._off) off();
     this._off = [];
+    clearTimeout(this._confirmTimer);
     this.viewer.destroy();
     this.docs.dispose();
     this.el.remove();
