@@ -530,7 +530,7 @@ class DocumentViewer {
       }
       if (!this.doc) return; // withdrawn (and closed) meanwhile
       // A failure of the server (not of the signature): say so plainly.
-      const serverFault = err instanceof ApiError && (err.status >= 500 || err.status === 0);
+      const serverFault = err instanceof ApiError && err.status >= 500;
       this._padError(serverFault ? t('doc.error.signFailed') : docErrorText(err));
     } finally {
       pad.disabled = false;
