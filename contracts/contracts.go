@@ -216,6 +216,9 @@ func (s *Service) Sign(ctx context.Context, sg Signing) (records.Document, error
 	if err != nil {
 		return records.Document{}, err
 	}
+	if !WithdrawnAt(trail).IsZero() {
+		return records.Document{}, ErrWithdrawn
+	}
 	if who := boundTo(trail, sg.Field); f.Signer == records.SignerCustomer && who != "" && who != sg.SignerRef {
 		return records.Document{}, ErrNotYourField
 	}
@@ -369,6 +372,9 @@ func (s *Service) BindCustomerField(ctx context.Context, cid, docID, field, sign
 	trail, err := s.rec.AuditTrail(ctx, d.ID)
 	if err != nil {
 		return err
+	}
+	if !WithdrawnAt(trail).IsZero() {
+		return ErrWithdrawn
 	}
 	switch who := boundTo(trail, field); who {
 	case signerRef:

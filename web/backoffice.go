@@ -52,7 +52,7 @@ type contractJSON struct {
 }
 
 func toContractJSON(c records.Contract) contractJSON {
-	j := contractJSON{documentJSON: toDocumentJSON(c.Document), ConsultationID: c.ConsultationID,
+	j := contractJSON{documentJSON: toDocumentJSON(c.Document, time.Time{}), ConsultationID: c.ConsultationID,
 		ConsultationTitle: c.ConsultationTitle, Advisor: c.AdvisorName, CurrentSHA256: c.CurrentSHA256, CurrentSize: c.CurrentSize}
 	j.PDFURL = "/api/v1/contracts/" + c.ID + "/pdf"
 	j.DownloadURL = j.PDFURL + "?download=1"
@@ -139,7 +139,11 @@ func (s *Server) handleGetContract(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	c.JSON(http.StatusOK, gin.H{"contract": toContractJSON(ct), "audit": trail, "auditChain": chain})
+	j := toContractJSON(ct)
+	if at := contracts.WithdrawnAt(trail); !at.IsZero() {
+		j.State, j.WithdrawnAt = "withdrawn", rfc3339(at)
+	}
+	c.JSON(http.StatusOK, gin.H{"contract": j, "audit": trail, "auditChain": chain})
 	return nil
 }
 

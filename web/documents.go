@@ -33,6 +33,7 @@ type Signer interface {
 	Sign(ctx context.Context, sg contracts.Signing) (records.Document, error)
 	BindCustomerField(ctx context.Context, cid, docID, field, signerRef, actor string) error
 	Open(ctx context.Context, cid, docID string) (records.Document, io.ReadSeekCloser, int64, error)
+	Withdraw(ctx context.Context, cid, docID, actor string) (records.Document, time.Time, error)
 }
 
 var _ Signer = (*contracts.Service)(nil)
@@ -54,6 +55,7 @@ func (s *Server) documentRoutes(e *gin.Engine) {
 	g.HEAD("/:docId/pdf", s.api(s.handleDocumentPDF))
 	g.POST("/:docId/sign/:field", s.api(s.handleSign))
 	g.POST("/:docId/progress", s.api(s.handleProgress))
+	g.POST("/:docId/withdraw", s.api(s.handleWithdraw))
 }
 
 // documentJSON is API.md's Document.
@@ -69,10 +71,12 @@ type documentJSON struct {
 	SignedAt  string `json:"signedAt,omitempty"`
 	// RestrictedAt: a signer asked for erasure; the contract is kept only
 	// for its legal retention (API.md "My data").
-	RestrictedAt string      `json:"restrictedAt,omitempty"`
-	Fields       []fieldJSON `json:"fields"`
-	PDFURL       string      `json:"pdfUrl"`
-	DownloadURL  string      `json:"downloadUrl"`
+	RestrictedAt string `json:"restrictedAt,omitempty"`
+	// WithdrawnAt: the advisor withdrew the document (state "withdrawn").
+	WithdrawnAt string      `json:"withdrawnAt,omitempty"`
+	Fields      []fieldJSON `json:"fields"`
+	PDFURL      string      `json:"pdfUrl"`
+	DownloadURL string      `json:"downloadUrl"`
 }
 
 type fieldJSON struct {
@@ -91,7 +95,9 @@ func rfc3339opt(t time.Time) string {
 	return rfc3339(t)
 }
 
-func toDocumentJSON(d records.Document) documentJSON {
+// toDocumentJSON is d for the API; withdrawn (zero: not withdrawn) is
+// when an advisor withdrew it (state "withdrawn").
+func toDocumentJSON(d records.Document, withdrawn time.Time) documentJSON {
 	pdf := "/api/v1/consultations/" + d.ConsultationID + "/documents/" + d.ID + "/pdf"
 	j := documentJSON{
 		ID: d.ID, Name: d.Name, Pages: d.Pages, Size: d.Size, SHA256: d.SHA256, State: string(d.State),
@@ -101,7 +107,20 @@ func toDocumentJSON(d records.Document) documentJSON {
 	for i, f := range d.Fields {
 		j.Fields[i] = fieldJSON{Name: f.Name, Signer: f.Signer, Signed: f.Signed(), SignerName: f.SignerName, SignedAt: rfc3339opt(f.SignedAt)}
 	}
+	if !withdrawn.IsZero() {
+		j.State, j.WithdrawnAt = "withdrawn", rfc3339(withdrawn)
+	}
 	return j
+}
+
+// documentOut is d for the API, with its withdrawal read from the audit
+// trail.
+func (s *Server) documentOut(ctx context.Context, d records.Document) (documentJSON, error) {
+	trail, err := s.rec.AuditTrail(ctx, d.ID)
+	if err != nil {
+		return documentJSON{}, err
+	}
+	return toDocumentJSON(d, contracts.WithdrawnAt(trail)), nil
 }
 
 // documentMsg and progressMsg are the pushed protocol messages.
@@ -119,8 +138,27 @@ type progressMsg struct {
 	Activity string `json:"activity"`
 }
 
-func (s *Server) pushDocument(d records.Document) {
-	s.hub.Notify(signaling.ConsultationID(d.ConsultationID), signaling.ToCall, documentMsg{Type: "document", Document: toDocumentJSON(d)})
+// signFailedMsg tells the call that a signing request failed on the
+// server (PROTOCOL.md "document_sign_failed").
+type signFailedMsg struct {
+	Type  string `json:"type"` // "document_sign_failed"
+	Doc   string `json:"doc"`
+	Field string `json:"field"`
+	From  string `json:"from"`
+	Code  string `json:"code"`
+}
+
+func (s *Server) pushDocument(d records.Document, withdrawn time.Time) {
+	s.hub.Notify(signaling.ConsultationID(d.ConsultationID), signaling.ToCall, documentMsg{Type: "document", Document: toDocumentJSON(d, withdrawn)})
+}
+
+// participantRef is a caller id as the protocol names participants: the
+// participant id, or "staff:<id>".
+func participantRef(id string) string {
+	if rest, ok := strings.CutPrefix(id, "participant:"); ok {
+		return rest
+	}
+	return id
 }
 
 // parseSigners reads "customer", "customer,advisor" (or a list).
@@ -233,8 +271,8 @@ func (s *Server) handlePresent(c *gin.Context) error {
 			}
 		}
 	}
-	s.pushDocument(d)
-	c.JSON(http.StatusCreated, toDocumentJSON(d))
+	s.pushDocument(d, time.Time{})
+	c.JSON(http.StatusCreated, toDocumentJSON(d, time.Time{}))
 	return nil
 }
 
@@ -284,7 +322,9 @@ func (s *Server) handleListDocuments(c *gin.Context) error {
 	}
 	out := make([]documentJSON, len(ds))
 	for i, d := range ds {
-		out[i] = toDocumentJSON(d)
+		if out[i], err = s.documentOut(c.Request.Context(), d); err != nil {
+			return err
+		}
 	}
 	c.JSON(http.StatusOK, gin.H{"documents": out})
 	return nil
@@ -300,7 +340,11 @@ func (s *Server) handleGetDocument(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	c.JSON(http.StatusOK, toDocumentJSON(d))
+	j, err := s.documentOut(c.Request.Context(), d)
+	if err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, j)
 	return nil
 }
 
@@ -408,10 +452,43 @@ func (s *Server) handleSign(c *gin.Context) error {
 	})
 	clear(body)
 	if err != nil {
+		// Both sides are told (the advisor's "signing …" must not hang),
+		// except for a capture the plausibility check refused (the signer
+		// stays at the pad and tries again) and for a document or field
+		// that does not exist (nothing to tell about, and no made-up ids
+		// pushed into the call).
+		if p := classify(err); p.code != "implausible" && !errors.Is(err, records.ErrNotFound) {
+			s.hub.Notify(signaling.ConsultationID(who.con.ID), signaling.ToCall, signFailedMsg{
+				Type: "document_sign_failed", Doc: c.Param("docId"), Field: c.Param("field"), From: participantRef(who.id), Code: p.code,
+			})
+		}
 		return err
 	}
-	s.pushDocument(d)
-	c.JSON(http.StatusOK, toDocumentJSON(d))
+	s.pushDocument(d, time.Time{})
+	c.JSON(http.StatusOK, toDocumentJSON(d, time.Time{}))
+	return nil
+}
+
+// handleWithdraw: POST /api/v1/consultations/:id/documents/:docId/withdraw
+// (an advisor of the consultation): the document can no longer be signed;
+// the call is told by a "document" message with state "withdrawn".
+func (s *Server) handleWithdraw(c *gin.Context) error {
+	if s.signer == nil {
+		return errNoSigner
+	}
+	who, err := s.callCaller(c)
+	if err != nil {
+		return err
+	}
+	if !who.advisor {
+		return errForbidden("only an advisor of the consultation may withdraw documents")
+	}
+	d, at, err := s.signer.Withdraw(c.Request.Context(), who.con.ID, c.Param("docId"), who.id)
+	if err != nil {
+		return err
+	}
+	s.pushDocument(d, at)
+	c.JSON(http.StatusOK, toDocumentJSON(d, at))
 	return nil
 }
 
@@ -486,10 +563,7 @@ func (s *Server) handleProgress(c *gin.Context) error {
 			return err
 		}
 	}
-	from := who.id
-	if i := strings.IndexByte(from, ':'); i >= 0 && strings.HasPrefix(from, "participant:") {
-		from = from[i+1:]
-	}
+	from := participantRef(who.id)
 	s.hub.Notify(signaling.ConsultationID(who.con.ID), signaling.ToAdvisors, progressMsg{
 		Type: "document_progress", Doc: d.ID, From: from, Page: b.Page, Pages: b.Pages, Activity: b.Activity,
 	})
@@ -527,6 +601,10 @@ func classifySigning(err error) (problem, bool) {
 			message: "the signature data is malformed"}, true
 	case errors.Is(err, contracts.ErrNotYourField):
 		return problem{status: http.StatusForbidden, code: "forbidden", message: "this signature field is for someone else"}, true
+	case errors.Is(err, contracts.ErrWithdrawn):
+		return problem{status: http.StatusGone, code: "withdrawn", message: "the advisor has withdrawn this document"}, true
+	case errors.Is(err, contracts.ErrContractSigned):
+		return problem{status: http.StatusConflict, code: "contract_signed", message: "a contract signed by everyone cannot be withdrawn"}, true
 	case errors.Is(err, contracts.ErrAlreadySigned):
 		return problem{status: http.StatusConflict, code: "conflict", message: "this field has been signed already"}, true
 	}

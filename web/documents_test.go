@@ -70,6 +70,8 @@ func (e *env) notifiedTypes() []string {
 			out = append(out, v.Type+":"+v.Document.State)
 		case progressMsg:
 			out = append(out, v.Type+":"+v.Activity)
+		case signFailedMsg:
+			out = append(out, v.Type+":"+v.Code)
 		}
 	}
 	return out
@@ -191,7 +193,7 @@ func TestDocumentSignedInCall(t *testing.T) {
 	if err := records.VerifyAuditChain(trail); err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.Join(e.notifiedTypes(), " "); got != "document:open document_progress:reading document:open document:signed" {
+	if got := strings.Join(e.notifiedTypes(), " "); got != "document:open document_progress:reading document_sign_failed:forbidden document:open document_sign_failed:conflict document:signed" {
 		t.Fatalf("pushed %s", got)
 	}
 	// No pen data in the logs.
@@ -275,5 +277,116 @@ func TestUnsignedDocumentsGoWhenTheConsultationEnds(t *testing.T) {
 	}
 	if len(pdfs) != 1 || pdfs[0] != d.CurrentBlob {
 		t.Fatalf("files left %v; want only the signed revision %s", pdfs, d.CurrentBlob)
+	}
+}
+
+// TestDocumentWithdrawAndFailedSigning: a signing that fails on the server
+// (the stored PDF is damaged) is pushed to the call as
+// document_sign_failed; only an advisor of the consultation withdraws a
+// document, with CSRF; the withdrawal is audited, pushed, shown in the
+// list, and the document can no longer be signed; a contract signed by
+// everyone cannot be withdrawn.
+func TestDocumentWithdrawAndFailedSigning(t *testing.T) {
+	e := newEnv(t)
+	withSigner(t, e)
+	adv, _ := e.loggedIn("anna", records.RoleAdvisor)
+	other, _ := e.loggedIn("otto", records.RoleAdvisor)
+	id, _ := e.createConsultation(adv, "Kredit")
+	base := "/api/v1/consultations/" + id + "/documents"
+	origin := []string{"Origin", e.ts.URL}
+	cu := e.customer(id, "cookie-joined", "p_cu", signaling.StateJoined)
+	capture, err := signature.ExampleCapture().Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	present := func() documentJSON {
+		t.Helper()
+		r := e.staff(adv, "POST", base, map[string]any{"template": "contract", "signers": []string{"customer"}})
+		if r.StatusCode != http.StatusCreated {
+			t.Fatalf("present: %d %s", r.StatusCode, r.body)
+		}
+		return docOf(t, r)
+	}
+
+	// A failed signing is pushed with its code; the document is unchanged.
+	d := present()
+	stored, err := e.rec.DocumentByID(context.Background(), id, d.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blob := filepath.Join(e.cfg.DataDir, "documents", id, stored.CurrentBlob)
+	if err := os.WriteFile(blob, bytes.Repeat([]byte("x"), int(stored.CurrentSize)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if r := e.do(cu, "POST", base+"/"+d.ID+"/sign/customer", string(capture), origin...); r.StatusCode != http.StatusInternalServerError {
+		t.Fatalf("signing a damaged document: %d %s", r.StatusCode, r.body)
+	}
+	// Unknown documents are not pushed.
+	if r := e.do(cu, "POST", base+"/d_nosuchdocument/sign/customer", string(capture), origin...); r.StatusCode != http.StatusNotFound {
+		t.Fatalf("signing an unknown document: %d %s", r.StatusCode, r.body)
+	}
+
+	// Withdrawing: not by the customer, not without CSRF, not by another advisor.
+	w := base + "/" + d.ID + "/withdraw"
+	if r := e.do(cu, "POST", w, map[string]any{}, origin...); r.StatusCode != http.StatusForbidden {
+		t.Fatalf("customer withdraws: %d %s", r.StatusCode, r.body)
+	}
+	if r := e.do(adv, "POST", w, map[string]any{}, origin...); r.StatusCode != http.StatusForbidden {
+		t.Fatalf("withdraw without CSRF: %d %s", r.StatusCode, r.body)
+	}
+	if r := e.staff(other, "POST", w, map[string]any{}); r.StatusCode != http.StatusForbidden && r.StatusCode != http.StatusNotFound {
+		t.Fatalf("another advisor withdraws: %d %s", r.StatusCode, r.body)
+	}
+	r := e.staff(adv, "POST", w, map[string]any{})
+	if r.StatusCode != http.StatusOK {
+		t.Fatalf("withdraw: %d %s", r.StatusCode, r.body)
+	}
+	if got := docOf(t, r); got.State != "withdrawn" || got.WithdrawnAt == "" {
+		t.Fatalf("withdrawn: %+v", got)
+	}
+	if r := e.staff(adv, "POST", w, nil); r.StatusCode != http.StatusOK || docOf(t, r).State != "withdrawn" {
+		t.Fatalf("withdraw again: %d %s", r.StatusCode, r.body)
+	}
+	if got := docOf(t, e.do(cu, "GET", base+"/"+d.ID, nil)); got.State != "withdrawn" {
+		t.Fatalf("customer reads %+v", got)
+	}
+	// Signing it now (the file repaired does not matter) is refused.
+	if r := e.do(cu, "POST", base+"/"+d.ID+"/sign/customer", string(capture), origin...); r.StatusCode != http.StatusGone || r.errCode(t) != "withdrawn" {
+		t.Fatalf("signing a withdrawn document: %d %s", r.StatusCode, r.body)
+	}
+	if r := e.do(cu, "POST", base+"/"+d.ID+"/progress", map[string]any{"page": 1, "pages": d.Pages, "activity": "signing"}, origin...); r.StatusCode != http.StatusGone {
+		t.Fatalf("starting to sign a withdrawn document: %d %s", r.StatusCode, r.body)
+	}
+	trail, err := e.rec.AuditTrail(context.Background(), d.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kinds []string
+	for _, ev := range trail {
+		kinds = append(kinds, ev.Kind)
+	}
+	if got := strings.Join(kinds, ","); got != "presented,field_bound,withdrawn" {
+		t.Fatalf("audit kinds %s", got)
+	}
+	if err := records.VerifyAuditChain(trail); err != nil {
+		t.Fatal(err)
+	}
+
+	// The back office's contract view says so too.
+	if r := e.do(adv, "GET", "/api/v1/contracts/"+d.ID, nil); r.StatusCode != http.StatusOK || !strings.Contains(string(r.body), `"state":"withdrawn"`) {
+		t.Fatalf("back office contract: %d %s", r.StatusCode, r.body)
+	}
+
+	// A contract signed by everyone cannot be withdrawn.
+	s := present()
+	if r := e.do(cu, "POST", base+"/"+s.ID+"/sign/customer", string(capture), origin...); r.StatusCode != http.StatusOK {
+		t.Fatalf("sign: %d %s", r.StatusCode, r.body)
+	}
+	if r := e.staff(adv, "POST", base+"/"+s.ID+"/withdraw", nil); r.StatusCode != http.StatusConflict || r.errCode(t) != "contract_signed" {
+		t.Fatalf("withdraw a signed contract: %d %s", r.StatusCode, r.body)
+	}
+	want := "document:open document_sign_failed:internal document:withdrawn document:withdrawn document_sign_failed:withdrawn document:open document:signed"
+	if got := strings.Join(e.notifiedTypes(), " "); got != want {
+		t.Fatalf("pushed %s\nwant   %s", got, want)
 	}
 }

@@ -23,7 +23,7 @@ import { request } from './api.js';
  *   pages: number,
  *   size: number,
  *   sha256: string,
- *   state: 'open'|'signed',
+ *   state: 'open'|'signed'|'withdrawn',
  *   revision: number,
  *   createdAt: string,
  *   signedAt?: string,

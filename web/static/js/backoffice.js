@@ -301,6 +301,7 @@ function renderList() {
  */
 function stateOf(c) {
   if (c.state === 'signed') return { key: 'bo.state.signed', cls: 'bo-state-signed' };
+  if (c.state === 'withdrawn') return { key: 'bo.state.withdrawn', cls: 'bo-state-open' };
   if ((c.fields ?? []).some((f) => f.signed)) return { key: 'bo.state.partial', cls: 'bo-state-partial' };
   return { key: 'bo.state.open', cls: 'bo-state-open' };
 }

@@ -93,6 +93,11 @@ function pagesText(doc) {
   return doc.pages === 1 ? t('doc.pagesOne') : t('doc.pages', { n: doc.pages });
 }
 
+/** @param {Document} doc @returns {Key} */
+function stateKey(doc) {
+  return doc.state === 'signed' ? 'doc.state.signed' : doc.state === 'withdrawn' ? 'doc.state.withdrawn' : 'doc.state.open';
+}
+
 /** @param {Field} f @returns {string} */
 function fieldLabel(f) {
   return t(f.signer === 'advisor' ? 'doc.field.advisor' : 'doc.field.customer');
@@ -307,6 +312,16 @@ class DocumentViewer {
     this.render();
   }
 
+  /**
+   * Closes the view even while a signature is being submitted (the
+   * document was withdrawn: nothing more can be done with it).
+   */
+  forceClose() {
+    this._busy = false;
+    if (this.pad) this.pad.disabled = false;
+    this.close();
+  }
+
   close() {
     if (this.el.hidden) return;
     const doc = this.doc;
@@ -513,7 +528,10 @@ class DocumentViewer {
       } else if (err instanceof ApiError && err.code === 'conflict') {
         void this.docs.refresh();
       }
-      this._padError(docErrorText(err));
+      if (!this.doc) return; // withdrawn (and closed) meanwhile
+      // A failure of the server (not of the signature): say so plainly.
+      const serverFault = err instanceof ApiError && err.status >= 500;
+      this._padError(serverFault ? t('doc.error.signFailed') : docErrorText(err));
     } finally {
       pad.disabled = false;
       this.submitLabel.textContent = t('pad.submit');
@@ -525,7 +543,7 @@ class DocumentViewer {
     const doc = this.doc;
     if (!doc) return;
     this.titleEl.textContent = doc.name;
-    this.stateEl.textContent = t(doc.state === 'signed' ? 'doc.state.signed' : 'doc.state.open');
+    this.stateEl.textContent = t(stateKey(doc));
     this.stateEl.dataset.state = doc.state;
     this.el.dataset.state = doc.state;
     this.el.dataset.page = String(this.page);
@@ -593,6 +611,9 @@ export class DocumentsPanel {
     /** @type {File|'template'|null} */
     this.source = null;
     this._presenting = false;
+    /** @type {string|null} the document whose withdrawal awaits the second click */
+    this._confirming = null;
+    this._confirmTimer = 0;
     /** @type {Set<string>} documents whose view this reader closed (no reopening by itself) */
     this.dismissed = new Set();
     /** @type {(() => void)[]} */
@@ -658,6 +679,8 @@ export class DocumentsPanel {
       }),
       d.on('arrived', ({ doc, live }) => this._arrived(doc, live)),
       d.on('signed', ({ doc, field }) => this._signed(doc, field)),
+      d.on('withdrawn', ({ doc, live }) => this._withdrawn(doc, live)),
+      d.on('failed', (f) => this._failed(f)),
       d.on('progress', () => this._renderProgress()),
       session.on('roster', () => this._renderProgress()),
       session.on('self', () => this._renderControls()),
@@ -820,6 +843,48 @@ export class DocumentsPanel {
     toast(t(doc.state === 'signed' ? 'doc.allSigned' : 'doc.signedToast', { name, doc: doc.name }), { kind: 'success', timeout: 6000 });
   }
 
+  /**
+   * The advisor withdrew a document: its view closes, everyone is told.
+   * @param {Document} doc
+   * @param {boolean} live
+   */
+  _withdrawn(doc, live) {
+    if (this.viewer.doc?.id === doc.id) this.viewer.forceClose();
+    if (live) toast(t('doc.withdrawnToast', { doc: doc.name }), { kind: this.opts.role === 'advisor' ? 'success' : 'error', timeout: 10000 });
+    this.render();
+  }
+
+  /**
+   * A signing request failed on the server. The signer reads why in the
+   * pad; the others get a toast and the progress line.
+   * @param {{doc: string, field: string, from: string, code: string}} f
+   */
+  _failed(f) {
+    const doc = this.docs.documents.get(f.doc);
+    if (!doc) return;
+    if (f.from === this.session.self?.id) {
+      if (!this.viewer.isOpen || this.viewer.doc?.id !== doc.id) toast(t('doc.error.signFailed'), { kind: 'error', timeout: 10000 });
+      return;
+    }
+    const name = this.session.participant(f.from)?.name?.trim() || t('doc.someone');
+    toast(t('doc.signFailedToast', { name, doc: doc.name }), { kind: 'error', timeout: 10000 });
+  }
+
+  /**
+   * Withdraws a document (advisors).
+   * @param {Document} doc
+   * @param {HTMLButtonElement} btn
+   */
+  async _withdraw(doc, btn) {
+    btn.disabled = true;
+    try {
+      await this.docs.withdraw(doc);
+    } catch (err) {
+      btn.disabled = false;
+      toast(docErrorText(err), { kind: 'error' });
+    }
+  }
+
   /** @param {Document} doc */
   openDoc(doc) {
     this.dismissed.delete(doc.id);
@@ -883,6 +948,34 @@ export class DocumentsPanel {
       this.openDoc(doc);
       if (window.matchMedia('(max-width: 599px)').matches) this.hide();
     });
+    /** @type {HTMLButtonElement|null} */
+    let withdrawBtn = null;
+    if (this.opts.role === 'advisor' && doc.state === 'open') {
+      // Two clicks: the first asks "really?" (for a few seconds).
+      const confirming = this._confirming === doc.id;
+      const btn = /** @type {HTMLButtonElement} */ (h('button', {
+        class: `btn ${confirming ? 'btn-danger' : 'btn-secondary'} btn-small`,
+        attrs: { type: 'button' },
+        data: { testid: `doc-withdraw-${doc.id}`, confirm: confirming ? '1' : '' },
+      }, [icon('close'), h('span', { text: t(confirming ? 'doc.withdrawConfirm' : 'doc.withdraw') })]));
+      btn.addEventListener('click', () => {
+        clearTimeout(this._confirmTimer);
+        if (this._confirming !== doc.id) {
+          this._confirming = doc.id;
+          this._confirmTimer = window.setTimeout(() => {
+            this._confirming = null;
+            this.render();
+          }, 6000);
+          this.render();
+          const again = this.list.querySelector(`[data-testid="doc-withdraw-${doc.id}"]`);
+          if (again instanceof HTMLElement) again.focus();
+          return;
+        }
+        this._confirming = null;
+        void this._withdraw(doc, btn);
+      });
+      withdrawBtn = btn;
+    }
     return h('li', { class: 'doc-item', data: { testid: `doc-${doc.id}`, state: doc.state, doc: doc.id } }, [
       h('div', { class: 'doc-head' }, [
         icon('document'),
@@ -890,7 +983,7 @@ export class DocumentsPanel {
           h('span', { class: 'doc-name', text: doc.name }),
           h('span', { class: 'doc-meta muted small', text: `${pagesText(doc)} · ${formatSize(doc.size)}` }),
         ]),
-        h('span', { class: 'doc-state', data: { state: doc.state }, text: t(doc.state === 'signed' ? 'doc.state.signed' : 'doc.state.open') }),
+        h('span', { class: 'doc-state', data: { state: doc.state }, text: t(stateKey(doc)) }),
       ]),
       h('ul', { class: 'doc-fields' }, doc.fields.map((f) => h('li', { class: 'doc-field', data: { field: f.name, signed: String(f.signed) } }, [
         h('span', { class: `doc-field-mark${f.signed ? ' is-signed' : ''}`, attrs: { 'aria-hidden': 'true' }, text: f.signed ? '✓' : '○' }),
@@ -901,7 +994,7 @@ export class DocumentsPanel {
         }),
       ]))),
       this.opts.role === 'advisor' ? h('p', { class: 'doc-progress small', attrs: { 'aria-live': 'polite' }, data: { testid: `doc-progress-${doc.id}` } }) : null,
-      h('div', { class: 'doc-actions' }, [openBtn, doc.state === 'signed' ? downloadLink(doc) : null]),
+      h('div', { class: 'doc-actions' }, [openBtn, doc.state === 'signed' ? downloadLink(doc) : null, withdrawBtn]),
     ]);
   }
 
@@ -921,7 +1014,7 @@ export class DocumentsPanel {
         const key = /** @type {Key} */ (`doc.progress.${p.activity}`);
         return t(key, { name, page: p.page, pages: p.pages });
       });
-      const text = doc?.state === 'signed' ? '' : lines.join(' · ') || t('doc.progress.none');
+      const text = doc?.state === 'signed' || doc?.state === 'withdrawn' ? '' : lines.join(' · ') || t('doc.progress.none');
       if (el.textContent !== text) el.textContent = text;
       el.hidden = !text;
       el.dataset.activity = reports[reports.length - 1]?.activity ?? '';
@@ -931,6 +1024,7 @@ export class DocumentsPanel {
   destroy() {
     for (const off of this._off) off();
     this._off = [];
+    clearTimeout(this._confirmTimer);
     this.viewer.destroy();
     this.docs.dispose();
     this.el.remove();

@@ -29,19 +29,22 @@ import { request, ApiError } from './api.js';
  *   pages: number,
  *   size: number,
  *   sha256: string,
- *   state: 'open'|'signed',
+ *   state: 'open'|'signed'|'withdrawn',
+ *   withdrawnAt?: string,
  *   createdAt: string,
  *   fields: Field[],
  *   pdfUrl: string,
  *   downloadUrl: string
  * }} Document
  * @typedef {'reading'|'signing'|'closed'} Activity
- * @typedef {{from: string, page: number, pages: number, activity: Activity, at: number}} Progress
+ * @typedef {{from: string, page: number, pages: number, activity: Activity|'failed', at: number}} Progress
  * @typedef {{
  *   update: null,
  *   arrived: {doc: Document, live: boolean},
  *   signed: {doc: Document, field: Field},
- *   progress: {doc: string, progress: Progress}
+ *   progress: {doc: string, progress: Progress},
+ *   withdrawn: {doc: Document, live: boolean},
+ *   failed: {doc: string, field: string, from: string, code: string}
  * }} DocumentEvents
  * @typedef {{file: File, signers: SignerRole[]} | {template: 'contract', title: string, signers: SignerRole[]}} PresentRequest
  */
@@ -85,6 +88,7 @@ export class DocumentSession extends Emitter {
     this._off = [
       link.on('document', (m) => this._apply(m.document, true)),
       link.on('document_progress', (m) => this._onProgress(m)),
+      link.on('document_sign_failed', (m) => this._onSignFailed(m)),
       // Whatever was presented or signed while this page was away.
       link.on('welcome', (w) => {
         if (w.self?.state === 'joined') void this.refresh();
@@ -138,7 +142,9 @@ export class DocumentSession extends Emitter {
     const prev = this.documents.get(doc.id);
     this.documents.set(doc.id, doc);
     if (!prev) {
-      this.emit('arrived', { doc, live });
+      if (doc.state !== 'withdrawn') this.emit('arrived', { doc, live });
+    } else if (doc.state === 'withdrawn') {
+      if (prev.state !== 'withdrawn') this.emit('withdrawn', { doc, live });
     } else {
       for (const f of doc.fields) {
         const before = prev.fields.find((x) => x.name === f.name);
@@ -164,6 +170,38 @@ export class DocumentSession extends Emitter {
     this.emit('progress', { doc: m.doc, progress: p });
   }
 
+  /**
+   * A signing request failed on the server: the signer's line says so
+   * (instead of "signing …") and the view is told.
+   * @param {import('./protocol.js').DocumentSignFailedMessage} m
+   */
+  _onSignFailed(m) {
+    if (typeof m.doc !== 'string' || typeof m.from !== 'string') return;
+    let per = this.progress.get(m.doc);
+    if (!per) {
+      per = new Map();
+      this.progress.set(m.doc, per);
+    }
+    const last = per.get(m.from);
+    /** @type {Progress} */
+    const p = { from: m.from, page: last?.page ?? 0, pages: last?.pages ?? 0, activity: 'failed', at: Date.now() };
+    per.set(m.from, p);
+    this.emit('progress', { doc: m.doc, progress: p });
+    this.emit('failed', { doc: m.doc, field: String(m.field ?? ''), from: m.from, code: String(m.code ?? '') });
+  }
+
+  /**
+   * Withdraws a document that is not signed by everyone (advisors).
+   * @param {Document} doc
+   * @returns {Promise<Document>}
+   */
+  async withdraw(doc) {
+    const res = await request('POST', `${this._docPath(doc.id)}/withdraw`, {});
+    const out = this._apply(res, true);
+    if (!out) throw new ApiError(500, 'internal', 'no document in the answer');
+    return out;
+  }
+
   /** @returns {Document[]} newest last */
   list() {
     return [...this.documents.values()];
@@ -175,6 +213,7 @@ export class DocumentSession extends Emitter {
    * @returns {Field|null}
    */
   openFieldFor(doc) {
+    if (doc.state === 'withdrawn') return null;
     return doc.fields.find((f) => f.signer === this.role && !f.signed) ?? null;
   }
 

@@ -52,6 +52,7 @@ export const PROTOCOL_VERSION = 1;
  * @typedef {{type: 'deleted', msg: string}} DeletedMessage
  * @typedef {{type: 'document', document: import('./contract.js').Document}} DocumentMessage
  * @typedef {{type: 'document_progress', doc: string, from: string, page: number, pages: number, activity: import('./contract.js').Activity}} DocumentProgressMessage
+ * @typedef {{type: 'document_sign_failed', doc: string, field: string, from: string, code: string}} DocumentSignFailedMessage
  * @typedef {{
  *   welcome: WelcomeMessage,
  *   roster: RosterMessage,
@@ -66,7 +67,8 @@ export const PROTOCOL_VERSION = 1;
  *   receipt: ReceiptMessage,
  *   deleted: DeletedMessage,
  *   document: DocumentMessage,
- *   document_progress: DocumentProgressMessage
+ *   document_progress: DocumentProgressMessage,
+ *   document_sign_failed: DocumentSignFailedMessage
  * }} ServerMessageMap
  */
 
@@ -166,7 +168,7 @@ export function closeMeaning(code, beforeWelcome) {
 }
 
 /** Server message types this client understands. */
-const KNOWN = new Set(['welcome', 'roster', 'state', 'answer', 'offer', 'candidate', 'error', 'pong', 'chat', 'chat_history', 'receipt', 'deleted', 'document', 'document_progress']);
+const KNOWN = new Set(['welcome', 'roster', 'state', 'answer', 'offer', 'candidate', 'error', 'pong', 'chat', 'chat_history', 'receipt', 'deleted', 'document', 'document_progress', 'document_sign_failed']);
 
 /**
  * The WebSocket URL for a consultation, on this page's own origin.
