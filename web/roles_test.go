@@ -84,6 +84,7 @@ var routeAccess = map[string]access{
 	"HEAD /api/v1/consultations/:id/documents/:docId/pdf":         callMember,
 	"POST /api/v1/consultations/:id/documents/:docId/sign/:field": callMember,
 	"POST /api/v1/consultations/:id/documents/:docId/progress":    callMember,
+	"POST /api/v1/consultations/:id/documents/:docId/withdraw":    callAdvisor,
 	"POST /api/v1/consultations/:id/documents":                    callAdvisor,
 
 	"GET /api/v1/contracts/:docId":              contractStaff,
