@@ -857,12 +857,12 @@ export class DocumentsPanel {
   /**
    * A signing request failed on the server. The signer reads why in the
    * pad; the others get a toast and the progress line.
-   * @param {{doc: string, field: string, from: string, code: string}} f
+   * @param {{doc: string, field: string, from: string, code: string, own: boolean}} f
    */
   _failed(f) {
     const doc = this.docs.documents.get(f.doc);
     if (!doc) return;
-    if (f.from === this.session.self?.id) {
+    if (f.own || f.from === this.session.self?.id) {
       if (!this.viewer.isOpen || this.viewer.doc?.id !== doc.id) toast(t('doc.error.signFailed'), { kind: 'error', timeout: 10000 });
       return;
     }

@@ -44,7 +44,7 @@ import { request, ApiError } from './api.js';
  *   signed: {doc: Document, field: Field},
  *   progress: {doc: string, progress: Progress},
  *   withdrawn: {doc: Document, live: boolean},
- *   failed: {doc: string, field: string, from: string, code: string}
+ *   failed: {doc: string, field: string, from: string, code: string, own: boolean}
  * }} DocumentEvents
  * @typedef {{file: File, signers: SignerRole[]} | {template: 'contract', title: string, signers: SignerRole[]}} PresentRequest
  */
@@ -83,6 +83,13 @@ export class DocumentSession extends Emitter {
     this._seq = 0;
     /** @type {Map<string, {timer: number, last: number, pending: {page: number, pages: number, activity: Activity}|null}>} */
     this._reports = new Map();
+    /**
+     * Sign requests of this page: document and field → until when a
+     * failure pushed about them is this page's own (staff are named
+     * "staff:<id>" in pushes, not by their participant id).
+     * @type {Map<string, number>}
+     */
+    this._ownSigning = new Map();
     const link = session.link;
     /** @type {(() => void)[]} */
     this._off = [
@@ -187,7 +194,9 @@ export class DocumentSession extends Emitter {
     const p = { from: m.from, page: last?.page ?? 0, pages: last?.pages ?? 0, activity: 'failed', at: Date.now() };
     per.set(m.from, p);
     this.emit('progress', { doc: m.doc, progress: p });
-    this.emit('failed', { doc: m.doc, field: String(m.field ?? ''), from: m.from, code: String(m.code ?? '') });
+    const field = String(m.field ?? '');
+    const own = (this._ownSigning.get(`${m.doc}\n${field}`) ?? 0) > Date.now();
+    this.emit('failed', { doc: m.doc, field, from: m.from, code: String(m.code ?? ''), own });
   }
 
   /**
@@ -274,7 +283,15 @@ export class DocumentSession extends Emitter {
    * @returns {Promise<Document>}
    */
   async sign(doc, field, capture) {
-    const res = await request('POST', `${this._docPath(doc.id)}/sign/${encodeURIComponent(field)}`, capture);
+    const key = `${doc.id}\n${field}`;
+    this._ownSigning.set(key, Infinity);
+    let res;
+    try {
+      res = await request('POST', `${this._docPath(doc.id)}/sign/${encodeURIComponent(field)}`, capture);
+    } finally {
+      // The push about a failure may come just after the answer.
+      this._ownSigning.set(key, Date.now() + 10000);
+    }
     const signed = this._apply(res, true);
     if (!signed) throw new ApiError(500, 'internal', 'no document in the answer');
     return signed;
