@@ -23,69 +23,6 @@ var templateFS embed.FS
 // pageTemplates are the server-rendered pages (error page, privacy notice).
 var pageTemplates = template.Must(template.New("").ParseFS(templateFS, "templates/*.html"))
 
-// errorPageText is what the bilingual error page says for one error code.
-type errorPageText struct {
-	TitleDE, TextDE string
-	TitleEN, TextEN string
-}
-
-// errorPageTexts maps error codes to the error page's wording. Deliberately
-// vague: no detail beyond "invalid", "expired" or "ended".
-func errorPageTexts(code string, noRoute bool) errorPageText {
-	if noRoute {
-		return errorPageText{
-			"Seite nicht gefunden", "Diese Seite gibt es nicht.",
-			"Page not found", "This page does not exist.",
-		}
-	}
-	switch code {
-	case "not_found":
-		return errorPageText{
-			"Link ungültig", "Dieser Link ist ungültig oder wurde durch einen neuen ersetzt. Bitte fragen Sie Ihre Ansprechpartnerin oder Ihren Ansprechpartner nach einem aktuellen Link.",
-			"Invalid link", "This link is not valid or has been replaced by a new one. Please ask your contact for a current link.",
-		}
-	case "expired":
-		return errorPageText{
-			"Link abgelaufen", "Dieser Link ist abgelaufen. Bitte fragen Sie Ihre Ansprechpartnerin oder Ihren Ansprechpartner nach einem neuen Link.",
-			"Link expired", "This link has expired. Please ask your contact for a new link.",
-		}
-	case "ended":
-		return errorPageText{
-			"Beratung beendet", "Diese Beratung ist beendet. Vielen Dank für Ihren Besuch.",
-			"Consultation ended", "This consultation has ended. Thank you for your visit.",
-		}
-	case "forbidden", "csrf":
-		return errorPageText{
-			"Kein Zugriff", "Sie haben keinen Zugriff auf diese Seite.",
-			"Access denied", "You do not have access to this page.",
-		}
-	case "bad_request":
-		return errorPageText{
-			"Ungültige Anfrage", "Diese Anfrage kann nicht bearbeitet werden.",
-			"Bad request", "This request cannot be processed.",
-		}
-	}
-	return errorPageText{
-		"Es ist ein Fehler aufgetreten", "Bitte versuchen Sie es in einigen Minuten noch einmal.",
-		"Something went wrong", "Please try again in a few minutes.",
-	}
-}
-
-// failPage renders err as the bilingual error page and aborts the chain.
-func (s *Server) failPage(c *gin.Context, err error) {
-	p := s.report(c, err)
-	if c.Writer.Written() {
-		c.Abort()
-		return
-	}
-	data := struct {
-		Company string
-		Text    errorPageText
-	}{s.cfg.Company.Name, errorPageTexts(p.code, err == errNoRoute || err == errNoFile)}
-	s.renderTemplate(c, p.status, "error.html", data)
-	c.Abort()
-}
-
 // renderTemplate executes a page template into a buffer first, so that a
 // template failure can still become a clean 500.
 func (s *Server) renderTemplate(c *gin.Context, status int, name string, data any) {
