@@ -61,14 +61,33 @@ type errorPageText struct {
 
 // errorPageTexts maps error codes to the error page's wording in lang
 // ("de" or "en"). Deliberately vague: no detail beyond "invalid",
-// "expired" or "ended".
-func errorPageTexts(code string, noRoute bool, lang string) errorPageText {
+// "expired" or "ended". colleague: the page is a colleague link's
+// (/c/:token), opened by staff, not by a customer.
+func errorPageTexts(code string, noRoute, colleague bool, lang string) errorPageText {
 	de := lang != "en"
 	pick := func(d, e errorPageText) errorPageText {
 		if de {
 			return d
 		}
 		return e
+	}
+	if colleague {
+		switch code {
+		case "not_found", "expired":
+			t := pick(
+				errorPageText{Title: "Link ungültig", Text: "Dieser Kollegen-Link ist ungültig oder abgelaufen.",
+					Next: "Bitte lassen Sie sich von der Kollegin oder dem Kollegen, die Sie eingeladen hat, einen neuen Link schicken."},
+				errorPageText{Title: "Invalid link", Text: "This colleague link is not valid or has expired.",
+					Next: "Please ask the colleague who invited you to send you a new link."})
+			if code == "expired" {
+				t.Title = pick(errorPageText{Title: "Link abgelaufen"}, errorPageText{Title: "Link expired"}).Title
+			}
+			return t
+		case "ended":
+			return pick(
+				errorPageText{Title: "Beratung beendet", Text: "Diese Beratung ist beendet; beitreten ist nicht mehr möglich."},
+				errorPageText{Title: "Consultation ended", Text: "This consultation has ended; it can no longer be joined."})
+		}
 	}
 	if noRoute {
 		return pick(
@@ -131,7 +150,7 @@ func (s *Server) failPage(c *gin.Context, err error) {
 	s.renderTemplate(c, p.status, "error.html", errorPageData{
 		Lang:    lang,
 		Company: s.cfg.Company.Name,
-		Text:    errorPageTexts(p.code, err == errNoRoute || err == errNoFile, lang),
+		Text:    errorPageTexts(p.code, err == errNoRoute || err == errNoFile, routeOf(c) == "/c/:token", lang),
 	})
 	c.Abort()
 }

@@ -142,3 +142,54 @@ func TestErrorPages(t *testing.T) {
 		}
 	}
 }
+
+// TestColleagueErrorPages: a colleague link that is unknown or whose
+// consultation has ended speaks to staff (ask the colleague who invited
+// you), in the asked-for language, without the customer's "Meine Daten".
+func TestColleagueErrorPages(t *testing.T) {
+	e := newEnv(t)
+	anna, _ := e.loggedIn("anna", records.RoleAdvisor)
+	bert, _ := e.loggedIn("bert", records.RoleAdvisor)
+	id, _ := e.createConsultation(anna, "")
+	r := e.staff(anna, "POST", "/api/v1/consultations/"+id+"/colleague", nil)
+	if r.StatusCode != 200 {
+		t.Fatalf("colleague link: %d %s", r.StatusCode, r.body)
+	}
+	url, _ := r.json(t)["url"].(string)
+	_, path, ok := strings.Cut(url, "/c/")
+	if !ok {
+		t.Fatalf("colleague url %q", url)
+	}
+	if r := e.staff(anna, "POST", "/api/v1/consultations/"+id+"/end", nil); r.StatusCode != 200 {
+		t.Fatal(r.StatusCode)
+	}
+	tests := []struct {
+		name, path, acceptLang string
+		status                 int
+		want                   []string
+	}{
+		{"unknown de", "/c/unknown-token", "", 404, []string{`<html lang="de">`, "<h1>Link ungültig</h1>", "Kollegin oder dem Kollegen"}},
+		{"unknown en", "/c/unknown-token", "en", 404, []string{`<html lang="en">`, "<h1>Invalid link</h1>", "ask the colleague who invited you"}},
+		{"ended de", "/c/" + path, "", 410, []string{`<html lang="de">`, "<h1>Beratung beendet</h1>", "nicht mehr möglich"}},
+		{"ended en", "/c/" + path + "?lang=en", "", 410, []string{`<html lang="en">`, "<h1>Consultation ended</h1>", "can no longer be joined"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := e.do(bert, "GET", tt.path, nil, "Accept-Language", tt.acceptLang)
+			if r.StatusCode != tt.status {
+				t.Fatalf("status %d; want %d: %s", r.StatusCode, tt.status, r.body)
+			}
+			body := string(r.body)
+			for _, w := range tt.want {
+				if !strings.Contains(body, w) {
+					t.Errorf("page lacks %q: %s", w, body)
+				}
+			}
+			for _, w := range []string{"Meine Daten", "My data", "Ihre Ansprechpartnerin", "your advisor"} {
+				if strings.Contains(body, w) {
+					t.Errorf("colleague page has the customer's %q", w)
+				}
+			}
+		})
+	}
+}
