@@ -22,6 +22,13 @@ func TestErrorPagePhone(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	ended, endedTok, err := srv.Records.CreateConsultation(t.Context(), adv.ID, "", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := srv.Records.EndConsultation(t.Context(), ended.ID); err != nil {
+		t.Fatal(err)
+	}
 	time.Sleep(5 * time.Millisecond)
 
 	b := newBrowser(t, "customer", 390, 844)
@@ -53,4 +60,15 @@ func TestErrorPagePhone(t *testing.T) {
 		document.querySelector('[data-testid="lang-switch"]').innerText === 'Deutsch' &&
 		document.documentElement.scrollWidth <= 390`)
 	saveScreenshot(t, b, "error-expired-en-phone")
+
+	// The longest page, the ended consultation, still fits in English.
+	within(t, b, 20*time.Second, "open the ended link", chromedp.Steps(
+		chromedp.Navigate(srv.base+"/j/"+endedTok+"?lang=en"),
+		chromedp.WaitVisible(`[data-testid="error-page"] h1`),
+	))
+	waitJS(t, b, 5*time.Second, "ended, English, fits", `document.documentElement.lang === 'en' &&
+		document.querySelector('h1').innerText === 'Consultation ended' &&
+		!!document.querySelector('[data-testid="error-page"] a[href="/privacy#en"]') &&
+		document.documentElement.scrollWidth <= 390`)
+	saveScreenshot(t, b, "error-ended-en-phone")
 }
