@@ -402,6 +402,10 @@ func (c *Config) Validate() error {
 	}
 	if c.Records.MaxConns < 1 || c.Records.MaxConns > 1000 {
 		bad("records.max_conns", "%d is outside 1..1000", c.Records.MaxConns)
+	} else if c.Records.Driver == "postgres" && c.Records.MaxConns < 2 {
+		// The retention sweeper holds one connection for its lock while
+		// it deletes over another.
+		bad("records.max_conns", "is %d; with postgres give at least 2", c.Records.MaxConns)
 	}
 	if _, _, err := net.SplitHostPort(c.HTTP.Addr); err != nil {
 		bad("http.addr", "%q is not host:port (e.g. :8080 or 127.0.0.1:8080)", c.HTTP.Addr)

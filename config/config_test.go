@@ -237,6 +237,7 @@ func TestRecordsConfig(t *testing.T) {
 		{"sqlite", "postgres://parley:" + pw + "@db/parley", 10, "records.url: is set but records.driver is sqlite"},
 		{"mysql", "", 10, `records.driver: "mysql" is not sqlite or postgres`},
 		{"postgres", "postgres://parley:" + pw + "@db/parley", 0, "records.max_conns"},
+		{"postgres", "postgres://parley:" + pw + "@db/parley", 1, "records.max_conns: is 1; with postgres give at least 2"},
 	} {
 		c := Default()
 		c.Records = RecordsConfig{Driver: tt.driver, URL: tt.url, MaxConns: tt.conns}

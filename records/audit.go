@@ -93,6 +93,34 @@ func (s *Store) AppendAudit(ctx context.Context, docID, kind, actor string, deta
 	return nil
 }
 
+// AppendViewedOnce appends a "viewed" event by actor for revision of a
+// document unless one was appended before (by any node: the records keep
+// who has viewed what, under a unique key), and says whether it did.
+func (s *Store) AppendViewedOnce(ctx context.Context, docID, actor string, revision int, detail map[string]any) (bool, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return false, fmt.Errorf("records: audit viewed: %w", err)
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, "INSERT INTO document_views (document_id, viewer, revision) VALUES (?, ?, ?) ON CONFLICT DO NOTHING", docID, actor, revision)
+	if err != nil {
+		if isForeignKeyViolation(err) {
+			return false, ErrNotFound
+		}
+		return false, fmt.Errorf("records: audit viewed: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return false, err
+	}
+	if err := appendAudit(ctx, tx, docID, s.now(), "viewed", actor, detail); err != nil {
+		return false, err
+	}
+	if err := tx.Commit(); err != nil {
+		return false, fmt.Errorf("records: audit viewed: %w", err)
+	}
+	return true, nil
+}
+
 // AuditTrail returns a document's events in order.
 func (s *Store) AuditTrail(ctx context.Context, docID string) ([]AuditEvent, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT document_id, seq, at, kind, actor, detail, prev_hash, hash

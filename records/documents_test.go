@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -195,5 +197,71 @@ func testContractsSearch(t *testing.T, be backend) {
 		if got := names(tc.f); got != tc.want {
 			t.Errorf("%+v: %s, want %s", tc.f, got, tc.want)
 		}
+	}
+}
+
+// TestViewedOnceAcrossNodes: two stores on one database (two nodes) told
+// at once, many times, that the same viewer reached the last page of the
+// same revision append one "viewed" event; a new revision or another
+// viewer gets its own, and deleting the document deletes what was seen.
+func TestViewedOnceAcrossNodes(t *testing.T) { forEachBackend(t, testViewedOnceAcrossNodes) }
+
+func testViewedOnceAcrossNodes(t *testing.T, be backend) {
+	ctx := context.Background()
+	where := be.fresh(t)
+	var nodes [2]*Store
+	for i := range nodes {
+		s, err := be.open(ctx, where)
+		if err != nil {
+			t.Fatalf("open node %d: %v", i, err)
+		}
+		t.Cleanup(func() { s.Close() })
+		nodes[i] = s
+	}
+	d := newTestDocument(t, nodes[0], "c_1", Field{Name: "customer", Signer: SignerCustomer})
+	var wg sync.WaitGroup
+	var firsts atomic.Int32
+	for i := range 20 {
+		wg.Go(func() {
+			first, err := nodes[i%2].AppendViewedOnce(ctx, d.ID, "participant:p_1", 0, map[string]any{"pages": 2})
+			if err != nil {
+				t.Errorf("AppendViewedOnce: %v", err)
+			}
+			if first {
+				firsts.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	for _, v := range []struct {
+		actor string
+		rev   int
+	}{{"participant:p_1", 1}, {"staff:1", 0}, {"participant:p_1", 1}} {
+		if _, err := nodes[1].AppendViewedOnce(ctx, d.ID, v.actor, v.rev, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	trail, err := nodes[0].AuditTrail(ctx, d.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var viewed []string
+	for _, e := range trail {
+		if e.Kind == "viewed" {
+			viewed = append(viewed, e.Actor)
+		}
+	}
+	if firsts.Load() != 1 || strings.Join(viewed, ",") != "participant:p_1,participant:p_1,staff:1" {
+		t.Errorf("%d firsts, viewed events by %v; want 1 and p_1 (rev 0), p_1 (rev 1), staff:1", firsts.Load(), viewed)
+	}
+	if _, err := nodes[0].AppendViewedOnce(ctx, "d_missing", "staff:1", 0, nil); !errors.Is(err, ErrNotFound) {
+		t.Errorf("unknown document: %v, want ErrNotFound", err)
+	}
+	if err := nodes[0].DeleteDocument(ctx, d.ID); err != nil {
+		t.Fatal(err)
+	}
+	var left int
+	if err := nodes[0].db.QueryRowContext(ctx, "SELECT COUNT(*) FROM document_views").Scan(&left); err != nil || left != 0 {
+		t.Errorf("document_views after deleting the document: %d rows, %v", left, err)
 	}
 }

@@ -12,19 +12,25 @@ import (
 // the period), so an item is gone exactly when its period has passed.
 
 // ExpireConsultations ends open consultations that ran longer than
-// maxDuration and returns their ids (their live state is the caller's).
+// maxDuration and returns the ids of those it ended (their live state is
+// the caller's).
 func (s *Store) ExpireConsultations(ctx context.Context, maxDuration time.Duration) ([]string, error) {
 	now := s.now()
 	ids, err := s.strings(ctx, "SELECT id FROM consultations WHERE state = 'open' AND created_at <= ?", now.Add(-maxDuration).UnixMilli())
 	if err != nil {
 		return nil, fmt.Errorf("records: expire consultations: %w", err)
 	}
+	ended := ids[:0]
 	for _, id := range ids {
-		if _, err := s.db.ExecContext(ctx, "UPDATE consultations SET state = 'ended', ended_at = ? WHERE id = ? AND state = 'open'", now.UnixMilli(), id); err != nil {
+		n, err := s.exec(ctx, "UPDATE consultations SET state = 'ended', ended_at = ? WHERE id = ? AND state = 'open'", now.UnixMilli(), id)
+		if err != nil {
 			return nil, fmt.Errorf("records: expire consultations: %w", err)
 		}
+		if n == 1 { // not ended meanwhile by someone else
+			ended = append(ended, id)
+		}
 	}
-	return ids, nil
+	return ended, nil
 }
 
 // EndedBefore reports whether consultation id ended at or before cutoff, or

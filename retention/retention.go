@@ -16,6 +16,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/parley-video/parley/blobs"
@@ -67,10 +68,19 @@ type Sweeper struct {
 	Consultations Expirer
 	Log           *slog.Logger
 
-	mu   sync.Mutex // one sweep at a time
-	kick chan struct{}
-	once sync.Once
+	mu      sync.Mutex // one sweep at a time in this process
+	skipped atomic.Int64
+	kick    chan struct{}
+	once    sync.Once
 }
+
+// sweepLock names the records lock that one sweeper of a cluster holds
+// while it sweeps (records on PostgreSQL).
+const sweepLock = "parley retention sweep"
+
+// Skipped counts the sweeps this Sweeper left out because another node
+// was sweeping the shared records.
+func (s *Sweeper) Skipped() int64 { return s.skipped.Load() }
 
 func (s *Sweeper) now() time.Time { return s.Records.Now() }
 
@@ -84,9 +94,32 @@ func (s *Sweeper) log() *slog.Logger {
 // Sweep deletes everything due now and returns the counts per category
 // (only categories with deletions). It goes on past a failing category and
 // returns the errors joined.
+//
+// When the records are shared (PostgreSQL), only one sweeper of all nodes
+// sweeps at a time, holding a records lock: a sweep that finds it taken is
+// skipped, not queued (the other node deletes the same things), counted
+// in Skipped, and returns no counts and no error. On SQLite (one node)
+// sweeps of this process run one after the other.
 func (s *Sweeper) Sweep(ctx context.Context) (map[string]int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	if s.Records.Dialect() != records.Postgres {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.sweep(ctx)
+	}
+	var counts map[string]int
+	ran, err := s.Records.TryExclusive(ctx, sweepLock, func(ctx context.Context) error {
+		var err error
+		counts, err = s.sweep(ctx)
+		return err
+	})
+	if err == nil && !ran {
+		s.skipped.Add(1)
+		s.log().DebugContext(ctx, "retention sweep skipped: another node is sweeping")
+	}
+	return counts, err
+}
+
+func (s *Sweeper) sweep(ctx context.Context) (map[string]int, error) {
 	now := s.now()
 	r := s.Config
 	cut := func(p config.Period) time.Time { return p.Before(now) }

@@ -10,7 +10,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -499,29 +498,6 @@ type progressBody struct {
 	Activity string `json:"activity"`
 }
 
-// viewedOnce remembers who has seen a document to its last page, so the
-// audit trail gets one "viewed" event each.
-type viewedOnce struct {
-	mu   sync.Mutex
-	seen map[string]struct{}
-}
-
-func (v *viewedOnce) first(key string) bool {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if _, ok := v.seen[key]; ok {
-		return false
-	}
-	if v.seen == nil {
-		v.seen = make(map[string]struct{})
-	}
-	if len(v.seen) > 100000 {
-		clear(v.seen)
-	}
-	v.seen[key] = struct{}{}
-	return true
-}
-
 // handleProgress: POST /api/v1/consultations/:id/documents/:docId/progress:
 // where a signer is (page, reading or signing); relayed to the advisors.
 func (s *Server) handleProgress(c *gin.Context) error {
@@ -558,8 +534,9 @@ func (s *Server) handleProgress(c *gin.Context) error {
 			}
 		}
 	}
-	if b.Page == d.Pages && s.viewed.first(d.ID+"|"+who.id+"|"+strconv.Itoa(d.Revision)) {
-		if err := s.rec.AppendAudit(ctx, d.ID, "viewed", who.id, map[string]any{"pages": d.Pages, "revision": d.Revision, "sha256": d.CurrentSHA256}); err != nil {
+	if b.Page == d.Pages {
+		// One "viewed" each, whichever node the viewer's requests reach.
+		if _, err := s.rec.AppendViewedOnce(ctx, d.ID, who.id, d.Revision, map[string]any{"pages": d.Pages, "revision": d.Revision, "sha256": d.CurrentSHA256}); err != nil {
 			return err
 		}
 	}

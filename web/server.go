@@ -119,7 +119,6 @@ type Server struct {
 	files        *staticFiles
 	blobs        *blobs.Store // files and photos (files.go)
 	signer       Signer       // documents.go
-	viewed       viewedOnce   // documents.go
 	verifier     Verifier     // backoffice.go
 	escrowFP     string       // privacy notice
 	access       *accessWriter
