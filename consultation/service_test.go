@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/parley-video/parley/redistest"
+	"github.com/parley-video/parley/signaling/storetest"
 
 	"github.com/parley-video/parley/blobs"
 	"github.com/parley-video/parley/records"
@@ -23,52 +23,6 @@ import (
 // Tests of the service on real parts: SQLite records, the signaling hub
 // (no media plane) on a memory store and on a real Redis
 // (PARLEY_TEST_REDIS_URL, set by scripts/test.sh), the encrypted file store.
-
-// recordingStore is a real session store that remembers the keys put into
-// it; failPut makes Put fail as an unreachable store does.
-type recordingStore struct {
-	signaling.SessionStore
-	mu      sync.Mutex
-	keys    []string
-	failPut bool
-}
-
-func (s *recordingStore) Put(ctx context.Context, key string, se signaling.Session, ttl time.Duration) error {
-	s.mu.Lock()
-	fail := s.failPut
-	if !fail {
-		s.keys = append(s.keys, key)
-	}
-	s.mu.Unlock()
-	if fail {
-		return errors.New("dial tcp: connection refused")
-	}
-	return s.SessionStore.Put(ctx, key, se, ttl)
-}
-
-func (s *recordingStore) putKeys() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.keys)
-}
-
-// eachStore runs f against a memory store and, when there is a test
-// Redis, a Redis store under a fresh key prefix (deleted afterwards).
-func eachStore(t *testing.T, f func(t *testing.T, store *recordingStore)) {
-	t.Run("memory", func(t *testing.T) {
-		f(t, &recordingStore{SessionStore: signaling.NewMemoryStore()})
-	})
-	t.Run("redis", func(t *testing.T) {
-		url := redistest.URL(t)
-		prefix := redistest.Prefix(t, url)
-		rs, err := signaling.NewRedisStore(t.Context(), url, prefix, slog.New(slog.DiscardHandler))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { rs.Close() })
-		f(t, &recordingStore{SessionStore: rs})
-	})
-}
 
 // clock is a settable clock (safe for concurrent use).
 type clock struct{ shift atomic.Int64 }
@@ -94,7 +48,7 @@ type fixture struct {
 	dir     string
 	rec     *records.Store
 	hub     *signaling.Hub
-	store   *recordingStore
+	store   *storetest.RecordingStore
 	files   *blobs.Store
 	docs    *recordingDocs
 	clock   *clock
@@ -105,7 +59,7 @@ type fixture struct {
 	ended []ID // Ended hook calls
 }
 
-func newFixture(t *testing.T, store *recordingStore, mod func(*Config)) *fixture {
+func newFixture(t *testing.T, store *storetest.RecordingStore, mod func(*Config)) *fixture {
 	t.Helper()
 	ctx := t.Context()
 	f := &fixture{dir: t.TempDir(), store: store, docs: &recordingDocs{}, clock: &clock{}}
@@ -193,7 +147,7 @@ var kimJoin = Join{Name: "Kim", Consent: &Consent{TextVersion: "v1", Lang: "de"}
 // was ever created: no session stored, nobody waiting in room or store,
 // no consent. The next join works.
 func TestJoinRecordsFailLeavesNothingLive(t *testing.T) {
-	eachStore(t, func(t *testing.T, store *recordingStore) {
+	storetest.EachStore(t, func(t *testing.T, store *storetest.RecordingStore) {
 		f := newFixture(t, store, nil)
 		c := f.create(t)
 		ctx := t.Context()
@@ -205,7 +159,7 @@ func TestJoinRecordsFailLeavesNothingLive(t *testing.T) {
 		if _, err := f.svc.Join(ctx, c.ID(), kimJoin); err == nil || !strings.Contains(err.Error(), "disk is full") {
 			t.Fatalf("join with a failing write: %v", err)
 		}
-		if keys := store.putKeys(); len(keys) != 0 {
+		if keys := store.PutKeys(); len(keys) != 0 {
 			t.Fatalf("%d sessions stored for a join that was not recorded", len(keys))
 		}
 		if snap, _ := f.hub.Snapshot(c.ID()); snap.Waiting+snap.Joined+snap.Reconnecting != 0 {
@@ -241,7 +195,7 @@ func TestJoinRecordsFailLeavesNothingLive(t *testing.T) {
 // were written (the session store cannot be reached; then the room is
 // full): the join fails and its consent, customer and answers are gone.
 func TestJoinLiveFailLeavesNoRecord(t *testing.T) {
-	eachStore(t, func(t *testing.T, store *recordingStore) {
+	storetest.EachStore(t, func(t *testing.T, store *storetest.RecordingStore) {
 		f := newFixture(t, store, nil)
 		c := f.create(t)
 		ctx := t.Context()
@@ -249,18 +203,14 @@ func TestJoinLiveFailLeavesNoRecord(t *testing.T) {
 		withAnswers := kimJoin
 		withAnswers.Answers = map[string]string{"topic": "Kredit"}
 
-		store.mu.Lock()
-		store.failPut = true
-		store.mu.Unlock()
+		store.FailPuts(true)
 		if _, err := f.svc.Join(ctx, c.ID(), withAnswers); !errors.Is(err, signaling.ErrUnavailable) {
 			t.Fatalf("join with the session store down: %v; want ErrUnavailable", err)
 		}
 		if n := f.rows(t, db, c.ID()); n["consents"]+n["customers"]+n["answers"] != 0 {
 			t.Fatalf("rows of a join that did not go live: %v", n)
 		}
-		store.mu.Lock()
-		store.failPut = false
-		store.mu.Unlock()
+		store.FailPuts(false)
 
 		// 16 customers fill the room (it knows at most max(4 x
 		// MaxParticipants, 16)); the next join is refused live and leaves
@@ -283,7 +233,7 @@ func TestJoinLiveFailLeavesNoRecord(t *testing.T) {
 // the sessions, the files and (through Documents) the unsigned documents,
 // and runs the Ended hook; the consultation refuses connections after.
 func TestEndClearsEverything(t *testing.T) {
-	eachStore(t, func(t *testing.T, store *recordingStore) {
+	storetest.EachStore(t, func(t *testing.T, store *storetest.RecordingStore) {
 		f := newFixture(t, store, nil)
 		c := f.create(t)
 		ctx := t.Context()
@@ -297,7 +247,7 @@ func TestEndClearsEverything(t *testing.T) {
 		if _, err := f.files.Put(ctx, c.Record.ID, strings.Repeat("ab", 16), "participant:"+string(j.Participant), strings.NewReader("ciphertext")); err != nil {
 			t.Fatal(err)
 		}
-		keys := store.putKeys()
+		keys := store.PutKeys()
 		if len(keys) != 1 {
 			t.Fatalf("%d sessions stored; want 1", len(keys))
 		}
@@ -343,7 +293,7 @@ func TestEndClearsEverything(t *testing.T) {
 // TestEndKeepsFilesForRetention: with retention.files above 0 the end
 // leaves files and documents to the retention sweeper.
 func TestEndKeepsFilesForRetention(t *testing.T) {
-	f := newFixture(t, &recordingStore{SessionStore: signaling.NewMemoryStore()}, func(c *Config) { c.KeepFiles = true })
+	f := newFixture(t, storetest.Memory(), func(c *Config) { c.KeepFiles = true })
 	c := f.create(t)
 	ctx := t.Context()
 	if _, err := f.files.Put(ctx, c.Record.ID, strings.Repeat("cd", 16), "staff:1", strings.NewReader("x")); err != nil {
@@ -363,7 +313,7 @@ func TestEndKeepsFilesForRetention(t *testing.T) {
 // Ended hook. Before the loop gets to it, calls refuse it as ended
 // without changing it.
 func TestExpiryWithoutRequests(t *testing.T) {
-	eachStore(t, func(t *testing.T, store *recordingStore) {
+	storetest.EachStore(t, func(t *testing.T, store *storetest.RecordingStore) {
 		f := newFixture(t, store, func(c *Config) { c.CheckEvery = 50 * time.Millisecond })
 		ctx := t.Context()
 		c := f.create(t)

@@ -9,11 +9,10 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/parley-video/parley/redistest"
+	"github.com/parley-video/parley/signaling/storetest"
 
 	"github.com/coder/websocket"
 
@@ -25,45 +24,6 @@ import (
 // Tests of the live state a join creates, against the real hub on both
 // session stores: in memory, and a real Redis (PARLEY_TEST_REDIS_URL, set
 // by scripts/test.sh; skipped without it, failing under CI=true).
-
-// recordingStore is a real session store that remembers the keys of the
-// sessions put into it, so a test can ask the store about each later.
-type recordingStore struct {
-	signaling.SessionStore
-	mu   sync.Mutex
-	keys []string
-}
-
-func (s *recordingStore) Put(ctx context.Context, key string, se signaling.Session, ttl time.Duration) error {
-	s.mu.Lock()
-	s.keys = append(s.keys, key)
-	s.mu.Unlock()
-	return s.SessionStore.Put(ctx, key, se, ttl)
-}
-
-func (s *recordingStore) putKeys() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]string(nil), s.keys...)
-}
-
-// eachStore runs f against a memory store and, when there is a test Redis,
-// a Redis store under a fresh key prefix (deleted afterwards, SCAN + DEL).
-func eachStore(t *testing.T, f func(t *testing.T, store *recordingStore)) {
-	t.Run("memory", func(t *testing.T) {
-		f(t, &recordingStore{SessionStore: signaling.NewMemoryStore()})
-	})
-	t.Run("redis", func(t *testing.T) {
-		url := redistest.URL(t)
-		prefix := redistest.Prefix(t, url)
-		rs, err := signaling.NewRedisStore(t.Context(), url, prefix, slog.New(slog.DiscardHandler))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { rs.Close() })
-		f(t, &recordingStore{SessionStore: rs})
-	})
-}
 
 // liveEnv is a web server on the real hub (no media plane) with a short
 // grace period.
@@ -136,7 +96,7 @@ func unlimitedJoins(c *config.Config) {
 // period like a dropped connection: out of the room, the store's waiting
 // queue and session store. The room takes the real customer again.
 func TestGhostCustomersExpire(t *testing.T) {
-	eachStore(t, func(t *testing.T, store *recordingStore) {
+	storetest.EachStore(t, func(t *testing.T, store *storetest.RecordingStore) {
 		const grace = 2 * time.Second
 		e, hub := liveEnv(t, store, grace, unlimitedJoins)
 		adv, _ := e.loggedIn("anna", records.RoleAdvisor)
@@ -172,7 +132,7 @@ func TestGhostCustomersExpire(t *testing.T) {
 			ws, err := hub.Waiting(ctx, cid)
 			t.Fatalf("ghosts still there after the grace period: snapshot %+v, store queue %d (%v)", snap, len(ws), err)
 		}
-		for _, key := range store.putKeys() {
+		for _, key := range store.PutKeys() {
 			if _, err := store.Get(ctx, key); !errors.Is(err, signaling.ErrNoSession) {
 				t.Fatalf("a ghost's session is still in the store: %v", err)
 			}
@@ -203,7 +163,7 @@ func TestGhostCustomersExpire(t *testing.T) {
 // another network still gets in, and after Retry-After also when the
 // flood came from many networks.
 func TestJoinFloodThrottled(t *testing.T) {
-	eachStore(t, func(t *testing.T, store *recordingStore) {
+	storetest.EachStore(t, func(t *testing.T, store *storetest.RecordingStore) {
 		e, hub := liveEnv(t, store, time.Minute, func(c *config.Config) {
 			c.HTTP.TrustedProxies = []string{"127.0.0.1/32", "::1/128"}
 			c.Consultation.JoinsPerMinute, c.Consultation.JoinsPerNetworkPerMinute = 10, 3
@@ -274,7 +234,7 @@ func TestJoinFloodThrottled(t *testing.T) {
 // or store, no session was ever stored (the join is recorded before it
 // goes live), no consent record. The next join works.
 func TestFailedJoinLeavesNothing(t *testing.T) {
-	eachStore(t, func(t *testing.T, store *recordingStore) {
+	storetest.EachStore(t, func(t *testing.T, store *storetest.RecordingStore) {
 		e, hub := liveEnv(t, store, time.Minute)
 		adv, _ := e.loggedIn("anna", records.RoleAdvisor)
 		id, token := e.createConsultation(adv, "Disk full")
@@ -300,7 +260,7 @@ func TestFailedJoinLeavesNothing(t *testing.T) {
 		if ws, err := hub.Waiting(ctx, cid); err != nil || len(ws) != 0 {
 			t.Fatalf("store's waiting queue after a failed join: %v, %v", ws, err)
 		}
-		if keys := store.putKeys(); len(keys) != 0 {
+		if keys := store.PutKeys(); len(keys) != 0 {
 			t.Fatalf("%d sessions put for a join whose records failed; want 0", len(keys))
 		}
 		for _, table := range []string{"consents", "customers", "answers"} {
