@@ -183,9 +183,11 @@ func TestReconnectWaitingCustomer(t *testing.T) {
 		cu.waitType(t, TypeWelcome)
 		roster[pid] = StateWaiting
 		adv.waitRoster(t, roster)
-		if ws, err := e.hub.Waiting(t.Context(), "c1"); err != nil || len(ws) != 1 || ws[0].Participant != pid {
-			t.Fatalf("waiting queue %+v %v", ws, err)
-		}
+		// Store writes are queued (queue.go): the entry follows the roster.
+		eventually(t, "the waiting customer in the store's queue", func() bool {
+			ws, err := e.hub.Waiting(t.Context(), "c1")
+			return err == nil && len(ws) == 1 && ws[0].Participant == pid
+		})
 
 		cu.ws.CloseNow()
 		roster[pid] = StateReconnecting
