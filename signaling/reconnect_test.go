@@ -217,9 +217,10 @@ func TestReconnectWaitingCustomer(t *testing.T) {
 		}
 		roster[pid] = StateWaiting
 		adv.waitRoster(t, roster)
-		if ws, err := e.hub.Waiting(t.Context(), "c1"); err != nil || len(ws) != 1 || ws[0].Participant != pid {
-			t.Fatalf("waiting queue after reconnect %+v %v", ws, err)
-		}
+		eventually(t, "the returned customer in the store's queue", func() bool {
+			ws, err := e.hub.Waiting(t.Context(), "c1")
+			return err == nil && len(ws) == 1 && ws[0].Participant == pid
+		})
 
 		// Admitted while reconnecting: joined on return.
 		cu.ws.CloseNow()
