@@ -237,6 +237,19 @@ func (h *HTTP) Do(ctx context.Context, method, p string, body any, want int, out
 	return h.do(ctx, method, p, body, want, out)
 }
 
+// Raw sends req (for bodies that are not JSON, e.g. a file's
+// ciphertext) with h's cookies, Origin and CSRF token. The caller closes
+// the response body.
+func (h *HTTP) Raw(req *http.Request) (*http.Response, error) {
+	req.Header.Set("Origin", h.BaseURL())
+	if req.Method != http.MethodGet && req.Method != http.MethodHead {
+		if t := h.csrf(); t != "" {
+			req.Header.Set(headerCSRF, t)
+		}
+	}
+	return h.client.Do(req)
+}
+
 // csrf is the parley_csrf cookie's value, "" without one.
 func (h *HTTP) csrf() string {
 	for _, c := range h.client.Jar.Cookies(h.base) {

@@ -25,6 +25,11 @@ type ClusterConfig struct {
 	// (to relay requests of consultations living here), e.g.
 	// http://10.0.0.5:8080. Required in cluster mode.
 	InternalURL string `yaml:"internal_url"`
+	// Secret signs the requests one node relays to another (the home node
+	// of a consultation then believes the client address and scheme the
+	// relaying node saw). The same on every node, at least 32 characters;
+	// set it with PARLEY_CLUSTER_SECRET. Required in cluster mode.
+	Secret string `yaml:"secret"`
 	// DrainTimeout is how long a draining node keeps its running calls
 	// before they move to other nodes.
 	DrainTimeout time.Duration `yaml:"drain_timeout"`
@@ -78,6 +83,9 @@ func (c *Config) validateCluster(bad func(key, format string, args ...any)) {
 	}
 	if u, err := url.Parse(cl.InternalURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" && u.Path != "/" {
 		bad("cluster.internal_url", "cluster mode needs the URL other nodes reach this node's HTTP server at, e.g. http://10.0.0.5:8080 (no path)")
+	}
+	if len(cl.Secret) < 32 {
+		bad("cluster.secret", "cluster mode needs the secret every node signs relayed requests with, the same on every node and at least 32 characters: set PARLEY_CLUSTER_SECRET, e.g. to $(openssl rand -hex 32)")
 	}
 	if c.Session.Store != "redis" {
 		bad("session.store", "cluster mode needs the shared session store: set session.store to redis and session.redis_url (in-memory sessions are this node's alone)")

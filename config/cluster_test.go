@@ -30,6 +30,7 @@ func clusterConfig(t *testing.T) Config {
 	c.Storage.KeyFile = file("storage.keys")
 	c.TURN.Enabled = true
 	c.TURN.Secret = strings.Repeat("s", 32)
+	c.Cluster.Secret = strings.Repeat("c", 32)
 	return c
 }
 
@@ -68,6 +69,10 @@ func TestClusterRefusals(t *testing.T) {
 			"session.store", "set session.store to redis"},
 		{"per-node storage key", func(c *Config) { c.Storage.KeyFile, c.Storage.Key = "", "" },
 			"storage.key/storage.key_file", "PARLEY_STORAGE_KEY"},
+		{"no cluster secret", func(c *Config) { c.Cluster.Secret = "" },
+			"cluster.secret", "PARLEY_CLUSTER_SECRET"},
+		{"short cluster secret", func(c *Config) { c.Cluster.Secret = "short" },
+			"cluster.secret", "at least 32 characters"},
 		{"no internal URL", func(c *Config) { c.Cluster.InternalURL = "" },
 			"cluster.internal_url", "http://10.0.0.5:8080"},
 		{"internal URL with a path", func(c *Config) { c.Cluster.InternalURL = "http://10.0.0.5:8080/parley" },
@@ -137,6 +142,7 @@ func TestClusterExampleFile(t *testing.T) {
 	}
 	c.Storage.Key = "k1 AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=" // from the environment in the example
 	c.TURN.Secret = strings.Repeat("s", 32)
+	c.Cluster.Secret = strings.Repeat("c", 32) // from the environment in the example
 	err := c.Validate()
 	if err == nil {
 		return

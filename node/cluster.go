@@ -2,25 +2,144 @@ package node
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"runtime/debug"
+	"sync/atomic"
+	"time"
 
 	"github.com/parley-video/parley/config"
+	"github.com/parley-video/parley/relay"
 	"github.com/parley-video/parley/routing"
 	"github.com/parley-video/parley/signaling"
 	"github.com/redis/go-redis/v9"
 )
 
-// cluster is this node's membership in the cluster registry (cluster
-// mode only; routing/ROUTING.md). Requests are not relayed yet: the
-// registry is written and kept alive, nothing reads it on the request
-// path.
+// cluster is this node's membership in the cluster (cluster mode only;
+// routing/ROUTING.md): its registry entry, the relay that sends
+// consultation-scoped requests to their home nodes, and the event channel
+// on which a node that ended a consultation tells its home node.
 type cluster struct {
-	rdb *redis.Client
-	reg *routing.Registry
+	rdb   *redis.Client
+	reg   *routing.Registry
+	relay *relay.Relay
+	log   *slog.Logger
+
+	draining atomic.Bool
+}
+
+// eventsChannel is the Redis pub/sub channel of cluster events (after the
+// key prefix).
+const eventsChannel = "events"
+
+// event is one message on the events channel.
+type event struct {
+	// Ended names a consultation that was ended (by staff, expiry,
+	// retention or the CLI) on node From: its home node closes the room.
+	Ended string         `json:"ended,omitempty"`
+	From  routing.NodeID `json:"from"`
+}
+
+// publishEnded tells the other nodes that consultation id ended here, and
+// gives up its home mapping if this node was its home.
+func (c *cluster) publishEnded(ctx context.Context, id string) {
+	if c == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeConnectTimeout)
+	defer cancel()
+	self := c.reg.Self().ID
+	b, _ := json.Marshal(event{Ended: id, From: self})
+	if err := c.rdb.Publish(ctx, c.reg.Prefix()+eventsChannel, b).Err(); err != nil {
+		c.log.Warn("cluster: publish end of consultation", "consultation", id, "err", err)
+	}
+	if err := c.reg.Release(ctx, id, self); err != nil {
+		c.log.Debug("cluster: release home", "consultation", id, "err", err)
+	}
+}
+
+// listen acts on the other nodes' events until ctx is done: a consultation
+// ended elsewhere is ended in this node's hub if the hub holds its room.
+// go-redis resubscribes by itself after a Redis outage; an end missed
+// meanwhile is caught by the room's own check of its record (expiry) or
+// the next connect (the record is ended).
+func (c *cluster) listen(ctx context.Context, hub *signaling.Hub) {
+	sub := c.rdb.Subscribe(ctx, c.reg.Prefix()+eventsChannel)
+	defer sub.Close()
+	self := c.reg.Self().ID
+	ch := sub.Channel(redis.WithChannelHealthCheckInterval(10 * time.Second))
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case m, ok := <-ch:
+			if !ok {
+				return
+			}
+			var ev event
+			if err := json.Unmarshal([]byte(m.Payload), &ev); err != nil || ev.From == self {
+				continue
+			}
+			if ev.Ended != "" {
+				id := signaling.ConsultationID(ev.Ended)
+				if _, live := hub.Snapshot(id); live {
+					c.log.Info("cluster: consultation ended on another node", "consultation", id, "node", ev.From)
+					hub.End(ctx, id)
+					if err := c.reg.Release(ctx, ev.Ended, self); err != nil {
+						c.log.Debug("cluster: release home", "consultation", id, "err", err)
+					}
+				}
+			}
+		}
+	}
+}
+
+// drain runs when the node is asked to stop (SIGTERM): it tells the
+// registry it is draining (no new consultations come here; /readyz says
+// so, so load balancers send no new browsers), keeps serving its calls
+// until none has a participant left or cluster.drain_timeout passed, then
+// moves the consultations still here to other serving nodes. Their
+// participants reconnect through any node (the sockets close with 1001
+// when the node shuts down) and are relayed to the new home, which
+// restores them from the session store under the same ids.
+func (c *cluster) drain(ctx context.Context, hub *signaling.Hub, timeout time.Duration) {
+	c.draining.Store(true)
+	if err := c.reg.SetDraining(ctx); err != nil {
+		c.log.Warn("cluster: mark draining", "err", err)
+	}
+	_, people := hub.Load()
+	c.log.Info("draining", "participants", people, "drain_timeout", timeout)
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	for people > 0 {
+		select {
+		case <-deadline.C:
+			c.moveAway(ctx, hub)
+			return
+		case <-tick.C:
+			_, people = hub.Load()
+		}
+	}
+	c.log.Info("drained: no participant left")
+}
+
+// moveAway reassigns every consultation this node still holds to another
+// serving node.
+func (c *cluster) moveAway(ctx context.Context, hub *signaling.Hub) {
+	self := c.reg.Self().ID
+	for _, id := range hub.Rooms() {
+		a, err := c.reg.Reassign(ctx, string(id), self)
+		if err != nil {
+			c.log.Warn("cluster: move consultation", "consultation", id, "err", err)
+			continue
+		}
+		c.log.Info("drain timeout: consultation moves", "consultation", id, "to", a.Node.ID, "outcome", a.Outcome)
+	}
 }
 
 // newCluster connects the registry's own Redis client (cluster mode
@@ -52,7 +171,8 @@ func newCluster(ctx context.Context, cfg config.Config, hub *signaling.Hub, medi
 		Heartbeat: cfg.Cluster.Heartbeat,
 		HomeTTL:   cfg.Consultation.MaxDuration + cfg.Session.GracePeriod,
 	}
-	return &cluster{rdb: rdb, reg: routing.New(rdb, rcfg, self, load, log)}, nil
+	reg := routing.New(rdb, rcfg, self, load, log)
+	return &cluster{rdb: rdb, reg: reg, relay: relay.New(reg, cfg.Cluster.Secret, log), log: log}, nil
 }
 
 // publicMediaAddr is the media address browsers use: rtc.public_ip with
@@ -90,6 +210,7 @@ func (c *cluster) close(ctx context.Context) error {
 		return nil
 	}
 	err := c.reg.Stop(ctx)
+	c.relay.Close()
 	return errors.Join(err, c.rdb.Close())
 }
 

@@ -40,6 +40,7 @@ func TestClusterNodeRegisters(t *testing.T) {
 	rand.Read(key)
 	cfg.Storage.Key = "k1 " + base64.StdEncoding.EncodeToString(key)
 	cfg.Cluster.Enabled = true
+	cfg.Cluster.Secret = rand.Text() + rand.Text()
 	cfg.Cluster.NodeID = "node-1"
 	cfg.Cluster.InternalURL = "http://127.0.0.1:18080"
 	cfg.Cluster.Heartbeat = 100 * time.Millisecond

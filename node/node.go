@@ -164,13 +164,21 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	// its TURN relays and lets the retention sweeper run.
 	if n.Consultations, err = consultation.New(consultation.ConfigFrom(cfg), consultation.Deps{
 		Records: n.Records, Hub: n.Hub, Files: n.files, Docs: n.Contracts,
-		Ended: func(consultation.ID) { n.Retention.Kick(); n.TURN.CloseEnded(time.Now()) },
+		Ended: func(id consultation.ID) {
+			n.Retention.Kick()
+			n.TURN.CloseEnded(time.Now())
+			n.cluster.publishEnded(context.Background(), string(id))
+		},
 		Log:   log.With("component", "consultation"),
 	}); err != nil {
 		return nil, err
 	}
+	var rel web.Relay
+	if n.cluster != nil {
+		rel = n.cluster.relay
+	}
 	srv, err := web.New(cfg, web.Deps{Records: n.Records, Hub: n.Hub, Consultations: n.Consultations, Files: n.files,
-		Ready: n.ready, Signer: n.Contracts,
+		Ready: n.ready, Signer: n.Contracts, Relay: rel,
 		Verifier:          contracts.NewVerifier(n.Keys, 4*cfg.Signature.MaxPDFBytes, pdfWorkers),
 		EscrowFingerprint: n.Keys.Escrow.Fingerprint(), Now: o.now}, log.With("component", "web"))
 	if err != nil {
@@ -362,12 +370,19 @@ func udpPort(addr string) int {
 
 // ready reports the health of what new joins depend on.
 func (n *Node) ready(ctx context.Context) map[string]error {
-	return map[string]error{
+	checks := map[string]error{
 		"records":  n.Records.Ping(ctx),
 		"sessions": n.Store.Ping(ctx),
 		"disk":     checkDisk(n.cfg.DataDir, n.cfg.Storage.MinFreeBytes),
 	}
+	if n.cluster != nil && n.cluster.draining.Load() {
+		// Load balancers send no new browsers; the calls here go on.
+		checks["draining"] = errDraining
+	}
+	return checks
 }
+
+var errDraining = errors.New("this node is draining: its calls go on, new ones go to other nodes")
 
 // FlushAccessLog writes the access-log entries still queued (tests).
 func (n *Node) FlushAccessLog() { n.web.FlushAccessLog() }
@@ -414,11 +429,20 @@ func (n *Node) Run(ctx context.Context) error {
 			return errors.Join(fmt.Errorf("cluster registry: %w", err), n.Close(context.Background()))
 		}
 		n.log.Info("registered in the cluster registry", "node", n.cluster.reg.Self().ID)
+		go n.cluster.listen(sweepCtx, n.Hub)
 	}
 	n.log.Info("parley serving", "http", n.HTTPAddr(), "metrics", n.AdminAddr(), "rtc_udp", n.Media.UDPAddr())
 	var err error
 	select {
 	case <-ctx.Done():
+		if n.cluster != nil && n.cfg.Cluster.DrainTimeout > 0 {
+			// Keep serving the calls here while they end or move (SIGKILL
+			// stops at once; the calls then resume elsewhere after the
+			// registry entry expired).
+			dctx, cancel := context.WithTimeout(context.Background(), n.cfg.Cluster.DrainTimeout+time.Minute)
+			n.cluster.drain(dctx, n.Hub, n.cfg.Cluster.DrainTimeout)
+			cancel()
+		}
 	case err = <-errc:
 		if errors.Is(err, http.ErrServerClosed) {
 			err = nil

@@ -186,6 +186,9 @@ func (r *Registry) Self() Node {
 	return r.self
 }
 
+// Prefix is the key prefix of this cluster's Redis keys (and channels).
+func (r *Registry) Prefix() string { return r.cfg.Prefix }
+
 // Register writes this node's entry now (with its current load), valid
 // for TTL.
 func (r *Registry) Register(ctx context.Context) error {

@@ -18,3 +18,10 @@ func (h *Hub) Load() (consultations, participants int) {
 	}
 	return len(rooms), participants
 }
+
+// Rooms lists the consultations whose rooms this node holds.
+func (h *Hub) Rooms() []ConsultationID {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slices.Collect(maps.Keys(h.rooms))
+}

@@ -271,7 +271,7 @@ func (r *room) staffParticipant(who Staff) (*participant, uint64, error) {
 		}
 	}
 	if p == nil {
-		p = &participant{id: NewParticipantID(), role: RoleAdvisor, name: clip(who.Name), staffID: who.UserID, state: StateLeft}
+		p = &participant{id: staffParticipantID(r.info.ID, who.UserID), role: RoleAdvisor, name: clip(who.Name), staffID: who.UserID, state: StateLeft}
 		r.addLocked(p)
 	}
 	p.nextGen = max(p.nextGen, p.gen) + 1

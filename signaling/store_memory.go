@@ -340,6 +340,16 @@ func NewParticipantID() ParticipantID {
 	return ParticipantID(fmt.Sprintf("p_%x", b))
 }
 
+// staffParticipantID is the participant id of staff user userID in
+// consultation id: the same on every node, so that an advisor whose call
+// moved to another node (drain, failover) comes back under the same id,
+// as a customer does through the session store. Staff ids are shown to
+// everyone in the call; nothing is derived from them.
+func staffParticipantID(id ConsultationID, userID int64) ParticipantID {
+	h := sha256.Sum256(fmt.Appendf(nil, "parley staff participant\x00%s\x00%d", id, userID))
+	return ParticipantID(fmt.Sprintf("p_%x", h[:12]))
+}
+
 // newConnID returns a random connection id (the owner in Claim).
 func newConnID() string {
 	var b [12]byte

@@ -82,7 +82,7 @@ func peerAddr(r *http.Request) netip.Addr {
 // the right-most X-Forwarded-For entry that is not itself a trusted proxy.
 func (t proxyTrust) clientIP(r *http.Request) netip.Addr {
 	peer := peerAddr(r)
-	if !t.trusted(peer) {
+	if !t.trusted(peer) && !isRelayed(r) {
 		return peer
 	}
 	var hops []string

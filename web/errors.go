@@ -12,6 +12,7 @@ import (
 	"github.com/parley-video/parley/blobs"
 	"github.com/parley-video/parley/consultation"
 	"github.com/parley-video/parley/records"
+	"github.com/parley-video/parley/relay"
 	"github.com/parley-video/parley/signaling"
 )
 
@@ -95,6 +96,9 @@ func classify(err error) problem {
 		return problem{status: errFileExists.status, code: errFileExists.code, message: errFileExists.message}
 	case errors.Is(err, blobs.ErrBadID):
 		return problem{status: http.StatusBadRequest, code: "bad_request", message: "malformed id"}
+	case errors.Is(err, relay.ErrUnavailable):
+		return problem{status: http.StatusServiceUnavailable, code: "unavailable", retryAfter: 2,
+			message: "the node holding this consultation cannot be reached right now; please try again in a moment"}
 	case errors.Is(err, signaling.ErrUnavailable):
 		return problem{status: http.StatusServiceUnavailable, code: "unavailable", message: "temporarily unavailable, please try again in a moment"}
 	}

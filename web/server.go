@@ -75,6 +75,9 @@ type Deps struct {
 	EscrowFingerprint string
 	// Now is the clock (nil: time.Now); tests of retention pass a fake.
 	Now func() time.Time
+	// Relay sends consultation-scoped requests to the consultation's home
+	// node (cluster mode); nil serves everything here.
+	Relay Relay
 	// Metrics, when set, is served at /metrics (for admin.addr ""; API.md
 	// recommends a separate admin address instead). May be nil.
 	Metrics http.Handler
@@ -121,6 +124,7 @@ type Server struct {
 	signer       Signer       // documents.go
 	verifier     Verifier     // backoffice.go
 	escrowFP     string       // privacy notice
+	relay        Relay        // cluster mode: relays to home nodes; nil alone
 	access       *accessWriter
 
 	// Joins per invite (invites.go): per consultation, and per
@@ -194,6 +198,7 @@ func New(cfg config.Config, deps Deps, log *slog.Logger) (*Server, error) {
 		signer:       deps.Signer,
 		verifier:     deps.Verifier,
 		escrowFP:     deps.EscrowFingerprint,
+		relay:        deps.Relay,
 	}
 	if deps.Now != nil {
 		s.now = deps.Now
@@ -214,7 +219,7 @@ func (s *Server) routes(metrics http.Handler) *gin.Engine {
 	e.HandleMethodNotAllowed = true
 	e.ContextWithFallback = true
 	_ = e.SetTrustedProxies(nil) // client addresses come from proxyTrust only
-	e.Use(s.accessLog, s.recovery, s.securityHeaders, s.transferDeadlines)
+	e.Use(s.acceptRelayed, s.accessLog, s.recovery, s.securityHeaders, s.transferDeadlines, s.relayToHome)
 
 	e.GET("/healthz", s.handleHealthz)
 	e.GET("/readyz", s.handleReadyz)
@@ -291,7 +296,7 @@ func (s *Server) scheme(r *http.Request) string {
 	if r.TLS != nil {
 		return "https"
 	}
-	if s.trust.trusted(peerAddr(r)) {
+	if s.trust.trusted(peerAddr(r)) || isRelayed(r) {
 		proto, _, _ := strings.Cut(r.Header.Get("X-Forwarded-Proto"), ",")
 		if strings.EqualFold(strings.TrimSpace(proto), "https") {
 			return "https"
