@@ -232,6 +232,33 @@ func TestClusterCrossNodeCall(t *testing.T) {
 
 	mediaBothWays(t, ctx, ac, cc, 200)
 
+	// The advisor's list, asked on any node, shows the call's live counts
+	// (from the home node).
+	for i, n := range nodes {
+		if i == h {
+			continue
+		}
+		staff, err := callclient.Staff(ctx, n.base, advisorName, advisorPassword)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var list struct {
+			Consultations []struct {
+				ID   string `json:"id"`
+				Live struct {
+					Joined int `json:"joined"`
+				} `json:"live"`
+			} `json:"consultations"`
+		}
+		if err := staff.Do(ctx, http.MethodGet, "/api/v1/consultations", nil, http.StatusOK, &list); err != nil {
+			t.Fatal(err)
+		}
+		staff.Close()
+		if len(list.Consultations) != 1 || list.Consultations[0].ID != id || list.Consultations[0].Live.Joined != 2 {
+			t.Fatalf("list on node %d: %+v, want the call with 2 joined", i, list.Consultations)
+		}
+	}
+
 	// A file sent through the customer's node downloads through the
 	// advisor's (relayed to the home node; stored in S3).
 	fid := make([]byte, 16)

@@ -15,6 +15,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -42,6 +43,8 @@ var ErrUnavailable = errors.New("relay: home node unavailable")
 // (*routing.Registry).
 type Homes interface {
 	Home(ctx context.Context, consultation string) (routing.Assignment, error)
+	Owner(ctx context.Context, consultation string) (routing.NodeID, error)
+	Node(ctx context.Context, id routing.NodeID) (routing.Node, error)
 	Self() routing.Node
 }
 
@@ -98,6 +101,66 @@ func (r *Relay) Home(ctx context.Context, consultation string) (string, error) {
 		return "", fmt.Errorf("%w: node %s has no internal URL", ErrUnavailable, a.Node.ID)
 	}
 	return a.Node.InternalURL, nil
+}
+
+// Owner returns the internal URL of consultation's home node when it has
+// a live one other than this node, without assigning one; "" otherwise.
+func (r *Relay) Owner(ctx context.Context, consultation string) (string, error) {
+	id, err := r.homes.Owner(ctx, consultation)
+	if errors.Is(err, routing.ErrNotAssigned) || err == nil && id == r.self {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	n, err := r.homes.Node(ctx, id)
+	if errors.Is(err, routing.ErrNoNode) {
+		return "", nil // dead: the call resumes wherever it is joined next
+	}
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	return n.InternalURL, nil
+}
+
+// maxGetBody bounds what Get reads.
+const maxGetBody = 1 << 20
+
+// Get asks the node at target for path (GET, as a relayed request of the
+// original req: its host, cookies and the client and scheme this node
+// resolved) and returns the body of a 200 response.
+func (r *Relay) Get(ctx context.Context, target, path string, orig *http.Request, client, scheme string) ([]byte, error) {
+	u, err := url.Parse(target)
+	if err != nil || u.Host == "" {
+		return nil, fmt.Errorf("%w: internal URL %q", ErrUnavailable, target)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.Scheme+"://"+u.Host+path, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Host = orig.Host
+	for _, h := range []string{"Cookie", "Origin", "Accept-Language"} {
+		if v := orig.Header.Get(h); v != "" {
+			req.Header.Set(h, v)
+		}
+	}
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("X-Forwarded-For", client)
+	req.Header.Set("X-Forwarded-Proto", scheme)
+	req.Header.Set(Header, r.sign(req, r.now()))
+	resp, err := r.tr.RoundTrip(req)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxGetBody))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("relay: GET %s on the home node: %s", path, resp.Status)
+	}
+	return body, nil
 }
 
 // Forward relays req to the node at target (an internal URL from Home).

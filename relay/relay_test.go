@@ -22,6 +22,10 @@ func (h homes) Home(context.Context, string) (routing.Assignment, error) {
 	return routing.Assignment{Node: h.home}, nil
 }
 func (h homes) Self() routing.Node { return h.self }
+func (h homes) Owner(context.Context, string) (routing.NodeID, error) {
+	return h.home.ID, nil
+}
+func (h homes) Node(context.Context, routing.NodeID) (routing.Node, error) { return h.home, nil }
 
 const secret = "0123456789abcdef0123456789abcdef"
 

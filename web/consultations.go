@@ -84,6 +84,7 @@ func (s *Server) handleListConsultations(c *gin.Context) error {
 	for _, con := range list {
 		out = append(out, s.toConsultationJSON(con, ""))
 	}
+	s.remoteLive(c, out)
 	c.JSON(http.StatusOK, gin.H{"consultations": out})
 	return nil
 }

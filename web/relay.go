@@ -2,14 +2,19 @@ package web
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
+	"net/url"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/parley-video/parley/consultation"
 	"github.com/parley-video/parley/records"
 	"github.com/parley-video/parley/relay"
 	"github.com/parley-video/parley/routing"
+	"github.com/parley-video/parley/signaling"
 )
 
 // Relay sends a consultation's requests to its home node (cluster mode;
@@ -21,6 +26,11 @@ type Relay interface {
 	// Forward relays the request to target with the client address and
 	// scheme this node resolved.
 	Forward(w http.ResponseWriter, r *http.Request, target, client, scheme string)
+	// Owner returns the internal URL of the consultation's home node when
+	// it has a live one other than this node, else "" (assigns nothing).
+	Owner(ctx context.Context, consultation string) (string, error)
+	// Get asks the node at target for path as a relayed request of r.
+	Get(ctx context.Context, target, path string, r *http.Request, client, scheme string) ([]byte, error)
 	// Verify reports whether the request was relayed by another node.
 	Verify(r *http.Request) (routing.NodeID, bool)
 }
@@ -143,4 +153,45 @@ func (s *Server) relayToHome(c *gin.Context) {
 	}
 	s.relay.Forward(c.Writer, c.Request, target, s.trust.clientIP(c.Request).String(), s.scheme(c.Request))
 	c.Abort()
+}
+
+// remoteLive fills in the live counts of open consultations whose rooms
+// are on other nodes (cluster mode), asking each home node for the
+// consultation as the caller (GET /api/v1/consultations/:id), a few at a
+// time and briefly: a node that does not answer leaves the counts at 0.
+func (s *Server) remoteLive(c *gin.Context, out []consultationJSON) {
+	if s.relay == nil || isRelayed(c.Request) {
+		return
+	}
+	ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
+	defer cancel()
+	client, scheme := s.trust.clientIP(c.Request).String(), s.scheme(c.Request)
+	sem := make(chan struct{}, 8)
+	var wg sync.WaitGroup
+	for i := range out {
+		if out[i].State != string(records.StateOpen) {
+			continue
+		}
+		if _, here := s.hub.Snapshot(signaling.ConsultationID(out[i].ID)); here {
+			continue
+		}
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			target, err := s.relay.Owner(ctx, out[i].ID)
+			if err != nil || target == "" {
+				return
+			}
+			body, err := s.relay.Get(ctx, target, "/api/v1/consultations/"+url.PathEscape(out[i].ID), c.Request, client, scheme)
+			if err != nil {
+				s.log.Debug("live counts from the home node", "consultation", out[i].ID, "err", err)
+				return
+			}
+			var got consultationJSON
+			if json.Unmarshal(body, &got) == nil && got.ID == out[i].ID {
+				out[i].Live = got.Live
+			}
+		})
+	}
+	wg.Wait()
 }
