@@ -90,6 +90,12 @@ func (c *Config) validateCluster(bad func(key, format string, args ...any)) {
 	if c.Session.Store != "redis" {
 		bad("session.store", "cluster mode needs the shared session store: set session.store to redis and session.redis_url (in-memory sessions are this node's alone)")
 	}
+	if c.Records.Driver != "postgres" {
+		bad("records.driver", "cluster mode needs the shared records: set records.driver to postgres and PARLEY_RECORDS_URL (SQLite is this node's alone: logins, invites and contracts would exist on one node only)")
+	}
+	if c.Storage.Backend != StorageS3 {
+		bad("storage.backend", "cluster mode needs the shared file store: set storage.backend to s3 and storage.s3 (local files download only from the node that stored them)")
+	}
 	if c.Signature.SealCert == "" || c.Signature.SealKey == "" {
 		bad("signature.seal_cert/signature.seal_key", "cluster mode refuses the development seal (generated per node under data_dir/keys): give every node the same production certificate and key files")
 	}

@@ -31,6 +31,9 @@ func clusterConfig(t *testing.T) Config {
 	c.TURN.Enabled = true
 	c.TURN.Secret = strings.Repeat("s", 32)
 	c.Cluster.Secret = strings.Repeat("c", 32)
+	c.Records.Driver, c.Records.URL = "postgres", "postgres://parley@10.0.0.6:5432/parley"
+	c.Storage.Backend = StorageS3
+	c.Storage.S3 = S3Config{Endpoint: "s3.example.com", Bucket: "parley", AccessKeyID: "id", SecretAccessKey: "secret", UseTLS: true}
 	return c
 }
 
@@ -69,6 +72,10 @@ func TestClusterRefusals(t *testing.T) {
 			"session.store", "set session.store to redis"},
 		{"per-node storage key", func(c *Config) { c.Storage.KeyFile, c.Storage.Key = "", "" },
 			"storage.key/storage.key_file", "PARLEY_STORAGE_KEY"},
+		{"records in SQLite", func(c *Config) { c.Records.Driver, c.Records.URL = "sqlite", "" },
+			"records.driver", "postgres"},
+		{"files on the local disk", func(c *Config) { c.Storage.Backend = StorageLocal },
+			"storage.backend", "set storage.backend to s3"},
 		{"no cluster secret", func(c *Config) { c.Cluster.Secret = "" },
 			"cluster.secret", "PARLEY_CLUSTER_SECRET"},
 		{"short cluster secret", func(c *Config) { c.Cluster.Secret = "short" },
@@ -142,7 +149,9 @@ func TestClusterExampleFile(t *testing.T) {
 	}
 	c.Storage.Key = "k1 AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=" // from the environment in the example
 	c.TURN.Secret = strings.Repeat("s", 32)
-	c.Cluster.Secret = strings.Repeat("c", 32) // from the environment in the example
+	c.Cluster.Secret = strings.Repeat("c", 32)               // from the environment in the example
+	c.Records.URL = "postgres://parley@10.0.0.6:5432/parley" // from the environment in the example
+	c.Storage.S3.SecretAccessKey = "secret"                  // from the environment in the example
 	err := c.Validate()
 	if err == nil {
 		return

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parley-video/parley/records/recordstest"
 	"github.com/parley-video/parley/redistest"
 
 	"github.com/parley-video/parley/contracts"
@@ -28,7 +29,8 @@ func TestClusterNodeRegisters(t *testing.T) {
 	if err := contracts.EnsureDevEscrow(keys); err != nil {
 		t.Fatal(err)
 	}
-	cfg := testConfig(t)
+	cfg, _, _ := s3Config(t)
+	cfg.Records.Driver, cfg.Records.URL = "postgres", recordstest.PostgresURL(t)
 	cfg.Session.Store = "redis"
 	cfg.Session.RedisURL = url
 	cfg.Session.KeyPrefix = "parley-node-test:" + rand.Text()[:12] + ":"
@@ -44,6 +46,7 @@ func TestClusterNodeRegisters(t *testing.T) {
 	cfg.Cluster.NodeID = "node-1"
 	cfg.Cluster.InternalURL = "http://127.0.0.1:18080"
 	cfg.Cluster.Heartbeat = 100 * time.Millisecond
+	cfg.Cluster.DrainTimeout = 0 // this test is about the registry; e2e/TestClusterDrain drains
 
 	n, err := New(t.Context(), cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
@@ -112,7 +115,8 @@ func TestClusterNodeRegisters(t *testing.T) {
 // sessions in Redis.
 func TestSingleNodeNoRegistry(t *testing.T) {
 	url := redistest.URL(t)
-	cfg := testConfig(t)
+	cfg, _, _ := s3Config(t)
+	cfg.Records.Driver, cfg.Records.URL = "postgres", recordstest.PostgresURL(t)
 	cfg.Session.Store = "redis"
 	cfg.Session.RedisURL = url
 	cfg.Session.KeyPrefix = "parley-node-test:" + rand.Text()[:12] + ":"
