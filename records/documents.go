@@ -93,6 +93,9 @@ type NewDocument struct {
 	Fields         []Field // Name and Signer only
 	// Actor of the "presented" audit event, e.g. "staff:3".
 	Actor string
+	// Placement, when set, is recorded in the "presented" event as
+	// "placement" (where each signature field goes; contracts reads it).
+	Placement any
 }
 
 // CreateDocument records a presented document with its fields and starts
@@ -141,10 +144,14 @@ func (s *Store) CreateDocument(ctx context.Context, nd NewDocument) (Document, e
 	for i, f := range nd.Fields {
 		signers[i] = f.Name
 	}
-	if err := appendAudit(ctx, tx, id, now, "presented", nd.Actor, map[string]any{
+	detail := map[string]any{
 		"consultation": nd.ConsultationID, "name": name, "pages": nd.Pages, "size": nd.Size,
 		"sha256": nd.SHA256, "fields": signers,
-	}); err != nil {
+	}
+	if nd.Placement != nil {
+		detail["placement"] = nd.Placement
+	}
+	if err := appendAudit(ctx, tx, id, now, "presented", nd.Actor, detail); err != nil {
 		return Document{}, err
 	}
 	d, err := s.document(ctx, tx, id)
