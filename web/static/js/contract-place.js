@@ -192,14 +192,17 @@ export class FieldPlacer {
       if (b.page !== this.page) continue;
       const [x1, y1] = shown.vp.convertToViewportPoint(b.x, b.y);
       const [x2, y2] = shown.vp.convertToViewportPoint(b.x + b.w, b.y + b.h);
-      this.stage.append(h('div', {
+      const box = h('div', {
         class: `docs-place-box${f === this.active ? ' is-active' : ''}`,
-        attrs: {
-          style: `left:${Math.min(x1, x2)}px;top:${Math.min(y1, y2)}px;width:${Math.abs(x2 - x1)}px;height:${Math.abs(y2 - y1)}px`,
-        },
         data: { testid: `document-box-${f}`, page: String(b.page), box: [b.x, b.y, b.w, b.h].join(',') },
         text: t(f === 'advisor' ? 'doc.field.advisor' : 'doc.field.customer'),
-      }));
+      });
+      // CSSOM, not a style attribute: the CSP has no 'unsafe-inline'.
+      Object.assign(box.style, {
+        left: `${Math.min(x1, x2)}px`, top: `${Math.min(y1, y2)}px`,
+        width: `${Math.abs(x2 - x1)}px`, height: `${Math.abs(y2 - y1)}px`,
+      });
+      this.stage.append(box);
     }
   }
 

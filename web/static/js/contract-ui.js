@@ -879,8 +879,24 @@ export class DocumentsPanel {
       if (!this.viewer.isOpen || this.viewer.doc?.id !== doc.id) toast(t('doc.error.signFailed'), { kind: 'error', timeout: 10000 });
       return;
     }
-    const name = this.session.participant(f.from)?.name?.trim() || t('doc.someone');
-    toast(t('doc.signFailedToast', { name, doc: doc.name }), { kind: 'error', timeout: 10000 });
+    toast(t('doc.signFailedToast', { name: this._signerName(f.from), doc: doc.name }), { kind: 'error', timeout: 10000 });
+  }
+
+  /**
+   * The name of whoever a protocol message is from: a participant id, or
+   * "staff:<id>" for an advisor signing (the advisor in the call when
+   * there is one, else "the advisor").
+   * @param {string} from
+   * @returns {string}
+   */
+  _signerName(from) {
+    const name = this.session.participant(from)?.name?.trim();
+    if (name) return name;
+    if (from.startsWith('staff:')) {
+      const advisors = this.session.participants.filter((p) => p.role === 'advisor' && p.state === 'joined');
+      return (advisors.length === 1 && advisors[0].name?.trim()) || t('doc.field.advisor');
+    }
+    return t('doc.someone');
   }
 
   /**
@@ -1023,7 +1039,7 @@ export class DocumentsPanel {
       /** @type {Progress[]} */
       const reports = per ? [...per.values()].filter((p) => p.from !== selfId) : [];
       const lines = reports.map((p) => {
-        const name = this.session.participant(p.from)?.name?.trim() || t('common.guest');
+        const name = p.from.startsWith('staff:') ? this._signerName(p.from) : this.session.participant(p.from)?.name?.trim() || t('common.guest');
         const key = /** @type {Key} */ (`doc.progress.${p.activity}`);
         return t(key, { name, page: p.page, pages: p.pages });
       });
