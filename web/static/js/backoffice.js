@@ -247,7 +247,7 @@ function currentQuery() {
     advisor: byId('search-advisor', HTMLInputElement).value,
     from: fromInput.value,
     to: toInput.value,
-    state: state === 'signed' || state === 'open' ? state : 'all',
+    state: state === 'signed' || state === 'open' || state === 'withdrawn' ? state : 'all',
   };
 }
 
@@ -301,7 +301,7 @@ function renderList() {
  */
 function stateOf(c) {
   if (c.state === 'signed') return { key: 'bo.state.signed', cls: 'bo-state-signed' };
-  if (c.state === 'withdrawn') return { key: 'bo.state.withdrawn', cls: 'bo-state-open' };
+  if (c.state === 'withdrawn') return { key: 'bo.state.withdrawn', cls: 'bo-state-withdrawn' };
   if ((c.fields ?? []).some((f) => f.signed)) return { key: 'bo.state.partial', cls: 'bo-state-partial' };
   return { key: 'bo.state.open', cls: 'bo-state-open' };
 }
