@@ -450,6 +450,53 @@ func attackCorpus(t testing.TB, f *attackFixture) ([]attackCase, []byte) {
 	}
 	sigValueID := objectOf(t, good, `/Type\s*/Sig\b`)
 
+	// Another signing tool that also updates the document information
+	// (/Info: producer, modification date) and the catalog's XMP
+	// /Metadata in the step of its signature, as desktop signing tools do.
+	metadataOnly, metadataTouched := func() ([]byte, []byte) {
+		infos := regexp.MustCompile(`/Info (\d+) 0 R`).FindAllSubmatch(good, -1)
+		if infos == nil {
+			t.Fatal("no /Info in the signed contract")
+		}
+		infoID, _ := strconv.Atoi(string(infos[len(infos)-1][1]))
+		roots := regexp.MustCompile(`/Root (\d+) 0 R`).FindAllSubmatch(good, -1)
+		rootID, _ := strconv.Atoi(string(roots[len(roots)-1][1]))
+		cat := lastDict(t, good, rootID)
+		cat = strings.TrimSuffix(strings.TrimSpace(cat), ">>") + " /Metadata 9980 0 R>>"
+		xmp := `<?xpacket begin="" id="W5M0MpCehiHzreSzNTczkc9d"?><x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">` +
+			`<rdf:Description rdf:about="" xmlns:xmp="http://ns.adobe.com/xap/1.0/" xmlns:pdf="http://ns.adobe.com/pdf/1.3/"><xmp:ModifyDate>2026-12-07T12:00:00Z</xmp:ModifyDate>` +
+			`<pdf:Producer>Other Signing Tool 1.0</pdf:Producer></rdf:Description></rdf:RDF></x:xmpmeta><?xpacket end="w"?>`
+		upd := appendUpdate(t, good, map[int]string{
+			infoID: "<</Title (Vertrag A) /Producer (Other Signing Tool 1.0) /ModDate (D:20261207120000Z)>>",
+			rootID: cat,
+			9980:   fmt.Sprintf("<</Type /Metadata /Subtype /XML /Length %d>>\nstream\n%s\nendstream", len(xmp), xmp),
+		})
+		// appendUpdate's trailer names no /Info: this tool's does.
+		i := bytes.LastIndex(upd, []byte("trailer\n<<"))
+		upd = append(upd[:i:i], bytes.Replace(upd[i:], []byte("trailer\n<<"), []byte(fmt.Sprintf("trailer\n<</Info %d 0 R ", infoID)), 1)...)
+		out, err := f.outsider.Sign(ctx, upd, signature.SignRequest{Field: "notary", SignerName: "Notar", Index: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return upd, out
+	}()
+	// The page's content stream dressed as XMP metadata and named by the
+	// catalog's /Metadata, changed in a third party's signed step.
+	contentAsXMP := func() []byte {
+		roots := regexp.MustCompile(`/Root (\d+) 0 R`).FindAllSubmatch(good, -1)
+		rootID, _ := strconv.Atoi(string(roots[len(roots)-1][1]))
+		cat := strings.TrimSuffix(strings.TrimSpace(lastDict(t, good, rootID)), ">>") + fmt.Sprintf(" /Metadata %d 0 R>>", contentID)
+		upd := appendUpdate(t, good, map[int]string{
+			rootID:    cat,
+			contentID: strings.Replace(newContent, "<</Length 55>>", "<</Type /Metadata /Subtype /XML /Length 55>>", 1),
+		})
+		out, err := f.outsider.Sign(ctx, upd, signature.SignRequest{Field: "notary", SignerName: "Notar", Index: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}()
+
 	cases := []attackCase{
 		{"untouched contract", good, ValidWithWarnings, "no_timestamp", false},
 		{"customer and advisor signed through Parley", both, ValidWithWarnings, "no_timestamp", true},
@@ -460,6 +507,9 @@ func attackCorpus(t testing.TB, f *attackFixture) ([]attackCase, []byte) {
 			}
 			return out
 		}(), ValidWithWarnings, "signed_outside_parley", true},
+		{"legitimate third-party countersignature that updates /Info and XMP metadata", metadataTouched, ValidWithWarnings, "signed_outside_parley", true},
+		{"/Info and XMP metadata updated without a signature", metadataOnly, Invalid, "changed_after_signing", false},
+		{"third-party countersignature: page content dressed as XMP metadata", contentAsXMP, Invalid, "changed_after_signing", false},
 		{"re-presented by an insider: annotation, sealed by Parley", sealAs(t, f.keys.Signer, escrow, withAnnot, "advisor", "c_a", nil), Invalid, "changed_after_signing", false},
 		{"re-presented by an insider: page in an object stream, sealed by Parley",
 			sealAs(t, f.keys.Signer, escrow, appendObjStmUpdate(t, goodStm, map[int]string{stmPage: stmPageDict}, map[int]string{9998: newContent}), "advisor", "c_s", nil),
@@ -509,7 +559,6 @@ func attackCorpus(t testing.TB, f *attackFixture) ([]attackCase, []byte) {
 	}
 	return cases, good
 }
-
 
 // mutations are 100 random mutations of a signed contract (flipped bytes,
 // truncations, inserted garbage, appended slices), always the same ones.
