@@ -43,7 +43,8 @@ type PageInk struct {
 // Limits of the content reading.
 const (
 	inkPages       = 3        // the last pages read at intake
-	maxInkOps      = 1 << 21  // operators over a page, forms included
+	maxInkOps      = 1 << 19  // operators over a page, forms included (about 1 s)
+	maxInkForms    = 256      // form XObjects read per page; beyond, their BBox
 	maxInkFormNest = 8        // form XObjects inside form XObjects
 	maxInkBytes    = 64 << 20 // content inflated for one page, forms included
 	inkClearance   = 8.0      // points kept free around content
@@ -240,6 +241,7 @@ type inkReader struct {
 	bands   [][2]float64
 	ops     int
 	read    int64 // content bytes inflated so far
+	forms   int   // form XObjects read so far
 	unknown bool
 }
 
@@ -387,7 +389,8 @@ func (ir *inkReader) run(contents, res pdf.Value, ctm matrix, depth int) {
 }
 
 // xobject adds an image (the unit square) or a form (its content,
-// recursively; its bounding box beyond maxInkFormNest).
+// recursively; its bounding box beyond maxInkFormNest deep or
+// maxInkForms read).
 func (ir *inkReader) xobject(x pdf.Value, ctm matrix, depth int) {
 	switch x.Key("Subtype").Name() {
 	case "Image":
@@ -400,7 +403,7 @@ func (ir *inkReader) xobject(x pdf.Value, ctm matrix, depth int) {
 			}
 		}
 		m = m.mul(ctm)
-		if depth >= maxInkFormNest {
+		if ir.forms++; depth >= maxInkFormNest || ir.forms > maxInkForms {
 			if bb, ok := rectOf(x.Key("BBox")); ok {
 				ir.box(m, bb.LLX, bb.LLY, bb.URX, bb.URY)
 			} else {

@@ -1,8 +1,12 @@
 package signature
 
 import (
+	"bytes"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/parley-video/parley/signature/pdftest"
 )
@@ -124,4 +128,55 @@ func TestCheckFieldBox(t *testing.T) {
 			}
 		}
 	}
+}
+
+// A page that draws a form 100,000 times, and one that draws itself
+// through forms, are read within bounds (a hang would time out).
+func TestPageInkBounded(t *testing.T) {
+	form := "<< /Type /XObject /Subtype /Form /BBox [0 0 100 20] /Resources << /XObject << /F 6 0 R >> >> /Length %d >>\nstream\n%s\nendstream"
+	for name, c := range map[string]struct{ page, form string }{
+		"many draws": {strings.Repeat("q 1 0 0 1 50 300 cm /F Do Q\n", 100000), "BT /F1 10 Tf 0 0 Td (x) Tj ET"},
+		"recursion":  {"q 1 0 0 1 50 300 cm /F Do Q\n", "/F Do /F Do"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			doc := formPDF(fmt.Sprintf(form, len(c.form), c.form), c.page)
+			start := time.Now()
+			info, err := LoadPDF(doc, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("%s: %v, ink %+v", name, time.Since(start), info.Ink)
+			if len(info.Ink) != 1 {
+				t.Fatalf("ink %+v", info.Ink)
+			}
+			if b := info.Ink[0].Bands; !info.Ink[0].Unknown && (len(b) == 0 || b[0][0] > 300 || b[len(b)-1][1] < 300) {
+				t.Fatalf("the form at y 300 is not in %v", b)
+			}
+		})
+	}
+}
+
+// formPDF is one A4 page whose content is page and whose resources name
+// form (object 6) /F.
+func formPDF(form, page string) []byte {
+	var b bytes.Buffer
+	var offs []int
+	obj := func(s string) {
+		offs = append(offs, b.Len())
+		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", len(offs), s)
+	}
+	b.WriteString("%PDF-1.7\n")
+	obj("<< /Type /Catalog /Pages 2 0 R >>")
+	obj("<< /Type /Pages /Count 1 /Kids [3 0 R] >>")
+	obj("<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /Font << /F1 5 0 R >> /XObject << /F 6 0 R >> >> /Contents 4 0 R >>")
+	obj(fmt.Sprintf("<< /Length %d >>\nstream\n%s\nendstream", len(page), page))
+	obj("<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
+	obj(form)
+	x := b.Len()
+	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f \n", len(offs)+1)
+	for _, o := range offs {
+		fmt.Fprintf(&b, "%010d 00000 n \n", o)
+	}
+	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n", len(offs)+1, x)
+	return b.Bytes()
 }
