@@ -108,6 +108,16 @@ export class FieldPlacer {
     void this._renderAll();
   }
 
+  /** Translates what is shown again (the language changed). */
+  relabel() {
+    this.prevBtn.setAttribute('aria-label', t('doc.present.placePrev'));
+    this.nextBtn.setAttribute('aria-label', t('doc.present.placeNext'));
+    this.fieldsEl.setAttribute('aria-label', t('doc.present.placeField'));
+    if (this.pdf && this.shown) this.pageLabel.textContent = t('doc.present.placePage', { page: this.page, pages: this.pdf.numPages });
+    this._renderFields();
+    this._renderBoxes();
+  }
+
   /** @returns {Map<string, FieldBox>} the boxes to send (none when automatic) */
   boxes() {
     return this.manual ? new Map(this.placed) : new Map();

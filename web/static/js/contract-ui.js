@@ -689,6 +689,7 @@ export class DocumentsPanel {
       onLangChange(() => {
         this.render();
         this.viewer.render();
+        this.placer?.relabel();
       }),
     );
     this.render();
