@@ -527,11 +527,25 @@ function detailView(detail) {
     else if (k === 'field' && typeof v === 'string') value = fieldLabel(v);
     else if (k === 'fields' && Array.isArray(v)) value = v.map((f) => fieldLabel(String(f))).join(', ');
     else if (k === 'verdict' && typeof v === 'string') value = btry(`bo.verdict.${v}`) ?? v;
+    else if (k === 'placement' && typeof v === 'object') value = placementText(/** @type {Record<string, any>} */ (v));
     else if (typeof v === 'object') value = JSON.stringify(v);
     else value = String(v);
     list.append(h('div', {}, [h('dt', { text: btry(`bo.key.${k}`) ?? k }), h('dd', {}, [value])]));
   }
   return list;
+}
+
+/**
+ * Where the signature fields of an upload were placed (the "presented"
+ * event's detail.placement: field → {page, rect: {x, y, w, h}}).
+ * @param {Record<string, any>} p
+ * @returns {string}
+ */
+function placementText(p) {
+  const r1 = (/** @type {unknown} */ v) => String(Math.round(Number(v) * 10) / 10);
+  return Object.entries(p).map(([f, b]) => `${fieldLabel(f)}: ${bt('bo.placementAt', {
+    page: r1(b?.page), x: r1(b?.rect?.x), y: r1(b?.rect?.y), w: r1(b?.rect?.w), h: r1(b?.rect?.h),
+  })}`).join('; ');
 }
 
 /** The list was shown before in this page: "back" returns to it as it was. */
