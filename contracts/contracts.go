@@ -126,6 +126,12 @@ type Presentation struct {
 	Signers   []string
 	CreatedBy int64  // staff user id
 	Actor     string // audit actor, "staff:<id>"
+	// Place: the fields get a place on the pages (uploads): Boxes[field]
+	// where the advisor chose one, free space on the last pages for the
+	// others. Without it (the contract template) each field goes to
+	// signature.DefaultSignatureRect on the last page.
+	Place bool
+	Boxes map[string]signature.FieldBox
 }
 
 // Present checks an untrusted PDF (size, parses, not encrypted), stores it
@@ -149,6 +155,12 @@ func (s *Service) Present(ctx context.Context, p Presentation) (records.Document
 		// else's signature to this customer (and hide what was appended).
 		return records.Document{}, fmt.Errorf("present document: %w", ErrPresentSigned)
 	}
+	var placement map[string]signature.FieldBox
+	if p.Place {
+		if placement, err = placeFields(info, p.Signers, p.Boxes); err != nil {
+			return records.Document{}, fmt.Errorf("present document: %w", err)
+		}
+	}
 	fields := make([]records.Field, len(p.Signers))
 	for i, who := range p.Signers {
 		fields[i] = records.Field{Name: who, Signer: who}
@@ -158,10 +170,14 @@ func (s *Service) Present(ctx context.Context, p Presentation) (records.Document
 		return records.Document{}, fmt.Errorf("present document: store: %w", err)
 	}
 	sum := sha256.Sum256(p.PDF)
-	d, err := s.rec.CreateDocument(ctx, records.NewDocument{
+	nd := records.NewDocument{
 		ConsultationID: p.ConsultationID, Name: p.Name, Pages: info.Pages, Size: int64(len(p.PDF)),
 		SHA256: hex.EncodeToString(sum[:]), Blob: blob, CreatedBy: p.CreatedBy, Fields: fields, Actor: p.Actor,
-	})
+	}
+	if placement != nil {
+		nd.Placement = placement
+	}
+	d, err := s.rec.CreateDocument(ctx, nd)
 	if err != nil {
 		s.removeBlob(ctx, p.ConsultationID, blob)
 		return records.Document{}, err
@@ -254,6 +270,11 @@ func (s *Service) Sign(ctx context.Context, sg Signing) (records.Document, error
 			position = i
 		}
 	}
+	var page int
+	var rect signature.Rect
+	if b, ok := placementOf(trail, sg.Field); ok {
+		page, rect = b.Page, b.Rect
+	}
 	trailJSON, err := json.Marshal(map[string]any{"format": "parley-audit-trail", "v": 1, "document": d.ID, "events": trail})
 	if err != nil {
 		return records.Document{}, fmt.Errorf("encode audit trail: %w", err)
@@ -265,6 +286,8 @@ func (s *Service) Sign(ctx context.Context, sg Signing) (records.Document, error
 		Reason:         "Handwritten signature in a Parley consultation",
 		SignedAt:       now,
 		Index:          position,
+		Page:           page,
+		Rect:           rect,
 		SignatureImage: image,
 		Attachments: []signature.Attachment{{
 			Name:        EnvelopeName(sg.Field),

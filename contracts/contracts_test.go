@@ -24,7 +24,7 @@ type fixture struct {
 	dir    string
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	dir := t.TempDir()
 	rec, err := records.Open(t.Context(), filepath.Join(dir, "data"))
@@ -61,7 +61,7 @@ func newFixture(t *testing.T) *fixture {
 
 // signed presents a template contract in consultation cid and signs it as
 // the customer; it returns the signed PDF.
-func (f *fixture) signed(t *testing.T, cid, title string) []byte {
+func (f *fixture) signed(t testing.TB, cid, title string) []byte {
 	t.Helper()
 	ctx := context.Background()
 	pdf, err := signature.ContractPDF(signature.ContractTemplate{Title: title, Date: time.Now()})

@@ -18,7 +18,7 @@ import (
 
 // appendUpdate appends an incremental update (classic xref) that sets the
 // given objects, as an editing tool would after signing.
-func appendUpdate(t *testing.T, pdf []byte, objs map[int]string) []byte {
+func appendUpdate(t testing.TB, pdf []byte, objs map[int]string) []byte {
 	t.Helper()
 	m := regexp.MustCompile(`startxref\s+(\d+)\s+%%EOF\s*$`).FindSubmatch(pdf)
 	if m == nil {
@@ -50,7 +50,7 @@ func appendUpdate(t *testing.T, pdf []byte, objs map[int]string) []byte {
 }
 
 // objectOf finds the number of the first object whose dictionary matches re.
-func objectOf(t *testing.T, pdf []byte, re string) int {
+func objectOf(t testing.TB, pdf []byte, re string) int {
 	t.Helper()
 	m := regexp.MustCompile(`(\d+) 0 obj\s*<<[^>]*` + re).FindSubmatch(pdf)
 	if m == nil {
@@ -187,7 +187,7 @@ func TestVerifyVerdicts(t *testing.T) {
 }
 
 // pageWithAnnot is page object id of pdf with /Annots extended by annot.
-func pageWithAnnot(t *testing.T, pdf []byte, id, annot int) string {
+func pageWithAnnot(t testing.TB, pdf []byte, id, annot int) string {
 	t.Helper()
 	re := regexp.MustCompile(fmt.Sprintf(`(?s)\n%d 0 obj\s*(<<.*?>>)\s*endobj`, id))
 	all := re.FindAllSubmatch(pdf, -1)

@@ -93,6 +93,9 @@ type NewDocument struct {
 	Fields         []Field // Name and Signer only
 	// Actor of the "presented" audit event, e.g. "staff:3".
 	Actor string
+	// Placement, when set, is recorded in the "presented" event as
+	// "placement" (where each signature field goes; contracts reads it).
+	Placement any
 }
 
 // CreateDocument records a presented document with its fields and starts
@@ -141,10 +144,14 @@ func (s *Store) CreateDocument(ctx context.Context, nd NewDocument) (Document, e
 	for i, f := range nd.Fields {
 		signers[i] = f.Name
 	}
-	if err := appendAudit(ctx, tx, id, now, "presented", nd.Actor, map[string]any{
+	detail := map[string]any{
 		"consultation": nd.ConsultationID, "name": name, "pages": nd.Pages, "size": nd.Size,
 		"sha256": nd.SHA256, "fields": signers,
-	}); err != nil {
+	}
+	if nd.Placement != nil {
+		detail["placement"] = nd.Placement
+	}
+	if err := appendAudit(ctx, tx, id, now, "presented", nd.Actor, detail); err != nil {
 		return Document{}, err
 	}
 	d, err := s.document(ctx, tx, id)
@@ -390,6 +397,12 @@ type ContractFilter struct {
 	To      time.Time // created before (zero: no bound)
 	State   DocState  // "" for any
 	Limit   int       // at most; 0 means 200
+	// FlagKind, when set, is an audit event kind that marks a document
+	// (contracts' "withdrawn"): Contract.FlaggedAt is its first such
+	// event's time; Flagged > 0 lists only marked documents, < 0 only
+	// unmarked ones.
+	FlagKind string
+	Flagged  int
 }
 
 // Contract is a document with what the contract list shows beside it.
@@ -397,13 +410,23 @@ type Contract struct {
 	Document
 	ConsultationTitle string
 	AdvisorName       string
+	FlaggedAt         time.Time // see ContractFilter.FlagKind; zero: not marked
 }
 
 // Contracts lists documents for the back office, newest first.
 func (s *Store) Contracts(ctx context.Context, f ContractFilter) ([]Contract, error) {
-	q := `SELECT ` + prefixed("d.", documentColumns) + `, COALESCE(c.title, ''), COALESCE(u.display_name, '')
+	const flagged = `(SELECT MIN(a.at) FROM audit_events a WHERE a.document_id = d.id AND a.kind = ?)`
+	q := `SELECT ` + prefixed("d.", documentColumns) + `, COALESCE(c.title, ''), COALESCE(u.display_name, ''), ` + flagged + `
 		FROM documents d LEFT JOIN consultations c ON c.id = d.consultation_id LEFT JOIN users u ON u.id = d.created_by WHERE 1 = 1`
-	var args []any
+	args := []any{f.FlagKind}
+	switch {
+	case f.FlagKind != "" && f.Flagged > 0:
+		q += " AND " + flagged + " IS NOT NULL"
+		args = append(args, f.FlagKind)
+	case f.FlagKind != "" && f.Flagged < 0:
+		q += " AND " + flagged + " IS NULL"
+		args = append(args, f.FlagKind)
+	}
 	if f.AdvisorID > 0 {
 		q += " AND d.created_by = ?"
 		args = append(args, f.AdvisorID)
@@ -445,15 +468,16 @@ func (s *Store) Contracts(ctx context.Context, f ContractFilter) ([]Contract, er
 		var c Contract
 		var state string
 		var created int64
-		var signed, restricted sql.NullInt64
+		var signed, restricted, flaggedAt sql.NullInt64
 		d := &c.Document
 		if err := rows.Scan(&d.ID, &d.ConsultationID, &d.Name, &d.Pages, &d.Size, &d.SHA256, &d.Revision, &d.CurrentBlob,
-			&d.CurrentSize, &d.CurrentSHA256, &state, &d.CreatedBy, &created, &signed, &restricted, &c.ConsultationTitle, &c.AdvisorName); err != nil {
+			&d.CurrentSize, &d.CurrentSHA256, &state, &d.CreatedBy, &created, &signed, &restricted, &c.ConsultationTitle, &c.AdvisorName, &flaggedAt); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("records: contracts: %w", err)
 		}
 		d.State, d.CreatedAt, d.SignedAt = DocState(state), millis(created), nullMillis(signed)
 		d.RestrictedAt = nullMillis(restricted)
+		c.FlaggedAt = nullMillis(flaggedAt)
 		out = append(out, c)
 	}
 	err = rows.Err()

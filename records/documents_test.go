@@ -167,8 +167,12 @@ func testContractsSearch(t *testing.T, be backend) {
 		return d
 	}
 	mk(anna.ID, "Kredit.pdf", "Eva Müller")
-	mk(anna.ID, "Konto.pdf", "")
+	konto := mk(anna.ID, "Konto.pdf", "")
 	mk(ben.ID, "Versicherung.pdf", "Max 100%")
+	// Konto.pdf is marked by an audit event (contracts' "withdrawn").
+	if err := s.AppendAudit(ctx, konto.ID, "withdrawn", "staff:1", map[string]any{"revision": 0}); err != nil {
+		t.Fatal(err)
+	}
 	names := func(f ContractFilter) string {
 		cs, err := s.Contracts(ctx, f)
 		if err != nil {
@@ -193,9 +197,22 @@ func testContractsSearch(t *testing.T, be backend) {
 		{ContractFilter{State: DocSigned}, "Versicherung.pdf,Kredit.pdf"},
 		{ContractFilter{From: time.Date(2030, 1, 2, 4, 0, 0, 0, time.UTC)}, "Versicherung.pdf,Konto.pdf"},
 		{ContractFilter{To: time.Date(2030, 1, 2, 4, 0, 0, 0, time.UTC)}, "Kredit.pdf"},
+		{ContractFilter{FlagKind: "withdrawn", Flagged: 1}, "Konto.pdf"},
+		{ContractFilter{FlagKind: "withdrawn", Flagged: -1}, "Versicherung.pdf,Kredit.pdf"},
+		{ContractFilter{FlagKind: "withdrawn", Flagged: -1, State: DocOpen}, ""},
+		{ContractFilter{FlagKind: "withdrawn", Query: "konto"}, "Konto.pdf"},
 	} {
 		if got := names(tc.f); got != tc.want {
 			t.Errorf("%+v: %s, want %s", tc.f, got, tc.want)
+		}
+	}
+	cs, err := s.Contracts(ctx, ContractFilter{FlagKind: "withdrawn"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cs {
+		if (c.ID == konto.ID) == c.FlaggedAt.IsZero() {
+			t.Errorf("%s: flagged at %v", c.Name, c.FlaggedAt)
 		}
 	}
 }

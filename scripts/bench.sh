@@ -22,7 +22,7 @@ if [ "${PARLEY_BENCH_NETNS:-}" != "1" ]; then
 	trap 'rm -rf "$dir"' EXIT INT TERM
 	echo "bench: building" >&2
 	go build -o "$dir/loadgen" ./scripts/loadgen
-	for p in sfu signature scripts/loadgen; do
+	for p in sfu signature contracts scripts/loadgen; do
 		go test -c -o "$dir/$(echo "$p" | tr / _).test" "./$p"
 	done
 	status=0
@@ -39,15 +39,18 @@ benchtime=${BENCH_TIME:-300ms}
 out=$dir/gobench.txt
 : >"$out"
 
-# gobench PKG REGEXP: run a package's benchmarks in its directory.
+# gobench PKG REGEXP [COUNT]: run a package's benchmarks in its directory.
 gobench() {
 	echo "bench: go benchmarks in $1 ($2)" >&2
 	(cd "$1" && "$dir/$(echo "$1" | tr / _).test" -test.run '^$' -test.bench "$2" \
-		-test.benchmem -test.count "$count" -test.benchtime "$benchtime") >>"$out"
+		-test.benchmem -test.count "${3:-$count}" -test.benchtime "$benchtime") >>"$out"
 }
 gobench sfu '^BenchmarkFanout$'
 gobench signature '^Benchmark(Sign1Page|Sign20Pages|Verify1Page|Verify20Pages|EnvelopeSeal|EnvelopeOpen)$'
 gobench scripts/loadgen '^BenchmarkFloor'
+# The slowest file of the attack and hostile corpora against its 1 s target
+# (one pass over ~150 files is an iteration: a few runs are enough).
+gobench contracts '^BenchmarkVerifySlowestFile$' 3
 
 # shellcheck disable=SC2086 # LOADGEN_FLAGS is a list of flags
 profiles=${BENCH_PROFILES:-$dir}

@@ -104,13 +104,14 @@ func diffStep(old, doc []byte, rule stepRule) (changes []Change, err error) {
 type differ struct {
 	old, new *pdf.Reader
 	rule     stepRule
-	pageOf   map[uint32]int  // page object → page number
-	contents map[uint32]int  // content stream → page number
-	own      map[uint32]bool // the signer's field, widget, appearance, attached files
-	widgets  map[uint32]bool // the signer's widget annotations
-	dss      map[uint32]bool // validation data
-	oldField map[uint32]bool // fields of the old revision
-	attOK    bool            // attachments: only the allowed ones added, none changed
+	pageOf   map[uint32]int    // page object → page number
+	contents map[uint32]int    // content stream → page number
+	own      map[uint32]bool   // the signer's field, widget, appearance, attached files
+	widgets  map[uint32]bool   // the signer's widget annotations
+	dss      map[uint32]bool   // validation data
+	oldField map[uint32]bool   // fields of the old revision
+	attOK    bool              // attachments: only the allowed ones added, none changed
+	meta     map[uint32]string // /Info ("info") and XMP ("xmp") objects the step may change (metadata.go)
 }
 
 func (d *differ) index() {
@@ -161,6 +162,7 @@ func (d *differ) index() {
 		}
 		markTree(root.Key("DSS"), d.dss, 4)
 	}
+	d.indexMetadata()
 	d.attOK = len(d.attachmentChanges()) == 0
 	if d.attOK {
 		// The attached files' objects (file specification, data stream)
@@ -269,6 +271,12 @@ func (d *differ) describe(id uint32, ov, nv pdf.Value, added bool) []Change {
 	switch {
 	case typ == "XRef" || typ == "ObjStm":
 		return nil // file structure; its objects are compared one by one
+	case d.meta[id] == "info":
+		c.Kind, c.Allowed = "metadata", true
+		c.Description, c.DE = "document information (title, author, dates) "+verb, "Dokumentinformationen (Titel, Autor, Datum) "+verbDE
+	case d.meta[id] == "xmp":
+		c.Kind, c.Allowed = "metadata", true
+		c.Description, c.DE = "document metadata (XMP) "+verb, "Metadaten des Dokuments (XMP) "+verbDE
 	case d.own[id] && added:
 		c.Kind, c.Allowed = "signature", true
 		c.Description, c.DE = "the new signature's field, appearance or attached data", "Feld, Darstellung oder angehängte Daten der neuen Signatur"
@@ -452,6 +460,9 @@ func (d *differ) catalogChange(id uint32, ov, nv pdf.Value, added bool) []Change
 			c.Allowed = d.rule.field != "" && d.attOK
 		case "DSS":
 			c.Allowed = d.rule.field != ""
+		case "Metadata":
+			// Pointed at an XMP stream the step may write (metadata.go).
+			c.Allowed = d.meta[nv.Key("Metadata").GetPtr().GetID()] == "xmp"
 		}
 		out = append(out, c)
 	}

@@ -72,17 +72,26 @@ type PDFInfo struct {
 	PageSizes []PageSize // MediaBox of each page, in order
 	XrefType  string     // "table" or "stream"
 	SigFields int        // signature fields already present
+	// Ink is where the last pages (up to 3) have content; LoadPDF only.
+	Ink []PageInk `json:",omitempty"`
 }
 
 // LoadPDF checks an untrusted PDF: size, header, that it parses, that it is
 // not encrypted, and reads its page sizes. maxBytes <= 0 means
 // DefaultMaxPDFBytes. It never panics; parser failures, panics and time-outs
 // are ErrPDFMalformed.
+//
+// LoadPDF also reads where the last pages have content (PDFInfo.Ink, for
+// PlaceFields); the other parses of the package skip that.
 func LoadPDF(data []byte, maxBytes int64) (*PDFInfo, error) {
-	return loadPDF(context.Background(), data, maxBytes)
+	return loadPDFInk(context.Background(), data, maxBytes, true)
 }
 
 func loadPDF(ctx context.Context, data []byte, maxBytes int64) (*PDFInfo, error) {
+	return loadPDFInk(ctx, data, maxBytes, false)
+}
+
+func loadPDFInk(ctx context.Context, data []byte, maxBytes int64, ink bool) (*PDFInfo, error) {
 	if maxBytes <= 0 {
 		maxBytes = DefaultMaxPDFBytes
 	}
@@ -102,10 +111,20 @@ func loadPDF(ctx context.Context, data []byte, maxBytes int64) (*PDFInfo, error)
 	var info *PDFInfo
 	err := withReader(ctx, data, func(r *pdf.Reader) error {
 		var err error
-		if info, err = describe(r); err != nil {
+		var nodes []pdf.Value
+		if info, nodes, err = describe(r); err != nil {
 			return err
 		}
-		return walkObjects(ctx, r, int64(len(data)), budget)
+		if err := walkObjects(ctx, r, int64(len(data)), budget); err != nil {
+			return err
+		}
+		if ink {
+			// After the walk: every stream is known to inflate within bounds.
+			for p := max(1, info.Pages-inkPages+1); p <= info.Pages; p++ {
+				info.Ink = append(info.Ink, pageInk(p, nodes[p-1]))
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, err
@@ -197,22 +216,24 @@ func mentionsEncrypt(data []byte) bool {
 	return bytes.Contains(data, []byte("/Encrypt"))
 }
 
-func describe(r *pdf.Reader) (*PDFInfo, error) {
+// describe reads the catalog and page tree; it returns the page
+// dictionaries in order beside the info.
+func describe(r *pdf.Reader) (*PDFInfo, []pdf.Value, error) {
 	info := &PDFInfo{Version: r.PDFVersion, XrefType: r.XrefInformation.Type}
 	root := r.Trailer().Key("Root")
 	if root.Kind() != pdf.Dict {
-		return nil, fmt.Errorf("%w: no document catalog", ErrPDFMalformed)
+		return nil, nil, fmt.Errorf("%w: no document catalog", ErrPDFMalformed)
 	}
 	pages := root.Key("Pages")
 	if pages.Kind() != pdf.Dict {
-		return nil, fmt.Errorf("%w: no page tree", ErrPDFMalformed)
+		return nil, nil, fmt.Errorf("%w: no page tree", ErrPDFMalformed)
 	}
 	w := pageWalker{seen: map[pdf.Ptr]bool{}}
 	if err := w.walk(pages, PageSize{}, false, 0); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if len(w.pages) == 0 {
-		return nil, fmt.Errorf("%w: no pages", ErrPDFMalformed)
+		return nil, nil, fmt.Errorf("%w: no pages", ErrPDFMalformed)
 	}
 	info.Pages, info.PageSizes = len(w.pages), w.pages
 	fields := root.Key("AcroForm").Key("Fields")
@@ -221,12 +242,13 @@ func describe(r *pdf.Reader) (*PDFInfo, error) {
 			info.SigFields++
 		}
 	}
-	return info, nil
+	return info, w.nodes, nil
 }
 
 type pageWalker struct {
 	seen  map[pdf.Ptr]bool
 	pages []PageSize
+	nodes []pdf.Value
 }
 
 // walk visits the page tree depth first, inheriting MediaBox, refusing
@@ -264,6 +286,7 @@ func (w *pageWalker) walk(node pdf.Value, inherited PageSize, haveBox bool, dept
 			return fmt.Errorf("%w: more than %d pages", ErrPDFMalformed, MaxPDFPages)
 		}
 		w.pages = append(w.pages, inherited)
+		w.nodes = append(w.nodes, node)
 		return nil
 	default:
 		return fmt.Errorf("%w: page tree node of type %q", ErrPDFMalformed, node.Key("Type").Name())

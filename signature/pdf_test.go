@@ -208,7 +208,8 @@ func FuzzLoadPDF(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		start := time.Now()
 		info, err := LoadPDF(data, 1<<20)
-		if d := time.Since(start); d > 2*time.Second {
+		// A hang, not a speed check (that is contracts.BenchmarkVerifySlowestFile).
+		if d := time.Since(start); d > 10*time.Second {
 			t.Fatalf("LoadPDF took %v", d)
 		}
 		if err == nil && (info.Pages < 1 || info.Pages != len(info.PageSizes)) {

@@ -82,7 +82,10 @@ func DefaultSignatureRect(page PageSize, index int) Rect {
 
 // Rect is a rectangle in PDF points: lower-left corner and size.
 type Rect struct {
-	X, Y, W, H float64
+	X float64 `json:"x"`
+	Y float64 `json:"y"`
+	W float64 `json:"w"`
+	H float64 `json:"h"`
 }
 
 // IsZero reports whether r is the zero rectangle (meaning: default placement).

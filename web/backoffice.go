@@ -52,7 +52,7 @@ type contractJSON struct {
 }
 
 func toContractJSON(c records.Contract) contractJSON {
-	j := contractJSON{documentJSON: toDocumentJSON(c.Document, time.Time{}), ConsultationID: c.ConsultationID,
+	j := contractJSON{documentJSON: toDocumentJSON(c.Document, c.FlaggedAt), ConsultationID: c.ConsultationID,
 		ConsultationTitle: c.ConsultationTitle, Advisor: c.AdvisorName, CurrentSHA256: c.CurrentSHA256, CurrentSize: c.CurrentSize}
 	j.PDFURL = "/api/v1/contracts/" + c.ID + "/pdf"
 	j.DownloadURL = j.PDFURL + "?download=1"
@@ -67,16 +67,21 @@ func seesAll(u records.User) bool {
 // handleListContracts: GET /api/v1/contracts?q=&advisor=&from=&to=&state=
 func (s *Server) handleListContracts(c *gin.Context) error {
 	u := staffUser(c)
-	f := records.ContractFilter{Query: c.Query("q"), Advisor: c.Query("advisor")}
+	// Withdrawn is an audit event on an open document (contracts.Withdraw).
+	f := records.ContractFilter{Query: c.Query("q"), Advisor: c.Query("advisor"), FlagKind: contracts.AuditWithdrawn}
 	if !seesAll(u) {
 		f.AdvisorID = u.ID
 	}
 	switch st := c.Query("state"); st {
 	case "", "all":
-	case string(records.DocOpen), string(records.DocSigned):
-		f.State = records.DocState(st)
+	case string(records.DocOpen):
+		f.State, f.Flagged = records.DocOpen, -1
+	case "withdrawn":
+		f.State, f.Flagged = records.DocOpen, 1
+	case string(records.DocSigned):
+		f.State = records.DocSigned
 	default:
-		return errBadRequest(`state must be "open", "signed" or "all"`)
+		return errBadRequest(`state must be "open", "signed", "withdrawn" or "all"`)
 	}
 	for _, p := range []struct {
 		key string

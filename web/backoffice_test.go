@@ -95,3 +95,68 @@ func TestBackofficeContractsAndVerification(t *testing.T) {
 		t.Fatalf("audit kinds: %s", got)
 	}
 }
+
+// The contract list shows a withdrawn document as "withdrawn" and the
+// state filter finds it: "withdrawn" lists only it, "open" no longer.
+func TestBackofficeListsWithdrawn(t *testing.T) {
+	e := newEnv(t)
+	withSigner(t, e)
+	anna, _ := e.loggedIn("anna", records.RoleAdvisor)
+	back, _ := e.loggedIn("clara", records.RoleBackoffice)
+	present := func(title string) (string, documentJSON) {
+		cid, _ := e.createConsultation(anna, title)
+		r := e.staff(anna, "POST", "/api/v1/consultations/"+cid+"/documents", map[string]any{"template": "contract", "title": title, "signers": []string{"customer"}})
+		if r.StatusCode != http.StatusCreated {
+			t.Fatalf("present: %d %s", r.StatusCode, r.body)
+		}
+		return cid, docOf(t, r)
+	}
+	_, open := present("Offen")
+	cid, gone := present("Zurückgezogen")
+	if r := e.staff(anna, "POST", "/api/v1/consultations/"+cid+"/documents/"+gone.ID+"/withdraw", nil); r.StatusCode != http.StatusOK {
+		t.Fatalf("withdraw: %d %s", r.StatusCode, r.body)
+	}
+	list := func(q string) map[string]string {
+		r := e.do(back, "GET", "/api/v1/contracts"+q, nil)
+		if r.StatusCode != http.StatusOK {
+			t.Fatalf("list %s: %d %s", q, r.StatusCode, r.body)
+		}
+		var out struct{ Contracts []contractJSON }
+		if err := json.Unmarshal(r.body, &out); err != nil {
+			t.Fatal(err)
+		}
+		m := map[string]string{}
+		for _, c := range out.Contracts {
+			m[c.ID] = c.State
+			if c.State == "withdrawn" && c.WithdrawnAt == "" {
+				t.Errorf("%s: withdrawn without withdrawnAt", c.ID)
+			}
+		}
+		return m
+	}
+	for _, c := range []struct {
+		q    string
+		want map[string]string
+	}{
+		{"", map[string]string{open.ID: "open", gone.ID: "withdrawn"}},
+		{"?state=all", map[string]string{open.ID: "open", gone.ID: "withdrawn"}},
+		{"?state=withdrawn", map[string]string{gone.ID: "withdrawn"}},
+		{"?state=open", map[string]string{open.ID: "open"}},
+		{"?state=signed", map[string]string{}},
+		{"?state=withdrawn&q=zur", map[string]string{gone.ID: "withdrawn"}},
+	} {
+		got := list(c.q)
+		if len(got) != len(c.want) {
+			t.Errorf("%s: %v, want %v", c.q, got, c.want)
+			continue
+		}
+		for id, st := range c.want {
+			if got[id] != st {
+				t.Errorf("%s: %v, want %v", c.q, got, c.want)
+			}
+		}
+	}
+	if r := e.do(back, "GET", "/api/v1/contracts?state=gone", nil); r.StatusCode != http.StatusBadRequest || !strings.Contains(string(r.body), "withdrawn") {
+		t.Fatalf("unknown state: %d %s", r.StatusCode, r.body)
+	}
+}

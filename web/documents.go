@@ -185,6 +185,42 @@ func parseSigners(list []string) ([]string, error) {
 	return out, nil
 }
 
+// parseFieldBoxes reads the advisor's signature boxes of an upload:
+// box.<field>=<page>,<x>,<y>,<w>,<h> (PDF points, lower-left corner).
+// Whether they fit the document is checked by contracts.Present.
+func parseFieldBoxes(q url.Values) (map[string]signature.FieldBox, error) {
+	var out map[string]signature.FieldBox
+	for k, vs := range q {
+		field, ok := strings.CutPrefix(k, "box.")
+		if !ok {
+			continue
+		}
+		bad := errBadRequest(fmt.Sprintf("%s must be <page>,<x>,<y>,<width>,<height> in PDF points", k))
+		if len(vs) != 1 {
+			return nil, bad
+		}
+		parts := strings.Split(vs[0], ",")
+		if len(parts) != 5 {
+			return nil, bad
+		}
+		page, err := strconv.Atoi(strings.TrimSpace(parts[0]))
+		if err != nil {
+			return nil, bad
+		}
+		var f [4]float64
+		for i, s := range parts[1:] {
+			if f[i], err = strconv.ParseFloat(strings.TrimSpace(s), 64); err != nil {
+				return nil, bad
+			}
+		}
+		if out == nil {
+			out = map[string]signature.FieldBox{}
+		}
+		out[field] = signature.FieldBox{Page: page, Rect: signature.Rect{X: f[0], Y: f[1], W: f[2], H: f[3]}}
+	}
+	return out, nil
+}
+
 // presentBody is the JSON form of POST …/documents (built-in template).
 type presentBody struct {
 	Template string   `json:"template"`
@@ -225,7 +261,11 @@ func (s *Server) handlePresent(c *gin.Context) error {
 		if err != nil {
 			return err
 		}
-		p = contracts.Presentation{Name: c.Query("name"), PDF: body, Signers: signers}
+		boxes, err := parseFieldBoxes(c.Request.URL.Query())
+		if err != nil {
+			return err
+		}
+		p = contracts.Presentation{Name: c.Query("name"), PDF: body, Signers: signers, Place: true, Boxes: boxes}
 	case "application/json":
 		var b presentBody
 		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, maxBodyBytes)
@@ -551,6 +591,9 @@ func (s *Server) handleProgress(c *gin.Context) error {
 // classifySigning maps the signing errors (the classify switch's part for
 // documents and signatures).
 func classifySigning(err error) (problem, bool) {
+	if fb, ok := errors.AsType[*signature.FieldBoxError](err); ok {
+		return problem{status: http.StatusBadRequest, code: "bad_field_box", message: fb.Error()}, true
+	}
 	var rej *signature.RejectError
 	switch {
 	case errors.As(err, &rej):
@@ -565,6 +608,9 @@ func classifySigning(err error) (problem, bool) {
 	case errors.Is(err, contracts.ErrPresentSigned):
 		return problem{status: http.StatusUnprocessableEntity, code: "pdf_signed",
 			message: "this PDF already carries signatures; a signed contract is countersigned in the consultation it was signed in, not uploaded again"}, true
+	case errors.Is(err, signature.ErrNoRoom):
+		return problem{status: http.StatusUnprocessableEntity, code: "no_room",
+			message: "the last pages have no free space for the signature fields that would not touch text; place the fields yourself"}, true
 	case errors.Is(err, signature.ErrPDFEncrypted):
 		return problem{status: http.StatusUnprocessableEntity, code: "pdf_encrypted",
 			message: "the PDF is encrypted or password-protected; upload it without protection"}, true

@@ -177,9 +177,13 @@ func parseGoBench(r io.Reader) []*goBench {
 	return out
 }
 
-// timeNs is a benchmark's time per operation: the median iteration
-// (p50-ns) when it reports one, else the median of its ns/op.
+// timeNs is a benchmark's time per operation: the slowest file
+// (slowest-ns) when it reports one, the median iteration (p50-ns), else
+// the median of its ns/op.
 func (g *goBench) timeNs() (float64, string) {
+	if v, ok := g.values["slowest-ns"]; ok {
+		return median(v), "slowest file of an iteration"
+	}
 	if v, ok := g.values["p50-ns"]; ok {
 		return median(v), "p50 of iterations"
 	}
@@ -213,6 +217,19 @@ func (b *bench) goBenchRows(benches []*goBench) {
 		v, how := g.timeNs()
 		r := row{section: "go " + shortPkg(g.pkg), metric: g.name + " time per op", unit: "µs", parley: v / 1000, floor: none,
 			note: fmt.Sprintf("%s, median of %d runs; %s", how, len(g.values["ns/op"]), g.extras())}
+		if t, ok := g.values["target-ns"]; ok {
+			// A stated target instead of a floor (BenchmarkVerifySlowestFile).
+			target := median(t)
+			met := "met"
+			if v > target {
+				met = "NOT met"
+			}
+			r.metric = g.name + " (slowest file)"
+			r.note += fmt.Sprintf("; target ≤ %s µs: %s", num(target/1000), met)
+			if f, ok := g.values["files"]; ok {
+				r.note += fmt.Sprintf(" (%s files)", num(median(f)))
+			}
+		}
 		if f := floors[g.name]; f != nil {
 			fv, _ := f.timeNs()
 			r.floor = fv / 1000

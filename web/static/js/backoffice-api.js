@@ -72,7 +72,7 @@ import { request } from './api.js';
  *   sha256: string,
  *   size: number
  * }} Verdict
- * @typedef {{q?: string, advisor?: string, from?: string, to?: string, state?: 'open'|'signed'|'all'}} ContractQuery
+ * @typedef {{q?: string, advisor?: string, from?: string, to?: string, state?: 'open'|'signed'|'withdrawn'|'all'}} ContractQuery
  */
 
 /** @param {string} s */

@@ -247,7 +247,7 @@ function currentQuery() {
     advisor: byId('search-advisor', HTMLInputElement).value,
     from: fromInput.value,
     to: toInput.value,
-    state: state === 'signed' || state === 'open' ? state : 'all',
+    state: state === 'signed' || state === 'open' || state === 'withdrawn' ? state : 'all',
   };
 }
 
@@ -301,7 +301,7 @@ function renderList() {
  */
 function stateOf(c) {
   if (c.state === 'signed') return { key: 'bo.state.signed', cls: 'bo-state-signed' };
-  if (c.state === 'withdrawn') return { key: 'bo.state.withdrawn', cls: 'bo-state-open' };
+  if (c.state === 'withdrawn') return { key: 'bo.state.withdrawn', cls: 'bo-state-withdrawn' };
   if ((c.fields ?? []).some((f) => f.signed)) return { key: 'bo.state.partial', cls: 'bo-state-partial' };
   return { key: 'bo.state.open', cls: 'bo-state-open' };
 }
@@ -527,11 +527,25 @@ function detailView(detail) {
     else if (k === 'field' && typeof v === 'string') value = fieldLabel(v);
     else if (k === 'fields' && Array.isArray(v)) value = v.map((f) => fieldLabel(String(f))).join(', ');
     else if (k === 'verdict' && typeof v === 'string') value = btry(`bo.verdict.${v}`) ?? v;
+    else if (k === 'placement' && typeof v === 'object') value = placementText(/** @type {Record<string, any>} */ (v));
     else if (typeof v === 'object') value = JSON.stringify(v);
     else value = String(v);
     list.append(h('div', {}, [h('dt', { text: btry(`bo.key.${k}`) ?? k }), h('dd', {}, [value])]));
   }
   return list;
+}
+
+/**
+ * Where the signature fields of an upload were placed (the "presented"
+ * event's detail.placement: field → {page, rect: {x, y, w, h}}).
+ * @param {Record<string, any>} p
+ * @returns {string}
+ */
+function placementText(p) {
+  const r1 = (/** @type {unknown} */ v) => String(Math.round(Number(v) * 10) / 10);
+  return Object.entries(p).map(([f, b]) => `${fieldLabel(f)}: ${bt('bo.placementAt', {
+    page: r1(b?.page), x: r1(b?.rect?.x), y: r1(b?.rect?.y), w: r1(b?.rect?.w), h: r1(b?.rect?.h),
+  })}`).join('; ');
 }
 
 /** The list was shown before in this page: "back" returns to it as it was. */

@@ -31,6 +31,7 @@ import { formatSize } from './chat-ui.js';
 import { ApiError } from './api.js';
 import { DocumentSession } from './contract.js';
 import { SignaturePad } from './signature-pad.js';
+import { FieldPlacer } from './contract-place.js';
 
 /**
  * @typedef {import('./contract.js').Document} Document
@@ -688,6 +689,7 @@ export class DocumentsPanel {
       onLangChange(() => {
         this.render();
         this.viewer.render();
+        this.placer?.relabel();
       }),
     );
     this.render();
@@ -743,6 +745,11 @@ export class DocumentsPanel {
     const r1 = radio('customer', 'doc.present.signersCustomer', 'document-signers-customer');
     const r2 = radio('customer,advisor', 'doc.present.signersBoth', 'document-signers-both');
     this.signerInputs = [r1.input, r2.input];
+    // Where the fields go on an uploaded PDF (contract-place.js).
+    this.placer = new FieldPlacer({ openPdf });
+    for (const input of this.signerInputs) {
+      input.addEventListener('change', () => this.placer?.setSigners(this._signers()));
+    }
     this.presentErr = h('p', { class: 'docs-error', attrs: { role: 'alert', hidden: true }, data: { testid: 'document-error' } });
     this.presentLabel = h('span', { i18n: 'doc.present.submit' });
     this.presentBtn = h('button', { class: 'btn btn-primary btn-block', attrs: { type: 'button' }, data: { testid: 'document-present' } }, [
@@ -760,6 +767,7 @@ export class DocumentsPanel {
       this.chosenEl,
       this.titleField,
       h('fieldset', { class: 'docs-signers' }, [h('legend', { i18n: 'doc.present.signers' }), r1.el, r2.el]),
+      this.placer.el,
       this.presentErr,
       this.presentBtn,
     ]);
@@ -788,21 +796,27 @@ export class DocumentsPanel {
       this.chosenEl.append(h('span', { class: 'muted', text: t('doc.present.none') }));
     }
     this.titleField.hidden = src !== 'template';
+    this.placer?.setFile(src instanceof File ? src : null);
     this.presentBtn.disabled = !src || this._presenting || this.session.state !== 'joined';
     this.presentLabel.textContent = t(this._presenting ? 'doc.present.busy' : 'doc.present.submit');
+  }
+
+  /** @returns {SignerRole[]} who signs, as chosen */
+  _signers() {
+    const value = this.signerInputs?.find((i) => i.checked)?.value ?? 'customer';
+    return /** @type {SignerRole[]} */ (value.split(','));
   }
 
   async _present() {
     const src = this.source;
     if (!src || this._presenting) return;
-    const value = this.signerInputs?.find((i) => i.checked)?.value ?? 'customer';
-    const signers = /** @type {SignerRole[]} */ (value.split(','));
+    const signers = this._signers();
     this._presenting = true;
     this._presentError('');
     this._renderPresent();
     try {
       const doc = src instanceof File
-        ? await this.docs.present({ file: src, signers })
+        ? await this.docs.present({ file: src, signers, boxes: this.placer?.boxes() })
         : await this.docs.present({ template: 'contract', title: this.titleInput?.value.trim() || t('doc.present.titleDefault'), signers });
       this.source = null;
       toast(t('doc.present.done', { name: doc.name }), { kind: 'success' });
@@ -866,8 +880,24 @@ export class DocumentsPanel {
       if (!this.viewer.isOpen || this.viewer.doc?.id !== doc.id) toast(t('doc.error.signFailed'), { kind: 'error', timeout: 10000 });
       return;
     }
-    const name = this.session.participant(f.from)?.name?.trim() || t('doc.someone');
-    toast(t('doc.signFailedToast', { name, doc: doc.name }), { kind: 'error', timeout: 10000 });
+    toast(t('doc.signFailedToast', { name: this._signerName(f.from), doc: doc.name }), { kind: 'error', timeout: 10000 });
+  }
+
+  /**
+   * The name of whoever a protocol message is from: a participant id, or
+   * "staff:<id>" for an advisor signing (the advisor in the call when
+   * there is one, else "the advisor").
+   * @param {string} from
+   * @returns {string}
+   */
+  _signerName(from) {
+    const name = this.session.participant(from)?.name?.trim();
+    if (name) return name;
+    if (from.startsWith('staff:')) {
+      const advisors = this.session.participants.filter((p) => p.role === 'advisor' && p.state === 'joined');
+      return (advisors.length === 1 && advisors[0].name?.trim()) || t('doc.field.advisor');
+    }
+    return t('doc.someone');
   }
 
   /**
@@ -1010,7 +1040,7 @@ export class DocumentsPanel {
       /** @type {Progress[]} */
       const reports = per ? [...per.values()].filter((p) => p.from !== selfId) : [];
       const lines = reports.map((p) => {
-        const name = this.session.participant(p.from)?.name?.trim() || t('common.guest');
+        const name = p.from.startsWith('staff:') ? this._signerName(p.from) : this.session.participant(p.from)?.name?.trim() || t('common.guest');
         const key = /** @type {Key} */ (`doc.progress.${p.activity}`);
         return t(key, { name, page: p.page, pages: p.pages });
       });
@@ -1026,6 +1056,7 @@ export class DocumentsPanel {
     this._off = [];
     clearTimeout(this._confirmTimer);
     this.viewer.destroy();
+    this.placer?.destroy();
     this.docs.dispose();
     this.el.remove();
     this.toggleBtn.remove();

@@ -46,7 +46,9 @@ import { request, ApiError } from './api.js';
  *   withdrawn: {doc: Document, live: boolean},
  *   failed: {doc: string, field: string, from: string, code: string, own: boolean}
  * }} DocumentEvents
- * @typedef {{file: File, signers: SignerRole[]} | {template: 'contract', title: string, signers: SignerRole[]}} PresentRequest
+ * @typedef {{page: number, x: number, y: number, w: number, h: number}} FieldBox
+ *   where a signature field goes: 1-based page, lower-left corner and size in PDF points
+ * @typedef {{file: File, signers: SignerRole[], boxes?: Map<string, FieldBox>} | {template: 'contract', title: string, signers: SignerRole[]}} PresentRequest
  */
 
 /** At most this often a progress report per document (ms). */
@@ -236,7 +238,11 @@ export class DocumentSession extends Emitter {
     /** @type {unknown} */
     let res;
     if ('file' in req) {
-      const q = `?name=${encodeURIComponent(req.file.name)}&signers=${encodeURIComponent(signers)}`;
+      let q = `?name=${encodeURIComponent(req.file.name)}&signers=${encodeURIComponent(signers)}`;
+      // The advisor's boxes (API.md "box.<field>"); fields without one go into free space.
+      for (const [field, b] of req.boxes ?? []) {
+        q += `&box.${encodeURIComponent(field)}=${[b.page, b.x, b.y, b.w, b.h].map((v) => Math.round(v * 10) / 10).join(',')}`;
+      }
       // The file as it is, typed as a PDF whatever the browser guessed.
       res = await request('POST', this._base + q, req.file.slice(0, req.file.size, 'application/pdf'));
     } else {
