@@ -1,0 +1,193 @@
+package clustertest_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/parley-video/parley/clustertest"
+	"github.com/parley-video/parley/records"
+	"github.com/redis/go-redis/v9"
+)
+
+func TestMain(m *testing.M) { os.Exit(clustertest.Main(m)) }
+
+// TestClusterFirstStart: three nodes started together on an empty
+// PostgreSQL database make exactly one admin (one node writes the
+// password file); a login through the balancer on node-1 is a login on
+// node-2 and node-3; the balancer spreads requests over all three.
+func TestClusterFirstStart(t *testing.T) {
+	c := clustertest.Start(t, clustertest.Options{LocalFiles: true})
+
+	password := c.AdminPassword(t) // exactly one node wrote the file
+	store, err := records.OpenPostgres(t.Context(), c.Shared.PostgresURL, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	if n, err := store.CountUsers(t.Context()); err != nil || n != 1 {
+		t.Fatalf("users after three first starts = %d, %v; want 1", n, err)
+	}
+
+	cl := c.Client()
+	if r := cl.Login(t, "admin", password, clustertest.OnNode("node-1")); r.Backend != "node-1" {
+		t.Fatalf("login answered by %q, not the pinned node-1", r.Backend)
+	}
+	for _, n := range c.Nodes {
+		r := cl.Do(t, http.MethodGet, "/api/v1/me", nil, clustertest.OnNode(n.ID))
+		if r.Status != http.StatusOK || r.Backend != n.ID || !strings.Contains(string(r.Body), `"admin"`) {
+			t.Fatalf("GET /api/v1/me on %s with node-1's login: %d (from %q) %s", n.ID, r.Status, r.Backend, r.Body)
+		}
+	}
+	// Round robin: six requests, two per node.
+	seen := map[string]int{}
+	for range 6 {
+		seen[cl.Do(t, http.MethodGet, "/api/v1/me", nil).Backend]++
+	}
+	for _, n := range c.Nodes {
+		if seen[n.ID] != 2 {
+			t.Fatalf("round robin over 6 requests: %v", seen)
+		}
+	}
+}
+
+// TestClusterRefusesUnsafeConfig: in cluster mode a node refuses to start
+// (exits non-zero, naming the setting) with development keys, without a
+// shared TURN secret while TURN is on, without a shared storage key, and
+// with in-memory sessions.
+func TestClusterRefusesUnsafeConfig(t *testing.T) {
+	c := clustertest.New(t, clustertest.Options{Nodes: 1, LocalFiles: true})
+	n := c.Nodes[0]
+	base := n.Env()
+	cases := []struct {
+		name string
+		env  []string
+		want string
+	}{
+		{"development keys", []string{"PARLEY_SIGNATURE_SEAL_CERT=", "PARLEY_SIGNATURE_SEAL_KEY=", "PARLEY_SIGNATURE_ESCROW_PUBLIC_KEY=",
+			"PARLEY_SIGNATURE_TRUST_ANCHORS="}, "signature.seal_cert"},
+		{"development escrow key", []string{"PARLEY_SIGNATURE_ESCROW_PUBLIC_KEY="}, "signature.escrow_public_key"},
+		{"random TURN secret", []string{"PARLEY_TURN_ENABLED=true", "PARLEY_TURN_SECRET="}, "turn.secret"},
+		{"per-node storage key", []string{"PARLEY_STORAGE_KEY="}, "storage.key"},
+		{"in-memory sessions", []string{"PARLEY_SESSION_STORE=memory"}, "session.store"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			n.SetEnv(base...)
+			n.SetEnv(tc.env...)
+			if err := n.Start(); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+			defer cancel()
+			code, err := n.Wait(ctx)
+			if err != nil {
+				n.Kill(t)
+				t.Fatalf("the node started (%v):\n%s", err, n.LogTail(20))
+			}
+			log := n.LogTail(20)
+			if code == 0 || !strings.Contains(log, tc.want) || !strings.Contains(log, "cluster mode") {
+				t.Fatalf("exit code %d; want non-zero and a message naming %s in cluster mode:\n%s", code, tc.want, log)
+			}
+		})
+	}
+	// The harness's own settings start.
+	n.SetEnv(base...)
+	n.Restart(t)
+}
+
+// TestClusterRedisOutage: with the cluster's Redis gone, the nodes keep
+// running and serving what needs no Redis (staff logins live in
+// PostgreSQL); a join, which needs Redis, gets a prompt 503 JSON answer
+// with code "unavailable" on every node; /readyz says which check fails.
+// When Redis is back, joins work again on every node and every node is
+// back in the registry, without a restart.
+func TestClusterRedisOutage(t *testing.T) {
+	rds := clustertest.StartRedis(t)
+	c := clustertest.Start(t, clustertest.Options{RedisURL: rds.URL, LocalFiles: true,
+		Env: []string{"PARLEY_CONSULTATION_JOINS_PER_NETWORK_PER_MINUTE=30"}})
+	staff := c.Client()
+	staff.Login(t, "admin", c.AdminPassword(t))
+	r := staff.Do(t, http.MethodPost, "/api/v1/consultations", map[string]string{"title": "outage"})
+	if r.Status != http.StatusCreated {
+		t.Fatalf("create consultation: %d %s", r.Status, r.Body)
+	}
+	var con struct {
+		InviteURL string `json:"inviteUrl"`
+	}
+	r.JSON(t, &con)
+	_, token, _ := strings.Cut(con.InviteURL, "/j/")
+	join := func(node string) clustertest.Response {
+		return clustertest.NewClient(c.LB.URL()).Do(t, http.MethodPost, "/api/v1/invites/"+token+"/join",
+			map[string]any{"consent": false, "lang": "en"}, clustertest.OnNode(node))
+	}
+	if r := join("node-1"); r.Status != http.StatusOK {
+		t.Fatalf("join before the outage: %d %s", r.Status, r.Body)
+	}
+
+	rds.Stop(t)
+	outage := time.Now()
+	for _, n := range c.Nodes {
+		r := join(n.ID)
+		if r.Status != http.StatusServiceUnavailable || r.ErrorCode() != "unavailable" ||
+			!strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
+			t.Fatalf("join on %s without Redis: %d %s %s; want 503 JSON, code unavailable", n.ID, r.Status, r.Header.Get("Content-Type"), r.Body)
+		}
+		if r.Took > 15*time.Second {
+			t.Fatalf("join on %s without Redis took %s", n.ID, r.Took)
+		}
+		if r := staff.Do(t, http.MethodGet, "/api/v1/me", nil, clustertest.OnNode(n.ID)); r.Status != http.StatusOK {
+			t.Fatalf("GET /api/v1/me on %s without Redis: %d %s", n.ID, r.Status, r.Body)
+		}
+		r = clustertest.NewClient(n.URL).Do(t, http.MethodGet, "/readyz", nil)
+		var ready struct {
+			Checks map[string]string `json:"checks"`
+		}
+		r.JSON(t, &ready)
+		if r.Status != http.StatusServiceUnavailable || ready.Checks["sessions"] != "failed" || ready.Checks["records"] != "ok" {
+			t.Fatalf("/readyz on %s without Redis: %d %s", n.ID, r.Status, r.Body)
+		}
+	}
+	// Longer than a registry entry lives (3 heartbeats): every node runs on.
+	time.Sleep(time.Until(outage.Add(2 * time.Second)))
+	for _, n := range c.Nodes {
+		if !n.Running() {
+			t.Fatalf("%s ended during the Redis outage:\n%s", n.ID, n.LogTail(30))
+		}
+	}
+
+	rds.Start(t)
+	rdb := redis.NewClient(mustParseRedisURL(t, rds.URL))
+	defer rdb.Close()
+	for _, n := range c.Nodes {
+		clustertest.Eventually(t, 30*time.Second, n.ID+" back in the registry", func() bool {
+			return rdb.Exists(t.Context(), c.Shared.KeyPrefix+"node:"+n.ID).Val() == 1
+		})
+		n.WaitReady(t, 30*time.Second)
+		if r := join(n.ID); r.Status != http.StatusOK {
+			t.Fatalf("join on %s after Redis came back: %d %s", n.ID, r.Status, r.Body)
+		}
+	}
+	if r := staff.Do(t, http.MethodPost, "/api/v1/consultations", map[string]string{"title": "after"}); r.Status != http.StatusCreated {
+		t.Fatalf("create consultation after the outage: %d %s", r.Status, r.Body)
+	}
+	for _, n := range c.Nodes {
+		if code := n.Stop(t, syscall.SIGTERM, 20*time.Second); code != 0 {
+			t.Fatalf("%s exited %d after SIGTERM:\n%s", n.ID, code, n.LogTail(30))
+		}
+	}
+}
+
+func mustParseRedisURL(t *testing.T, u string) *redis.Options {
+	t.Helper()
+	o, err := redis.ParseURL(u)
+	if err != nil {
+		t.Fatal(fmt.Errorf("redis url: %w", err))
+	}
+	return o
+}
