@@ -1,7 +1,6 @@
 package clustertest_test
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"os"
@@ -83,13 +82,20 @@ func TestClusterRefusesUnsafeConfig(t *testing.T) {
 			if err := n.Start(); err != nil {
 				t.Fatal(err)
 			}
-			ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-			defer cancel()
-			code, err := n.Wait(ctx)
-			if err != nil {
-				n.Kill(t)
-				t.Fatalf("the node started (%v):\n%s", err, n.LogTail(20))
-			}
+			// It exits, or it serves (then the refusal is missing).
+			clustertest.Eventually(t, 30*time.Second, "the node to exit or serve", func() bool {
+				select {
+				case <-n.Exited():
+					return true
+				default:
+				}
+				if r, err := clustertest.NewClient(n.URL).Try(http.MethodGet, "/healthz", nil); err == nil && r.Status == http.StatusOK {
+					n.Kill(t)
+					t.Fatalf("the node started and serves:\n%s", n.LogTail(20))
+				}
+				return false
+			})
+			code := n.ExitCode()
 			log := n.LogTail(20)
 			if code == 0 || !strings.Contains(log, tc.want) || !strings.Contains(log, "cluster mode") {
 				t.Fatalf("exit code %d; want non-zero and a message naming %s in cluster mode:\n%s", code, tc.want, log)
