@@ -197,3 +197,72 @@ func mustParseRedisURL(t *testing.T, u string) *redis.Options {
 	}
 	return o
 }
+
+// TestClusterPostgresOutage: with the records database gone, the nodes
+// keep running; requests that need records (a staff request, a join) get
+// a prompt 503 JSON answer with code "unavailable", not a 500; /readyz
+// names the records check. When the database is back, the same login and
+// joins work again on every node without a restart.
+func TestClusterPostgresOutage(t *testing.T) {
+	pg := clustertest.StartPostgres(t)
+	c := clustertest.Start(t, clustertest.Options{PostgresURL: pg.URL, LocalFiles: true,
+		Env: []string{"PARLEY_CONSULTATION_JOINS_PER_NETWORK_PER_MINUTE=30"}})
+	staff := c.Client()
+	staff.Login(t, "admin", c.AdminPassword(t))
+	r := staff.Do(t, http.MethodPost, "/api/v1/consultations", map[string]string{"title": "outage"})
+	if r.Status != http.StatusCreated {
+		t.Fatalf("create consultation: %d %s", r.Status, r.Body)
+	}
+	var con struct {
+		InviteURL string `json:"inviteUrl"`
+	}
+	r.JSON(t, &con)
+	_, token, _ := strings.Cut(con.InviteURL, "/j/")
+	join := func(node string) clustertest.Response {
+		return clustertest.NewClient(c.LB.URL()).Do(t, http.MethodPost, "/api/v1/invites/"+token+"/join",
+			map[string]any{"consent": false, "lang": "en"}, clustertest.OnNode(node))
+	}
+
+	pg.Stop(t)
+	outage := time.Now()
+	unavailable := func(what string, r clustertest.Response) {
+		t.Helper()
+		if r.Status != http.StatusServiceUnavailable || r.ErrorCode() != "unavailable" ||
+			!strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
+			t.Fatalf("%s without PostgreSQL: %d %s %s; want 503 JSON, code unavailable", what, r.Status, r.Header.Get("Content-Type"), r.Body)
+		}
+		t.Logf("%s without PostgreSQL: %d in %s", what, r.Status, r.Took.Round(time.Millisecond))
+		if r.Took > 15*time.Second {
+			t.Fatalf("%s without PostgreSQL took %s", what, r.Took)
+		}
+	}
+	for _, n := range c.Nodes {
+		unavailable("GET /api/v1/me on "+n.ID, staff.Do(t, http.MethodGet, "/api/v1/me", nil, clustertest.OnNode(n.ID)))
+		unavailable("join on "+n.ID, join(n.ID))
+		r := clustertest.NewClient(n.URL).Do(t, http.MethodGet, "/readyz", nil)
+		var ready struct {
+			Checks map[string]string `json:"checks"`
+		}
+		r.JSON(t, &ready)
+		if r.Status != http.StatusServiceUnavailable || ready.Checks["records"] != "failed" || ready.Checks["sessions"] != "ok" {
+			t.Fatalf("/readyz on %s without PostgreSQL: %d %s", n.ID, r.Status, r.Body)
+		}
+	}
+	time.Sleep(time.Until(outage.Add(2 * time.Second)))
+	for _, n := range c.Nodes {
+		if !n.Running() {
+			t.Fatalf("%s ended during the PostgreSQL outage:\n%s", n.ID, n.LogTail(30))
+		}
+	}
+
+	pg.Start(t)
+	for _, n := range c.Nodes {
+		n.WaitReady(t, 30*time.Second)
+		if r := staff.Do(t, http.MethodGet, "/api/v1/me", nil, clustertest.OnNode(n.ID)); r.Status != http.StatusOK {
+			t.Fatalf("GET /api/v1/me on %s after PostgreSQL came back: %d %s", n.ID, r.Status, r.Body)
+		}
+		if r := join(n.ID); r.Status != http.StatusOK {
+			t.Fatalf("join on %s after PostgreSQL came back: %d %s", n.ID, r.Status, r.Body)
+		}
+	}
+}

@@ -95,7 +95,7 @@ func classify(err error) problem {
 		return problem{status: errFileExists.status, code: errFileExists.code, message: errFileExists.message}
 	case errors.Is(err, blobs.ErrBadID):
 		return problem{status: http.StatusBadRequest, code: "bad_request", message: "malformed id"}
-	case errors.Is(err, signaling.ErrUnavailable):
+	case errors.Is(err, signaling.ErrUnavailable), records.IsUnavailable(err):
 		return problem{status: http.StatusServiceUnavailable, code: "unavailable", message: "temporarily unavailable, please try again in a moment"}
 	}
 	return problem{status: http.StatusInternalServerError, code: "internal", message: "internal server error"}
