@@ -21,7 +21,7 @@ func TestMain(m *testing.M) { os.Exit(clustertest.Main(m)) }
 // password file); a login through the balancer on node-1 is a login on
 // node-2 and node-3; the balancer spreads requests over all three.
 func TestClusterFirstStart(t *testing.T) {
-	c := clustertest.Start(t, clustertest.Options{LocalFiles: true})
+	c := clustertest.Start(t, clustertest.Options{})
 
 	password := c.AdminPassword(t) // exactly one node wrote the file
 	store, err := records.OpenPostgres(t.Context(), c.Shared.PostgresURL, 2)
