@@ -171,7 +171,9 @@ func New(t testing.TB, opt Options) *Cluster {
 		backends = append(backends, Backend{Name: id, URL: u})
 		c.Nodes = append(c.Nodes, n)
 	}
-	lb.SetBackends(backends)
+	if err := lb.SetBackends(backends); err != nil {
+		t.Fatal(err)
+	}
 	lb.Serve()
 	t.Cleanup(func() {
 		c.stopAll()

@@ -1,6 +1,7 @@
 package clustertest_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"os"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parley-video/parley/callclient"
 	"github.com/parley-video/parley/clustertest"
 	"github.com/parley-video/parley/records"
 	"github.com/redis/go-redis/v9"
@@ -52,6 +54,33 @@ func TestClusterFirstStart(t *testing.T) {
 		if seen[n.ID] != 2 {
 			t.Fatalf("round robin over 6 requests: %v", seen)
 		}
+	}
+
+	// A customer joins and opens the call's WebSocket through the
+	// balancer's address for node-2 (callclient, as the relay tests will).
+	r := cl.Do(t, http.MethodPost, "/api/v1/consultations", map[string]string{"title": "first start"})
+	var con struct {
+		InviteURL string `json:"inviteUrl"`
+	}
+	r.JSON(t, &con)
+	if r.Status != http.StatusCreated || !strings.HasPrefix(con.InviteURL, c.LB.URL()+"/j/") {
+		t.Fatalf("create consultation: %d %s (public URL %s)", r.Status, r.Body, c.LB.URL())
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	h, id, err := callclient.JoinInvite(ctx, c.LB.NodeURL("node-2")+strings.TrimPrefix(con.InviteURL, c.LB.URL()), "Kim")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	served := c.LB.Served("node-2")
+	customer, err := callclient.Dial(ctx, h, id, callclient.Options{Name: "customer", Logf: t.Logf})
+	if err != nil {
+		t.Fatalf("customer's WebSocket through the balancer: %v", err)
+	}
+	defer customer.Close()
+	if customer.State() != callclient.StateWaiting || c.LB.Served("node-2") != served+1 {
+		t.Fatalf("customer state %s; node-2 served %d more", customer.State(), c.LB.Served("node-2")-served)
 	}
 }
 

@@ -40,7 +40,8 @@ type Backend struct {
 // not answer 200 (a stopped or draining node), failing open (all
 // backends in turn) when none does; it sets X-Forwarded-For,
 // X-Forwarded-Host and X-Forwarded-Proto, and keeps the client's Host
-// header. HeaderNode pins a request to one backend.
+// header. HeaderNode, or the backend's own address on the balancer
+// (NodeURL), pins a request to one backend.
 type LB struct {
 	url   string
 	ln    net.Listener
@@ -62,6 +63,10 @@ type lbBackend struct {
 	Backend
 	healthy atomic.Bool
 	served  atomic.Int64
+	// pinned serves the balancer's per-node address: every request to it
+	// goes to this backend (see NodeURL).
+	pinned    *http.Server
+	pinnedURL string
 }
 
 type lbKey struct{}
@@ -115,14 +120,52 @@ func ListenLB(addr string, log *slog.Logger) (*LB, error) {
 func (lb *LB) URL() string { return lb.url }
 
 // SetBackends replaces the rotation. A new backend counts as down until
-// its first successful health check.
-func (lb *LB) SetBackends(bs []Backend) {
-	lb.mu.Lock()
-	defer lb.mu.Unlock()
-	lb.backends = lb.backends[:0]
-	for _, b := range bs {
-		lb.backends = append(lb.backends, &lbBackend{Backend: b})
+// its first successful health check. Each backend also gets an address of
+// its own on the balancer (NodeURL), on the balancer's host.
+func (lb *LB) SetBackends(bs []Backend) error {
+	host, _, err := net.SplitHostPort(lb.ln.Addr().String())
+	if err != nil {
+		return err
 	}
+	var next []*lbBackend
+	for _, b := range bs {
+		nb := &lbBackend{Backend: b}
+		ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+		if err != nil {
+			closeBackends(next)
+			return fmt.Errorf("load balancer: address for %s: %w", b.Name, err)
+		}
+		nb.pinnedURL = "http://" + ln.Addr().String()
+		nb.pinned = &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			lb.forward(w, r, nb)
+		})}
+		go nb.pinned.Serve(ln)
+		next = append(next, nb)
+	}
+	lb.mu.Lock()
+	old := lb.backends
+	lb.backends = next
+	lb.mu.Unlock()
+	closeBackends(old)
+	return nil
+}
+
+func closeBackends(bs []*lbBackend) {
+	for _, b := range bs {
+		b.pinned.Close()
+	}
+}
+
+// NodeURL is the balancer's address for one backend: requests to it go
+// through the balancer (X-Forwarded-For and all) to that backend only,
+// healthy or not. Any client can use it (a browser, callclient), and
+// since cookies do not tell ports apart, a login made through URL is sent
+// there too. Empty for an unknown name.
+func (lb *LB) NodeURL(name string) string {
+	if b := lb.find(name); b != nil {
+		return b.pinnedURL
+	}
+	return ""
 }
 
 // Serve serves requests and health-checks the backends until Close.
@@ -142,6 +185,9 @@ func (lb *LB) Close() error {
 		close(lb.stop)
 		err = lb.srv.Close()
 		<-lb.done
+		lb.mu.Lock()
+		closeBackends(lb.backends)
+		lb.mu.Unlock()
 	})
 	return err
 }
@@ -210,6 +256,10 @@ func (lb *LB) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "load balancer: "+err.Error(), http.StatusBadGateway)
 		return
 	}
+	lb.forward(w, r, b)
+}
+
+func (lb *LB) forward(w http.ResponseWriter, r *http.Request, b *lbBackend) {
 	b.served.Add(1)
 	lb.proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), lbKey{}, b)))
 }

@@ -48,7 +48,10 @@ func main() {
 		fmt.Fprintln(os.Stderr, "lb:", err)
 		os.Exit(1)
 	}
-	lb.SetBackends(bs)
+	if err := lb.SetBackends(bs); err != nil {
+		fmt.Fprintln(os.Stderr, "lb:", err)
+		os.Exit(1)
+	}
 	lb.Serve()
 	log.Info("load balancer serving", "url", lb.URL(), "backends", len(bs))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
