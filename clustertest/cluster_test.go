@@ -2,7 +2,6 @@ package clustertest_test
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"os"
 	"strings"
@@ -13,7 +12,7 @@ import (
 	"github.com/parley-video/parley/callclient"
 	"github.com/parley-video/parley/clustertest"
 	"github.com/parley-video/parley/records"
-	"github.com/redis/go-redis/v9"
+	"github.com/parley-video/parley/routing"
 )
 
 func TestMain(m *testing.M) { os.Exit(clustertest.Main(m)) }
@@ -58,13 +57,9 @@ func TestClusterFirstStart(t *testing.T) {
 
 	// A customer joins and opens the call's WebSocket through the
 	// balancer's address for node-2 (callclient, as the relay tests will).
-	r := cl.Do(t, http.MethodPost, "/api/v1/consultations", map[string]string{"title": "first start"})
-	var con struct {
-		InviteURL string `json:"inviteUrl"`
-	}
-	r.JSON(t, &con)
-	if r.Status != http.StatusCreated || !strings.HasPrefix(con.InviteURL, c.LB.URL()+"/j/") {
-		t.Fatalf("create consultation: %d %s (public URL %s)", r.Status, r.Body, c.LB.URL())
+	con := cl.NewConsultation(t, "first start")
+	if !strings.HasPrefix(con.InviteURL, c.LB.URL()+"/j/") {
+		t.Fatalf("invite %s not on the public URL %s", con.InviteURL, c.LB.URL())
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
@@ -146,20 +141,10 @@ func TestClusterRedisOutage(t *testing.T) {
 	rds := clustertest.StartRedis(t)
 	c := clustertest.Start(t, clustertest.Options{RedisURL: rds.URL, LocalFiles: true,
 		Env: []string{"PARLEY_CONSULTATION_JOINS_PER_NETWORK_PER_MINUTE=30"}})
-	staff := c.Client()
-	staff.Login(t, "admin", c.AdminPassword(t))
-	r := staff.Do(t, http.MethodPost, "/api/v1/consultations", map[string]string{"title": "outage"})
-	if r.Status != http.StatusCreated {
-		t.Fatalf("create consultation: %d %s", r.Status, r.Body)
-	}
-	var con struct {
-		InviteURL string `json:"inviteUrl"`
-	}
-	r.JSON(t, &con)
-	_, token, _ := strings.Cut(con.InviteURL, "/j/")
+	staff := c.Admin(t)
+	con := staff.NewConsultation(t, "outage")
 	join := func(node string) clustertest.Response {
-		return clustertest.NewClient(c.LB.URL()).Do(t, http.MethodPost, "/api/v1/invites/"+token+"/join",
-			map[string]any{"consent": false, "lang": "en"}, clustertest.OnNode(node))
+		return c.Client().Join(t, con.Token, clustertest.OnNode(node))
 	}
 	if r := join("node-1"); r.Status != http.StatusOK {
 		t.Fatalf("join before the outage: %d %s", r.Status, r.Body)
@@ -197,34 +182,23 @@ func TestClusterRedisOutage(t *testing.T) {
 	}
 
 	rds.Start(t)
-	rdb := redis.NewClient(mustParseRedisURL(t, rds.URL))
-	defer rdb.Close()
+	reg := c.Registry(t)
 	for _, n := range c.Nodes {
 		clustertest.Eventually(t, 30*time.Second, n.ID+" back in the registry", func() bool {
-			return rdb.Exists(t.Context(), c.Shared.KeyPrefix+"node:"+n.ID).Val() == 1
+			_, err := reg.Node(t.Context(), routing.NodeID(n.ID))
+			return err == nil
 		})
 		n.WaitReady(t, 30*time.Second)
 		if r := join(n.ID); r.Status != http.StatusOK {
 			t.Fatalf("join on %s after Redis came back: %d %s", n.ID, r.Status, r.Body)
 		}
 	}
-	if r := staff.Do(t, http.MethodPost, "/api/v1/consultations", map[string]string{"title": "after"}); r.Status != http.StatusCreated {
-		t.Fatalf("create consultation after the outage: %d %s", r.Status, r.Body)
-	}
+	staff.NewConsultation(t, "after the outage")
 	for _, n := range c.Nodes {
 		if code := n.Stop(t, syscall.SIGTERM, 20*time.Second); code != 0 {
 			t.Fatalf("%s exited %d after SIGTERM:\n%s", n.ID, code, n.LogTail(30))
 		}
 	}
-}
-
-func mustParseRedisURL(t *testing.T, u string) *redis.Options {
-	t.Helper()
-	o, err := redis.ParseURL(u)
-	if err != nil {
-		t.Fatal(fmt.Errorf("redis url: %w", err))
-	}
-	return o
 }
 
 // TestClusterPostgresOutage: with the records database gone, the nodes
@@ -236,20 +210,10 @@ func TestClusterPostgresOutage(t *testing.T) {
 	pg := clustertest.StartPostgres(t)
 	c := clustertest.Start(t, clustertest.Options{PostgresURL: pg.URL, LocalFiles: true,
 		Env: []string{"PARLEY_CONSULTATION_JOINS_PER_NETWORK_PER_MINUTE=30"}})
-	staff := c.Client()
-	staff.Login(t, "admin", c.AdminPassword(t))
-	r := staff.Do(t, http.MethodPost, "/api/v1/consultations", map[string]string{"title": "outage"})
-	if r.Status != http.StatusCreated {
-		t.Fatalf("create consultation: %d %s", r.Status, r.Body)
-	}
-	var con struct {
-		InviteURL string `json:"inviteUrl"`
-	}
-	r.JSON(t, &con)
-	_, token, _ := strings.Cut(con.InviteURL, "/j/")
+	staff := c.Admin(t)
+	con := staff.NewConsultation(t, "outage")
 	join := func(node string) clustertest.Response {
-		return clustertest.NewClient(c.LB.URL()).Do(t, http.MethodPost, "/api/v1/invites/"+token+"/join",
-			map[string]any{"consent": false, "lang": "en"}, clustertest.OnNode(node))
+		return c.Client().Join(t, con.Token, clustertest.OnNode(node))
 	}
 
 	pg.Stop(t)
