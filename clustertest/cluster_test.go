@@ -132,7 +132,7 @@ func TestClusterRefusesUnsafeConfig(t *testing.T) {
 }
 
 // TestClusterRedisOutage: with the cluster's Redis gone, the nodes keep
-// running and serving what needs no Redis (staff logins live in
+// running, a running call goes on (media both ways), and they keep serving what needs no Redis (staff logins live in
 // PostgreSQL); a join, which needs Redis, gets a prompt 503 JSON answer
 // with code "unavailable" on every node; /readyz says which check fails.
 // When Redis is back, joins work again on every node and every node is
@@ -149,6 +149,7 @@ func TestClusterRedisOutage(t *testing.T) {
 	if r := join("node-1"); r.Status != http.StatusOK {
 		t.Fatalf("join before the outage: %d %s", r.Status, r.Body)
 	}
+	call := c.StartCall(t, c.LB.NodeURL("node-1"), c.LB.NodeURL("node-1"))
 
 	rds.Stop(t)
 	outage := time.Now()
@@ -173,12 +174,16 @@ func TestClusterRedisOutage(t *testing.T) {
 			t.Fatalf("/readyz on %s without Redis: %d %s", n.ID, r.Status, r.Body)
 		}
 	}
-	// Longer than a registry entry lives (3 heartbeats): every node runs on.
+	// Longer than a registry entry lives (3 heartbeats): every node runs on,
+	// and so does the call.
 	time.Sleep(time.Until(outage.Add(2 * time.Second)))
 	for _, n := range c.Nodes {
 		if !n.Running() {
 			t.Fatalf("%s ended during the Redis outage:\n%s", n.ID, n.LogTail(30))
 		}
+	}
+	if !call.Flowing(5 * time.Second) {
+		t.Fatal("the running call stopped during the Redis outage")
 	}
 
 	rds.Start(t)
@@ -194,6 +199,9 @@ func TestClusterRedisOutage(t *testing.T) {
 		}
 	}
 	staff.NewConsultation(t, "after the outage")
+	if !call.Flowing(5 * time.Second) {
+		t.Fatal("the running call stopped after Redis came back")
+	}
 	for _, n := range c.Nodes {
 		if code := n.Stop(t, syscall.SIGTERM, 20*time.Second); code != 0 {
 			t.Fatalf("%s exited %d after SIGTERM:\n%s", n.ID, code, n.LogTail(30))
@@ -202,7 +210,7 @@ func TestClusterRedisOutage(t *testing.T) {
 }
 
 // TestClusterPostgresOutage: with the records database gone, the nodes
-// keep running; requests that need records (a staff request, a join) get
+// keep running and a running call goes on (media both ways); requests that need records (a staff request, a join) get
 // a prompt 503 JSON answer with code "unavailable", not a 500; /readyz
 // names the records check. When the database is back, the same login and
 // joins work again on every node without a restart.
@@ -215,6 +223,8 @@ func TestClusterPostgresOutage(t *testing.T) {
 	join := func(node string) clustertest.Response {
 		return c.Client().Join(t, con.Token, clustertest.OnNode(node))
 	}
+
+	call := c.StartCall(t, c.LB.NodeURL("node-1"), c.LB.NodeURL("node-1"))
 
 	pg.Stop(t)
 	outage := time.Now()
@@ -247,6 +257,9 @@ func TestClusterPostgresOutage(t *testing.T) {
 			t.Fatalf("%s ended during the PostgreSQL outage:\n%s", n.ID, n.LogTail(30))
 		}
 	}
+	if !call.Flowing(5 * time.Second) {
+		t.Fatal("the running call stopped during the PostgreSQL outage")
+	}
 
 	pg.Start(t)
 	for _, n := range c.Nodes {
@@ -257,5 +270,8 @@ func TestClusterPostgresOutage(t *testing.T) {
 		if r := join(n.ID); r.Status != http.StatusOK {
 			t.Fatalf("join on %s after PostgreSQL came back: %d %s", n.ID, r.Status, r.Body)
 		}
+	}
+	if !call.Flowing(5 * time.Second) {
+		t.Fatal("the running call stopped after PostgreSQL came back")
 	}
 }
