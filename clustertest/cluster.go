@@ -13,6 +13,28 @@
 // PARLEY_TEST_POSTGRES_URL, PARLEY_TEST_S3_*); without them the test is
 // skipped. Tests using it should not run in parallel (each starts several
 // processes on a 2-core machine).
+//
+// A cross-node test reads like this:
+//
+//	func TestMain(m *testing.M) { os.Exit(clustertest.Main(m)) }
+//
+//	func TestSomething(t *testing.T) {
+//		c := clustertest.Start(t, clustertest.Options{})      // node-1..node-3, all ready
+//		staff := c.Admin(t, clustertest.OnNode("node-1"))      // logged in through the balancer
+//		con := staff.NewConsultation(t, "Mortgage")
+//		r := c.Client().Join(t, con.Token, clustertest.OnNode("node-2"))
+//		call := c.StartCall(t, c.LB.NodeURL("node-1"), c.LB.NodeURL("node-2"))
+//		home, _ := c.Registry(t).Owner(t.Context(), call.ID)
+//		c.Node(string(home)).Signal(syscall.SIGTERM)          // drain
+//		if !call.Flowing(10 * time.Second) { ... }
+//		c.Node("node-3").Kill(t)                              // crash
+//		c.Node("node-3").Restart(t)
+//	}
+//
+// Requests pick a node by HeaderNode (OnNode) or by the balancer's
+// per-node address (LB.NodeURL, for clients that cannot add headers:
+// callclient, a browser); plain requests go round robin over the nodes
+// whose /readyz answers 200.
 package clustertest
 
 import (
