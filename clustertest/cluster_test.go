@@ -2,6 +2,7 @@ package clustertest_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"os"
 	"strings"
@@ -20,9 +21,10 @@ func TestMain(m *testing.M) { os.Exit(clustertest.Main(m)) }
 // TestClusterFirstStart: three nodes started together on an empty
 // PostgreSQL database make exactly one admin (one node writes the
 // password file); a login through the balancer on node-1 is a login on
-// node-2 and node-3; the balancer spreads requests over all three.
+// node-2 and node-3; the balancer spreads requests over all three, and
+// the nodes take the client's address from its X-Forwarded-For.
 func TestClusterFirstStart(t *testing.T) {
-	c := clustertest.Start(t, clustertest.Options{})
+	c := clustertest.Start(t, clustertest.Options{Env: []string{"PARLEY_AUTH_LOGIN_ATTEMPTS_PER_MINUTE=2"}})
 
 	password := c.AdminPassword(t) // exactly one node wrote the file
 	store, err := records.OpenPostgres(t.Context(), c.Shared.PostgresURL, 2)
@@ -53,6 +55,24 @@ func TestClusterFirstStart(t *testing.T) {
 		if seen[n.ID] != 2 {
 			t.Fatalf("round robin over 6 requests: %v", seen)
 		}
+	}
+
+	// The nodes believe the balancer's X-Forwarded-For: failed logins from
+	// one client network use up that network's budget, not another's.
+	failLogin := func(user, ip string) clustertest.Response {
+		return clustertest.NewClient(c.LB.URL()).Do(t, http.MethodPost, "/api/v1/login",
+			map[string]string{"username": user, "password": "wrong password"}, clustertest.OnNode("node-1"), clustertest.FromIP(ip))
+	}
+	for i := range 2 {
+		if r := failLogin(fmt.Sprint("nobody", i), "198.51.100.7"); r.Status != http.StatusUnauthorized {
+			t.Fatalf("failed login %d: %d %s", i, r.Status, r.Body)
+		}
+	}
+	if r := failLogin("nobody2", "198.51.100.8"); r.Status != http.StatusTooManyRequests {
+		t.Fatalf("third failed login from 198.51.100.0/24: %d %s; want 429", r.Status, r.Body)
+	}
+	if r := failLogin("nobody3", "203.0.113.9"); r.Status != http.StatusUnauthorized {
+		t.Fatalf("failed login from another network: %d %s; want 401", r.Status, r.Body)
 	}
 
 	// A customer joins and opens the call's WebSocket through the
