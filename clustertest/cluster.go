@@ -345,7 +345,8 @@ func (c *Cluster) AdminPassword(t testing.TB) string {
 // created the first admin put its password (cmd_serve.go).
 const InitialPasswordFile = "initial-admin-password"
 
-// stopAll stops every running node: SIGTERM, then SIGKILL after 20 s.
+// stopAll stops every running node: SIGTERM (a drain), a second SIGTERM
+// (forces) after 10 s, SIGKILL after 5 s more.
 func (c *Cluster) stopAll() {
 	var wg sync.WaitGroup
 	for _, n := range c.Nodes {
@@ -353,12 +354,17 @@ func (c *Cluster) stopAll() {
 			continue
 		}
 		wg.Go(func() {
-			n.Signal(syscall.SIGTERM)
-			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-			defer cancel()
-			if _, err := n.Wait(ctx); err != nil {
-				n.Signal(syscall.SIGKILL)
-				n.Wait(context.Background())
+			for _, step := range []struct {
+				sig  syscall.Signal
+				wait time.Duration
+			}{{syscall.SIGTERM, 10 * time.Second}, {syscall.SIGTERM, 5 * time.Second}, {syscall.SIGKILL, time.Minute}} {
+				n.Signal(step.sig)
+				ctx, cancel := context.WithTimeout(context.Background(), step.wait)
+				_, err := n.Wait(ctx)
+				cancel()
+				if err == nil {
+					return
+				}
 			}
 		})
 	}
