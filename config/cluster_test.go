@@ -144,7 +144,8 @@ func TestClusterExampleFile(t *testing.T) {
 	if err := LoadFile(&c, filepath.Join("..", "configs", "cluster.example.yaml")); err != nil {
 		t.Fatal(err)
 	}
-	if !c.Cluster.Enabled || c.Session.Store != "redis" || c.Cluster.InternalURL == "" {
+	if !c.Cluster.Enabled || c.Session.Store != "redis" || c.Cluster.InternalURL == "" ||
+		c.Records.Driver != "postgres" || c.Storage.Backend != StorageS3 {
 		t.Fatalf("cluster example: %+v %+v", c.Cluster, c.Session)
 	}
 	c.Storage.Key = "k1 AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=" // from the environment in the example

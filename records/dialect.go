@@ -3,7 +3,10 @@ package records
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
+	"io"
+	"net"
 	"strconv"
 	"strings"
 
@@ -164,6 +167,26 @@ func isForeignKeyViolation(err error) bool {
 
 // sqliteFull is SQLITE_FULL: a write failed because the disk (or quota) is full.
 const sqliteFull = 13
+
+// IsUnavailable reports whether err is the records database being out of
+// reach: PostgreSQL refusing or dropping the connection, shutting down or
+// starting up (SQLSTATE class 08, 57P01-57P03). Requests that fail so are
+// worth retrying once it is back; the pool reconnects by itself.
+func IsUnavailable(err error) bool {
+	if err == nil {
+		return false
+	}
+	var ce *pgconn.ConnectError
+	var ne *net.OpError
+	if errors.As(err, &ce) || errors.As(err, &ne) || errors.Is(err, driver.ErrBadConn) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return true
+	}
+	switch c := pgCode(err); {
+	case strings.HasPrefix(c, "08"), c == "57P01", c == "57P02", c == "57P03":
+		return true
+	}
+	return false
+}
 
 // IsStorageFull reports whether err is the database failing a write
 // because its disk is full (SQLITE_FULL, or PostgreSQL's disk_full).

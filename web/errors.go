@@ -99,7 +99,7 @@ func classify(err error) problem {
 	case errors.Is(err, relay.ErrUnavailable):
 		return problem{status: http.StatusServiceUnavailable, code: "unavailable", retryAfter: 2,
 			message: "the node holding this consultation cannot be reached right now; please try again in a moment"}
-	case errors.Is(err, signaling.ErrUnavailable):
+	case errors.Is(err, signaling.ErrUnavailable), records.IsUnavailable(err):
 		return problem{status: http.StatusServiceUnavailable, code: "unavailable", message: "temporarily unavailable, please try again in a moment"}
 	}
 	return problem{status: http.StatusInternalServerError, code: "internal", message: "internal server error"}
