@@ -227,6 +227,9 @@ func SharedEnv(sh Shared, publicURL string, heartbeat time.Duration) []string {
 		"PARLEY_STORAGE_MIN_FREE_BYTES=0",
 		"PARLEY_TURN_SECRET=" + sh.TURNSecret,
 		"PARLEY_CLUSTER_SECRET=" + sh.ClusterSecret,
+		// A short drain, so that SIGTERM ends a test's node with calls
+		// in a few seconds (tests of the drain set their own).
+		"PARLEY_CLUSTER_DRAIN_TIMEOUT=3s",
 		"PARLEY_HTTP_PUBLIC_URL=" + publicURL,
 		"PARLEY_HTTP_TRUSTED_PROXIES=127.0.0.1",
 		"PARLEY_ADMIN_ADDR=off",

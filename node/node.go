@@ -382,7 +382,16 @@ func (n *Node) ready(ctx context.Context) map[string]error {
 	return checks
 }
 
-var errDraining = errors.New("this node is draining: its calls go on, new ones go to other nodes")
+// errDraining fails /readyz while the node drains ("draining": its calls
+// go on, new ones go to other nodes).
+var errDraining drainingError
+
+type drainingError struct{}
+
+func (drainingError) Error() string {
+	return "this node is draining: its calls go on, new ones go to other nodes"
+}
+func (drainingError) ReadyStatus() string { return "draining" }
 
 // FlushAccessLog writes the access-log entries still queued (tests).
 func (n *Node) FlushAccessLog() { n.web.FlushAccessLog() }

@@ -45,6 +45,9 @@ func (s *Server) handleReadyz(c *gin.Context) {
 		var rs readyStatus
 		if errors.As(err, &rs) {
 			checks[name] = rs.ReadyStatus()
+			if checks[name] == "draining" {
+				continue // expected while it lasts; the drain logs itself
+			}
 		}
 		s.log.WarnContext(ctx, "readiness check failed", "check", name, "err", err)
 	}
