@@ -176,8 +176,8 @@ export class CallView {
     });
     this.sideEl = sideEl;
 
-    // The knock notice (advisor): on top of the stage, the side panel and
-    // every drawer, with Admit / Reject for the longest-waiting customer.
+    // The knock notice (advisor): a row above the stage, the side panel
+    // and every drawer, with Admit / Reject for the longest-waiting customer.
     /** @type {string} the participant the knock notice names */
     this.knockPid = '';
     this.knockText = h('p', { class: 'knock-text', data: { testid: 'knock-text' } });
@@ -330,7 +330,8 @@ export class CallView {
 
     this.callEl = h('div', { class: 'call', data: { layout: 'grid', role: this.opts.role } }, [
       header,
-      h('div', { class: 'call-main' }, [this.knockBar, this.stageEl, this.sideEl, this.chatPanel?.el, this.docsPanel.el, this.myDataPanel?.el, this.docsPanel.viewer.el]),
+      this.knockBar,
+      h('div', { class: 'call-main' }, [this.stageEl, this.sideEl, this.chatPanel?.el, this.docsPanel.el, this.myDataPanel?.el, this.docsPanel.viewer.el]),
       controls,
       this.devicesDialog,
       this.endDialog,
