@@ -70,6 +70,26 @@ function displayName(p) {
   return name ? name : t('common.guest');
 }
 
+/**
+ * Is the own microphone shown as on? Yes when it sends, and while the
+ * devices are still starting (no track and no error yet) if it is meant
+ * to be on.
+ * @param {import('./devices.js').LocalMedia} m
+ * @returns {boolean}
+ */
+function micShownOn(m) {
+  return m.audioOn && (!!m.audioTrack || (!m.audioError && !m.stopped));
+}
+
+/**
+ * The same for the own camera.
+ * @param {import('./devices.js').LocalMedia} m
+ * @returns {boolean}
+ */
+function camShownOn(m) {
+  return m.videoOn && (!!m.videoTrack || (!m.videoError && !m.stopped));
+}
+
 export class CallView {
   /**
    * @param {HTMLElement} root container; its content is replaced
@@ -89,6 +109,8 @@ export class CallView {
     /** @type {Map<string, HTMLElement|null>} waiting participant → its "is waiting" toast */
     this.knownWaiting = new Map();
     this.audioBlocked = false;
+    /** @type {Map<string, {audio: boolean, video: boolean}>} what each participant last sent (see _mediaOf) */
+    this.lastMedia = new Map();
     /** @type {(() => void)[]} */
     this._off = [];
     // ----------------------------------------------------------------- build
@@ -428,6 +450,24 @@ export class CallView {
     this.statusEl.dataset.kind = kind;
   }
 
+  /**
+   * Whether a remote participant sends sound and picture, for the muted
+   * badges. While their connection is being restored, and after it until
+   * they publish again (the server's roster says false then, PROTOCOL.md
+   * "Reconnecting"), it is what they last sent: nobody muted anything.
+   * @param {Participant} p
+   * @returns {{audio: boolean, video: boolean}}
+   */
+  _mediaOf(p) {
+    const publishing = p.state === 'joined' && Object.keys(p.tracks ?? {}).length > 0;
+    if (publishing) {
+      const m = { audio: !!p.audio, video: !!p.video };
+      this.lastMedia.set(p.id, m);
+      return m;
+    }
+    return this.lastMedia.get(p.id) ?? { audio: !!p.audio, video: !!p.video };
+  }
+
   /** Remote participants in the call (joined or reconnecting). @returns {Participant[]} */
   _remotePeople() {
     const selfId = this.session.self?.id;
@@ -469,7 +509,8 @@ export class CallView {
       const tile = this._tile(key, false);
       const name = displayName(person.p);
       this._setTileVideo(tile, person.camera, pid, 'camera');
-      const videoOn = !!person.camera && person.p?.video !== false;
+      const sends = person.p ? this._mediaOf(person.p) : null;
+      const videoOn = !!person.camera && sends?.video !== false;
       tile.root.classList.toggle('video-off', !videoOn);
       tile.avatar.textContent = initials(person.p?.name || '?');
       tile.name.textContent = name;
@@ -477,7 +518,7 @@ export class CallView {
       tile.root.dataset.participant = pid;
       tile.root.dataset.state = person.p?.state ?? 'joined';
       this._setBadges(tile, {
-        muted: person.p ? !person.p.audio : false,
+        muted: sends ? !sends.audio : false,
         reconnecting: person.p?.state === 'reconnecting',
       });
       ordered.push(tile);
@@ -518,7 +559,7 @@ export class CallView {
     local.avatar.textContent = initials(s.self?.name || t('common.you'));
     local.name.textContent = s.self?.name?.trim() ? t('call.youSuffix', { name: selfName }) : t('common.you');
     local.root.setAttribute('aria-label', t('call.yourVideo'));
-    this._setBadges(local, { muted: !media.audioTrack || !media.audioOn, reconnecting: false });
+    this._setBadges(local, { muted: !micShownOn(media), reconnecting: false });
     ordered.push(local);
 
     // Drop tiles and audio elements that are gone.
@@ -702,8 +743,8 @@ export class CallView {
       ...inCall.map((p) => {
         const isSelf = p.id === selfId;
         const name = displayName(p);
-        const audioOn = isSelf ? !!s.media.audioTrack && s.media.audioOn : p.audio;
-        const videoOn = isSelf ? !!s.media.videoTrack && s.media.videoOn : p.video;
+        const audioOn = isSelf ? micShownOn(s.media) : this._mediaOf(p).audio;
+        const videoOn = isSelf ? camShownOn(s.media) : this._mediaOf(p).video;
         return h('li', { class: 'person', data: { participant: p.id, state: p.state } }, [
           h('span', { class: 'person-avatar', attrs: { 'aria-hidden': 'true' }, text: initials(p.name || '?') }),
           h('span', { class: 'person-main' }, [
@@ -875,18 +916,20 @@ export class CallView {
     const m = s.media;
     const joined = s.state === 'joined';
 
-    const micOn = !!m.audioTrack && m.audioOn;
+    // While the devices (re)start (a reload is a reconnect) the buttons
+    // show what is intended, disabled, not a red "off".
+    const micOn = micShownOn(m);
     this.micBtn.setAttribute('aria-pressed', String(micOn));
     this.micBtn.classList.toggle('is-off', !micOn);
     this.micBtn.disabled = !m.audioTrack;
-    this.micBtn.title = m.audioTrack ? '' : t('device.error.microphone', { reason: t(`device.error.${m.audioError ?? 'notfound'}`) });
+    this.micBtn.title = m.audioTrack || !m.audioError ? '' : t('device.error.microphone', { reason: t(`device.error.${m.audioError ?? 'notfound'}`) });
     setIcon(this.micBtn, micOn ? 'mic' : 'mic-off');
 
-    const camOn = !!m.videoTrack && m.videoOn;
+    const camOn = camShownOn(m);
     this.camBtn.setAttribute('aria-pressed', String(camOn));
     this.camBtn.classList.toggle('is-off', !camOn);
     this.camBtn.disabled = !m.videoTrack;
-    this.camBtn.title = m.videoTrack ? '' : t('device.error.camera', { reason: t(`device.error.${m.videoError ?? 'notfound'}`) });
+    this.camBtn.title = m.videoTrack || !m.videoError ? '' : t('device.error.camera', { reason: t(`device.error.${m.videoError ?? 'notfound'}`) });
     setIcon(this.camBtn, camOn ? 'camera' : 'camera-off');
 
     this.screenBtn.setAttribute('aria-pressed', String(s.sharingScreen));
