@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -90,5 +91,87 @@ func TestBrowserReconnectNotMuted(t *testing.T) {
 	t.Logf("controls seen after the reload: %v", seen)
 	if n := evalString(t, c.adv, "muted seen", `String(window.mutedSeen)`); n != "0" {
 		t.Errorf("the advisor's page showed the reloading customer as muted (%s times)", n)
+	}
+}
+
+// TestBrowserCustomerPolish (issue 18, item 15): tab titles name the
+// company (cfg.Company.Name), not "Parley"; "Meine Daten" shows the consent
+// in words and a date, not the text's checksum; an anonymous customer who
+// leaves from the waiting room is not asked to rate a consultation that
+// never took place. German and English, customer on a phone.
+func TestBrowserCustomerPolish(t *testing.T) {
+	srv := startServer(t, privacyQuestions)
+	adv := newBrowser(t, "advisor", 1366, 768)
+	within(t, adv, 20*time.Second, "login page", chromedp.Steps(
+		chromedp.Navigate(srv.base+"/login"),
+		chromedp.WaitVisible(`#username`),
+	))
+	if title := evalString(t, adv, "title", `document.title`); title != "Anmeldung – Musterbank AG" {
+		t.Errorf("login tab title %q", title)
+	}
+	invite := loginAndCreate(t, adv, srv.base, "Depot")
+	waitJS(t, adv, 5*time.Second, "console title", `document.title === 'Beratungen – Musterbank AG'`)
+	within(t, adv, 20*time.Second, "advisor opens the call", chromedp.Click(`[data-testid="open-call"]`))
+	waitJS(t, adv, 20*time.Second, "advisor in the call", `!!window.parleyDebug && window.parleyDebug.info().state === 'joined'`)
+	waitJS(t, adv, 5*time.Second, "call title", `document.title === 'Gespräch – Musterbank AG'`)
+
+	// A customer with consent: the consent in "Meine Daten".
+	cust := newBrowser(t, "customer", 390, 844)
+	within(t, cust, 30*time.Second, "customer joins", chromedp.Steps(
+		chromedp.Navigate(invite),
+		chromedp.WaitVisible(`[data-testid="consent"]`),
+		chromedp.SendKeys(`[data-testid="join-name"]`, "Erika Mustermann"),
+		chromedp.Click(`[data-testid="consent"]`),
+		chromedp.WaitEnabled(`[data-testid="question-email"]`),
+		chromedp.SendKeys(`[data-testid="question-email"]`, "erika@example.org"),
+		chromedp.Click(`[data-testid="join"]`),
+		chromedp.WaitVisible(`[data-testid="waiting-screen"]`),
+	))
+	if title := evalString(t, cust, "title", `document.title`); title != "Videoberatung – Musterbank AG" {
+		t.Errorf("join tab title %q", title)
+	}
+	custID := waitStats(t, cust, 10*time.Second, "customer id", func(s debugStats) bool { return s.ParticipantID != "" }).ParticipantID
+	within(t, adv, 20*time.Second, "advisor admits", chromedp.Click(`[data-testid="admit-`+custID+`"]`))
+	waitStats(t, cust, 15*time.Second, "customer admitted", func(s debugStats) bool { return s.State == "joined" })
+	within(t, cust, 10*time.Second, "open my data", chromedp.Click(`[data-testid="my-data-toggle"]`))
+	waitJS(t, cust, 10*time.Second, "consent listed", `(document.querySelector('[data-testid="my-data-consents"]')?.innerText || '').includes('Einwilligung zur Videoberatung auf Deutsch')`)
+	hash := regexp.MustCompile(`\b[0-9a-f]{12}\b`)
+	consent := textOf(t, cust, `[data-testid="my-data-consents"]`)
+	if hash.MatchString(consent) || !regexp.MustCompile(`gültigen Fassung`).MatchString(consent) {
+		t.Errorf("consent shown as %q", consent)
+	}
+	within(t, cust, 5*time.Second, "scroll to the consent", chromedp.ScrollIntoView(`[data-testid="my-data-consents"]`))
+	saveScreenshot(t, cust, "polish-consent-de")
+	within(t, cust, 5*time.Second, "English", chromedp.Click(`[data-testid="lang-toggle"]`))
+	waitJS(t, cust, 5*time.Second, "consent in English", `(document.querySelector('[data-testid="my-data-consents"]')?.innerText || '').includes('Consent to the video consultation in German')`)
+	if c := textOf(t, cust, `[data-testid="my-data-consents"]`); hash.MatchString(c) {
+		t.Errorf("consent shown as %q", c)
+	}
+	if title := evalString(t, cust, "title", `document.title`); title != "Video consultation – Musterbank AG" {
+		t.Errorf("English join tab title %q", title)
+	}
+	saveScreenshot(t, cust, "polish-consent-en")
+
+	// An anonymous customer leaves from the waiting room: no rating.
+	for _, lang := range []string{"de", "en"} {
+		anon := newBrowser(t, "anonymous-"+lang, 390, 844)
+		within(t, anon, 30*time.Second, "anonymous customer joins", chromedp.Navigate(invite))
+		if lang == "en" {
+			within(t, anon, 10*time.Second, "English", chromedp.Steps(chromedp.WaitVisible(`[data-testid="lang-toggle"]`), chromedp.Click(`[data-testid="lang-toggle"]`)))
+		}
+		within(t, anon, 30*time.Second, "anonymous customer waits", chromedp.Steps(
+			chromedp.WaitVisible(`[data-testid="join-anonymous"]`),
+			chromedp.Click(`[data-testid="join-anonymous"]`),
+			chromedp.WaitVisible(`[data-testid="waiting-screen"]`),
+		))
+		within(t, anon, 10*time.Second, "leave the waiting room", chromedp.Steps(
+			chromedp.Click(`[data-testid="waiting-leave"]`),
+			chromedp.WaitVisible(`[data-testid="end-screen"]`),
+		))
+		time.Sleep(3 * time.Second) // the questions would have loaded by now
+		if asked := within(t, anon, 5*time.Second, "feedback form", chromedp.Evaluate[bool](`!!document.querySelector('[data-testid="end-extra"] [data-testid="feedback-form"]')`)); asked {
+			t.Errorf("%s: the anonymous customer who left the waiting room is asked to rate the consultation", lang)
+		}
+		saveScreenshot(t, anon, "polish-anonymous-left-"+lang)
 	}
 }

@@ -529,8 +529,12 @@ function renderWaiting() {
   byId('screen-waiting', HTMLElement).classList.toggle('advisor-away', away);
 }
 
+/** Was this customer ever in the call (admitted)? Only then is there a consultation to rate. */
+let wasInCall = false;
+
 /** @param {CallSession} s */
 function showCall(s) {
+  wasInCall = true;
   if (view) {
     // Back from the waiting room (e.g. admitted again).
     showScreen(SCREENS, 'screen-call');
@@ -707,7 +711,9 @@ function showEnd(reason) {
   // The session lives on in another window when replaced: nothing to add.
   const extra = byId('end-extra', HTMLElement);
   const tok = reason !== 'replaced' && joinedConsultation ? loadToken(joinedConsultation) : null;
-  void showAfterwards(extra, tok, reason === 'ended' || reason === 'left');
+  // The questions after the consultation only for one that took place
+  // for this customer (not after leaving the waiting room).
+  void showAfterwards(extra, tok, wasInCall && (reason === 'ended' || reason === 'left'));
   showScreen(SCREENS, 'screen-end');
 }
 
