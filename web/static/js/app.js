@@ -454,6 +454,7 @@ async function runCall(id) {
   showScreen(SCREENS, 'screen-call');
   const view = new CallView(root, session, {
     role: 'advisor',
+    staffId: me?.id,
     title: consultation.title?.trim() || t('console.untitled'),
     onEndConsultation: async () => {
       await api.endConsultation(id);

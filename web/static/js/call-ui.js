@@ -43,6 +43,7 @@ import { MyDataPanel } from './my-data-ui.js';
  * @typedef {{
  *   role: 'advisor'|'customer',
  *   title: string,
+ *   staffId?: number,
  *   onEndConsultation?: () => Promise<void>,
  *   onColleagueLink?: () => Promise<{url: string, expiresAt: string}>,
  *   myData?: import('./my-data-ui.js').MyDataPanelOptions
@@ -270,6 +271,7 @@ export class CallView {
     this.docsPanel = new DocumentsPanel(session, {
       role: this.opts.role,
       title: this.opts.title,
+      selfStaff: this.opts.staffId !== undefined ? `staff:${this.opts.staffId}` : undefined,
       onOpen: () => {
         if (this.chatPanel?.open) this.chatPanel.toggle(false);
         this.myDataPanel?.hide();

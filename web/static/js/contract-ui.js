@@ -122,11 +122,18 @@ function docErrorText(err) {
  * @returns {HTMLAnchorElement}
  */
 function downloadLink(doc) {
-  return h('a', {
+  // Not yet signed by everyone (a second signer is missing): the link
+  // says so, and so does a toast when it is used.
+  const partial = doc.state !== 'signed' && doc.fields.some((f) => !f.signed);
+  const a = h('a', {
     class: 'btn btn-secondary btn-small',
-    attrs: { href: doc.downloadUrl, download: doc.name || 'dokument.pdf', 'aria-label': t('doc.downloadLabel', { name: doc.name }) },
-    data: { testid: `doc-download-${doc.id}` },
-  }, [icon('download'), h('span', { text: t(doc.state === 'signed' ? 'doc.downloadSigned' : 'doc.download') })]);
+    attrs: { href: doc.downloadUrl, download: doc.name || 'dokument.pdf', 'aria-label': t(partial ? 'doc.downloadPartialLabel' : 'doc.downloadLabel', { name: doc.name }) },
+    data: { testid: `doc-download-${doc.id}`, partial: String(partial) },
+  }, [icon('download'), h('span', { text: t(doc.state === 'signed' ? 'doc.downloadSigned' : partial ? 'doc.downloadPartial' : 'doc.download') })]);
+  if (partial) {
+    a.addEventListener('click', () => toast(t('doc.partialToast', { fields: doc.fields.filter((f) => !f.signed).map(fieldLabel).join(', ') }), { kind: 'info', timeout: 8000 }));
+  }
+  return a;
 }
 
 /**
@@ -601,7 +608,8 @@ class DocumentViewer {
 export class DocumentsPanel {
   /**
    * @param {import('./call.js').CallSession} session
-   * @param {{role: 'advisor'|'customer', title: string, onOpen?: () => void}} opts
+   * @param {{role: 'advisor'|'customer', title: string, onOpen?: () => void, selfStaff?: string}} opts
+   *   selfStaff: "staff:<user id>" of this advisor, as progress reports name them
    */
   constructor(session, opts) {
     this.session = session;
@@ -1008,9 +1016,14 @@ export class DocumentsPanel {
       const doc = this.docs.documents.get(docId);
       const per = this.docs.progress.get(docId);
       /** @type {Progress[]} */
-      const reports = per ? [...per.values()].filter((p) => p.from !== selfId) : [];
+      // Not this advisor's own reading (it comes back as staff:<id>).
+      const reports = per ? [...per.values()].filter((p) => p.from !== selfId && p.from !== this.opts.selfStaff) : [];
       const lines = reports.map((p) => {
-        const name = this.session.participant(p.from)?.name?.trim() || t('common.guest');
+        const staff = p.from.startsWith('staff:');
+        const name = staff ? t('call.role.advisor') : this.session.participant(p.from)?.name?.trim() || t('common.guest');
+        // Who has signed all their fields is done, not "reading page n".
+        const theirs = doc?.fields.filter((f) => f.signer === (staff ? 'advisor' : 'customer')) ?? [];
+        if (p.activity !== 'failed' && theirs.length > 0 && theirs.every((f) => f.signed)) return t('doc.progress.signed', { name });
         const key = /** @type {Key} */ (`doc.progress.${p.activity}`);
         return t(key, { name, page: p.page, pages: p.pages });
       });
