@@ -582,10 +582,11 @@ class DocumentViewer {
     const showDownload = signedByMe || doc.state === 'signed';
     const cur = this.downloadSlot.firstElementChild;
     if (!showDownload) this.downloadSlot.replaceChildren();
-    else if (!(cur instanceof HTMLAnchorElement) || cur.dataset.state !== doc.state) {
+    else {
+      // Anew when the state or its wording (language, fields signed) changed.
       const a = downloadLink(doc);
       a.dataset.state = doc.state;
-      this.downloadSlot.replaceChildren(a);
+      if (!(cur instanceof HTMLAnchorElement) || cur.dataset.state !== doc.state || cur.textContent !== a.textContent) this.downloadSlot.replaceChildren(a);
     }
     this._renderPad();
     applyTranslations(this.el);
