@@ -348,9 +348,10 @@ func (h *Hub) run(ctx context.Context, rm *room, p *participant, c *conn, gen ui
 	if h.cfg.AllowUnencrypted {
 		e2ee = "optional"
 	}
+	// Called by attach with rm.mu held (advisorAway is read under it).
 	welcome := func(self ParticipantInfo) []byte {
 		return encode(welcomeMsg{Type: TypeWelcome, Protocol: ProtocolVersion, Self: self, Consultation: consultation,
-			ICEServers: ice, ICETransportPolicy: policy, E2EE: e2ee})
+			ICEServers: ice, ICETransportPolicy: policy, E2EE: e2ee, AdvisorAway: rm.advisorAway})
 	}
 	joined, err := rm.attach(p, c, gen, welcome)
 	if err != nil {

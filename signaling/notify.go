@@ -41,3 +41,43 @@ func (h *Hub) Notify(id ConsultationID, to Audience, msg any) bool {
 	}
 	return true
 }
+
+// TypeAdvisor is the server message that tells customers whether the
+// consultation's advisor declared themselves away (PROTOCOL.md "advisor").
+const TypeAdvisor = "advisor"
+
+type advisorMsg struct {
+	Type string `json:"type"`
+	Away bool   `json:"away"`
+}
+
+// SetAdvisorAway records whether the advisor who owns live consultation id
+// is away (their availability switch is off) and, when that changed, tells
+// the connected customers (waiting or in the call) with an "advisor"
+// message; the welcome carries the current value. It reports whether the
+// consultation is live on this node.
+func (h *Hub) SetAdvisorAway(id ConsultationID, away bool) bool {
+	h.mu.Lock()
+	r := h.rooms[id]
+	h.mu.Unlock()
+	if r == nil {
+		return false
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.done {
+		return false
+	}
+	if r.advisorAway == away {
+		return true
+	}
+	r.advisorAway = away
+	b := encode(advisorMsg{Type: TypeAdvisor, Away: away})
+	for _, q := range r.order {
+		if q.conn == nil || q.role != RoleCustomer {
+			continue
+		}
+		q.conn.send(b)
+	}
+	return true
+}

@@ -463,6 +463,9 @@ type (
 		ICETransportPolicy string `json:"iceTransportPolicy"`
 		// E2EE is "required" or "optional" (web/E2EE.md).
 		E2EE string `json:"e2ee"`
+		// AdvisorAway: the consultation's advisor declared themselves
+		// away (Hub.SetAdvisorAway); customers say so in the waiting room.
+		AdvisorAway bool `json:"advisorAway"`
 	}
 	consultationMsg struct {
 		ID      ConsultationID `json:"id"`

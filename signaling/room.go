@@ -106,6 +106,7 @@ type room struct {
 	joined       int                        // as reported to metrics
 	waiting      int
 	reconnecting int
+	advisorAway  bool // the owning advisor's availability is off (SetAdvisorAway)
 }
 
 // roomHooks tell the hub what it tracks across rooms.

@@ -16,6 +16,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/parley-video/parley/records"
+	"github.com/parley-video/parley/signaling"
 )
 
 // Context keys for the logged-in staff user.
@@ -221,6 +222,17 @@ func (s *Server) handleAvailability(c *gin.Context) error {
 	// catches up by itself when its store was unreachable.
 	if err := s.hub.SetAvailable(ctx, u.ID, u.DisplayName, u.Available); err != nil {
 		s.log.WarnContext(ctx, "presence not stored", "user", u.ID, "err", err)
+	}
+	// Customers waiting in this advisor's live consultations (on this
+	// node) are told whether the advisor is away.
+	if list, err := s.rec.ListConsultations(ctx, u.ID); err == nil {
+		for _, con := range list {
+			if con.AdvisorID == u.ID && con.State == records.StateOpen {
+				s.hub.SetAdvisorAway(signaling.ConsultationID(con.ID), !u.Available)
+			}
+		}
+	} else {
+		s.log.WarnContext(ctx, "consultations not told of the availability", "user", u.ID, "err", err)
 	}
 	c.JSON(http.StatusOK, toUserJSON(u))
 	return nil

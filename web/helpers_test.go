@@ -147,6 +147,8 @@ func (h *fakeHub) RenameCustomer(ctx context.Context, id signaling.ConsultationI
 	return false
 }
 
+func (h *fakeHub) SetAdvisorAway(id signaling.ConsultationID, away bool) bool { return false }
+
 func (h *fakeHub) JoinedCustomers(id signaling.ConsultationID) []signaling.ParticipantID {
 	h.mu.Lock()
 	defer h.mu.Unlock()

@@ -40,6 +40,9 @@ type Hub interface {
 	// SetAvailable mirrors a staff user's availability into the presence
 	// other nodes read; an error means the session store did not get it now.
 	SetAvailable(ctx context.Context, userID int64, name string, available bool) error
+	// SetAdvisorAway tells a live consultation's customers whether its
+	// advisor is away (the availability switch is off).
+	SetAdvisorAway(id signaling.ConsultationID, away bool) bool
 	// Notify pushes a server message (document events) into a live call.
 	Notify(id signaling.ConsultationID, to signaling.Audience, msg any) bool
 	// RemoveCustomer, RenameCustomer and HasCustomer serve data-subject
@@ -161,6 +164,7 @@ func New(cfg config.Config, deps Deps, log *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("web: embedded client: %w", err)
 	}
+	files.brand(cfg.Company.Name) // tab titles name the company, not Parley
 	// Zero values (configurations not from config.Default) get the defaults.
 	def := config.Default().Auth
 	if cfg.Auth.LoginBackoffMax <= 0 {

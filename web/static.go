@@ -6,6 +6,7 @@ import (
 	"embed"
 	"encoding/base64"
 	"fmt"
+	"html"
 	"io/fs"
 	"mime"
 	"net/http"
@@ -146,4 +147,26 @@ func (sf *staticFiles) serve(w http.ResponseWriter, r *http.Request, name, cache
 	h.Set("Cache-Control", cacheControl)
 	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(f.data))
 	return nil
+}
+
+// brand writes the company name into every page of the client: the
+// <title> ends in it instead of "Parley", and <body> gets
+// data-company="…", from which i18n.js builds the translated tab titles.
+func (sf *staticFiles) brand(company string) {
+	company = strings.TrimSpace(company)
+	if company == "" {
+		return
+	}
+	esc := html.EscapeString(company)
+	for name, f := range sf.files {
+		if path.Ext(name) != ".html" {
+			continue
+		}
+		data := bytes.Replace(f.data, []byte(" – Parley</title>"), []byte(" – "+esc+"</title>"), 1)
+		data = bytes.Replace(data, []byte("<body "), []byte(`<body data-company="`+esc+`" `), 1)
+		sum := sha256.Sum256(data)
+		f.data = data
+		f.etag = `"` + base64.RawURLEncoding.EncodeToString(sum[:12]) + `"`
+		sf.files[name] = f
+	}
 }

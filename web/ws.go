@@ -43,6 +43,13 @@ func (s *Server) handleWS(c *gin.Context) error {
 		if _, err := s.cons.Connect(ctx, con.ID()); err != nil {
 			return err
 		}
+		// The waiting room says whether the advisor is away; later
+		// changes come from handleAvailability.
+		if adv, err := s.rec.UserByID(ctx, con.Record.AdvisorID); err == nil {
+			s.hub.SetAdvisorAway(con.ID(), !adv.Available)
+		} else {
+			s.log.WarnContext(ctx, "advisor availability not read", "consultation", con.Record.ID, "err", err)
+		}
 		clearDeadlines(c.Writer) // the server's timeouts are not for WebSockets
 		s.hub.ServeCustomer(c.Writer, c.Request, con.ID(), cookie)
 		c.Abort()

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { initI18n, t, onLangChange } from './i18n.js';
+import { initI18n, t, onLangChange, pageTitle } from './i18n.js';
 import * as api from './api.js';
 import { byId, h, toast, errorText, describeError, copyText, formatTime, installErrorNet, showScreen } from './ui.js';
 import { icon } from './icons.js';
@@ -16,6 +16,7 @@ import { CallSession } from './call.js';
 import { CallView, ReconnectBanner } from './call-ui.js';
 import { SignalingClosedError, CloseCode } from './protocol.js';
 import { installDebugHook } from './debug.js';
+import { showWaitingCount, chime, notifyDesktop, knockSettings } from './knock.js';
 import { E2EEMedia, generateSecret, saveSecret, loadSecret, loadAllSecrets, deleteSecret, secretFromHash, withSecret } from './e2ee.js';
 
 /**
@@ -29,7 +30,13 @@ installErrorNet();
 initI18n();
 
 const SCREENS = ['screen-loading', 'screen-error', 'screen-console', 'screen-call', 'screen-end'];
-const REFRESH_MS = 10000;
+// The console learns of knocks by polling the list it shows anyway (one
+// indexed query and the hub's in-memory counts): every 3 s, also in a
+// background tab (browsers slow that down), so that the tab title, the
+// favicon, the sound and the desktop notification follow promptly. The
+// signaling WebSocket is per consultation and connecting to it makes the
+// advisor a participant of that call, so it does not fit a list.
+const REFRESH_MS = 3000;
 
 const userName = byId('user-name', HTMLElement);
 const availBtn = byId('availability', HTMLButtonElement);
@@ -137,7 +144,7 @@ let refreshTimer = 0;
 
 async function runConsole() {
   document.body.dataset.titleKey = 'console.pageTitle';
-  document.title = t('console.pageTitle');
+  document.title = pageTitle(t('console.pageTitle'));
   try {
     me = await api.me();
   } catch (err) {
@@ -156,9 +163,8 @@ async function runConsole() {
   });
   byId('refresh', HTMLButtonElement).addEventListener('click', () => void loadList());
   await loadList();
-  refreshTimer = window.setInterval(() => {
-    if (document.visibilityState === 'visible') void loadList(true);
-  }, REFRESH_MS);
+  byId('knock-settings-slot', HTMLElement).replaceChildren(knockSettings('console-knock'));
+  refreshTimer = window.setInterval(() => void loadList(true), REFRESH_MS);
   document.addEventListener('visibilitychange', () => {
     if (document.visibilityState === 'visible') void loadList(true);
   });
@@ -169,14 +175,24 @@ async function runConsole() {
   });
 }
 
+let listLoading = false;
+let lastListJSON = '';
+
 /** @param {boolean} [quiet] no error display for background refreshes */
 async function loadList(quiet = false) {
   const errBox = byId('list-error', HTMLElement);
+  if (listLoading && quiet) return;
+  listLoading = true;
   try {
     const res = await api.listConsultations();
     consultations = Array.isArray(res?.consultations) ? res.consultations : [];
     errBox.hidden = true;
-    renderList();
+    // Re-rendered only when something changed (keeps keyboard focus).
+    const json = JSON.stringify(consultations);
+    if (json !== lastListJSON || !quiet) {
+      lastListJSON = json;
+      renderList();
+    }
   } catch (err) {
     if (err instanceof api.ApiError && err.status === 401) {
       clearInterval(refreshTimer);
@@ -187,10 +203,62 @@ async function loadList(quiet = false) {
       errBox.textContent = `${t('console.loadFailed')} ${describeError(err)}`;
       errBox.hidden = false;
     }
+  } finally {
+    listLoading = false;
   }
 }
 
+/** Customers waiting per consultation, as last shown. @type {Map<string, number>} */
+const knownKnocks = new Map();
+let knocksSeen = false;
+
+/**
+ * The knock notices above the list: one per consultation with customers
+ * waiting, with its "open the call" link; the tab title and favicon
+ * count them; a new knock plays the sound and shows the desktop
+ * notification if the advisor turned them on.
+ */
+function renderKnocks() {
+  const box = byId('console-knocks', HTMLElement);
+  const open = consultations.filter((c) => c.state === 'open' && (c.live?.waiting ?? 0) > 0);
+  let total = 0;
+  /** @type {Consultation[]} */
+  const fresh = [];
+  for (const c of open) {
+    const n = c.live?.waiting ?? 0;
+    total += n;
+    if (n > (knownKnocks.get(c.id) ?? 0)) fresh.push(c);
+  }
+  knownKnocks.clear();
+  for (const c of open) knownKnocks.set(c.id, c.live?.waiting ?? 0);
+  showWaitingCount(total);
+  box.replaceChildren(...open.map((c) => {
+    const n = c.live?.waiting ?? 0;
+    const title = c.title?.trim() || t('console.untitled');
+    return h('div', { class: 'console-knock', data: { testid: `knock-${c.id}`, consultation: c.id } }, [
+      icon('bell'),
+      h('p', { text: n === 1 ? t('console.knockOne', { title }) : t('console.knockMany', { n, title }) }),
+      h('a', {
+        class: 'btn btn-primary btn-small',
+        attrs: { href: withSecret(`/app/call/${encodeURIComponent(c.id)}`, secrets.get(c.id) ?? null) },
+        data: { testid: `knock-open-${c.id}` },
+        text: t('console.openCall'),
+      }),
+    ]);
+  }));
+  // The first load shows what waits already; alerts are for new knocks.
+  if (knocksSeen) {
+    for (const c of fresh) {
+      chime();
+      const href = withSecret(`/app/call/${encodeURIComponent(c.id)}`, secrets.get(c.id) ?? null);
+      notifyDesktop(t('call.knock.notifyConsole', { title: c.title?.trim() || t('console.untitled') }), () => location.assign(href));
+    }
+  }
+  knocksSeen = true;
+}
+
 function renderList() {
+  renderKnocks();
   const list = byId('consultation-list', HTMLUListElement);
   byId('list-empty', HTMLElement).hidden = consultations.length > 0;
   list.replaceChildren(...consultations.map(renderItem));
@@ -337,7 +405,7 @@ function wireNewForm() {
 async function runCall(id) {
   document.body.dataset.titleKey = 'console.callPageTitle';
   document.body.classList.add('in-call');
-  document.title = t('console.callPageTitle');
+  document.title = pageTitle(t('console.callPageTitle'));
   installDebugHook();
   // The call secret: from the fragment (kept in IndexedDB for later
   // visits), else from IndexedDB. It is never sent anywhere.
@@ -386,6 +454,7 @@ async function runCall(id) {
   showScreen(SCREENS, 'screen-call');
   const view = new CallView(root, session, {
     role: 'advisor',
+    staffId: me?.id,
     title: consultation.title?.trim() || t('console.untitled'),
     onEndConsultation: async () => {
       await api.endConsultation(id);

@@ -9,7 +9,7 @@
  * @module
  */
 
-import { getLang, onLangChange } from './i18n.js';
+import { getLang, onLangChange, pageTitle } from './i18n.js';
 
 const de = {
   'bo.pageTitle': 'Backoffice – Parley',
@@ -371,7 +371,7 @@ export function applyBoTranslations(root = document) {
       if (s !== null) el.setAttribute(attr, s);
     }
   }
-  document.title = bt('bo.pageTitle');
+  document.title = pageTitle(bt('bo.pageTitle'));
 }
 
 /** Applies the back-office strings now and after every language switch. */

@@ -30,6 +30,7 @@ import { h, toast, errorText, initials, copyText, formatTime } from './ui.js';
 import { icon, setIcon } from './icons.js';
 import { canShareScreen, fillDeviceSelect, LevelMeter } from './devices.js';
 import { ChatPanel } from './chat-ui.js';
+import { showWaitingCount, chime, notifyDesktop, knockSettings } from './knock.js';
 import { DocumentsPanel } from './contract-ui.js';
 import { MyDataPanel } from './my-data-ui.js';
 
@@ -42,6 +43,7 @@ import { MyDataPanel } from './my-data-ui.js';
  * @typedef {{
  *   role: 'advisor'|'customer',
  *   title: string,
+ *   staffId?: number,
  *   onEndConsultation?: () => Promise<void>,
  *   onColleagueLink?: () => Promise<{url: string, expiresAt: string}>,
  *   myData?: import('./my-data-ui.js').MyDataPanelOptions
@@ -69,6 +71,26 @@ function displayName(p) {
   return name ? name : t('common.guest');
 }
 
+/**
+ * Is the own microphone shown as on? Yes when it sends, and while the
+ * devices are still starting (no track and no error yet) if it is meant
+ * to be on.
+ * @param {import('./devices.js').LocalMedia} m
+ * @returns {boolean}
+ */
+function micShownOn(m) {
+  return m.audioOn && (!!m.audioTrack || (!m.audioError && !m.stopped));
+}
+
+/**
+ * The same for the own camera.
+ * @param {import('./devices.js').LocalMedia} m
+ * @returns {boolean}
+ */
+function camShownOn(m) {
+  return m.videoOn && (!!m.videoTrack || (!m.videoError && !m.stopped));
+}
+
 export class CallView {
   /**
    * @param {HTMLElement} root container; its content is replaced
@@ -88,6 +110,8 @@ export class CallView {
     /** @type {Map<string, HTMLElement|null>} waiting participant → its "is waiting" toast */
     this.knownWaiting = new Map();
     this.audioBlocked = false;
+    /** @type {Map<string, {audio: boolean, video: boolean}>} what each participant last sent (see _mediaOf) */
+    this.lastMedia = new Map();
     /** @type {(() => void)[]} */
     this._off = [];
     // ----------------------------------------------------------------- build
@@ -151,6 +175,7 @@ export class CallView {
           h('h3', { id: 'waiting-heading' }, [h('span', { i18n: 'call.waitingRoom' }), ' ', this.waitingCount]),
           this.waitingEmpty,
           this.waitingList,
+          knockSettings('call-knock'),
         ]),
       );
     }
@@ -173,6 +198,31 @@ export class CallView {
       if (ev.key === 'Escape' && this.callEl.classList.contains('side-open')) this._toggleSide(false);
     });
     this.sideEl = sideEl;
+
+    // The knock notice (advisor): a row above the stage, the side panel
+    // and every drawer, with Admit / Reject for the longest-waiting customer.
+    /** @type {string} the participant the knock notice names */
+    this.knockPid = '';
+    this.knockText = h('p', { class: 'knock-text', data: { testid: 'knock-text' } });
+    this.knockAdmit = h('button', { class: 'btn btn-primary btn-small', attrs: { type: 'button' }, data: { testid: 'knock-admit' } }, [
+      h('span', { i18n: 'call.admit' }),
+    ]);
+    this.knockReject = h('button', { class: 'btn btn-secondary btn-small', attrs: { type: 'button' }, data: { testid: 'knock-reject' } }, [
+      h('span', { i18n: 'call.reject' }),
+    ]);
+    const knockShow = h('button', { class: 'btn btn-ghost btn-small knock-show', attrs: { type: 'button', 'aria-controls': 'call-side' }, data: { testid: 'knock-show' } }, [
+      h('span', { i18n: 'call.waitingRoom' }),
+    ]);
+    this.knockAdmit.addEventListener('click', () => this._decide(this.knockPid, true, [this.knockAdmit, this.knockReject]));
+    this.knockReject.addEventListener('click', () => this._decide(this.knockPid, false, [this.knockAdmit, this.knockReject]));
+    knockShow.addEventListener('click', () => this._showWaitingRoom());
+    this.knockBar = advisor
+      ? h('div', {
+        class: 'knock-bar',
+        attrs: { role: 'region', 'aria-label': t('call.knock.region'), 'data-i18n-aria-label': 'call.knock.region', hidden: true },
+        data: { testid: 'knock-bar' },
+      }, [icon('bell'), this.knockText, h('div', { class: 'knock-actions' }, [this.knockAdmit, this.knockReject, knockShow])])
+      : null;
 
     // Controls.
     /**
@@ -197,7 +247,7 @@ export class CallView {
     this.peopleBadge = h('span', { class: 'ctl-badge', attrs: { hidden: true } });
     this.peopleBtn.append(this.peopleBadge);
     this.peopleBtn.setAttribute('aria-controls', 'call-side');
-    this.peopleBtn.setAttribute('aria-expanded', 'false');
+    this.peopleBtn.setAttribute('aria-expanded', String(window.matchMedia('(min-width: 960px)').matches));
     this.leaveBtn = ctl('btn-leave', 'leave', 'leave', 'call.leave', 'ctl-leave');
     this.endBtn = advisor ? ctl('btn-end', 'end', 'end', 'call.end', 'ctl-danger') : null;
     if (this.endBtn) {
@@ -221,6 +271,7 @@ export class CallView {
     this.docsPanel = new DocumentsPanel(session, {
       role: this.opts.role,
       title: this.opts.title,
+      selfStaff: this.opts.staffId !== undefined ? `staff:${this.opts.staffId}` : undefined,
       onOpen: () => {
         if (this.chatPanel?.open) this.chatPanel.toggle(false);
         this.myDataPanel?.hide();
@@ -303,6 +354,7 @@ export class CallView {
 
     this.callEl = h('div', { class: 'call', data: { layout: 'grid', role: this.opts.role } }, [
       header,
+      this.knockBar,
       h('div', { class: 'call-main' }, [this.stageEl, this.sideEl, this.chatPanel?.el, this.docsPanel.el, this.myDataPanel?.el, this.docsPanel.viewer.el]),
       controls,
       this.devicesDialog,
@@ -400,6 +452,24 @@ export class CallView {
     this.statusEl.dataset.kind = kind;
   }
 
+  /**
+   * Whether a remote participant sends sound and picture, for the muted
+   * badges. While their connection is being restored, and after it until
+   * they publish again (the server's roster says false then, PROTOCOL.md
+   * "Reconnecting"), it is what they last sent: nobody muted anything.
+   * @param {Participant} p
+   * @returns {{audio: boolean, video: boolean}}
+   */
+  _mediaOf(p) {
+    const publishing = p.state === 'joined' && Object.keys(p.tracks ?? {}).length > 0;
+    if (publishing) {
+      const m = { audio: !!p.audio, video: !!p.video };
+      this.lastMedia.set(p.id, m);
+      return m;
+    }
+    return this.lastMedia.get(p.id) ?? { audio: !!p.audio, video: !!p.video };
+  }
+
   /** Remote participants in the call (joined or reconnecting). @returns {Participant[]} */
   _remotePeople() {
     const selfId = this.session.self?.id;
@@ -441,7 +511,8 @@ export class CallView {
       const tile = this._tile(key, false);
       const name = displayName(person.p);
       this._setTileVideo(tile, person.camera, pid, 'camera');
-      const videoOn = !!person.camera && person.p?.video !== false;
+      const sends = person.p ? this._mediaOf(person.p) : null;
+      const videoOn = !!person.camera && sends?.video !== false;
       tile.root.classList.toggle('video-off', !videoOn);
       tile.avatar.textContent = initials(person.p?.name || '?');
       tile.name.textContent = name;
@@ -449,7 +520,7 @@ export class CallView {
       tile.root.dataset.participant = pid;
       tile.root.dataset.state = person.p?.state ?? 'joined';
       this._setBadges(tile, {
-        muted: person.p ? !person.p.audio : false,
+        muted: sends ? !sends.audio : false,
         reconnecting: person.p?.state === 'reconnecting',
       });
       ordered.push(tile);
@@ -490,7 +561,7 @@ export class CallView {
     local.avatar.textContent = initials(s.self?.name || t('common.you'));
     local.name.textContent = s.self?.name?.trim() ? t('call.youSuffix', { name: selfName }) : t('common.you');
     local.root.setAttribute('aria-label', t('call.yourVideo'));
-    this._setBadges(local, { muted: !media.audioTrack || !media.audioOn, reconnecting: false });
+    this._setBadges(local, { muted: !micShownOn(media), reconnecting: false });
     ordered.push(local);
 
     // Drop tiles and audio elements that are gone.
@@ -674,8 +745,8 @@ export class CallView {
       ...inCall.map((p) => {
         const isSelf = p.id === selfId;
         const name = displayName(p);
-        const audioOn = isSelf ? !!s.media.audioTrack && s.media.audioOn : p.audio;
-        const videoOn = isSelf ? !!s.media.videoTrack && s.media.videoOn : p.video;
+        const audioOn = isSelf ? micShownOn(s.media) : this._mediaOf(p).audio;
+        const videoOn = isSelf ? camShownOn(s.media) : this._mediaOf(p).video;
         return h('li', { class: 'person', data: { participant: p.id, state: p.state } }, [
           h('span', { class: 'person-avatar', attrs: { 'aria-hidden': 'true' }, text: initials(p.name || '?') }),
           h('span', { class: 'person-main' }, [
@@ -715,25 +786,8 @@ export class CallView {
           attrs: { type: 'button' },
           data: { testid: `reject-${p.id}`, pid: p.id },
         }, [h('span', { data: { testid: 'reject' }, text: t('call.reject') })]);
-        admit.addEventListener('click', () => {
-          admit.disabled = true;
-          reject.disabled = true;
-          this.session.admit(p.id);
-          // Re-enable if the roster does not change soon (e.g. room_full).
-          window.setTimeout(() => {
-            admit.disabled = false;
-            reject.disabled = false;
-          }, 4000);
-        });
-        reject.addEventListener('click', () => {
-          admit.disabled = true;
-          reject.disabled = true;
-          this.session.reject(p.id);
-          window.setTimeout(() => {
-            admit.disabled = false;
-            reject.disabled = false;
-          }, 4000);
-        });
+        admit.addEventListener('click', () => this._decide(p.id, true, [admit, reject]));
+        reject.addEventListener('click', () => this._decide(p.id, false, [admit, reject]));
         li = h('li', { class: 'person person-waiting', data: { participant: p.id, state: 'waiting' } }, [
           h('span', { class: 'person-avatar', attrs: { 'aria-hidden': 'true' } }),
           h('span', { class: 'person-main' }, [h('span', { class: 'person-name' }), h('span', { class: 'person-role' })]),
@@ -762,16 +816,101 @@ export class CallView {
     this.peopleBadge.hidden = waiting.length === 0;
     this.peopleBadge.textContent = String(waiting.length);
 
+    this._renderKnock(waiting);
+    showWaitingCount(waiting.length);
+
     /** @type {Map<string, HTMLElement|null>} */
     const known = new Map();
     for (const p of waiting) {
-      known.set(p.id, this.knownWaiting.has(p.id)
-        ? this.knownWaiting.get(p.id) ?? null
-        : toast(t('call.someoneWaiting', { name: displayName(p) }), { kind: 'info', timeout: 8000 }));
+      if (this.knownWaiting.has(p.id)) {
+        known.set(p.id, this.knownWaiting.get(p.id) ?? null);
+        continue;
+      }
+      // A new knock: a toast that stays while they wait (it is in the
+      // toasts' live region, so screen readers hear it), with Admit;
+      // the sound and the desktop notification if the advisor wants them.
+      const name = displayName(p);
+      known.set(p.id, toast(t('call.someoneWaiting', { name }), {
+        kind: 'info',
+        timeout: 0,
+        action: {
+          label: t('call.admit'),
+          ariaLabel: t('call.admitName', { name }),
+          testid: `toast-admit-${p.id}`,
+          onClick: () => this._decide(p.id, true, []),
+        },
+      }));
+      chime();
+      notifyDesktop(t('call.knock.notifyTitle', { name }), () => this._showWaitingRoom());
     }
     // Admitted, rejected or gone: their toast is no longer news.
     for (const [id, el] of this.knownWaiting) if (!known.has(id)) el?.remove();
     this.knownWaiting = known;
+  }
+
+  /**
+   * The knock notice: the longest-waiting customer, how many more.
+   * @param {Participant[]} waiting
+   */
+  _renderKnock(waiting) {
+    const bar = this.knockBar;
+    if (!bar) return;
+    const first = waiting[0];
+    bar.hidden = !first;
+    this.callEl.classList.toggle('has-knock', !!first);
+    if (!first) {
+      this.knockPid = '';
+      return;
+    }
+    if (this.knockPid !== first.id) {
+      this.knockAdmit.disabled = false;
+      this.knockReject.disabled = false;
+    }
+    this.knockPid = first.id;
+    bar.dataset.participant = first.id;
+    const name = displayName(first);
+    const more = waiting.length > 1 ? ` ${t('call.knock.more', { n: waiting.length - 1 })}` : '';
+    const text = t('call.someoneWaiting', { name }) + more;
+    if (this.knockText.textContent !== text) this.knockText.textContent = text;
+    this.knockAdmit.setAttribute('aria-label', t('call.admitName', { name }));
+    this.knockReject.setAttribute('aria-label', t('call.rejectName', { name }));
+  }
+
+  /**
+   * Admits or rejects a waiting customer; the buttons stay disabled until
+   * the roster changes (or 4 s, e.g. after room_full).
+   * @param {string} pid
+   * @param {boolean} admit
+   * @param {HTMLButtonElement[]} buttons
+   */
+  _decide(pid, admit, buttons) {
+    if (!pid) return;
+    for (const b of buttons) b.disabled = true;
+    if (admit) this.session.admit(pid);
+    else this.session.reject(pid);
+    window.setTimeout(() => {
+      for (const b of buttons) b.disabled = false;
+    }, 4000);
+  }
+
+  /** Is the side panel a column beside the stage (desktop) rather than a drawer? */
+  _wide() {
+    return window.matchMedia('(min-width: 960px)').matches;
+  }
+
+  /** Closes the drawers over the side panel (chat, documents, my data). */
+  _closeDrawers() {
+    if (this.chatPanel?.open) this.chatPanel.toggle(false);
+    if (this.docsPanel.open) this.docsPanel.hide();
+    if (this.myDataPanel?.open) this.myDataPanel.hide();
+  }
+
+  /** Brings the waiting room into view and focuses its first Admit. */
+  _showWaitingRoom() {
+    this._closeDrawers();
+    this._toggleSide(true);
+    const first = this.waitingList.querySelector('button');
+    if (first instanceof HTMLButtonElement) first.focus();
   }
 
   _renderControls() {
@@ -779,18 +918,20 @@ export class CallView {
     const m = s.media;
     const joined = s.state === 'joined';
 
-    const micOn = !!m.audioTrack && m.audioOn;
+    // While the devices (re)start (a reload is a reconnect) the buttons
+    // show what is intended, disabled, not a red "off".
+    const micOn = micShownOn(m);
     this.micBtn.setAttribute('aria-pressed', String(micOn));
     this.micBtn.classList.toggle('is-off', !micOn);
     this.micBtn.disabled = !m.audioTrack;
-    this.micBtn.title = m.audioTrack ? '' : t('device.error.microphone', { reason: t(`device.error.${m.audioError ?? 'notfound'}`) });
+    this.micBtn.title = m.audioTrack || !m.audioError ? '' : t('device.error.microphone', { reason: t(`device.error.${m.audioError ?? 'notfound'}`) });
     setIcon(this.micBtn, micOn ? 'mic' : 'mic-off');
 
-    const camOn = !!m.videoTrack && m.videoOn;
+    const camOn = camShownOn(m);
     this.camBtn.setAttribute('aria-pressed', String(camOn));
     this.camBtn.classList.toggle('is-off', !camOn);
     this.camBtn.disabled = !m.videoTrack;
-    this.camBtn.title = m.videoTrack ? '' : t('device.error.camera', { reason: t(`device.error.${m.videoError ?? 'notfound'}`) });
+    this.camBtn.title = m.videoTrack || !m.videoError ? '' : t('device.error.camera', { reason: t(`device.error.${m.videoError ?? 'notfound'}`) });
     setIcon(this.camBtn, camOn ? 'camera' : 'camera-off');
 
     this.screenBtn.setAttribute('aria-pressed', String(s.sharingScreen));
@@ -802,13 +943,29 @@ export class CallView {
 
   // ---------------------------------------------------------------- actions
 
-  /** @param {boolean} [open] */
+  /**
+   * Shows or hides the participants panel. On a phone it is a drawer
+   * (side-open); on a desktop a column that can be folded away
+   * (side-collapsed), and opening it closes a drawer that covers it.
+   * @param {boolean} [open]
+   */
   _toggleSide(open) {
-    const next = open ?? !this.callEl.classList.contains('side-open');
-    this.callEl.classList.toggle('side-open', next);
+    let next;
+    if (this._wide()) {
+      const covered = !!this.chatPanel?.open || this.docsPanel.open || !!this.myDataPanel?.open;
+      const shown = !this.callEl.classList.contains('side-collapsed') && !covered;
+      next = open ?? !shown;
+      if (next) this._closeDrawers();
+      this.callEl.classList.toggle('side-collapsed', !next);
+      this.callEl.classList.remove('side-open');
+    } else {
+      next = open ?? !this.callEl.classList.contains('side-open');
+      this.callEl.classList.toggle('side-open', next);
+    }
     this.peopleBtn.setAttribute('aria-expanded', String(next));
-    if (next) this.sideEl.querySelector('button')?.focus();
-    else this.peopleBtn.focus();
+    const target = next ? this.sideEl.querySelector('button:not(.side-close)') : null;
+    if (target instanceof HTMLElement) target.focus();
+    else if (!next) this.peopleBtn.focus();
   }
 
   _fillDevices() {
@@ -875,6 +1032,9 @@ export class CallView {
 
   /** Removes the view and its listeners. */
   destroy() {
+    if (this.knockBar) showWaitingCount(0);
+    for (const toastEl of this.knownWaiting.values()) toastEl?.remove();
+    this.knownWaiting.clear();
     for (const off of this._off) off();
     this._off = [];
     this.chatPanel?.destroy();

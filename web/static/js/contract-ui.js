@@ -123,11 +123,18 @@ function docErrorText(err) {
  * @returns {HTMLAnchorElement}
  */
 function downloadLink(doc) {
-  return h('a', {
+  // Not yet signed by everyone (a second signer is missing): the link
+  // says so, and so does a toast when it is used.
+  const partial = doc.state !== 'signed' && doc.fields.some((f) => !f.signed);
+  const a = h('a', {
     class: 'btn btn-secondary btn-small',
-    attrs: { href: doc.downloadUrl, download: doc.name || 'dokument.pdf', 'aria-label': t('doc.downloadLabel', { name: doc.name }) },
-    data: { testid: `doc-download-${doc.id}` },
-  }, [icon('download'), h('span', { text: t(doc.state === 'signed' ? 'doc.downloadSigned' : 'doc.download') })]);
+    attrs: { href: doc.downloadUrl, download: doc.name || 'dokument.pdf', 'aria-label': t(partial ? 'doc.downloadPartialLabel' : 'doc.downloadLabel', { name: doc.name }) },
+    data: { testid: `doc-download-${doc.id}`, partial: String(partial) },
+  }, [icon('download'), h('span', { text: t(doc.state === 'signed' ? 'doc.downloadSigned' : partial ? 'doc.downloadPartial' : 'doc.download') })]);
+  if (partial) {
+    a.addEventListener('click', () => toast(t('doc.partialToast', { fields: doc.fields.filter((f) => !f.signed).map(fieldLabel).join(', ') }), { kind: 'info', timeout: 8000 }));
+  }
+  return a;
 }
 
 /**
@@ -576,10 +583,11 @@ class DocumentViewer {
     const showDownload = signedByMe || doc.state === 'signed';
     const cur = this.downloadSlot.firstElementChild;
     if (!showDownload) this.downloadSlot.replaceChildren();
-    else if (!(cur instanceof HTMLAnchorElement) || cur.dataset.state !== doc.state) {
+    else {
+      // Anew when the state or its wording (language, fields signed) changed.
       const a = downloadLink(doc);
       a.dataset.state = doc.state;
-      this.downloadSlot.replaceChildren(a);
+      if (!(cur instanceof HTMLAnchorElement) || cur.dataset.state !== doc.state || cur.textContent !== a.textContent) this.downloadSlot.replaceChildren(a);
     }
     this._renderPad();
     applyTranslations(this.el);
@@ -602,7 +610,8 @@ class DocumentViewer {
 export class DocumentsPanel {
   /**
    * @param {import('./call.js').CallSession} session
-   * @param {{role: 'advisor'|'customer', title: string, onOpen?: () => void}} opts
+   * @param {{role: 'advisor'|'customer', title: string, onOpen?: () => void, selfStaff?: string}} opts
+   *   selfStaff: "staff:<user id>" of this advisor, as progress reports name them
    */
   constructor(session, opts) {
     this.session = session;
@@ -1038,9 +1047,14 @@ export class DocumentsPanel {
       const doc = this.docs.documents.get(docId);
       const per = this.docs.progress.get(docId);
       /** @type {Progress[]} */
-      const reports = per ? [...per.values()].filter((p) => p.from !== selfId) : [];
+      // Not this advisor's own reading (it comes back as staff:<id>).
+      const reports = per ? [...per.values()].filter((p) => p.from !== selfId && p.from !== this.opts.selfStaff) : [];
       const lines = reports.map((p) => {
-        const name = p.from.startsWith('staff:') ? this._signerName(p.from) : this.session.participant(p.from)?.name?.trim() || t('common.guest');
+        const staff = p.from.startsWith('staff:');
+        const name = staff ? this._signerName(p.from) : this.session.participant(p.from)?.name?.trim() || t('common.guest');
+        // Who has signed all their fields is done, not "reading page n".
+        const theirs = doc?.fields.filter((f) => f.signer === (staff ? 'advisor' : 'customer')) ?? [];
+        if (p.activity !== 'failed' && theirs.length > 0 && theirs.every((f) => f.signed)) return t('doc.progress.signed', { name });
         const key = /** @type {Key} */ (`doc.progress.${p.activity}`);
         return t(key, { name, page: p.page, pages: p.pages });
       });

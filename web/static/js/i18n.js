@@ -208,11 +208,15 @@ const de = {
   'doc.progress.signing': '{name} unterschreibt …',
   'doc.progress.closed': '{name} hat das Dokument geschlossen (zuletzt Seite {page} von {pages})',
   'doc.progress.none': 'Noch nicht geöffnet',
+  'doc.progress.signed': '{name} hat unterschrieben',
   'doc.open': 'Ansehen',
   'doc.sign': 'Unterschreiben',
   'doc.download': 'PDF herunterladen',
   'doc.downloadSigned': 'Unterschriebenes PDF',
   'doc.downloadLabel': '„{name}“ herunterladen',
+  'doc.partialToast': 'Dieses PDF ist noch nicht von allen unterschrieben. Es fehlt noch: {fields}.',
+  'doc.downloadPartialLabel': '„{name}“ herunterladen – noch nicht von allen unterschrieben',
+  'doc.downloadPartial': 'PDF herunterladen – noch nicht von allen unterschrieben',
   'doc.arrived': 'Neues Dokument zur Unterschrift: {name}',
   'doc.arrivedView': 'Neues Dokument: {name}',
   'doc.signedToast': '{name} hat „{doc}“ unterschrieben.',
@@ -279,6 +283,14 @@ const de = {
   'call.admitName': '{name} einlassen',
   'call.rejectName': '{name} ablehnen',
   'call.someoneWaiting': '{name} wartet im Warteraum.',
+  'call.knock.region': 'Wartende Personen',
+  'call.knock.more': 'und {n} weitere',
+  'call.knock.settings': 'Wenn jemand anklopft',
+  'call.knock.sound': 'Ton abspielen',
+  'call.knock.notify': 'Desktop-Benachrichtigung',
+  'call.knock.notifyDenied': 'Ihr Browser blockiert Benachrichtigungen für diese Seite.',
+  'call.knock.notifyTitle': '{name} wartet im Warteraum',
+  'call.knock.notifyConsole': 'Jemand wartet: {title}',
   'call.screenOf': 'Bildschirm von {name}',
   'call.yourScreen': 'Ihr geteilter Bildschirm',
   'call.videoOf': 'Video von {name}',
@@ -343,6 +355,9 @@ const de = {
   'console.listEmpty': 'Noch keine Beratungen. Legen Sie oben eine neue an.',
   'console.created': 'Angelegt: {time}',
   'console.live': '{joined} im Gespräch, {waiting} wartend',
+  'console.knockOne': 'Jemand wartet in „{title}“.',
+  'console.knockMany': '{n} Personen warten in „{title}“.',
+  'console.knockRegion': 'Wartende Kundinnen und Kunden',
   'console.state.open': 'Offen',
   'console.state.ended': 'Beendet',
   'console.untitled': 'Beratung ohne Titel',
@@ -377,6 +392,10 @@ const de = {
   'join.waitingTextNamed': '{advisor} lässt Sie gleich herein.',
   'join.waitingHint': 'Lassen Sie dieses Fenster geöffnet.',
   'join.waitingLeave': 'Warteraum verlassen',
+  'join.advisorAway': 'Ihre Beraterin oder Ihr Berater ist gerade abwesend. Bleiben Sie gern in diesem Fenster: Hier steht, sobald sie oder er wieder da ist.',
+  'join.advisorAwayNamed': '{advisor} ist gerade abwesend. Bleiben Sie gern in diesem Fenster: Hier steht, sobald {advisor} wieder da ist.',
+  'join.advisorBack': 'Ihre Beraterin oder Ihr Berater ist wieder da und lässt Sie gleich herein.',
+  'join.advisorBackNamed': '{advisor} ist wieder da und lässt Sie gleich herein.',
   'join.error.not_found.title': 'Dieser Link ist ungültig',
   'join.error.not_found.text': 'Bitte prüfen Sie den Link oder bitten Sie Ihre Beraterin oder Ihren Berater um einen neuen.',
   'join.error.expired.title': 'Dieser Link ist abgelaufen',
@@ -431,7 +450,9 @@ const de = {
   'mydata.phase.after': 'nach der Beratung, {time}',
   'mydata.section.consents': 'Einwilligungen',
   'mydata.consents.none': 'Keine Einwilligung gespeichert.',
-  'mydata.consent.item': 'Einwilligung in Fassung {version} ({lang}), erteilt {time}',
+  'mydata.consent.item': 'Einwilligung zur Videoberatung auf {language} (Text in der am {date} gültigen Fassung), erteilt {time}',
+  'mydata.lang.de': 'Deutsch',
+  'mydata.lang.en': 'Englisch',
   'mydata.section.contracts': 'Unterschriebene Verträge',
   'mydata.contracts.none': 'Keine unterschriebenen Verträge.',
   'mydata.contract.item': '„{document}“, unterschrieben als {name}, {time}',
@@ -731,11 +752,15 @@ const en = {
   'doc.progress.signing': '{name} is signing …',
   'doc.progress.closed': '{name} closed the document (last on page {page} of {pages})',
   'doc.progress.none': 'Not opened yet',
+  'doc.progress.signed': '{name} has signed',
   'doc.open': 'View',
   'doc.sign': 'Sign',
   'doc.download': 'Download PDF',
   'doc.downloadSigned': 'Signed PDF',
   'doc.downloadLabel': 'Download “{name}”',
+  'doc.partialToast': 'This PDF is not yet signed by everyone. Still missing: {fields}.',
+  'doc.downloadPartialLabel': 'Download “{name}” – not yet signed by everyone',
+  'doc.downloadPartial': 'Download PDF – not yet signed by everyone',
   'doc.arrived': 'New document to sign: {name}',
   'doc.arrivedView': 'New document: {name}',
   'doc.signedToast': '{name} signed “{doc}”.',
@@ -802,6 +827,14 @@ const en = {
   'call.admitName': 'Admit {name}',
   'call.rejectName': 'Decline {name}',
   'call.someoneWaiting': '{name} is in the waiting room.',
+  'call.knock.region': 'People waiting',
+  'call.knock.more': 'and {n} more',
+  'call.knock.settings': 'When someone knocks',
+  'call.knock.sound': 'Play a sound',
+  'call.knock.notify': 'Desktop notification',
+  'call.knock.notifyDenied': 'Your browser blocks notifications for this page.',
+  'call.knock.notifyTitle': '{name} is in the waiting room',
+  'call.knock.notifyConsole': 'Someone is waiting: {title}',
   'call.screenOf': 'Screen of {name}',
   'call.yourScreen': 'Your shared screen',
   'call.videoOf': 'Video of {name}',
@@ -866,6 +899,9 @@ const en = {
   'console.listEmpty': 'No consultations yet. Create one above.',
   'console.created': 'Created: {time}',
   'console.live': '{joined} in the call, {waiting} waiting',
+  'console.knockOne': 'Someone is waiting in “{title}”.',
+  'console.knockMany': '{n} people are waiting in “{title}”.',
+  'console.knockRegion': 'Customers waiting',
   'console.state.open': 'Open',
   'console.state.ended': 'Ended',
   'console.untitled': 'Untitled consultation',
@@ -900,6 +936,10 @@ const en = {
   'join.waitingTextNamed': '{advisor} will let you in shortly.',
   'join.waitingHint': 'Please keep this window open.',
   'join.waitingLeave': 'Leave the waiting room',
+  'join.advisorAway': 'Your advisor is away at the moment. Feel free to stay in this window: it will say here as soon as they are back.',
+  'join.advisorAwayNamed': '{advisor} is away at the moment. Feel free to stay in this window: it will say here as soon as {advisor} is back.',
+  'join.advisorBack': 'Your advisor is back and will let you in shortly.',
+  'join.advisorBackNamed': '{advisor} is back and will let you in shortly.',
   'join.error.not_found.title': 'This link is not valid',
   'join.error.not_found.text': 'Please check the link or ask your advisor for a new one.',
   'join.error.expired.title': 'This link has expired',
@@ -954,7 +994,9 @@ const en = {
   'mydata.phase.after': 'after the consultation, {time}',
   'mydata.section.consents': 'Consents',
   'mydata.consents.none': 'No consent stored.',
-  'mydata.consent.item': 'Consent to version {version} ({lang}), given {time}',
+  'mydata.consent.item': 'Consent to the video consultation in {language} (the wording in force on {date}), given {time}',
+  'mydata.lang.de': 'German',
+  'mydata.lang.en': 'English',
   'mydata.section.contracts': 'Signed contracts',
   'mydata.contracts.none': 'No signed contracts.',
   'mydata.contract.item': '“{document}”, signed as {name}, {time}',
@@ -1167,8 +1209,34 @@ export function applyTranslations(root = document) {
   const titleKey = document.body?.dataset.titleKey;
   if (titleKey) {
     const s = tryT(titleKey);
-    if (s !== null) document.title = s;
+    if (s !== null) document.title = pageTitle(s);
   }
+}
+
+/** A prefix of the tab title, e.g. "(2) " while customers wait (knock.js). */
+let titlePrefix = '';
+
+/**
+ * A tab title: the prefix, then the translated title with the company's
+ * name (the server writes it into <body data-company>) instead of "Parley".
+ * @param {string} title e.g. t('console.pageTitle')
+ * @returns {string}
+ */
+export function pageTitle(title) {
+  const company = document.body?.dataset.company?.trim();
+  const named = company ? title.replace(/ – Parley$/, ` – ${company}`) : title;
+  return titlePrefix + named;
+}
+
+/**
+ * Sets the tab title's prefix and re-applies the page's title.
+ * @param {string} prefix
+ */
+export function setTitlePrefix(prefix) {
+  titlePrefix = prefix;
+  const titleKey = document.body?.dataset.titleKey;
+  const s = titleKey ? tryT(titleKey) : null;
+  if (s !== null) document.title = pageTitle(s);
 }
 
 /**

@@ -244,9 +244,7 @@ function renderInvite() {
   const url = inv.privacyUrl || '/privacy';
   // Only our own pages: a relative or same-origin URL.
   privacy.href = url.startsWith('/') && !url.startsWith('//') ? url : '/privacy';
-  byId('waiting-text', HTMLElement).textContent = inv.advisorName
-    ? t('join.waitingTextNamed', { advisor: inv.advisorName })
-    : t('join.waitingText');
+  renderWaiting();
   // The questions before joining, once; answered only with consent.
   if (!questions && (inv.questions ?? []).length > 0) {
     questions = new QuestionFields(inv.questions ?? [], 'join-q');
@@ -449,6 +447,15 @@ async function connect(consultationId, resuming) {
     if (state === 'waiting') showScreen(SCREENS, 'screen-waiting');
     else if (state === 'joined') showCall(s);
   });
+  s.link.on('welcome', (m) => {
+    advisorState.away = m.advisorAway === true;
+    renderWaiting();
+  });
+  s.link.on('advisor', (m) => {
+    advisorState.away = m.away === true;
+    renderWaiting();
+  });
+  s.on('roster', () => renderWaiting());
   s.on('end', ({ reason }) => {
     if (s.erased && !erasure.pending && !erasure.done) erasure.byStaff = true;
     showEnd(reason);
@@ -494,8 +501,40 @@ async function connect(consultationId, resuming) {
   }
 }
 
+/**
+ * Whether the advisor is away, as the server says (welcome and "advisor"
+ * messages, signaling/PROTOCOL.md); wasAway once the customer was told.
+ */
+const advisorState = { away: false, wasAway: false };
+
+/**
+ * The waiting room's line: the advisor lets you in shortly, is away (an
+ * advisor in the call counts as present whatever the switch says), or is
+ * back. A live region: screen readers hear each change.
+ */
+function renderWaiting() {
+  const inCall = !!session && session.participants.some((p) => p.role === 'advisor' && p.state === 'joined');
+  const away = advisorState.away && !inCall;
+  if (away) advisorState.wasAway = true;
+  const name = invite?.advisorName ?? '';
+  /** @type {Key} */
+  let key;
+  if (away) key = name ? 'join.advisorAwayNamed' : 'join.advisorAway';
+  else if (advisorState.wasAway) key = name ? 'join.advisorBackNamed' : 'join.advisorBack';
+  else key = name ? 'join.waitingTextNamed' : 'join.waitingText';
+  const el = byId('waiting-text', HTMLElement);
+  const text = t(key, { advisor: name });
+  if (el.textContent !== text) el.textContent = text;
+  el.dataset.away = String(away);
+  byId('screen-waiting', HTMLElement).classList.toggle('advisor-away', away);
+}
+
+/** Was this customer ever in the call (admitted)? Only then is there a consultation to rate. */
+let wasInCall = false;
+
 /** @param {CallSession} s */
 function showCall(s) {
+  wasInCall = true;
   if (view) {
     // Back from the waiting room (e.g. admitted again).
     showScreen(SCREENS, 'screen-call');
@@ -672,12 +711,15 @@ function showEnd(reason) {
   // The session lives on in another window when replaced: nothing to add.
   const extra = byId('end-extra', HTMLElement);
   const tok = reason !== 'replaced' && joinedConsultation ? loadToken(joinedConsultation) : null;
-  void showAfterwards(extra, tok, reason === 'ended' || reason === 'left');
+  // The questions after the consultation only for one that took place
+  // for this customer (not after leaving the waiting room).
+  void showAfterwards(extra, tok, wasInCall && (reason === 'ended' || reason === 'left'));
   showScreen(SCREENS, 'screen-end');
 }
 
 onLangChange(() => {
   refillMessage();
+  renderWaiting();
   renderErasure();
   renderInvite();
   renderPreview();

@@ -20,7 +20,7 @@
  * @module
  */
 
-import { t, getLang, onLangChange, applyTranslations } from './i18n.js';
+import { t, tryT, getLang, onLangChange, applyTranslations } from './i18n.js';
 import { h, toast, describeError, copyText, formatTime } from './ui.js';
 import { icon } from './icons.js';
 import { ApiError } from './api.js';
@@ -387,9 +387,12 @@ export class SubjectView {
 
     parts.push(this._nameSection(d));
     parts.push(this._answersSection(d));
+    // The text version is a checksum of the wording (web/consent.go): shown
+    // as the wording in force on the day, in words; the checksum stays in
+    // the download.
     parts.push(this._recordsSection('mydata.section.consents', 'my-data-consents', d.consents, 'mydata.consents.none', (r) => t('mydata.consent.item', {
-      version: String(r.detail?.textVersion ?? '–'),
-      lang: String(r.detail?.lang ?? '–').toUpperCase(),
+      language: tryT(`mydata.lang.${String(r.detail?.lang ?? '')}`) ?? String(r.detail?.lang ?? '–').toUpperCase(),
+      date: formatDate(r.at),
       time: formatTime(r.at),
     })));
     parts.push(this._recordsSection('mydata.section.contracts', 'my-data-contracts', d.contracts, 'mydata.contracts.none', (r) => t('mydata.contract.item', {

@@ -37,7 +37,7 @@ export const PROTOCOL_VERSION = 1;
 
 /**
  * Server → client messages.
- * @typedef {{type: 'welcome', protocol: number, self: Participant, consultation: {id: string, title: string, company: string}, iceServers: RTCIceServer[], iceTransportPolicy?: RTCIceTransportPolicy, e2ee?: 'required'|'optional'}} WelcomeMessage
+ * @typedef {{type: 'welcome', protocol: number, self: Participant, consultation: {id: string, title: string, company: string}, iceServers: RTCIceServer[], iceTransportPolicy?: RTCIceTransportPolicy, e2ee?: 'required'|'optional', advisorAway?: boolean}} WelcomeMessage
  * @typedef {{type: 'roster', participants: Participant[]}} RosterMessage
  * @typedef {{type: 'state', state: SelfState, reason?: string}} StateMessage
  * @typedef {{type: 'answer', sdp: string, ref?: MessageId}} AnswerMessage
@@ -53,6 +53,7 @@ export const PROTOCOL_VERSION = 1;
  * @typedef {{type: 'document', document: import('./contract.js').Document}} DocumentMessage
  * @typedef {{type: 'document_progress', doc: string, from: string, page: number, pages: number, activity: import('./contract.js').Activity}} DocumentProgressMessage
  * @typedef {{type: 'document_sign_failed', doc: string, field: string, from: string, code: string}} DocumentSignFailedMessage
+ * @typedef {{type: 'advisor', away: boolean}} AdvisorMessage
  * @typedef {{
  *   welcome: WelcomeMessage,
  *   roster: RosterMessage,
@@ -68,7 +69,8 @@ export const PROTOCOL_VERSION = 1;
  *   deleted: DeletedMessage,
  *   document: DocumentMessage,
  *   document_progress: DocumentProgressMessage,
- *   document_sign_failed: DocumentSignFailedMessage
+ *   document_sign_failed: DocumentSignFailedMessage,
+ *   advisor: AdvisorMessage
  * }} ServerMessageMap
  */
 
@@ -168,7 +170,7 @@ export function closeMeaning(code, beforeWelcome) {
 }
 
 /** Server message types this client understands. */
-const KNOWN = new Set(['welcome', 'roster', 'state', 'answer', 'offer', 'candidate', 'error', 'pong', 'chat', 'chat_history', 'receipt', 'deleted', 'document', 'document_progress', 'document_sign_failed']);
+const KNOWN = new Set(['welcome', 'roster', 'state', 'answer', 'offer', 'candidate', 'error', 'pong', 'chat', 'chat_history', 'receipt', 'deleted', 'document', 'document_progress', 'document_sign_failed', 'advisor']);
 
 /**
  * The WebSocket URL for a consultation, on this page's own origin.

@@ -83,9 +83,14 @@ function toastRegion() {
 }
 
 /**
- * Shows a short message in a toast.
+ * @typedef {{label: string, ariaLabel?: string, testid?: string, onClick: () => void}} ToastAction
+ */
+
+/**
+ * Shows a short message in a toast, optionally with an action button
+ * (e.g. "Einlassen" on a knock). timeout 0 keeps it until removed.
  * @param {string} message
- * @param {{kind?: 'error'|'info'|'success', timeout?: number}} [opts]
+ * @param {{kind?: 'error'|'info'|'success', timeout?: number, action?: ToastAction}} [opts]
  * @returns {HTMLElement|null} the toast (remove() to dismiss early), null for a duplicate
  */
 export function toast(message, opts = {}) {
@@ -100,14 +105,31 @@ export function toast(message, opts = {}) {
     attrs: { type: 'button', 'aria-label': t('common.close') },
     text: '×',
   });
+  const action = opts.action;
+  /** @type {HTMLButtonElement|null} */
+  let actionBtn = null;
+  if (action) {
+    actionBtn = h('button', {
+      class: 'btn btn-primary btn-small toast-action',
+      attrs: { type: 'button', 'aria-label': action.ariaLabel ?? null },
+      data: action.testid ? { testid: action.testid } : {},
+      text: action.label,
+    });
+  }
   const el = h('div', { class: `toast toast-${kind}`, attrs: { role: kind === 'error' ? 'alert' : 'status' } }, [
     h('span', { class: 'toast-text', text: message }),
+    actionBtn,
     close,
   ]);
   const remove = () => el.remove();
   close.addEventListener('click', remove);
+  actionBtn?.addEventListener('click', () => {
+    remove();
+    action?.onClick();
+  });
   region.append(el);
-  window.setTimeout(remove, opts.timeout ?? (kind === 'error' ? 8000 : 4000));
+  const timeout = opts.timeout ?? (kind === 'error' ? 8000 : 4000);
+  if (timeout > 0) window.setTimeout(remove, timeout);
   return el;
 }
 
