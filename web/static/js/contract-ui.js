@@ -1051,7 +1051,7 @@ export class DocumentsPanel {
       const reports = per ? [...per.values()].filter((p) => p.from !== selfId && p.from !== this.opts.selfStaff) : [];
       const lines = reports.map((p) => {
         const staff = p.from.startsWith('staff:');
-        const name = staff ? this._signerName(p.from) : this.session.participant(p.from)?.name?.trim() || t('common.guest');
+        const name = staff ? t('call.role.advisor') : this.session.participant(p.from)?.name?.trim() || t('common.guest');
         // Who has signed all their fields is done, not "reading page n".
         const theirs = doc?.fields.filter((f) => f.signer === (staff ? 'advisor' : 'customer')) ?? [];
         if (p.activity !== 'failed' && theirs.length > 0 && theirs.every((f) => f.signed)) return t('doc.progress.signed', { name });
