@@ -75,6 +75,7 @@ type Client struct {
 	state       State
 	roster      []Participant
 	changed     chan struct{} // closed and replaced on every change
+	advisorAway bool          // the advisor declared themselves away (customers)
 	closeStatus websocket.StatusCode
 	closeErr    error
 	errs        []error
@@ -127,14 +128,15 @@ func Dial(ctx context.Context, h *HTTP, consultationID string, opts Options) (*C
 		opts: opts, name: name, ws: ws,
 		self: welcome.Self.ID, role: welcome.Self.Role, consultation: welcome.Consultation,
 		ctx: cctx, cancel: cancel,
-		work:     make(chan serverMessage, workQueue),
-		readDone: make(chan struct{}),
-		state:    welcome.Self.State,
-		changed:  make(chan struct{}),
-		pending:  make(map[string]chan error),
-		tracks:   make(map[string]*RemoteTrack),
-		trickle:  make(map[string]bool),
-		held:     make(map[string][]webrtc.ICECandidateInit),
+		work:        make(chan serverMessage, workQueue),
+		readDone:    make(chan struct{}),
+		state:       welcome.Self.State,
+		advisorAway: welcome.AdvisorAway,
+		changed:     make(chan struct{}),
+		pending:     make(map[string]chan error),
+		tracks:      make(map[string]*RemoteTrack),
+		trickle:     make(map[string]bool),
+		held:        make(map[string][]webrtc.ICECandidateInit),
 	}
 	if err := c.setupMedia(); err != nil {
 		cancel()
@@ -204,6 +206,20 @@ func cloneRoster(r []Participant) []Participant {
 		}
 	}
 	return out
+}
+
+// AdvisorAway reports whether the server last said the consultation's
+// advisor is away (customers only; welcome's advisorAway, then "advisor"
+// messages).
+func (c *Client) AdvisorAway() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.advisorAway
+}
+
+// WaitAdvisorAway waits until AdvisorAway is away.
+func (c *Client) WaitAdvisorAway(ctx context.Context, away bool) error {
+	return c.wait(ctx, func() bool { return c.advisorAway == away })
 }
 
 // Done is closed when the socket is closed (by either side).
@@ -555,6 +571,11 @@ func (c *Client) dispatch(m serverMessage, raw []byte) {
 		}
 	case "pong":
 		c.reply(m.Ref, nil)
+	case "advisor":
+		c.mu.Lock()
+		c.advisorAway = m.Away
+		c.notifyLocked()
+		c.mu.Unlock()
 	case "welcome":
 		c.fail(errors.New("second welcome message"))
 	default:

@@ -103,6 +103,9 @@ type serverMessage struct {
 	// candidate
 	Target    string          `json:"target"`
 	Candidate json.RawMessage `json:"candidate"`
+	// advisor (and welcome's advisorAway)
+	Away        bool `json:"away"`
+	AdvisorAway bool `json:"advisorAway"`
 	// error
 	Code    string          `json:"code"`
 	Message string          `json:"message"`

@@ -349,9 +349,11 @@ func doRaw(h *callclient.HTTP, req *http.Request, want int, out *[]byte) error {
 	return nil
 }
 
-// TestClusterEndedElsewhere: a consultation ended by a node that does not
-// hold its room (expiry, retention, the CLI run there) is ended on its
-// home node too: the customer's socket closes with "ended".
+// TestClusterEndedElsewhere: what happens on a node that does not hold a
+// consultation's room reaches its home node: the advisor switching to
+// away and back tells the waiting customer, and the consultation ended
+// there (expiry, retention, the CLI run there) ends on the home node too,
+// the customer's socket closing with "ended".
 func TestClusterEndedElsewhere(t *testing.T) {
 	nodes := startCluster(t, 2)
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
@@ -377,6 +379,23 @@ func TestClusterEndedElsewhere(t *testing.T) {
 	defer cc.Close()
 	h := homeOf(t, ctx, nodes, id)
 	other := nodes[1-h]
+
+	// The advisor switches to away and back through the node that does not
+	// hold the room: the waiting customer is told both times.
+	advOther, err := callclient.Staff(ctx, other.base, advisorName, advisorPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer advOther.Close()
+	for _, away := range []bool{true, false} {
+		if err := advOther.Do(ctx, http.MethodPut, "/api/v1/me/availability", map[string]bool{"available": !away}, http.StatusOK, nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := cc.WaitAdvisorAway(ctx, away); err != nil {
+			t.Fatalf("the customer on the home node is not told the advisor is away=%v: %v", away, err)
+		}
+	}
+
 	if _, err := other.Consultations.End(ctx, consultation.ID(id)); err != nil {
 		t.Fatal(err)
 	}

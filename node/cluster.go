@@ -39,8 +39,27 @@ const eventsChannel = "events"
 type event struct {
 	// Ended names a consultation that was ended (by staff, expiry,
 	// retention or the CLI) on node From: its home node closes the room.
-	Ended string         `json:"ended,omitempty"`
-	From  routing.NodeID `json:"from"`
+	Ended string `json:"ended,omitempty"`
+	// AdvisorAway names a consultation whose advisor switched their
+	// availability on node From; Away is the new state. The node holding
+	// the room tells its customers.
+	AdvisorAway string         `json:"advisorAway,omitempty"`
+	Away        bool           `json:"away,omitempty"`
+	From        routing.NodeID `json:"from"`
+}
+
+// publishAway tells the other nodes that the advisor of consultation id
+// is now away (or back).
+func (c *cluster) publishAway(ctx context.Context, id string, away bool) {
+	if c == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeConnectTimeout)
+	defer cancel()
+	b, _ := json.Marshal(event{AdvisorAway: id, Away: away, From: c.reg.Self().ID})
+	if err := c.rdb.Publish(ctx, c.reg.Prefix()+eventsChannel, b).Err(); err != nil {
+		c.log.Warn("cluster: publish advisor availability", "consultation", id, "err", err)
+	}
 }
 
 // publishEnded tells the other nodes that consultation id ended here, and
@@ -82,6 +101,9 @@ func (c *cluster) listen(ctx context.Context, hub *signaling.Hub) {
 			var ev event
 			if err := json.Unmarshal([]byte(m.Payload), &ev); err != nil || ev.From == self {
 				continue
+			}
+			if ev.AdvisorAway != "" {
+				hub.SetAdvisorAway(signaling.ConsultationID(ev.AdvisorAway), ev.Away)
 			}
 			if ev.Ended != "" {
 				id := signaling.ConsultationID(ev.Ended)

@@ -174,11 +174,12 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		return nil, err
 	}
 	var rel web.Relay
+	var awayElsewhere func(context.Context, string, bool)
 	if n.cluster != nil {
-		rel = n.cluster.relay
+		rel, awayElsewhere = n.cluster.relay, n.cluster.publishAway
 	}
 	srv, err := web.New(cfg, web.Deps{Records: n.Records, Hub: n.Hub, Consultations: n.Consultations, Files: n.files,
-		Ready: n.ready, Signer: n.Contracts, Relay: rel,
+		Ready: n.ready, Signer: n.Contracts, Relay: rel, AdvisorAwayElsewhere: awayElsewhere,
 		Verifier:          contracts.NewVerifier(n.Keys, 4*cfg.Signature.MaxPDFBytes, pdfWorkers),
 		EscrowFingerprint: n.Keys.Escrow.Fingerprint(), Now: o.now}, log.With("component", "web"))
 	if err != nil {

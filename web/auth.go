@@ -228,7 +228,9 @@ func (s *Server) handleAvailability(c *gin.Context) error {
 	if list, err := s.rec.ListConsultations(ctx, u.ID); err == nil {
 		for _, con := range list {
 			if con.AdvisorID == u.ID && con.State == records.StateOpen {
-				s.hub.SetAdvisorAway(signaling.ConsultationID(con.ID), !u.Available)
+				if !s.hub.SetAdvisorAway(signaling.ConsultationID(con.ID), !u.Available) && s.awayElsewhere != nil {
+					s.awayElsewhere(ctx, con.ID, !u.Available) // its room is on another node
+				}
 			}
 		}
 	} else {

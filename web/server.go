@@ -81,6 +81,10 @@ type Deps struct {
 	// Relay sends consultation-scoped requests to the consultation's home
 	// node (cluster mode); nil serves everything here.
 	Relay Relay
+	// AdvisorAwayElsewhere tells the other nodes that the advisor of
+	// consultation id switched their availability (cluster mode; nil
+	// alone), for rooms this node does not hold.
+	AdvisorAwayElsewhere func(ctx context.Context, consultation string, away bool)
 	// Metrics, when set, is served at /metrics (for admin.addr ""; API.md
 	// recommends a separate admin address instead). May be nil.
 	Metrics http.Handler
@@ -115,20 +119,21 @@ type Server struct {
 	origins originPolicy
 	links   linkHosts // hosts links may use without http.public_url
 	// Login throttling (auth.go, throttle.go, device.go, hashgate.go).
-	netThrottle  *throttle
-	userThrottle *throttle
-	devThrottle  *throttle
-	devKeys      deviceKeys
-	hashes       *hashGate
-	freeMem      memoryReturn
-	consent      consentText
-	files        *staticFiles
-	blobs        *blobs.Store // files and photos (files.go)
-	signer       Signer       // documents.go
-	verifier     Verifier     // backoffice.go
-	escrowFP     string       // privacy notice
-	relay        Relay        // cluster mode: relays to home nodes; nil alone
-	access       *accessWriter
+	netThrottle   *throttle
+	userThrottle  *throttle
+	devThrottle   *throttle
+	devKeys       deviceKeys
+	hashes        *hashGate
+	freeMem       memoryReturn
+	consent       consentText
+	files         *staticFiles
+	blobs         *blobs.Store // files and photos (files.go)
+	signer        Signer       // documents.go
+	verifier      Verifier     // backoffice.go
+	escrowFP      string       // privacy notice
+	relay         Relay        // cluster mode: relays to home nodes; nil alone
+	awayElsewhere func(ctx context.Context, consultation string, away bool)
+	access        *accessWriter
 
 	// Joins per invite (invites.go): per consultation, and per
 	// consultation and client network.
@@ -182,27 +187,28 @@ func New(cfg config.Config, deps Deps, log *slog.Logger) (*Server, error) {
 		hashSlots = min(runtime.GOMAXPROCS(0), 4)
 	}
 	s := &Server{
-		cfg:          cfg,
-		rec:          deps.Records,
-		hub:          deps.Hub,
-		cons:         deps.Consultations,
-		ready:        deps.Ready,
-		log:          log,
-		now:          time.Now,
-		trust:        trust,
-		origins:      origins,
-		links:        newLinkHosts(cfg.HTTP),
-		netThrottle:  newThrottle(perMinute, cfg.Auth.LoginBackoffMax, time.Now),
-		userThrottle: newThrottle(perMinute, cfg.Auth.AccountBackoffMax, time.Now),
-		devThrottle:  newThrottle(perMinute, cfg.Auth.LoginBackoffMax, time.Now),
-		hashes:       newHashGate(hashSlots, maxHashWaiters),
-		consent:      newConsentText(cfg.Company.Name, cfg.Retention.PreJoin.Duration()),
-		files:        files,
-		blobs:        deps.Files,
-		signer:       deps.Signer,
-		verifier:     deps.Verifier,
-		escrowFP:     deps.EscrowFingerprint,
-		relay:        deps.Relay,
+		cfg:           cfg,
+		rec:           deps.Records,
+		hub:           deps.Hub,
+		cons:          deps.Consultations,
+		ready:         deps.Ready,
+		log:           log,
+		now:           time.Now,
+		trust:         trust,
+		origins:       origins,
+		links:         newLinkHosts(cfg.HTTP),
+		netThrottle:   newThrottle(perMinute, cfg.Auth.LoginBackoffMax, time.Now),
+		userThrottle:  newThrottle(perMinute, cfg.Auth.AccountBackoffMax, time.Now),
+		devThrottle:   newThrottle(perMinute, cfg.Auth.LoginBackoffMax, time.Now),
+		hashes:        newHashGate(hashSlots, maxHashWaiters),
+		consent:       newConsentText(cfg.Company.Name, cfg.Retention.PreJoin.Duration()),
+		files:         files,
+		blobs:         deps.Files,
+		signer:        deps.Signer,
+		verifier:      deps.Verifier,
+		escrowFP:      deps.EscrowFingerprint,
+		relay:         deps.Relay,
+		awayElsewhere: deps.AdvisorAwayElsewhere,
 	}
 	if deps.Now != nil {
 		s.now = deps.Now
