@@ -25,6 +25,7 @@ import (
 	"github.com/parley-video/parley/consultation"
 	"github.com/parley-video/parley/records"
 	"github.com/parley-video/parley/signaling"
+	"github.com/parley-video/parley/throttle"
 )
 
 // Hub is what web needs from the live-consultation hub; *signaling.Hub
@@ -53,6 +54,19 @@ type Hub interface {
 
 var _ Hub = (*signaling.Hub)(nil)
 
+// LoginThrottle is the failed-login rule of one kind of key (throttle
+// package): throttle.Memory on one node, throttle.Redis shared by a
+// cluster. Begin's error means the attempt must be refused.
+type LoginThrottle interface {
+	Begin(ctx context.Context, key string) (throttle.Attempt, error)
+	End(ctx context.Context, a throttle.Attempt, o throttle.Outcome) error
+}
+
+var (
+	_ LoginThrottle = (*throttle.Memory)(nil)
+	_ LoginThrottle = (*throttle.Redis)(nil)
+)
+
 // Deps are the parts the web server works with.
 type Deps struct {
 	Records *records.Store
@@ -75,6 +89,10 @@ type Deps struct {
 	EscrowFingerprint string
 	// Now is the clock (nil: time.Now); tests of retention pass a fake.
 	Now func() time.Time
+	// Throttle makes the login throttle for budget failures per minute and
+	// a backoff of at most max (cluster mode: one shared by all nodes).
+	// nil: in this process's memory.
+	Throttle func(budget int, max time.Duration) LoginThrottle
 	// Metrics, when set, is served at /metrics (for admin.addr ""; API.md
 	// recommends a separate admin address instead). May be nil.
 	Metrics http.Handler
@@ -109,9 +127,9 @@ type Server struct {
 	origins originPolicy
 	links   linkHosts // hosts links may use without http.public_url
 	// Login throttling (auth.go, throttle.go, device.go, hashgate.go).
-	netThrottle  *throttle
-	userThrottle *throttle
-	devThrottle  *throttle
+	netThrottle  LoginThrottle
+	userThrottle LoginThrottle
+	devThrottle  LoginThrottle
 	devKeys      deviceKeys
 	hashes       *hashGate
 	freeMem      memoryReturn
@@ -174,30 +192,34 @@ func New(cfg config.Config, deps Deps, log *slog.Logger) (*Server, error) {
 		hashSlots = min(runtime.GOMAXPROCS(0), 4)
 	}
 	s := &Server{
-		cfg:          cfg,
-		rec:          deps.Records,
-		hub:          deps.Hub,
-		cons:         deps.Consultations,
-		ready:        deps.Ready,
-		log:          log,
-		now:          time.Now,
-		trust:        trust,
-		origins:      origins,
-		links:        newLinkHosts(cfg.HTTP),
-		netThrottle:  newThrottle(perMinute, cfg.Auth.LoginBackoffMax, time.Now),
-		userThrottle: newThrottle(perMinute, cfg.Auth.AccountBackoffMax, time.Now),
-		devThrottle:  newThrottle(perMinute, cfg.Auth.LoginBackoffMax, time.Now),
-		hashes:       newHashGate(hashSlots, maxHashWaiters),
-		consent:      newConsentText(cfg.Company.Name, cfg.Retention.PreJoin.Duration()),
-		files:        files,
-		blobs:        deps.Files,
-		signer:       deps.Signer,
-		verifier:     deps.Verifier,
-		escrowFP:     deps.EscrowFingerprint,
+		cfg:      cfg,
+		rec:      deps.Records,
+		hub:      deps.Hub,
+		cons:     deps.Consultations,
+		ready:    deps.Ready,
+		log:      log,
+		now:      time.Now,
+		trust:    trust,
+		origins:  origins,
+		links:    newLinkHosts(cfg.HTTP),
+		hashes:   newHashGate(hashSlots, maxHashWaiters),
+		consent:  newConsentText(cfg.Company.Name, cfg.Retention.PreJoin.Duration()),
+		files:    files,
+		blobs:    deps.Files,
+		signer:   deps.Signer,
+		verifier: deps.Verifier,
+		escrowFP: deps.EscrowFingerprint,
 	}
 	if deps.Now != nil {
 		s.now = deps.Now
 	}
+	newThrottle := deps.Throttle
+	if newThrottle == nil {
+		newThrottle = func(budget int, max time.Duration) LoginThrottle { return throttle.NewMemory(budget, max, time.Now) }
+	}
+	s.netThrottle = newThrottle(perMinute, cfg.Auth.LoginBackoffMax)
+	s.userThrottle = newThrottle(perMinute, cfg.Auth.AccountBackoffMax)
+	s.devThrottle = newThrottle(perMinute, cfg.Auth.LoginBackoffMax)
 	s.joinsInvite = newLimiter(max(1, cfg.Consultation.JoinsPerMinute), time.Minute, time.Now)
 	s.joinsNet = newLimiter(max(1, cfg.Consultation.JoinsPerNetworkPerMinute), time.Minute, time.Now)
 	s.access = newAccessWriter(deps.Records, log)
