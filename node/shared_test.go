@@ -2,8 +2,10 @@ package node
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"errors"
 	"net/http"
 	"path/filepath"
 	"testing"
@@ -11,7 +13,11 @@ import (
 
 	"github.com/parley-video/parley/config"
 	"github.com/parley-video/parley/contracts"
+	"github.com/parley-video/parley/records"
+	"github.com/parley-video/parley/redislock"
 	"github.com/parley-video/parley/redistest"
+	"github.com/parley-video/parley/routing"
+	"github.com/parley-video/parley/signature"
 )
 
 // sharedTestConfig is a cluster-mode configuration on the test Redis
@@ -84,5 +90,62 @@ func TestClusterLoginThrottleShared(t *testing.T) {
 		if code := login(n); code != http.StatusTooManyRequests {
 			t.Fatalf("node %d after the budget: %d; want 429", i, code)
 		}
+	}
+}
+
+// TestClusterSigningLockShared: in cluster mode a node's work on a
+// document waits while another node holds the document's lock in Redis,
+// and goes on once it is released.
+func TestClusterSigningLockShared(t *testing.T) {
+	url := redistest.URL(t)
+	prefix := redistest.Prefix(t, url)
+	keys := t.TempDir()
+	if err := contracts.EnsureDevSeal(keys); err != nil {
+		t.Fatal(err)
+	}
+	if err := contracts.EnsureDevEscrow(keys); err != nil {
+		t.Fatal(err)
+	}
+	key := make([]byte, 32)
+	rand.Read(key)
+	n := startNode(t, sharedTestConfig(t, url, prefix, keys, "k1 "+base64.StdEncoding.EncodeToString(key), "node-a"))
+	ctx := t.Context()
+	adv, err := n.Records.CreateUser(ctx, "anna", "Anna Advisor", records.RoleAdvisor, "correct horse battery")
+	if err != nil {
+		t.Fatal(err)
+	}
+	con, _, err := n.Records.CreateConsultation(ctx, adv.ID, "Beratung", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pdf, err := signature.ContractPDF(signature.ContractTemplate{Title: "Vertrag"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := n.Contracts.Present(ctx, contracts.Presentation{ConsultationID: con.ID, Name: "vertrag.pdf", PDF: pdf,
+		Signers: []string{"customer"}, CreatedBy: adv.ID, Actor: "staff:1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Another node holds the document's lock.
+	rdb, err := routing.Dial(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rdb.Close()
+	unlock, err := redislock.New(rdb, prefix, 0).Lock(ctx, "document:"+doc.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	_, _, err = n.Contracts.Withdraw(short, con.ID, doc.ID, "staff:1")
+	cancel()
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("withdraw while another node holds the lock: %v; want to wait (the deadline)", err)
+	}
+	unlock()
+	if _, at, err := n.Contracts.Withdraw(ctx, con.ID, doc.ID, "staff:1"); err != nil || at.IsZero() {
+		t.Fatalf("withdraw after the release: %v %v", at, err)
 	}
 }
