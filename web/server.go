@@ -126,7 +126,7 @@ type Server struct {
 	trust   proxyTrust
 	origins originPolicy
 	links   linkHosts // hosts links may use without http.public_url
-	// Login throttling (auth.go, throttle.go, device.go, hashgate.go).
+	// Login throttling (auth.go, device.go, hashgate.go; the rule: throttle/).
 	netThrottle  LoginThrottle
 	userThrottle LoginThrottle
 	devThrottle  LoginThrottle
@@ -191,35 +191,35 @@ func New(cfg config.Config, deps Deps, log *slog.Logger) (*Server, error) {
 	if hashSlots <= 0 {
 		hashSlots = min(runtime.GOMAXPROCS(0), 4)
 	}
-	s := &Server{
-		cfg:      cfg,
-		rec:      deps.Records,
-		hub:      deps.Hub,
-		cons:     deps.Consultations,
-		ready:    deps.Ready,
-		log:      log,
-		now:      time.Now,
-		trust:    trust,
-		origins:  origins,
-		links:    newLinkHosts(cfg.HTTP),
-		hashes:   newHashGate(hashSlots, maxHashWaiters),
-		consent:  newConsentText(cfg.Company.Name, cfg.Retention.PreJoin.Duration()),
-		files:    files,
-		blobs:    deps.Files,
-		signer:   deps.Signer,
-		verifier: deps.Verifier,
-		escrowFP: deps.EscrowFingerprint,
-	}
-	if deps.Now != nil {
-		s.now = deps.Now
-	}
 	newThrottle := deps.Throttle
 	if newThrottle == nil {
 		newThrottle = func(budget int, max time.Duration) LoginThrottle { return throttle.NewMemory(budget, max, time.Now) }
 	}
-	s.netThrottle = newThrottle(perMinute, cfg.Auth.LoginBackoffMax)
-	s.userThrottle = newThrottle(perMinute, cfg.Auth.AccountBackoffMax)
-	s.devThrottle = newThrottle(perMinute, cfg.Auth.LoginBackoffMax)
+	s := &Server{
+		cfg:          cfg,
+		rec:          deps.Records,
+		hub:          deps.Hub,
+		cons:         deps.Consultations,
+		ready:        deps.Ready,
+		log:          log,
+		now:          time.Now,
+		trust:        trust,
+		origins:      origins,
+		links:        newLinkHosts(cfg.HTTP),
+		netThrottle:  newThrottle(perMinute, cfg.Auth.LoginBackoffMax),
+		userThrottle: newThrottle(perMinute, cfg.Auth.AccountBackoffMax),
+		devThrottle:  newThrottle(perMinute, cfg.Auth.LoginBackoffMax),
+		hashes:       newHashGate(hashSlots, maxHashWaiters),
+		consent:      newConsentText(cfg.Company.Name, cfg.Retention.PreJoin.Duration()),
+		files:        files,
+		blobs:        deps.Files,
+		signer:       deps.Signer,
+		verifier:     deps.Verifier,
+		escrowFP:     deps.EscrowFingerprint,
+	}
+	if deps.Now != nil {
+		s.now = deps.Now
+	}
 	s.joinsInvite = newLimiter(max(1, cfg.Consultation.JoinsPerMinute), time.Minute, time.Now)
 	s.joinsNet = newLimiter(max(1, cfg.Consultation.JoinsPerNetworkPerMinute), time.Minute, time.Now)
 	s.access = newAccessWriter(deps.Records, log)
