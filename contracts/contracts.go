@@ -38,7 +38,8 @@ var (
 	// ErrPresentSigned: the PDF to present already carries signatures.
 	ErrPresentSigned = errors.New("contracts: the PDF already carries signatures; countersign it in its own consultation")
 	// ErrLockUnavailable: the document lock shared by the nodes (cluster
-	// mode) could not be taken; nothing was changed.
+	// mode) could not be taken (Redis did not answer, or the caller's
+	// context ended while another node held it); nothing was changed.
 	ErrLockUnavailable = errors.New("contracts: the document lock shared by the nodes is unavailable")
 )
 
@@ -105,7 +106,8 @@ type docLock struct {
 }
 
 // lock takes document id's lock and returns its release. Errors (the
-// shared lock only) wrap ErrLockUnavailable or ctx's error.
+// shared lock only) wrap ErrLockUnavailable, and ctx's error when it
+// ended while waiting for another node.
 func (ls *docLocks) lock(ctx context.Context, id string) (unlock func(), err error) {
 	local := ls.local(id)
 	if ls.shared == nil {
@@ -114,9 +116,6 @@ func (ls *docLocks) lock(ctx context.Context, id string) (unlock func(), err err
 	shared, err := ls.shared.Lock(ctx, "document:"+id)
 	if err != nil {
 		local()
-		if ctx.Err() != nil {
-			return nil, fmt.Errorf("lock document %s: %w", id, ctx.Err())
-		}
 		return nil, fmt.Errorf("lock document %s: %w: %w", id, ErrLockUnavailable, err)
 	}
 	return func() { shared(); local() }, nil

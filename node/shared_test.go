@@ -141,8 +141,8 @@ func TestClusterSigningLockShared(t *testing.T) {
 	short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
 	_, _, err = n.Contracts.Withdraw(short, con.ID, doc.ID, "staff:1")
 	cancel()
-	if !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("withdraw while another node holds the lock: %v; want to wait (the deadline)", err)
+	if !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, contracts.ErrLockUnavailable) {
+		t.Fatalf("withdraw while another node holds the lock: %v; want to wait (the deadline, ErrLockUnavailable)", err)
 	}
 	unlock()
 	if _, at, err := n.Contracts.Withdraw(ctx, con.ID, doc.ID, "staff:1"); err != nil || at.IsZero() {
