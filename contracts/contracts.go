@@ -37,6 +37,10 @@ var (
 	ErrAlreadySigned = errors.New("contracts: the field is signed already")
 	// ErrPresentSigned: the PDF to present already carries signatures.
 	ErrPresentSigned = errors.New("contracts: the PDF already carries signatures; countersign it in its own consultation")
+	// ErrLockUnavailable: the document lock shared by the nodes (cluster
+	// mode) could not be taken (Redis did not answer, or the caller's
+	// context ended while another node held it); nothing was changed.
+	ErrLockUnavailable = errors.New("contracts: the document lock shared by the nodes is unavailable")
 )
 
 // Service signs documents. Safe for concurrent use; signings of one
@@ -52,6 +56,19 @@ type Service struct {
 	intake Isolator // nil: intake in this process
 
 	locks docLocks // signing locks of the documents being signed now
+}
+
+// Locker is a lock shared by all nodes (cluster mode; *redislock.Locker
+// implements it). Lock waits until it holds name's lock or ctx ends.
+type Locker interface {
+	Lock(ctx context.Context, name string) (unlock func(), err error)
+}
+
+// WithLocker makes the work on one document (signing, binding a field,
+// withdrawing, expiring) take turns across all nodes sharing l, not only
+// within this process.
+func WithLocker(l Locker) Option {
+	return func(s *Service) { s.locks.shared = l }
 }
 
 // New returns the service. files is the document store (not the call's
@@ -75,9 +92,12 @@ func New(rec *records.Store, files *blobs.Store, keys *Keys, maxPDFBytes int64, 
 // docLocks serialises the work on one document. An entry exists only
 // while someone holds or waits for its lock (reference counted), so the
 // map is as large as the signings in flight, whatever ids requests name.
+// With a shared locker (cluster mode), the holder of the process's lock
+// then takes the document's lock in it, so nodes take turns too.
 type docLocks struct {
-	mu sync.Mutex
-	m  map[string]*docLock
+	mu     sync.Mutex
+	m      map[string]*docLock
+	shared Locker // nil: one node
 }
 
 type docLock struct {
@@ -85,8 +105,24 @@ type docLock struct {
 	refs int // holders and waiters; guarded by docLocks.mu
 }
 
-// lock takes document id's lock and returns its release.
-func (ls *docLocks) lock(id string) (unlock func()) {
+// lock takes document id's lock and returns its release. Errors (the
+// shared lock only) wrap ErrLockUnavailable, and ctx's error when it
+// ended while waiting for another node.
+func (ls *docLocks) lock(ctx context.Context, id string) (unlock func(), err error) {
+	local := ls.local(id)
+	if ls.shared == nil {
+		return local, nil
+	}
+	shared, err := ls.shared.Lock(ctx, "document:"+id)
+	if err != nil {
+		local()
+		return nil, fmt.Errorf("lock document %s: %w: %w", id, ErrLockUnavailable, err)
+	}
+	return func() { shared(); local() }, nil
+}
+
+// local takes document id's lock in this process.
+func (ls *docLocks) local(id string) (unlock func()) {
 	ls.mu.Lock()
 	if ls.m == nil {
 		ls.m = make(map[string]*docLock)
@@ -210,7 +246,10 @@ func (s *Service) Sign(ctx context.Context, sg Signing) (records.Document, error
 	if _, err := s.rec.DocumentByID(ctx, sg.ConsultationID, sg.DocumentID); err != nil {
 		return records.Document{}, err
 	}
-	unlock := s.locks.lock(sg.DocumentID)
+	unlock, err := s.locks.lock(ctx, sg.DocumentID)
+	if err != nil {
+		return records.Document{}, err
+	}
 	defer unlock()
 
 	d, err := s.rec.DocumentByID(ctx, sg.ConsultationID, sg.DocumentID)
@@ -377,7 +416,10 @@ func (s *Service) BindCustomerField(ctx context.Context, cid, docID, field, sign
 	if _, err := s.rec.DocumentByID(ctx, cid, docID); err != nil {
 		return err
 	}
-	unlock := s.locks.lock(docID)
+	unlock, err := s.locks.lock(ctx, docID)
+	if err != nil {
+		return err
+	}
 	defer unlock()
 	d, err := s.rec.DocumentByID(ctx, cid, docID)
 	if err != nil {
@@ -504,8 +546,11 @@ func (s *Service) Expire(ctx context.Context, cutoff time.Time) (int, error) {
 	}
 	n := 0
 	for _, d := range ds {
-		unlock := s.locks.lock(d.ID)
-		err := s.rec.DeleteDocument(ctx, d.ID)
+		unlock, err := s.locks.lock(ctx, d.ID)
+		if err != nil {
+			return n, err
+		}
+		err = s.rec.DeleteDocument(ctx, d.ID)
 		if err == nil {
 			s.removeBlob(ctx, d.ConsultationID, d.CurrentBlob)
 			n++

@@ -16,7 +16,7 @@ func TestDocLocksSerialiseAndForget(t *testing.T) {
 		wg.Go(func() {
 			for i := range 500 {
 				doc := (g + i) % len(counters)
-				unlock := ls.lock("d_" + strconv.Itoa(doc))
+				unlock := ls.local("d_" + strconv.Itoa(doc))
 				counters[doc]++ // a data race without mutual exclusion (go test -race)
 				unlock()
 			}
@@ -34,7 +34,7 @@ func TestDocLocksSerialiseAndForget(t *testing.T) {
 		t.Fatalf("%d lock entries after every holder left; want 0", n)
 	}
 	for i := range 1000 {
-		ls.lock("unknown-" + strconv.Itoa(i))()
+		ls.local("unknown-" + strconv.Itoa(i))()
 	}
 	if n := ls.len(); n != 0 {
 		t.Fatalf("%d lock entries after 1000 lock/unlock of distinct ids; want 0", n)

@@ -42,7 +42,10 @@ func (s *Service) Withdraw(ctx context.Context, cid, docID, actor string) (recor
 	if _, err := s.rec.DocumentByID(ctx, cid, docID); err != nil {
 		return records.Document{}, time.Time{}, err
 	}
-	unlock := s.locks.lock(docID)
+	unlock, err := s.locks.lock(ctx, docID)
+	if err != nil {
+		return records.Document{}, time.Time{}, err
+	}
 	defer unlock()
 	d, err := s.rec.DocumentByID(ctx, cid, docID)
 	if err != nil {

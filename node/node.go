@@ -56,6 +56,7 @@ type Node struct {
 	docs    *blobs.Store // the contracts' documents
 	files   *blobs.Store // files and photos exchanged in calls
 	cluster *cluster     // cluster mode only (node/cluster.go)
+	shared  *shared      // cluster mode only (node/shared.go)
 
 	httpSrv  *http.Server
 	httpLn   net.Listener
@@ -128,6 +129,11 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 			return nil, err
 		}
 	}
+	if cfg.Cluster.Enabled {
+		if n.shared, err = newShared(ctx, cfg); err != nil {
+			return nil, err
+		}
+	}
 	// TURN relays to this host only to the SFU's media port, and only for
 	// participants of consultations still live here.
 	hub := n.Hub
@@ -158,7 +164,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		return nil, err
 	}
 	n.Contracts = contracts.New(n.Records, n.docs, n.Keys, cfg.Signature.MaxPDFBytes, log.With("component", "contracts"),
-		contracts.WithIsolation(pdfWorkers))
+		n.shared.contractOptions(contracts.WithIsolation(pdfWorkers))...)
 
 	// One owner of each consultation's life; what ends one also closes
 	// its TURN relays and lets the retention sweeper run.
@@ -169,7 +175,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 			n.TURN.CloseEnded(time.Now())
 			n.cluster.publishEnded(context.Background(), string(id))
 		},
-		Log:   log.With("component", "consultation"),
+		Log: log.With("component", "consultation"),
 	}); err != nil {
 		return nil, err
 	}
@@ -179,7 +185,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		rel, awayElsewhere = n.cluster.relay, n.cluster.publishAway
 	}
 	srv, err := web.New(cfg, web.Deps{Records: n.Records, Hub: n.Hub, Consultations: n.Consultations, Files: n.files,
-		Ready: n.ready, Signer: n.Contracts, Relay: rel, AdvisorAwayElsewhere: awayElsewhere,
+		Ready: n.ready, Signer: n.Contracts, Relay: rel, AdvisorAwayElsewhere: awayElsewhere, Throttle: n.shared.throttles(),
 		Verifier:          contracts.NewVerifier(n.Keys, 4*cfg.Signature.MaxPDFBytes, pdfWorkers),
 		EscrowFingerprint: n.Keys.Escrow.Fingerprint(), Now: o.now}, log.With("component", "web"))
 	if err != nil {
@@ -489,6 +495,7 @@ func (n *Node) Close(ctx context.Context) error {
 		if n.Store != nil {
 			errs = append(errs, n.Store.Close())
 		}
+		errs = append(errs, n.shared.close())
 		if n.Media != nil {
 			errs = append(errs, n.Media.Close())
 		}

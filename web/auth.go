@@ -17,6 +17,7 @@ import (
 
 	"github.com/parley-video/parley/records"
 	"github.com/parley-video/parley/signaling"
+	"github.com/parley-video/parley/throttle"
 )
 
 // Context keys for the logged-in staff user.
@@ -245,39 +246,52 @@ func (s *Server) handleAvailability(c *gin.Context) error {
 // password is hashed; admitted ones wait for a hashing slot.
 func (s *Server) checkPassword(c *gin.Context, userKey, username, password string) (records.User, error) {
 	type held struct {
-		t   *throttle
+		t   LoginThrottle
 		key string
 		// resets: a successful login clears the key. Not a network's: an
 		// insider could otherwise clear their network's backoff with their
 		// own password between guesses at others'.
 		resets bool
+		a      throttle.Attempt
 	}
 	var keys []held
 	dev, known := s.requestDevice(c, userKey)
 	if known {
-		keys = []held{{s.devThrottle, "dev:" + dev.id, true}}
+		keys = []held{{t: s.devThrottle, key: "dev:" + dev.id, resets: true}}
 	} else {
-		keys = []held{{s.netThrottle, "net:" + s.anonClient(c.Request), false}, {s.userThrottle, "user:" + userKey, true}}
+		keys = []held{{t: s.netThrottle, key: "net:" + s.anonClient(c.Request)}, {t: s.userThrottle, key: "user:" + userKey, resets: true}}
 	}
-	for i, h := range keys {
-		if ok, wait := h.t.begin(h.key); !ok {
-			for _, prev := range keys[:i] {
-				prev.t.end(prev.key, attemptAborted)
+	ctx := c.Request.Context()
+	// end closes the attempts begun; the shared throttle's errors are
+	// logged (the next Begin fails closed if it stays away).
+	end := func(hs []held, outcome throttle.Outcome) {
+		for _, h := range hs {
+			o := outcome
+			if o == throttle.Succeeded && !h.resets {
+				o = throttle.Aborted
 			}
-			c.Header("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+			if err := h.t.End(context.WithoutCancel(ctx), h.a, o); err != nil {
+				s.log.WarnContext(ctx, "login attempt not counted", "err", err)
+			}
+		}
+	}
+	for i := range keys {
+		a, err := keys[i].t.Begin(ctx, keys[i].key)
+		if err != nil || !a.OK {
+			end(keys[:i], throttle.Aborted)
+			if err != nil {
+				// Fail closed: no attempt passes unthrottled.
+				s.log.WarnContext(ctx, "login refused: throttle unavailable", "err", err)
+				c.Header("Retry-After", "5")
+				return records.User{}, errLoginUnavailable
+			}
+			c.Header("Retry-After", strconv.Itoa(int(math.Ceil(a.Wait.Seconds()))))
 			return records.User{}, errRateLimited
 		}
+		keys[i].a = a
 	}
-	outcome := attemptAborted
-	defer func() {
-		for _, h := range keys {
-			if outcome == attemptSucceeded && !h.resets {
-				h.t.end(h.key, attemptAborted)
-				continue
-			}
-			h.t.end(h.key, outcome)
-		}
-	}()
+	outcome := throttle.Aborted
+	defer func() { end(keys, outcome) }()
 
 	wait, cancel := context.WithTimeout(c.Request.Context(), s.cfg.Auth.PasswordHashWait)
 	err := s.hashes.acquire(wait, known)
@@ -292,9 +306,9 @@ func (s *Server) checkPassword(c *gin.Context, userKey, username, password strin
 	}
 	switch {
 	case err == nil:
-		outcome = attemptSucceeded
+		outcome = throttle.Succeeded
 	case errors.Is(err, records.ErrBadCredentials):
-		outcome = attemptFailed
+		outcome = throttle.Failed
 	}
 	return u, err
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/parley-video/parley/config"
 	"github.com/parley-video/parley/records"
 	"github.com/parley-video/parley/signaling"
+	"github.com/parley-video/parley/throttle"
 )
 
 func TestLoginSuccessSetsCookies(t *testing.T) {
@@ -276,9 +277,10 @@ func TestLoginDeviceCookie(t *testing.T) {
 	// The throttles' clock stands still: on a busy machine a single login
 	// (argon2) can outlast the first 1 s backoff step this test relies on.
 	frozen := time.Now()
-	for _, th := range []*throttle{e.srv.netThrottle, e.srv.userThrottle, e.srv.devThrottle} {
-		th.now = func() time.Time { return frozen }
-	}
+	clock := func() time.Time { return frozen }
+	e.srv.netThrottle = throttle.NewMemory(3, e.cfg.Auth.LoginBackoffMax, clock)
+	e.srv.userThrottle = throttle.NewMemory(3, e.cfg.Auth.AccountBackoffMax, clock)
+	e.srv.devThrottle = throttle.NewMemory(3, e.cfg.Auth.LoginBackoffMax, clock)
 	good := map[string]string{"username": "anna", "password": testPassword}
 	bad := map[string]string{"username": "anna", "password": "wrong password!"}
 	annaNet := "X-Forwarded-For"

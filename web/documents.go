@@ -602,6 +602,9 @@ func classifySigning(err error) (problem, bool) {
 	case errors.Is(err, contracts.ErrPDFBusy):
 		return problem{status: http.StatusServiceUnavailable, code: "busy", retryAfter: 5,
 			message: "too many PDFs are being processed; try again in a few seconds"}, true
+	case errors.Is(err, contracts.ErrLockUnavailable):
+		return problem{status: http.StatusServiceUnavailable, code: "unavailable", retryAfter: 5,
+			message: "signing is temporarily unavailable; try again in a few seconds"}, true
 	case errors.Is(err, contracts.ErrPDFUnsafe):
 		return problem{status: http.StatusUnprocessableEntity, code: "pdf_too_complex",
 			message: "the PDF could not be processed safely: it is too complex or damaged"}, true

@@ -24,6 +24,17 @@ import (
 // uploads and verification go through PDF worker processes, as in the node.
 func withSigner(t *testing.T, e *env) *contracts.Keys {
 	t.Helper()
+	signer, keys, workers := newSigningService(t, e)
+	e.srv.signer = signer
+	e.newService(signer) // the end removes unsigned documents
+	e.srv.verifier = contracts.NewVerifier(keys, 4*e.cfg.Signature.MaxPDFBytes, workers)
+	return keys
+}
+
+// newSigningService is a signing service on e's records and data
+// directory (development keys, documents under documents/).
+func newSigningService(t *testing.T, e *env, opts ...contracts.Option) (*contracts.Service, *contracts.Keys, *pdfjail.Runner) {
+	t.Helper()
 	log := slog.New(slog.NewTextHandler(e.logs, nil))
 	keys, err := contracts.LoadKeys(contracts.KeyFiles{DevDir: filepath.Join(e.cfg.DataDir, "keys")}, log)
 	if err != nil {
@@ -44,11 +55,8 @@ func withSigner(t *testing.T, e *env) *contracts.Keys {
 	if err != nil {
 		t.Fatal(err)
 	}
-	signer := contracts.New(e.rec, docs, keys, e.cfg.Signature.MaxPDFBytes, log, contracts.WithIsolation(workers))
-	e.srv.signer = signer
-	e.newService(signer) // the end removes unsigned documents
-	e.srv.verifier = contracts.NewVerifier(keys, 4*e.cfg.Signature.MaxPDFBytes, workers)
-	return keys
+	opts = append([]contracts.Option{contracts.WithIsolation(workers)}, opts...)
+	return contracts.New(e.rec, docs, keys, e.cfg.Signature.MaxPDFBytes, log, opts...), keys, workers
 }
 
 func docOf(t *testing.T, r response) documentJSON {

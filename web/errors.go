@@ -36,11 +36,14 @@ var (
 	errNotLoggedIn = errUnauthorized("login required")
 	errRateLimited = &apiError{http.StatusTooManyRequests, "rate_limited", "too many failed login attempts; try again after Retry-After seconds"}
 	errLoginBusy   = &apiError{http.StatusServiceUnavailable, "unavailable", "too many logins at once; try again after Retry-After seconds"}
-	errNoRoute     = &apiError{http.StatusNotFound, "not_found", "no such endpoint"}
-	errMethod      = &apiError{http.StatusMethodNotAllowed, "bad_request", "method not allowed"}
-	errBodyTooBig  = &apiError{http.StatusRequestEntityTooLarge, "bad_request", "request body too large (at most 64 KiB)"}
-	errNoFile      = &apiError{http.StatusNotFound, "not_found", "no such file"}
-	errFileExists  = &apiError{http.StatusConflict, "conflict", "a file with this id exists"}
+	// errLoginUnavailable: the throttle shared by the nodes (Redis) did
+	// not answer; logins fail closed rather than pass unthrottled.
+	errLoginUnavailable = &apiError{http.StatusServiceUnavailable, "unavailable", "login is temporarily unavailable; try again after Retry-After seconds"}
+	errNoRoute          = &apiError{http.StatusNotFound, "not_found", "no such endpoint"}
+	errMethod           = &apiError{http.StatusMethodNotAllowed, "bad_request", "method not allowed"}
+	errBodyTooBig       = &apiError{http.StatusRequestEntityTooLarge, "bad_request", "request body too large (at most 64 KiB)"}
+	errNoFile           = &apiError{http.StatusNotFound, "not_found", "no such file"}
+	errFileExists       = &apiError{http.StatusConflict, "conflict", "a file with this id exists"}
 )
 
 // problem is how an error is shown.

@@ -25,6 +25,7 @@ import (
 	"github.com/parley-video/parley/consultation"
 	"github.com/parley-video/parley/records"
 	"github.com/parley-video/parley/signaling"
+	"github.com/parley-video/parley/throttle"
 )
 
 // Hub is what web needs from the live-consultation hub; *signaling.Hub
@@ -56,6 +57,19 @@ type Hub interface {
 
 var _ Hub = (*signaling.Hub)(nil)
 
+// LoginThrottle is the failed-login rule of one kind of key (throttle
+// package): throttle.Memory on one node, throttle.Redis shared by a
+// cluster. Begin's error means the attempt must be refused.
+type LoginThrottle interface {
+	Begin(ctx context.Context, key string) (throttle.Attempt, error)
+	End(ctx context.Context, a throttle.Attempt, o throttle.Outcome) error
+}
+
+var (
+	_ LoginThrottle = (*throttle.Memory)(nil)
+	_ LoginThrottle = (*throttle.Redis)(nil)
+)
+
 // Deps are the parts the web server works with.
 type Deps struct {
 	Records *records.Store
@@ -85,6 +99,10 @@ type Deps struct {
 	// consultation id switched their availability (cluster mode; nil
 	// alone), for rooms this node does not hold.
 	AdvisorAwayElsewhere func(ctx context.Context, consultation string, away bool)
+	// Throttle makes the login throttle for budget failures per minute and
+	// a backoff of at most max (cluster mode: one shared by all nodes).
+	// nil: in this process's memory.
+	Throttle func(budget int, max time.Duration) LoginThrottle
 	// Metrics, when set, is served at /metrics (for admin.addr ""; API.md
 	// recommends a separate admin address instead). May be nil.
 	Metrics http.Handler
@@ -118,10 +136,10 @@ type Server struct {
 	trust   proxyTrust
 	origins originPolicy
 	links   linkHosts // hosts links may use without http.public_url
-	// Login throttling (auth.go, throttle.go, device.go, hashgate.go).
-	netThrottle   *throttle
-	userThrottle  *throttle
-	devThrottle   *throttle
+	// Login throttling (auth.go, device.go, hashgate.go; the rule: throttle/).
+	netThrottle   LoginThrottle
+	userThrottle  LoginThrottle
+	devThrottle   LoginThrottle
 	devKeys       deviceKeys
 	hashes        *hashGate
 	freeMem       memoryReturn
@@ -186,6 +204,10 @@ func New(cfg config.Config, deps Deps, log *slog.Logger) (*Server, error) {
 	if hashSlots <= 0 {
 		hashSlots = min(runtime.GOMAXPROCS(0), 4)
 	}
+	newThrottle := deps.Throttle
+	if newThrottle == nil {
+		newThrottle = func(budget int, max time.Duration) LoginThrottle { return throttle.NewMemory(budget, max, time.Now) }
+	}
 	s := &Server{
 		cfg:           cfg,
 		rec:           deps.Records,
@@ -197,9 +219,9 @@ func New(cfg config.Config, deps Deps, log *slog.Logger) (*Server, error) {
 		trust:         trust,
 		origins:       origins,
 		links:         newLinkHosts(cfg.HTTP),
-		netThrottle:   newThrottle(perMinute, cfg.Auth.LoginBackoffMax, time.Now),
-		userThrottle:  newThrottle(perMinute, cfg.Auth.AccountBackoffMax, time.Now),
-		devThrottle:   newThrottle(perMinute, cfg.Auth.LoginBackoffMax, time.Now),
+		netThrottle:   newThrottle(perMinute, cfg.Auth.LoginBackoffMax),
+		userThrottle:  newThrottle(perMinute, cfg.Auth.AccountBackoffMax),
+		devThrottle:   newThrottle(perMinute, cfg.Auth.LoginBackoffMax),
 		hashes:        newHashGate(hashSlots, maxHashWaiters),
 		consent:       newConsentText(cfg.Company.Name, cfg.Retention.PreJoin.Duration()),
 		files:         files,
