@@ -2,6 +2,7 @@ package clustertest
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -19,7 +20,9 @@ type Call struct {
 	// it; FromAdvisor the advisor's as the customer receives it.
 	FromCustomer, FromAdvisor *callclient.RemoteTrack
 
-	stopPumps func()
+	stopPumps         func()
+	advHTTP, custHTTP *callclient.HTTP
+	advisorID, custID callclient.ID
 }
 
 // StartCall starts a call: the advisor logs in and connects at
@@ -45,38 +48,108 @@ func (c *Cluster) StartCall(t testing.TB, advisorBase, customerBase string) *Cal
 		t.Fatal(err)
 	}
 	t.Cleanup(cust.Close)
-	call := &Call{ID: id}
+	call := &Call{ID: id, advHTTP: adv, custHTTP: cust}
 	if call.Advisor, err = callclient.Dial(ctx, adv, id, callclient.Options{Name: "advisor"}); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(call.Advisor.Close)
+	t.Cleanup(func() { call.Advisor.Close() })
 	if call.Customer, err = callclient.Dial(ctx, cust, id, callclient.Options{Name: "customer"}); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(call.Customer.Close)
+	t.Cleanup(func() { call.Customer.Close() })
+	call.advisorID, call.custID = call.Advisor.Self(), call.Customer.Self()
 	if err := call.Advisor.Admit(ctx, call.Customer.Self()); err != nil {
 		t.Fatal(err)
 	}
 	if err := call.Customer.WaitState(ctx, callclient.StateJoined); err != nil {
 		t.Fatal(err)
 	}
+	if err := call.media(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { call.stopPumps() })
+	return call
+}
+
+// media makes both publish and waits until each receives the other's
+// microphone.
+func (call *Call) media(ctx context.Context) error {
 	aAudio, aVideo, err := call.Advisor.Publish(ctx)
 	if err != nil {
-		t.Fatal(err)
+		return fmt.Errorf("advisor publishes: %w", err)
 	}
 	cAudio, cVideo, err := call.Customer.Publish(ctx)
 	if err != nil {
-		t.Fatal(err)
+		return fmt.Errorf("customer publishes: %w", err)
+	}
+	if call.stopPumps != nil {
+		call.stopPumps()
 	}
 	call.stopPumps = callclient.StartPump([]*callclient.LocalTrack{aAudio, aVideo, cAudio, cVideo}, 20*time.Millisecond)
-	t.Cleanup(call.stopPumps)
 	if call.FromCustomer, err = call.Advisor.WaitTrack(ctx, string(call.Customer.Self())+"~"+cAudio.ID); err != nil {
-		t.Fatalf("advisor receives the customer: %v", err)
+		return fmt.Errorf("advisor receives the customer: %w", err)
 	}
 	if call.FromAdvisor, err = call.Customer.WaitTrack(ctx, string(call.Advisor.Self())+"~"+aAudio.ID); err != nil {
-		t.Fatalf("customer receives the advisor: %v", err)
+		return fmt.Errorf("customer receives the advisor: %w", err)
 	}
-	return call
+	return nil
+}
+
+// Closed reports whether either side's socket has closed.
+func (call *Call) Closed() bool {
+	select {
+	case <-call.Advisor.Done():
+		return true
+	case <-call.Customer.Done():
+		return true
+	default:
+		return false
+	}
+}
+
+// Resume does what both browsers do when their sockets closed (the home
+// node drained or died): reconnect with the same cookies, again and again
+// while the answer is an error (503 while no node holds the call), until
+// both are back in the call under their old participant ids and receive
+// each other's media again. It returns how long that took, or an error
+// when within is not enough or the ids changed.
+func (call *Call) Resume(ctx context.Context, within time.Duration) (time.Duration, error) {
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(ctx, within)
+	defer cancel()
+	call.Advisor.Close()
+	call.Customer.Close()
+	redial := func(h *callclient.HTTP, name string) (*callclient.Client, error) {
+		for {
+			c, err := callclient.Dial(ctx, h, call.ID, callclient.Options{Name: name})
+			if err == nil {
+				return c, nil
+			}
+			select {
+			case <-ctx.Done():
+				return nil, fmt.Errorf("%s reconnects: %w", name, err)
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}
+	var err error
+	if call.Advisor, err = redial(call.advHTTP, "advisor"); err != nil {
+		return 0, err
+	}
+	if call.Customer, err = redial(call.custHTTP, "customer"); err != nil {
+		return 0, err
+	}
+	if call.Advisor.Self() != call.advisorID || call.Customer.Self() != call.custID {
+		return 0, fmt.Errorf("ids after reconnecting: advisor %s (was %s), customer %s (was %s)",
+			call.Advisor.Self(), call.advisorID, call.Customer.Self(), call.custID)
+	}
+	if err := call.Customer.WaitState(ctx, callclient.StateJoined); err != nil {
+		return 0, fmt.Errorf("customer back in the call: %w", err)
+	}
+	if err := call.media(ctx); err != nil {
+		return 0, err
+	}
+	return time.Since(start), nil
 }
 
 // Flowing reports whether media still flows both ways: each side receives

@@ -2,10 +2,12 @@ package clustertest_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -296,5 +298,111 @@ func TestClusterPostgresOutage(t *testing.T) {
 	}
 	if !call.Flowing(5 * time.Second) {
 		t.Fatal("the running call stopped after PostgreSQL came back")
+	}
+}
+
+// TestClusterFailover: the home node of a running call dies (SIGKILL):
+// within the reconnect grace period both participants are back in the
+// same call, under the same ids, on another node, media flowing.
+func TestClusterFailover(t *testing.T) {
+	c := clustertest.Start(t, clustertest.Options{})
+	call := c.StartCall(t, c.LB.URL(), c.LB.URL())
+	reg := c.Registry(t)
+	owner, err := reg.Owner(t.Context(), call.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Node(string(owner)).Kill(t)
+	took, err := call.Resume(t.Context(), 60*time.Second) // session.grace_period
+	if err != nil {
+		t.Fatalf("the call does not resume after its home node died: %v", err)
+	}
+	now, err := reg.Owner(t.Context(), call.ID)
+	if err != nil || now == owner {
+		t.Fatalf("home after the crash: %s (%v), was %s", now, err, owner)
+	}
+	if !call.Flowing(5 * time.Second) {
+		t.Fatal("no media after the failover")
+	}
+	t.Logf("MEASURE failover: call back %v after SIGKILL of its home node (heartbeat %v)", took.Round(10*time.Millisecond), 500*time.Millisecond)
+}
+
+// TestClusterRollingRestart: the three nodes are restarted one by one
+// (SIGTERM, drain, start) while new calls keep starting through the load
+// balancer: no join fails, and the call running from the start resumes
+// each time its home node goes.
+func TestClusterRollingRestart(t *testing.T) {
+	c := clustertest.Start(t, clustertest.Options{})
+	long := c.StartCall(t, c.LB.URL(), c.LB.URL())
+	staff := c.Admin(t)
+
+	ctx, cancel := context.WithCancel(t.Context())
+	var started, failed atomic.Int64
+	var firstErr atomic.Value
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		fail := func(format string, args ...any) {
+			failed.Add(1)
+			firstErr.CompareAndSwap(nil, fmt.Sprintf(format, args...))
+		}
+		for ctx.Err() == nil {
+			started.Add(1)
+			r, err := staff.Try(http.MethodPost, "/api/v1/consultations", map[string]string{"title": "rolling"})
+			if err != nil || r.Status != http.StatusCreated {
+				fail("create: %v %d %s (node %s)", err, r.Status, r.Body, r.Backend)
+				continue
+			}
+			var con clustertest.Consultation
+			if err := json.Unmarshal(r.Body, &con); err != nil {
+				fail("create: %v", err)
+				continue
+			}
+			_, token, _ := strings.Cut(con.InviteURL, "/j/")
+			r, err = c.Client().Try(http.MethodPost, "/api/v1/invites/"+token+"/join", map[string]any{"consent": false, "lang": "en"})
+			if err != nil || r.Status != http.StatusOK {
+				fail("join: %v %d %s (node %s)", err, r.Status, r.Body, r.Backend)
+				continue
+			}
+			if r, err := staff.Try(http.MethodPost, "/api/v1/consultations/"+con.ID+"/end", nil); err != nil || r.Status != http.StatusOK {
+				fail("end: %v %d %s (node %s)", err, r.Status, r.Body, r.Backend)
+			}
+		}
+	}()
+
+	reg := c.Registry(t)
+	moves := 0
+	for _, n := range c.Nodes {
+		if code := n.Stop(t, syscall.SIGTERM, 30*time.Second); code != 0 {
+			t.Fatalf("%s exited %d after SIGTERM:\n%s", n.ID, code, n.LogTail(30))
+		}
+		if long.Closed() {
+			moves++
+			took, err := long.Resume(t.Context(), 30*time.Second)
+			if err != nil {
+				t.Fatalf("the running call is lost when %s restarts: %v", n.ID, err)
+			}
+			t.Logf("the running call moved off %s in %v", n.ID, took.Round(10*time.Millisecond))
+		}
+		n.Restart(t)
+		clustertest.Eventually(t, 10*time.Second, n.ID+" back in the registry", func() bool {
+			_, err := reg.Node(t.Context(), routing.NodeID(n.ID))
+			return err == nil
+		})
+	}
+	cancel()
+	<-done
+	if !long.Flowing(5 * time.Second) {
+		t.Fatal("the running call has no media after the rolling restart")
+	}
+	if moves == 0 {
+		t.Fatal("the running call never had to move (its home node was never restarted?)")
+	}
+	t.Logf("%d calls started during the rolling restart, %d failed", started.Load(), failed.Load())
+	if failed.Load() > 0 {
+		t.Fatalf("%d of %d calls failed during the rolling restart; first: %v", failed.Load(), started.Load(), firstErr.Load())
+	}
+	if started.Load() < 10 {
+		t.Fatalf("only %d calls started during the rolling restart", started.Load())
 	}
 }

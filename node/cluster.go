@@ -122,12 +122,13 @@ func (c *cluster) listen(ctx context.Context, hub *signaling.Hub) {
 // drain runs when the node is asked to stop (SIGTERM): it tells the
 // registry it is draining (no new consultations come here; /readyz says
 // so, so load balancers send no new browsers), keeps serving its calls
-// until none has a participant left or cluster.drain_timeout passed, then
+// until none has a participant left (and at least hold) or
+// cluster.drain_timeout passed, then
 // moves the consultations still here to other serving nodes. Their
 // participants reconnect through any node (the sockets close with 1001
 // when the node shuts down) and are relayed to the new home, which
 // restores them from the session store under the same ids.
-func (c *cluster) drain(ctx context.Context, hub *signaling.Hub, timeout time.Duration) {
+func (c *cluster) drain(ctx context.Context, hub *signaling.Hub, timeout, hold time.Duration) {
 	c.draining.Store(true)
 	if err := c.reg.SetDraining(ctx); err != nil {
 		c.log.Warn("cluster: mark draining", "err", err)
@@ -136,13 +137,21 @@ func (c *cluster) drain(ctx context.Context, hub *signaling.Hub, timeout time.Du
 	c.log.Info("draining", "participants", people, "drain_timeout", timeout)
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
+	// Even with nobody left, serve on for hold, so that load balancers
+	// (asking /readyz) and the other nodes (reading the registry) stop
+	// sending requests before the listener closes.
+	held := time.NewTimer(min(hold, timeout))
+	defer held.Stop()
 	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
-	for people > 0 {
+	holding := true
+	for people > 0 || holding {
 		select {
 		case <-deadline.C:
 			c.moveAway(ctx, hub)
 			return
+		case <-held.C:
+			holding = false
 		case <-tick.C:
 			_, people = hub.Load()
 		}

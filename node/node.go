@@ -456,7 +456,7 @@ func (n *Node) Run(ctx context.Context) error {
 			// stops at once; the calls then resume elsewhere after the
 			// registry entry expired).
 			dctx, cancel := context.WithTimeout(context.Background(), n.cfg.Cluster.DrainTimeout+time.Minute)
-			n.cluster.drain(dctx, n.Hub, n.cfg.Cluster.DrainTimeout)
+			n.cluster.drain(dctx, n.Hub, n.cfg.Cluster.DrainTimeout, 3*n.cfg.Cluster.Heartbeat)
 			cancel()
 		}
 	case err = <-errc:
