@@ -14,6 +14,7 @@ import (
 	"github.com/parley-video/parley/config"
 	"github.com/parley-video/parley/contracts"
 	"github.com/parley-video/parley/records"
+	"github.com/parley-video/parley/records/recordstest"
 	"github.com/parley-video/parley/redislock"
 	"github.com/parley-video/parley/redistest"
 	"github.com/parley-video/parley/routing"
@@ -22,9 +23,12 @@ import (
 
 // sharedTestConfig is a cluster-mode configuration on the test Redis
 // under prefix, with the shared keys cluster mode demands (made in keys).
-func sharedTestConfig(t *testing.T, url, prefix, keys, storageKey, id string) config.Config {
+func sharedTestConfig(t *testing.T, url, prefix, keys, storageKey, id string, back backends) config.Config {
 	t.Helper()
 	cfg := testConfig(t)
+	cfg.Records.Driver, cfg.Records.URL = "postgres", back.records
+	cfg.Storage.Backend, cfg.Storage.S3 = config.StorageS3, back.s3
+	cfg.Cluster.Secret = back.secret
 	cfg.Session.Store = "redis"
 	cfg.Session.RedisURL = url
 	cfg.Session.KeyPrefix = prefix
@@ -36,6 +40,19 @@ func sharedTestConfig(t *testing.T, url, prefix, keys, storageKey, id string) co
 	cfg.Cluster.NodeID = id
 	cfg.Cluster.InternalURL = "http://127.0.0.1:18080"
 	return cfg
+}
+
+// backends are the shared records, bucket and cluster secret of one
+// test's nodes (cluster mode refuses per-node ones).
+type backends struct {
+	records, secret string
+	s3              config.S3Config
+}
+
+func sharedBackends(t *testing.T) backends {
+	t.Helper()
+	s3cfg, _, _ := s3Config(t)
+	return backends{records: recordstest.PostgresURL(t), secret: rand.Text() + rand.Text(), s3: s3cfg.Storage.S3}
 }
 
 // TestClusterLoginThrottleShared: two nodes in cluster mode count failed
@@ -56,8 +73,9 @@ func TestClusterLoginThrottleShared(t *testing.T) {
 	storageKey := "k1 " + base64.StdEncoding.EncodeToString(key)
 	const budget = 2
 	var nodes []*Node
+	back := sharedBackends(t)
 	for _, id := range []string{"node-a", "node-b"} {
-		cfg := sharedTestConfig(t, url, prefix, keys, storageKey, id)
+		cfg := sharedTestConfig(t, url, prefix, keys, storageKey, id, back)
 		cfg.Auth.LoginAttemptsPerMinute = budget
 		nodes = append(nodes, startNode(t, cfg))
 	}
@@ -108,7 +126,7 @@ func TestClusterSigningLockShared(t *testing.T) {
 	}
 	key := make([]byte, 32)
 	rand.Read(key)
-	n := startNode(t, sharedTestConfig(t, url, prefix, keys, "k1 "+base64.StdEncoding.EncodeToString(key), "node-a"))
+	n := startNode(t, sharedTestConfig(t, url, prefix, keys, "k1 "+base64.StdEncoding.EncodeToString(key), "node-a", sharedBackends(t)))
 	ctx := t.Context()
 	adv, err := n.Records.CreateUser(ctx, "anna", "Anna Advisor", records.RoleAdvisor, "correct horse battery")
 	if err != nil {
