@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -600,4 +601,63 @@ func redisKeys(t *testing.T, ctx context.Context, n *clusterNode, pattern string
 		t.Fatal(err)
 	}
 	return keys
+}
+
+// TestClusterRelayedJoinCost measures what relaying costs a customer's
+// join: the time from opening the invite (GET, then POST join) to the
+// welcome on the protocol WebSocket, through the home node and through
+// another node, alternating, pion clients on loopback. It checks only
+// that every join works; the medians are logged for the README.
+func TestClusterRelayedJoinCost(t *testing.T) {
+	nodes := startCluster(t, 2)
+	ctx, cancel := context.WithTimeout(t.Context(), 120*time.Second)
+	defer cancel()
+	adv, err := callclient.Staff(ctx, nodes[0].base, advisorName, advisorPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer adv.Close()
+	const rounds = 15
+	var direct, relayed []time.Duration
+	for i := range 2 * rounds {
+		id, invite, err := adv.CreateConsultation(ctx, "Messung")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := adv.Do(ctx, http.MethodGet, "/api/v1/consultations/"+id, nil, http.StatusOK, nil); err != nil {
+			t.Fatal(err)
+		}
+		h := homeOf(t, ctx, nodes, id)
+		via := h
+		if i%2 == 1 {
+			via = 1 - h
+		}
+		start := time.Now()
+		cust, _, err := callclient.JoinInvite(ctx, at(t, invite, nodes[via].base), "Max Kunde")
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := callclient.Dial(ctx, cust, id, callclient.Options{Name: "customer"})
+		took := time.Since(start)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Close()
+		cust.Close()
+		if via == h {
+			direct = append(direct, took)
+		} else {
+			relayed = append(relayed, took)
+		}
+		if err := adv.End(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	median := func(d []time.Duration) time.Duration {
+		slices.Sort(d)
+		return d[len(d)/2]
+	}
+	md, mr := median(direct), median(relayed)
+	t.Logf("MEASURE join to welcome, p50 of %d: on the home node %v, relayed %v (+%v)", rounds,
+		md.Round(100*time.Microsecond), mr.Round(100*time.Microsecond), (mr - md).Round(100*time.Microsecond))
 }
