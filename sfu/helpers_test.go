@@ -155,6 +155,8 @@ type client struct {
 	peer *Peer
 	pub  *webrtc.PeerConnection
 	sub  *webrtc.PeerConnection
+	// subICE is closed once sub's ICE started (watchICEStart).
+	subICE <-chan struct{}
 
 	events  chan func()                    // SFU → client, in order
 	held    chan webrtc.SessionDescription // subscribe offers, when manual
@@ -262,6 +264,7 @@ func newClient(t *testing.T, room *Room, id string, opts ...clientOpts) *client 
 	if c.sub, err = api.NewPeerConnection(webrtc.Configuration{}); err != nil {
 		t.Fatal(err)
 	}
+	c.subICE = watchICEStart(c.sub)
 	c.pub.OnICECandidate(func(ic *webrtc.ICECandidate) {
 		if ic != nil {
 			c.check(c.peer.AddICECandidate(Publish, ic.ToJSON()))
@@ -370,7 +373,7 @@ func (c *client) answer(offer webrtc.SessionDescription) {
 		// Same pion race the SFU guards against in Publish: a
 		// renegotiation offer applied before ICE started is taken for an
 		// ICE restart.
-		waitICEStarted(c.sub, time.Second)
+		waitICEStarted(c.subICE, time.Second)
 	}
 	if err := c.sub.SetRemoteDescription(offer); err != nil {
 		c.check(fmt.Errorf("set subscribe offer: %w", err))

@@ -30,6 +30,8 @@ type Peer struct {
 	pub  *webrtc.PeerConnection
 	sub  *webrtc.PeerConnection
 
+	pubICE <-chan struct{} // closed once the publish connection's ICE started
+
 	pubOp sync.Mutex // serialises publish negotiation
 	subOp sync.Mutex // serialises changes to the subscribe connection
 
@@ -82,6 +84,7 @@ func newPeer(r *Room, id string, ev Events) (*Peer, error) {
 		return nil, fmt.Errorf("new subscribe connection: %w", err)
 	}
 
+	p.pubICE = watchICEStart(p.pub)
 	p.pub.OnICECandidate(func(c *webrtc.ICECandidate) {
 		if c != nil && !p.isClosed() {
 			p.ev.OnICECandidate(Publish, c.ToJSON())
@@ -169,7 +172,7 @@ func (p *Peer) Publish(offer webrtc.SessionDescription) (webrtc.SessionDescripti
 		// pion starts ICE asynchronously after the first exchange; a
 		// renegotiation offer applied before that is taken for an ICE
 		// restart. Give the start a moment (microseconds in practice).
-		waitICEStarted(p.pub, time.Second)
+		waitICEStarted(p.pubICE, time.Second)
 	}
 	if err := p.pub.SetRemoteDescription(offer); err != nil {
 		if p.pub.SignalingState() != webrtc.SignalingStateStable {
@@ -405,12 +408,28 @@ func (s *SFU) checkOffer(offer webrtc.SessionDescription) error {
 	return err
 }
 
-// waitICEStarted waits (at most timeout) until pc's ICE transport has left
-// the "new" state, i.e. pion's asynchronous start after the first
-// offer/answer exchange has run.
-func waitICEStarted(pc *webrtc.PeerConnection, timeout time.Duration) {
-	deadline := time.Now().Add(timeout)
-	for pc.ICEConnectionState() == webrtc.ICEConnectionStateNew && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond)
+// watchICEStart returns a channel that is closed once pc's ICE transport
+// has left the "new" state, i.e. pion's asynchronous start after the first
+// offer/answer exchange has run. It sets pc's ICE connection state
+// handler.
+func watchICEStart(pc *webrtc.PeerConnection) <-chan struct{} {
+	started := make(chan struct{})
+	var once sync.Once
+	pc.OnICEConnectionStateChange(func(st webrtc.ICEConnectionState) {
+		if st != webrtc.ICEConnectionStateNew {
+			once.Do(func() { close(started) })
+		}
+	})
+	return started
+}
+
+// waitICEStarted waits until started (from watchICEStart) is closed, at
+// most timeout.
+func waitICEStarted(started <-chan struct{}, timeout time.Duration) {
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case <-started:
+	case <-t.C:
 	}
 }

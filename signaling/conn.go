@@ -226,11 +226,14 @@ type tokenBucket struct {
 	last   time.Time
 }
 
-func (b *tokenBucket) allow(now time.Time) bool {
+func (b *tokenBucket) allow(now time.Time) bool { return b.allowAt(now, rateLimit) }
+
+// allowAt is allow for a bucket of rate per second (and burst rate).
+func (b *tokenBucket) allowAt(now time.Time, rate float64) bool {
 	if b.last.IsZero() {
-		b.tokens = rateBurst
+		b.tokens = rate
 	} else {
-		b.tokens = min(rateBurst, b.tokens+now.Sub(b.last).Seconds()*rateLimit)
+		b.tokens = min(rate, b.tokens+now.Sub(b.last).Seconds()*rate)
 	}
 	b.last = now
 	if b.tokens < 1 {
@@ -240,31 +243,61 @@ func (b *tokenBucket) allow(now time.Time) bool {
 	return true
 }
 
-// inbound guards a connection against floods and garbage: it rate limits,
-// reports rate_limited at most once per second, and says when to give up.
+// inbound guards a connection against floods and garbage. Messages that
+// change the call (offer, answer, candidate, media, admit, reject, leave)
+// have a budget of their own, so that pings or chat cannot starve them; a
+// message over its budget is dropped, and when it carries an id the
+// client is told which one (rate_limited with its ref, at most
+// rateReplies a second), so it can send it again; messages without an
+// id are reported once a second.
 type inbound struct {
-	bucket      tokenBucket
-	lastLimited time.Time // last rate_limited error sent
-	floodSecs   int       // consecutive seconds with dropped messages
+	bucket      tokenBucket // ping, chat, receipt, delete, garbage
+	control     tokenBucket // messages that change the call
+	replies     tokenBucket // rate_limited errors naming a request
+	lastLimited time.Time   // last second with a dropped message
+	lastReport  time.Time   // last rate_limited without a ref
+	floodSecs   int         // consecutive seconds with dropped messages
 	badInARow   int
 }
 
-// admit reports whether a message may be handled now; report says whether
-// to send rate_limited, and flood whether to close the connection.
-func (in *inbound) admit(now time.Time) (ok, report, flood bool) {
-	if in.bucket.allow(now) {
-		return true, false, false
+// rateReplies bounds the rate_limited errors naming a request.
+const rateReplies = 20
+
+// controlTypes are the messages that change the call.
+var controlTypes = map[string]bool{
+	TypeOffer: true, TypeAnswer: true, TypeCandidate: true, TypeMedia: true,
+	TypeAdmit: true, TypeReject: true, TypeLeave: true,
+}
+
+// admit reports whether a message of type typ may be handled now; when it
+// is dropped, reply says whether to tell the client which request was
+// dropped (it has an id), report whether to send an unnamed rate_limited,
+// and flood whether to close the connection.
+func (in *inbound) admit(now time.Time, typ string, hasID bool) (ok, reply, report, flood bool) {
+	b := &in.bucket
+	if controlTypes[typ] {
+		b = &in.control
 	}
-	if now.Sub(in.lastLimited) < time.Second {
-		return false, false, false
+	if b.allow(now) {
+		return true, false, false, false
 	}
-	if now.Sub(in.lastLimited) < 2*time.Second {
-		in.floodSecs++
-	} else {
-		in.floodSecs = 1
+	if now.Sub(in.lastLimited) >= time.Second {
+		if now.Sub(in.lastLimited) < 2*time.Second {
+			in.floodSecs++
+		} else {
+			in.floodSecs = 1
+		}
+		in.lastLimited = now
 	}
-	in.lastLimited = now
-	return false, true, in.floodSecs >= maxFloodSeconds
+	flood = in.floodSecs >= maxFloodSeconds
+	if hasID && in.replies.allowAt(now, rateReplies) {
+		return false, true, false, flood
+	}
+	if now.Sub(in.lastReport) >= time.Second {
+		in.lastReport = now
+		return false, false, true, flood
+	}
+	return false, false, false, flood
 }
 
 // bad counts an invalid message and reports whether there were too many
@@ -391,9 +424,19 @@ func (h *Hub) run(ctx context.Context, rm *room, p *participant, c *conn, gen ui
 // handleMessage rate limits, decodes and carries out one client message;
 // whatever is wrong with it is answered with an error message.
 func (h *Hub) handleMessage(ctx context.Context, rm *room, p *participant, c *conn, in *inbound, data []byte, text bool) {
-	ok, report, flood := in.admit(time.Now())
+	var m ClientMessage
+	var perr *ProtocolError
+	if text {
+		m, perr = DecodeClientMessage(data)
+	} else {
+		perr = protoErr(CodeBadMessage, "binary messages are not supported")
+	}
+	ok, reply, report, flood := in.admit(time.Now(), m.Type, perr == nil && len(m.ID) > 0)
 	if !ok {
-		if report {
+		switch {
+		case reply:
+			c.sendError(CodeRateLimited, "more than 50 messages per second: this "+m.Type+" was dropped; send it again", m.ID)
+		case report:
 			c.sendError(CodeRateLimited, "more than 50 messages per second; messages are dropped", nil)
 		}
 		if flood && c.close(websocket.StatusPolicyViolation, "flooding", closeFlush) {
@@ -401,13 +444,6 @@ func (h *Hub) handleMessage(ctx context.Context, rm *room, p *participant, c *co
 			c.log.Info("signaling client flooding, closing", "code", int(websocket.StatusPolicyViolation))
 		}
 		return
-	}
-	var m ClientMessage
-	var perr *ProtocolError
-	if text {
-		m, perr = DecodeClientMessage(data)
-	} else {
-		perr = protoErr(CodeBadMessage, "binary messages are not supported")
 	}
 	if perr != nil {
 		h.m.message(metricInvalidType)
