@@ -127,8 +127,8 @@ func TestBrowserDeviceLink(t *testing.T) {
 		t.Errorf("wrong code: %q", wrong)
 	}
 	within(t, devA, 20*time.Second, "A sees the box fetched", chromedp.WaitVisible(`[data-testid="device-link-status"][data-state="claimed"]`))
+	within(t, devB, 5*time.Second, "B clears the input", chromedp.Evaluate[string](`document.querySelector('[data-testid="device-link-input"]').value = ''`))
 	within(t, devB, 30*time.Second, "B types the code", chromedp.Steps(
-		chromedp.Clear(`[data-testid="device-link-input"]`),
 		chromedp.SendKeys(`[data-testid="device-link-input"]`, strings.ToLower(code)),
 		chromedp.Click(`[data-testid="device-link-submit"]`),
 	))
