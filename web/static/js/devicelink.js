@@ -211,7 +211,6 @@ export function showSendDialog(opts) {
       h('div', { class: 'dialog-actions' }, [again, close]),
     ]),
   ]);
-  codeEl.style.cssText = 'font: 600 1.6rem/1.3 ui-monospace, monospace; letter-spacing: .08em; user-select: all; margin: .5rem 0;';
   let timer = 0;
   let generation = 0;
   let claimed = false;
