@@ -147,3 +147,22 @@ func TestDeviceLinkRateLimit(t *testing.T) {
 		t.Errorf("another user: %d %s", r.StatusCode, r.body)
 	}
 }
+
+// TestDeviceLinkRelayed: in cluster mode every device-link route goes to
+// the consultation's home node, where the box is kept.
+func TestDeviceLinkRelayed(t *testing.T) {
+	e := newEnv(t)
+	n := 0
+	for _, r := range e.srv.engine.Routes() {
+		if !strings.Contains(r.Path, "/device-link") {
+			continue
+		}
+		n++
+		if relayRoute(r.Path) == nil {
+			t.Errorf("%s %s is not relayed to the home node", r.Method, r.Path)
+		}
+	}
+	if n != 4 {
+		t.Errorf("%d device-link routes, want 4", n)
+	}
+}

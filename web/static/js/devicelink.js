@@ -305,10 +305,10 @@ export function receiveForm(opts) {
     attrs: { type: 'text', autocomplete: 'off', autocapitalize: 'characters', spellcheck: 'false', maxlength: 24, inputmode: 'text', 'aria-describedby': `${inputId}-error` },
     data: { testid: 'device-link-input' },
   });
-  const submit = h('button', { class: 'btn btn-primary', attrs: { type: 'submit' }, data: { testid: 'device-link-submit' }, text: t('devlink.submit') });
+  const submit = h('button', { class: 'btn btn-primary', attrs: { type: 'submit' }, data: { testid: 'device-link-submit' }, i18n: 'devlink.submit' });
   const error = h('p', { id: `${inputId}-error`, class: 'alert alert-error', attrs: { role: 'alert', hidden: true }, data: { testid: 'device-link-error' } });
   const form = h('form', { class: 'device-link-form', data: { testid: 'device-link-receive' } }, [
-    h('div', { class: 'field' }, [h('label', { attrs: { for: inputId }, text: t('devlink.inputLabel') }), input]),
+    h('div', { class: 'field' }, [h('label', { attrs: { for: inputId }, i18n: 'devlink.inputLabel' }), input]),
     error,
     h('div', { class: 'actions' }, [submit]),
   ]);
@@ -331,7 +331,6 @@ export function receiveForm(opts) {
     submit.disabled = true;
     error.hidden = true;
     input.removeAttribute('aria-invalid');
-    const label = submit.textContent;
     submit.textContent = t('devlink.working');
     try {
       try {
@@ -363,7 +362,7 @@ export function receiveForm(opts) {
       fail(describeError(err));
     } finally {
       submit.disabled = false;
-      submit.textContent = label;
+      submit.textContent = t('devlink.submit');
     }
   });
   return form;
