@@ -32,6 +32,7 @@ type server struct {
 	*node.Node
 	base string       // http://127.0.0.1:port
 	stop func() error // stops Run as SIGTERM would (once) and returns its error
+	logs *logScan     // everything it logged from info up
 }
 
 // startServer runs a node on free loopback ports with a fresh data dir and
@@ -123,7 +124,7 @@ func runNode(t *testing.T, cfg config.Config, users bool, alsoOwn []string) *ser
 		}
 		all.check(t)
 	})
-	return &server{Node: n, base: "http://" + n.HTTPAddr(), stop: stop}
+	return &server{Node: n, base: "http://" + n.HTTPAddr(), stop: stop, logs: all}
 }
 
 const (

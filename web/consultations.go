@@ -21,6 +21,7 @@ type consultationJSON struct {
 	EndedAt         string      `json:"endedAt,omitempty"`
 	InviteURL       string      `json:"inviteUrl,omitempty"`
 	InviteExpiresAt string      `json:"inviteExpiresAt,omitempty"`
+	ExpiresAt       string      `json:"expiresAt"` // end of its maximum duration
 	Live            liveJSON    `json:"live"`
 }
 
@@ -44,6 +45,7 @@ func (s *Server) toConsultationJSON(c records.Consultation, inviteURL string) co
 		ID: c.ID, Title: c.Title, State: string(c.State),
 		Advisor:   advisorJSON{ID: c.AdvisorID, DisplayName: c.AdvisorName},
 		CreatedAt: rfc3339(c.CreatedAt),
+		ExpiresAt: rfc3339(c.CreatedAt.Add(s.cfg.Consultation.MaxDuration)),
 		InviteURL: inviteURL,
 	}
 	if !c.EndedAt.IsZero() {

@@ -73,6 +73,11 @@ var routeAccess = map[string]access{
 	"POST /api/v1/consultations/:id/invite":    consultRole,
 	"POST /api/v1/consultations/:id/colleague": consultRole,
 	"POST /api/v1/consultations/:id/end":       consultRole,
+	// Device link (devicelink.go): the same user's browsers only.
+	"POST /api/v1/consultations/:id/device-link":       consultRole,
+	"GET /api/v1/consultations/:id/device-link":        consultRole,
+	"DELETE /api/v1/consultations/:id/device-link":     consultRole,
+	"POST /api/v1/consultations/:id/device-link/claim": consultRole,
 
 	"GET /ws/:id": hubChecked,
 	"GET /api/v1/consultations/:id/files/:fileId":                 callMember,

@@ -152,6 +152,7 @@ type Server struct {
 	relay         Relay        // cluster mode: relays to home nodes; nil alone
 	awayElsewhere func(ctx context.Context, consultation string, away bool)
 	access        *accessWriter
+	devLinks      *deviceLinks // device links (devicelink.go)
 
 	// Joins per invite (invites.go): per consultation, and per
 	// consultation and client network.
@@ -238,6 +239,7 @@ func New(cfg config.Config, deps Deps, log *slog.Logger) (*Server, error) {
 	s.joinsInvite = newLimiter(max(1, cfg.Consultation.JoinsPerMinute), time.Minute, time.Now)
 	s.joinsNet = newLimiter(max(1, cfg.Consultation.JoinsPerNetworkPerMinute), time.Minute, time.Now)
 	s.access = newAccessWriter(deps.Records, log)
+	s.devLinks = newDeviceLinks(func() time.Time { return s.now() })
 	s.engine = s.routes(deps.Metrics)
 	return s, nil
 }
@@ -276,6 +278,7 @@ func (s *Server) routes(metrics http.Handler) *gin.Engine {
 	cons.POST("/:id/invite", s.api(s.handleNewInvite))
 	cons.POST("/:id/colleague", s.api(s.handleColleagueInvite))
 	cons.POST("/:id/end", s.api(s.handleEnd))
+	s.deviceLinkRoutes(cons)
 
 	s.fileRoutes(e)
 	s.documentRoutes(e)

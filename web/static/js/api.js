@@ -20,6 +20,7 @@
  *   endedAt?: string,
  *   inviteUrl?: string,
  *   inviteExpiresAt?: string,
+ *   expiresAt?: string,
  *   live?: LiveCounts
  * }} Consultation
  * @typedef {{url: string, expiresAt: string}} ColleagueLink

@@ -18,12 +18,14 @@ import { SignalingClosedError, CloseCode } from './protocol.js';
 import { installDebugHook } from './debug.js';
 import { showWaitingCount, chime, notifyDesktop, knockSettings } from './knock.js';
 import { E2EEMedia, generateSecret, saveSecret, loadSecret, loadAllSecrets, deleteSecret, secretFromHash, withSecret } from './e2ee.js';
+import { showSendDialog, showReceiveDialog, receiveForm } from './devicelink.js';
 
 /**
  * @typedef {import('./api.js').User} User
  * @typedef {import('./api.js').Consultation} Consultation
  * @typedef {import('./call.js').EndReason} EndReason
  * @typedef {import('./i18n.js').Key} Key
+ * @typedef {import('./e2ee.js').KeyEntry} KeyEntry
  */
 
 installErrorNet();
@@ -140,6 +142,12 @@ let consultations = [];
  * @type {Map<string, Uint8Array>}
  */
 const secrets = new Map();
+/**
+ * The invite links this browser made (or got with a key from another
+ * device), by consultation id, so they can be shown again.
+ * @type {Map<string, KeyEntry>}
+ */
+const keyEntries = new Map();
 let refreshTimer = 0;
 
 async function runConsole() {
@@ -157,7 +165,11 @@ async function runConsole() {
   wireNewForm();
   // The stored call secrets complete the links once read (not blocking).
   void loadAllSecrets().then((stored) => {
-    for (const [id, secret] of stored) if (!secrets.has(id)) secrets.set(id, secret);
+    for (const [id, entry] of stored) {
+      if (!secrets.has(id)) secrets.set(id, entry.secret);
+      if (!keyEntries.has(id)) keyEntries.set(id, entry);
+    }
+    forgetEnded();
     renderList();
     renderInvite();
   });
@@ -187,6 +199,7 @@ async function loadList(quiet = false) {
     const res = await api.listConsultations();
     consultations = Array.isArray(res?.consultations) ? res.consultations : [];
     errBox.hidden = true;
+    forgetEnded();
     // Re-rendered only when something changed (keeps keyboard focus).
     const json = JSON.stringify(consultations);
     if (json !== lastListJSON || !quiet) {
@@ -257,6 +270,33 @@ function renderKnocks() {
   knocksSeen = true;
 }
 
+/**
+ * Keys and invite links of consultations that have ended are deleted from
+ * this browser (web/E2EE.md).
+ */
+function forgetEnded() {
+  for (const c of consultations) {
+    if (c.state === 'ended' && (secrets.has(c.id) || keyEntries.has(c.id))) {
+      secrets.delete(c.id);
+      keyEntries.delete(c.id);
+      void deleteSecret(c.id);
+    }
+  }
+}
+
+/**
+ * A key arrived from another device (device link): kept and shown.
+ * @param {string} id
+ * @param {KeyEntry} entry
+ */
+function keyArrived(id, entry) {
+  secrets.set(id, entry.secret);
+  keyEntries.set(id, entry);
+  toast(t('devlink.done'), { kind: 'success' });
+  renderList();
+  renderInvite();
+}
+
 function renderList() {
   renderKnocks();
   const list = byId('consultation-list', HTMLUListElement);
@@ -299,20 +339,49 @@ function renderItem(c) {
         text: t('console.openCall'),
       }),
     );
+    const hasKey = secrets.has(c.id);
+    const entry = keyEntries.get(c.id);
+    if (hasKey && entry?.inviteUrl && (!entry.inviteExpiresAt || Date.parse(entry.inviteExpiresAt) > Date.now())) {
+      // The invite link made on (or brought to) this browser, again.
+      actions.push(
+        h('button', {
+          class: 'btn btn-secondary btn-small',
+          attrs: { type: 'button', 'aria-describedby': headingId },
+          data: { testid: `show-invite-${c.id}` },
+          text: t('console.showInvite'),
+          on: {
+            click: () =>
+              showInvite({ ...c, inviteUrl: entry.inviteUrl, inviteExpiresAt: entry.inviteExpiresAt ?? c.inviteExpiresAt }),
+          },
+        }),
+      );
+    }
     if (me && c.advisor && c.advisor.id === me.id) {
+      // Without the key here, a new invite would carry no key and cancel
+      // the working link: not offered until the key is fetched.
       const btn = h('button', {
         class: 'btn btn-secondary btn-small',
-        attrs: { type: 'button', title: t('console.newInviteHint'), 'aria-describedby': headingId },
+        attrs: {
+          type: 'button',
+          title: t(hasKey ? 'console.newInviteHint' : 'e2ee.newInviteNeedsKey'),
+          'aria-describedby': hasKey ? headingId : `${headingId} nokey-${c.id}`,
+          disabled: !hasKey,
+        },
         data: { testid: `new-invite-${c.id}` },
         text: t('console.newInvite'),
       });
       btn.addEventListener('click', () => {
+        const secret = secrets.get(c.id);
+        if (!secret) return;
         btn.disabled = true;
         api
           .newInvite(c.id)
-          .then((res) => {
-            if (!secrets.has(c.id)) toast(t('e2ee.inviteNoKey'), { kind: 'error' });
+          .then(async (res) => {
+            const more = { inviteUrl: res.inviteUrl, inviteExpiresAt: res.inviteExpiresAt, expiresAt: res.expiresAt };
+            keyEntries.set(c.id, { ...(keyEntries.get(c.id) ?? { secret }), ...more });
+            await saveSecret(c.id, secret, more);
             showInvite(res);
+            renderList();
           })
           .catch((err) => toast(describeError(err), { kind: 'error' }))
           .finally(() => {
@@ -320,6 +389,39 @@ function renderItem(c) {
           });
       });
       actions.push(btn);
+    }
+    if (me && hasKey) {
+      const user = me;
+      actions.push(
+        h('button', {
+          class: 'btn btn-secondary btn-small',
+          attrs: { type: 'button', 'aria-describedby': headingId },
+          data: { testid: `device-link-send-${c.id}` },
+          text: t('devlink.send'),
+          on: {
+            click: () => {
+              const secret = secrets.get(c.id);
+              if (!secret) return;
+              showSendDialog({ consultationId: c.id, title, userId: user.id, entry: { ...(keyEntries.get(c.id) ?? {}), secret, expiresAt: c.expiresAt } });
+            },
+          },
+        }),
+      );
+    }
+    if (me && !hasKey) {
+      const user = me;
+      actions.push(
+        h('button', {
+          class: 'btn btn-primary btn-small',
+          attrs: { type: 'button', 'aria-describedby': `${headingId} nokey-${c.id}` },
+          data: { testid: `device-link-fetch-${c.id}` },
+          text: t('devlink.fetch'),
+          on: {
+            click: () => showReceiveDialog({ consultationId: c.id, title, userId: user.id, onDone: (e) => keyArrived(c.id, e) }),
+          },
+        }),
+      );
+      meta.push(h('span', { class: 'live live-waiting', id: `nokey-${c.id}`, data: { testid: `no-key-${c.id}` }, text: t('e2ee.noKeyHere') }));
     }
   }
   return h('li', { class: `consultation${open ? '' : ' is-ended'}`, data: { consultation: c.id } }, [
@@ -376,7 +478,9 @@ function wireNewForm() {
         // The call secret is made here and stays in this browser.
         const secret = generateSecret();
         secrets.set(c.id, secret);
-        await saveSecret(c.id, secret);
+        const more = { inviteUrl: c.inviteUrl, inviteExpiresAt: c.inviteExpiresAt, expiresAt: c.expiresAt };
+        keyEntries.set(c.id, { secret, ...more });
+        await saveSecret(c.id, secret, more);
         input.value = '';
         showInvite(c);
         return loadList(true);
@@ -409,9 +513,8 @@ async function runCall(id) {
   installDebugHook();
   // The call secret: from the fragment (kept in IndexedDB for later
   // visits), else from IndexedDB. It is never sent anywhere.
-  let secret = secretFromHash();
-  if (secret) await saveSecret(id, secret);
-  else secret = await loadSecret(id);
+  const fromHash = secretFromHash();
+  let secret = fromHash ?? (await loadSecret(id));
   /** @type {Consultation} */
   let consultation;
   try {
@@ -432,9 +535,20 @@ async function runCall(id) {
     showEnd('ended');
     return;
   }
+  if (fromHash) await saveSecret(id, fromHash, { expiresAt: consultation.expiresAt });
   if (!secret) {
-    showError(() => t('e2ee.missingKey.title'), () => t('e2ee.missingKey.text'), null);
-    byId('screen-error', HTMLElement).dataset.testid = 'e2ee-missing-key';
+    // Not a dead end: the key can be brought here from the advisor's
+    // other device (device link); a colleague also has the colleague link.
+    const own = !!me && consultation.advisor?.id === me.id;
+    showError(() => t('e2ee.missingKey.title'), () => t(own ? 'e2ee.missingKey.owner' : 'e2ee.missingKey.text'), null);
+    const screen = byId('screen-error', HTMLElement);
+    screen.dataset.testid = 'e2ee-missing-key';
+    if (me) {
+      const form = receiveForm({ consultationId: id, userId: me.id, onDone: () => location.reload() });
+      form.id = 'device-link-slot';
+      document.getElementById('device-link-slot')?.remove();
+      byId('error-text', HTMLElement).after(form);
+    }
     return;
   }
   const callSecret = secret;

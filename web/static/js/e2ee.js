@@ -119,16 +119,91 @@ async function withStore(mode, fn) {
 }
 
 /**
- * Keeps S of a consultation (advisor's browser).
+ * What this browser keeps of a consultation it holds the key of: S, and,
+ * on the device that made or last renewed the invite, the invite link
+ * (without S; S is added when it is shown). Deleted when the consultation
+ * ends, and at the latest after its maximum duration (expiresAt).
+ * @typedef {{
+ *   secret: Uint8Array,
+ *   inviteUrl?: string,
+ *   inviteExpiresAt?: string,
+ *   expiresAt?: string,
+ *   storedAt?: number
+ * }} KeyEntry
+ */
+
+/** Without a known end, an entry is kept this long (ms). */
+const FALLBACK_KEEP_MS = 24 * 3600 * 1000;
+
+/**
+ * An entry as stored (older versions stored S alone), or null.
+ * @param {unknown} v
+ * @returns {KeyEntry|null}
+ */
+function asEntry(v) {
+  if (v instanceof Uint8Array) return v.byteLength === SECRET_BYTES ? { secret: v } : null;
+  if (!v || typeof v !== 'object') return null;
+  const e = /** @type {Record<string, unknown>} */ (v);
+  if (!(e.secret instanceof Uint8Array) || e.secret.byteLength !== SECRET_BYTES) return null;
+  /** @type {KeyEntry} */
+  const out = { secret: e.secret };
+  if (typeof e.inviteUrl === 'string') out.inviteUrl = e.inviteUrl.split('#')[0];
+  if (typeof e.inviteExpiresAt === 'string') out.inviteExpiresAt = e.inviteExpiresAt;
+  if (typeof e.expiresAt === 'string') out.expiresAt = e.expiresAt;
+  if (typeof e.storedAt === 'number') out.storedAt = e.storedAt;
+  return out;
+}
+
+/**
+ * Whether an entry is past the consultation's maximum duration.
+ * @param {KeyEntry} e
+ * @param {number} [now]
+ */
+export function entryExpired(e, now = Date.now()) {
+  const end = e.expiresAt ? Date.parse(e.expiresAt) : (e.storedAt ?? now) + FALLBACK_KEEP_MS;
+  return Number.isFinite(end) && end <= now;
+}
+
+/**
+ * Keeps S of a consultation (advisor's browser), with what is known of
+ * its invite; fields not given keep their stored values.
  * @param {string} consultationId
  * @param {Uint8Array} secret
+ * @param {{inviteUrl?: string, inviteExpiresAt?: string, expiresAt?: string}} [more]
  * @returns {Promise<void>}
  */
-export async function saveSecret(consultationId, secret) {
+export async function saveSecret(consultationId, secret, more = {}) {
   try {
-    await withStore('readwrite', (s) => s.put(secret, consultationId));
+    const old = await loadKeyEntry(consultationId);
+    /** @type {KeyEntry} */
+    const entry = { secret, storedAt: old?.storedAt ?? Date.now() };
+    const same = old && old.secret.every((b, i) => b === secret[i]);
+    const inviteUrl = more.inviteUrl ?? (same ? old?.inviteUrl : undefined);
+    const inviteExpiresAt = more.inviteExpiresAt ?? (same ? old?.inviteExpiresAt : undefined);
+    const expiresAt = more.expiresAt ?? old?.expiresAt;
+    if (inviteUrl) entry.inviteUrl = inviteUrl.split('#')[0];
+    if (inviteExpiresAt) entry.inviteExpiresAt = inviteExpiresAt;
+    if (expiresAt) entry.expiresAt = expiresAt;
+    await withStore('readwrite', (s) => s.put(entry, consultationId));
   } catch (err) {
     console.warn('parley: cannot store the call key in this browser', err instanceof Error ? err.name : '');
+  }
+}
+
+/**
+ * @param {string} consultationId
+ * @returns {Promise<KeyEntry|null>} null when none or past its end (then deleted)
+ */
+export async function loadKeyEntry(consultationId) {
+  try {
+    const e = asEntry(await withStore('readonly', (s) => s.get(consultationId)));
+    if (e && entryExpired(e)) {
+      await deleteSecret(consultationId);
+      return null;
+    }
+    return e;
+  } catch {
+    return null;
   }
 }
 
@@ -137,21 +212,19 @@ export async function saveSecret(consultationId, secret) {
  * @returns {Promise<Uint8Array|null>}
  */
 export async function loadSecret(consultationId) {
-  try {
-    const v = await withStore('readonly', (s) => s.get(consultationId));
-    return v instanceof Uint8Array && v.byteLength === SECRET_BYTES ? v : null;
-  } catch {
-    return null;
-  }
+  return (await loadKeyEntry(consultationId))?.secret ?? null;
 }
 
 /**
- * All stored secrets (the console adds them to its links).
- * @returns {Promise<Map<string, Uint8Array>>}
+ * All stored entries (the console adds the keys to its links); entries
+ * past their consultation's maximum duration are deleted instead.
+ * @returns {Promise<Map<string, KeyEntry>>}
  */
 export async function loadAllSecrets() {
-  /** @type {Map<string, Uint8Array>} */
+  /** @type {Map<string, KeyEntry>} */
   const out = new Map();
+  /** @type {string[]} */
+  const expired = [];
   try {
     const db = await openDb();
     try {
@@ -161,7 +234,11 @@ export async function loadAllSecrets() {
         req.onsuccess = () => {
           const c = req.result;
           if (!c) return;
-          if (typeof c.key === 'string' && c.value instanceof Uint8Array && c.value.byteLength === SECRET_BYTES) out.set(c.key, c.value);
+          const e = asEntry(c.value);
+          if (typeof c.key === 'string' && e) {
+            if (entryExpired(e)) expired.push(c.key);
+            else out.set(c.key, e);
+          }
           c.continue();
         };
         tx.oncomplete = () => resolve(null);
@@ -173,6 +250,7 @@ export async function loadAllSecrets() {
   } catch {
     // no IndexedDB: links without keys
   }
+  for (const id of expired) await deleteSecret(id);
   return out;
 }
 
