@@ -134,6 +134,27 @@ func at(t *testing.T, u, base string) string {
 	return p.String()
 }
 
+// homedConsultation creates a consultation as the advisor through node 0
+// and gives it a home (the first consultation-scoped request does); it
+// returns the advisor's client, the id, the invite link and the home's
+// index.
+func homedConsultation(t *testing.T, ctx context.Context, nodes []*clusterNode, title string) (*callclient.HTTP, string, string, int) {
+	t.Helper()
+	creator, err := callclient.Staff(ctx, nodes[0].base, advisorName, advisorPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(creator.Close)
+	id, invite, err := creator.CreateConsultation(ctx, title)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := creator.Do(ctx, http.MethodGet, "/api/v1/consultations/"+id, nil, http.StatusOK, nil); err != nil {
+		t.Fatal(err)
+	}
+	return creator, id, invite, homeOf(t, ctx, nodes, id)
+}
+
 // homeOf makes consultation id's home known (by asking through node 0)
 // and returns its index.
 func homeOf(t *testing.T, ctx context.Context, nodes []*clusterNode, id string) int {
@@ -161,20 +182,7 @@ func TestClusterCrossNodeCall(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
 	defer cancel()
 
-	creator, err := callclient.Staff(ctx, nodes[0].base, advisorName, advisorPassword)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer creator.Close()
-	id, invite, err := creator.CreateConsultation(ctx, "Baufinanzierung")
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The first consultation-scoped request gives it a home.
-	if err := creator.Do(ctx, http.MethodGet, "/api/v1/consultations/"+id, nil, http.StatusOK, nil); err != nil {
-		t.Fatal(err)
-	}
-	h := homeOf(t, ctx, nodes, id)
+	_, id, invite, h := homedConsultation(t, ctx, nodes, "Baufinanzierung")
 	a, c := (h+1)%3, (h+2)%3
 	t.Logf("home %s, advisor via %s, customer via %s", nodes[h].Registry().Self().ID,
 		nodes[a].Registry().Self().ID, nodes[c].Registry().Self().ID)
@@ -195,32 +203,7 @@ func TestClusterCrossNodeCall(t *testing.T) {
 		t.Fatalf("joined %s, want %s", cid, id)
 	}
 
-	ac, err := callclient.Dial(ctx, adv, id, clientOpts(t, "advisor"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ac.Close()
-	cc, err := callclient.Dial(ctx, cust, id, clientOpts(t, "customer"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cc.Close()
-	if err := ac.WaitRoster(ctx, func(ps []callclient.Participant) bool {
-		for _, p := range ps {
-			if p.ID == cc.Self() && p.State == callclient.StateWaiting {
-				return true
-			}
-		}
-		return false
-	}); err != nil {
-		t.Fatalf("the advisor does not see the waiting customer: %v", err)
-	}
-	if err := ac.Admit(ctx, cc.Self()); err != nil {
-		t.Fatal(err)
-	}
-	if err := cc.WaitState(ctx, callclient.StateJoined); err != nil {
-		t.Fatal(err)
-	}
+	ac, cc := admitted(t, ctx, adv, cust, id)
 	for i, n := range nodes {
 		snap, live := n.Hub.Snapshot(signaling.ConsultationID(id))
 		if i == h && (!live || snap.Joined != 2) {
@@ -423,19 +406,7 @@ func TestClusterDrain(t *testing.T) {
 	nodes := startCluster(t, 2, func(c *config.Config) { c.Cluster.DrainTimeout = drain })
 	ctx, cancel := context.WithTimeout(t.Context(), 120*time.Second)
 	defer cancel()
-	boot, err := callclient.Staff(ctx, nodes[0].base, advisorName, advisorPassword)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer boot.Close()
-	id, invite, err := boot.CreateConsultation(ctx, "Umzug")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := boot.Do(ctx, http.MethodGet, "/api/v1/consultations/"+id, nil, http.StatusOK, nil); err != nil {
-		t.Fatal(err)
-	}
-	h := homeOf(t, ctx, nodes, id)
+	_, id, invite, h := homedConsultation(t, ctx, nodes, "Umzug")
 	o := 1 - h
 	home, other := nodes[h], nodes[o]
 
