@@ -115,6 +115,7 @@ func TestBrowserA11yAxe(t *testing.T) {
 		chromedp.WaitVisible(`[data-testid="new-consultation"]`),
 	))
 	checkA11y(t, adv, "console")
+	englishToo(t, adv, "console")
 	invite := createConsultation(t, adv, "Baufinanzierung")
 	checkA11y(t, adv, "console-invite")
 
@@ -126,6 +127,7 @@ func TestBrowserA11yAxe(t *testing.T) {
 		chromedp.WaitVisible(`[data-testid="consent"]`),
 	))
 	checkA11y(t, cust, "join")
+	englishToo(t, cust, "join")
 	within(t, cust, 30*time.Second, "customer joins", chromedp.Steps(
 		chromedp.SendKeys(`[data-testid="join-name"]`, "Erika Mustermann"),
 		chromedp.Click(`[data-testid="consent"]`),
@@ -208,6 +210,12 @@ func TestBrowserA11yAxe(t *testing.T) {
 		chromedp.WaitVisible(`[data-testid="error-page"] h1`),
 	))
 	checkA11y(t, cust, "error-expired")
+	within(t, cust, 20*time.Second, "expired link, English", chromedp.Steps(
+		chromedp.Navigate(srv.base+"/j/"+expired+"?lang=en"),
+		chromedp.WaitVisible(`[data-testid="error-page"] h1`),
+	))
+	waitJS(t, cust, 5*time.Second, "English error page", `document.documentElement.lang === 'en'`)
+	checkA11y(t, cust, "error-expired-en")
 	within(t, cust, 20*time.Second, "unknown link", chromedp.Steps(
 		chromedp.Navigate(srv.base+"/j/nosuchlink"),
 		chromedp.WaitVisible(`[data-testid="error-page"] h1`),
@@ -241,4 +249,16 @@ func TestBrowserA11yAxe(t *testing.T) {
 		chromedp.WaitVisible(`[data-testid="subject-search"]`),
 	))
 	checkA11y(t, admin, "admin-data-requests")
+}
+
+// englishToo switches the page to English with its language button, runs
+// axe-core again (the lang attribute and the translated names) and
+// switches back to German.
+func englishToo(t *testing.T, ctx context.Context, page string) {
+	t.Helper()
+	within(t, ctx, 10*time.Second, "switch to English", chromedp.Click(`[data-testid="lang-toggle"]`))
+	waitJS(t, ctx, 5*time.Second, "English", `document.documentElement.lang === 'en'`)
+	checkA11y(t, ctx, page+"-en")
+	within(t, ctx, 10*time.Second, "back to German", chromedp.Click(`[data-testid="lang-toggle"]`))
+	waitJS(t, ctx, 5*time.Second, "German", `document.documentElement.lang === 'de'`)
 }
