@@ -1,8 +1,8 @@
 #!/bin/sh
 # Installs what the test suite needs, only when it is missing (a warm machine
 # skips every step): Debian packages for Redis, PostgreSQL, Chromium, the PDF verifiers,
-# coturn's TURN test clients and network namespaces, and the TypeScript
-# checker from npm. Non-interactive; safe to run repeatedly.
+# coturn's TURN test clients and network namespaces, the TypeScript
+# checker and axe-core (accessibility checks in e2e/) from npm. Non-interactive; safe to run repeatedly.
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -31,8 +31,8 @@ if [ -n "$missing" ]; then
 	$sudo apt-get install -y -qq $missing </dev/null
 fi
 
-if [ ! -x node_modules/.bin/tsc ]; then
-	echo "installing the TypeScript checker (npm ci)"
+if [ ! -x node_modules/.bin/tsc ] || [ ! -f node_modules/axe-core/axe.min.js ]; then
+	echo "installing the npm test tools: TypeScript checker, axe-core (npm ci)"
 	npm ci --no-audit --no-fund --loglevel=error </dev/null
 fi
 

@@ -76,7 +76,7 @@ export class ChatPanel {
       id: 'btn-chat',
       attrs: { type: 'button', 'aria-controls': 'call-chat', 'aria-expanded': 'false' },
       data: { testid: 'chat-toggle' },
-    }, [icon('chat'), h('span', { class: 'ctl-label', i18n: 'chat.toggle' }), this.badge]);
+    }, [icon('chat'), h('span', { class: 'ctl-label', i18n: 'chat.toggle' }), ' ', this.badge]);
     this.toggleBtn.addEventListener('click', () => this.toggle());
 
     const close = h('button', {
@@ -98,7 +98,7 @@ export class ChatPanel {
       attrs: { type: 'submit', 'aria-label': t('chat.send'), 'data-i18n-aria-label': 'chat.send', title: t('chat.send'), 'data-i18n-title': 'chat.send' },
       data: { testid: 'chat-send' },
     }, [icon('send')]);
-    this.fileInput = h('input', { class: 'sr-only', id: 'chat-file', attrs: { type: 'file', tabindex: -1 }, data: { testid: 'chat-file-input' } });
+    this.fileInput = h('input', { class: 'sr-only', id: 'chat-file', attrs: { type: 'file', tabindex: -1, 'aria-label': t('chat.sendFile'), 'data-i18n-aria-label': 'chat.sendFile' }, data: { testid: 'chat-file-input' } });
     this.fileBtn = h('button', { class: 'btn btn-secondary btn-small', attrs: { type: 'button' }, data: { testid: 'chat-file' } }, [
       icon('paperclip'),
       h('span', { i18n: 'chat.sendFile' }),
@@ -178,7 +178,8 @@ export class ChatPanel {
   _renderBadge() {
     this.badge.hidden = this.unread === 0;
     this.badge.textContent = String(this.unread);
-    this.toggleBtn.setAttribute('aria-label', this.unread ? `${t('chat.toggle')} (${t('chat.unread', { n: this.unread })})` : t('chat.toggle'));
+    // No parentheses: the name must contain the visible "Chat 1" (WCAG 2.5.3).
+    this.toggleBtn.setAttribute('aria-label', this.unread ? `${t('chat.toggle')} ${t('chat.unread', { n: this.unread })}` : t('chat.toggle'));
   }
 
   _renderControls() {

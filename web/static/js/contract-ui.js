@@ -636,7 +636,8 @@ export class DocumentsPanel {
       id: 'btn-docs',
       attrs: { type: 'button', 'aria-controls': 'call-docs', 'aria-expanded': 'false' },
       data: { testid: 'documents-toggle' },
-    }, [icon('document'), h('span', { class: 'ctl-label', i18n: 'doc.toggle' }), this.badge]);
+    // The space keeps the label and the count two words (the aria-label names both).
+    }, [icon('document'), h('span', { class: 'ctl-label', i18n: 'doc.toggle' }), ' ', this.badge]);
     this.toggleBtn.addEventListener('click', () => this.toggle());
 
     const close = h('button', {
@@ -709,7 +710,7 @@ export class DocumentsPanel {
     this.fileInput = h('input', {
       class: 'sr-only',
       id: 'doc-file',
-      attrs: { type: 'file', accept: 'application/pdf,.pdf', tabindex: -1 },
+      attrs: { type: 'file', accept: 'application/pdf,.pdf', tabindex: -1, 'aria-label': t('doc.present.choosePdf'), 'data-i18n-aria-label': 'doc.present.choosePdf' },
       data: { testid: 'document-upload' },
     });
     this.fileBtn = h('button', { class: 'btn btn-secondary btn-small', attrs: { type: 'button', 'aria-pressed': 'false' }, data: { testid: 'document-choose' } }, [
@@ -836,6 +837,14 @@ export class DocumentsPanel {
     } finally {
       this._presenting = false;
       this._renderPresent();
+      // The present button may be gone: keep the keyboard focus in the drawer.
+      if (this.open && !this.el.contains(document.activeElement)) {
+        const heading = this.el.querySelector('#docs-list-heading');
+        if (heading instanceof HTMLElement) {
+          heading.tabIndex = -1;
+          heading.focus();
+        }
+      }
     }
   }
 
@@ -965,7 +974,8 @@ export class DocumentsPanel {
     const pending = docs.filter((d) => this.docs.openFieldFor(d)).length;
     this.badge.hidden = pending === 0;
     this.badge.textContent = String(pending);
-    this.toggleBtn.setAttribute('aria-label', pending ? `${t('doc.toggle')} (${pending})` : t('doc.toggle'));
+    // No parentheses: the name must contain the visible "Dokumente 1" (WCAG 2.5.3).
+    this.toggleBtn.setAttribute('aria-label', pending ? `${t('doc.toggle')} ${pending}` : t('doc.toggle'));
     this.empty.hidden = docs.length > 0;
     this.list.replaceChildren(...[...docs].reverse().map((d) => this._item(d)));
     this._renderPresent();
