@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 )
 
@@ -108,4 +109,140 @@ func saveView(t *testing.T, ctx context.Context, name string) {
 		t.Fatal(err)
 	}
 	t.Logf("screenshot: %s", path)
+}
+
+// countCapture installs, before any page script runs, a counter of
+// getUserMedia calls (window.__gum, and the constraints in __gumLog).
+func countCapture(t *testing.T, ctx context.Context) {
+	t.Helper()
+	js := `(() => {
+		window.__gum = 0; window.__gumLog = [];
+		const md = navigator.mediaDevices;
+		if (!md) return;
+		const orig = md.getUserMedia.bind(md);
+		md.getUserMedia = (c) => { window.__gum++; window.__gumLog.push(JSON.stringify(c)); return orig(c); };
+	})()`
+	if _, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: js}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// useLang switches a Parley page to lang with its language button, if it
+// is not shown in it already.
+func useLang(t *testing.T, ctx context.Context, lang string) {
+	t.Helper()
+	waitJS(t, ctx, 10*time.Second, "switch to "+lang, `document.documentElement.lang === '`+lang+`' ||
+		(document.querySelector('[data-testid="lang-toggle"]').click(), false)`)
+}
+
+// joinLayout measures the join page: how tall it is, where "Jetzt
+// teilnehmen" is, and whether the camera was asked for.
+type joinLayout struct {
+	ScrollHeight float64 `json:"scrollHeight"`
+	InnerHeight  float64 `json:"innerHeight"`
+	ButtonTop    float64 `json:"buttonTop"`
+	ButtonBottom float64 `json:"buttonBottom"`
+	ScrollY      float64 `json:"scrollY"`
+	Gum          float64 `json:"gum"`
+	LabelLen     float64 `json:"labelLen"`
+	TextShown    bool    `json:"textShown"`
+	TextLen      float64 `json:"textLen"`
+	Fits         bool    `json:"fits"`
+	PreviewLive  bool    `json:"previewLive"`
+}
+
+const measureJoin = `(() => {
+	const b = document.querySelector('[data-testid="join"]').getBoundingClientRect();
+	const text = document.querySelector('[data-testid="consent-text"]');
+	const v = document.querySelector('[data-testid="preview-video"]');
+	return {
+		scrollHeight: document.documentElement.scrollHeight, innerHeight: window.innerHeight,
+		buttonTop: b.top, buttonBottom: b.bottom, scrollY: window.scrollY, gum: window.__gum,
+		labelLen: document.querySelector('label[for="consent"]').innerText.trim().length,
+		textShown: text.checkVisibility(), textLen: text.textContent.length,
+		fits: ` + noOverflow + `,
+		previewLive: !!v.srcObject && v.srcObject.getVideoTracks().some(t => t.readyState === 'live') && v.videoWidth > 0,
+	};
+})()`
+
+// TestBrowserPhoneJoin: on a 390×844 phone, in German and in English, the
+// join page shows name, consent and "Jetzt teilnehmen" on the first
+// screen; the consent checkbox has a short label and the full text behind
+// a disclosure; camera and microphone are not touched (no getUserMedia)
+// before the customer consented and asked for the device check; then the
+// preview runs and the customer joins.
+func TestBrowserPhoneJoin(t *testing.T) {
+	srv := startServer(t)
+	adv := newBrowser(t, "advisor", 1280, 800)
+	invite := loginAndCreate(t, adv, srv.base, "Baufinanzierung")
+
+	for _, lang := range []string{"de", "en"} {
+		cust := newBrowser(t, "customer-"+lang, 390, 844)
+		germanPhone(t, cust)
+		countCapture(t, cust)
+		within(t, cust, 20*time.Second, "open the invite", chromedp.Steps(
+			chromedp.Navigate(invite),
+			chromedp.WaitVisible(`[data-testid="consent"]`),
+		))
+		useLang(t, cust, lang)
+		time.Sleep(time.Second) // what the page would start by itself, it has started by now
+		l := within(t, cust, 10*time.Second, "measure", chromedp.Evaluate[joinLayout](measureJoin))
+		t.Logf("%s: page %v px tall on a %v px screen; join button at %v–%v; label %v chars; getUserMedia calls %v",
+			lang, l.ScrollHeight, l.InnerHeight, l.ButtonTop, l.ButtonBottom, l.LabelLen, l.Gum)
+		saveView(t, cust, "phone-join-"+lang)
+		if l.Gum != 0 {
+			t.Errorf("%s: getUserMedia called %v times before consent", lang, l.Gum)
+		}
+		if l.ScrollY != 0 || l.ButtonBottom > l.InnerHeight || l.ButtonTop < 0 {
+			t.Errorf("%s: the join button (%v–%v px) is not on the first %v px screen", lang, l.ButtonTop, l.ButtonBottom, l.InnerHeight)
+		}
+		if l.ScrollHeight > 1.5*l.InnerHeight {
+			t.Errorf("%s: the join page is %v px tall, more than 1.5 screens", lang, l.ScrollHeight)
+		}
+		if l.LabelLen > 160 {
+			t.Errorf("%s: the consent checkbox's label is %v characters long, want a short one", lang, l.LabelLen)
+		}
+		if l.TextShown || l.TextLen < 300 {
+			t.Errorf("%s: full consent text shown %v (%v chars), want it (complete) behind a disclosure", lang, l.TextShown, l.TextLen)
+		}
+		if !l.Fits {
+			t.Errorf("%s: the join page is wider than the phone", lang)
+		}
+		// The full text is one tap away.
+		within(t, cust, 10*time.Second, "open the consent text", chromedp.Click(`[data-testid="consent-details"] summary`))
+		waitJS(t, cust, 5*time.Second, "consent text shown", `document.querySelector('[data-testid="consent-text"]').checkVisibility()`)
+		saveView(t, cust, "phone-join-consent-text-"+lang)
+		within(t, cust, 10*time.Second, "close the consent text", chromedp.Click(`[data-testid="consent-details"] summary`))
+
+		// Name and consent: still no camera; the device check is offered.
+		within(t, cust, 10*time.Second, "name and consent", chromedp.Steps(
+			chromedp.SendKeys(`[data-testid="join-name"]`, "Erika Mustermann"),
+			chromedp.Click(`[data-testid="consent"]`),
+		))
+		time.Sleep(500 * time.Millisecond)
+		l = within(t, cust, 10*time.Second, "measure", chromedp.Evaluate[joinLayout](measureJoin))
+		if l.Gum != 0 {
+			t.Errorf("%s: getUserMedia called %v times after consent but before the customer asked for the preview", lang, l.Gum)
+		}
+		if l.ButtonBottom > l.InnerHeight {
+			t.Errorf("%s: after consent the join button (%v–%v px) left the first screen", lang, l.ButtonTop, l.ButtonBottom)
+		}
+		within(t, cust, 10*time.Second, "start the device check", chromedp.Steps(
+			chromedp.WaitEnabled(`[data-testid="preview-start"]`),
+			chromedp.Click(`[data-testid="preview-start"]`),
+		))
+		waitJS(t, cust, 15*time.Second, "preview runs", `(`+measureJoin+`).previewLive`)
+		if l = within(t, cust, 10*time.Second, "measure", chromedp.Evaluate[joinLayout](measureJoin)); l.Gum < 1 {
+			t.Errorf("%s: the preview runs without getUserMedia?", lang)
+		}
+		scrollTo(t, cust, `[data-testid="join-preview"]`)
+		saveView(t, cust, "phone-join-preview-"+lang)
+		scrollTo(t, cust, `[data-testid="join-name"]`)
+		within(t, cust, 20*time.Second, "join", chromedp.Click(`[data-testid="join"]`))
+		if _, err := chromedp.Run(cust, chromedp.WaitVisible(`[data-testid="waiting-screen"]`)); err != nil {
+			saveView(t, cust, "phone-join-failed-"+lang)
+			t.Fatalf("%s: no waiting room after joining: %v", lang, err)
+		}
+		saveView(t, cust, "phone-join-waiting-"+lang)
+	}
 }
