@@ -246,3 +246,91 @@ func TestBrowserPhoneJoin(t *testing.T) {
 		saveView(t, cust, "phone-join-waiting-"+lang)
 	}
 }
+
+// TestBrowserPhonePhoto: on her phone the customer taps "Foto aufnehmen":
+// a preview opens with the live camera; she switches to the rear camera
+// (getUserMedia with facingMode "environment"), captures, and sees the
+// still with "Neu aufnehmen" and "Senden" while nothing has been sent or
+// stored; she retakes, sends, and the advisor shows the photo; closing
+// turns the camera back to the front. In English, "Cancel" sends nothing.
+func TestBrowserPhonePhoto(t *testing.T) {
+	c := startChatCall(t, "Ausweis", func(invite string) string { return invite })
+	filesDir := filepath.Join(c.dataDir, "files")
+	// Count getUserMedia from now on (the page calls it through the object).
+	within(t, c.cust, 5*time.Second, "count getUserMedia", chromedp.Evaluate[bool](`(() => {
+		window.__gum = 0; window.__gumLog = [];
+		const md = navigator.mediaDevices, orig = md.getUserMedia.bind(md);
+		md.getUserMedia = (c) => { window.__gum++; window.__gumLog.push(JSON.stringify(c)); return orig(c); };
+		return true; })()`))
+	photos := func(ctx context.Context) int {
+		return within(t, ctx, 5*time.Second, "photo messages", chromedp.Evaluate[int](
+			`document.querySelectorAll('[data-testid="chat-message"][data-kind="photo"]').length`))
+	}
+	dialog := `[data-testid="photo-dialog"]`
+
+	within(t, c.cust, 10*time.Second, "open the photo preview", chromedp.Click(`[data-testid="chat-photo"]`))
+	waitJS(t, c.cust, 20*time.Second, "live camera in the preview", `(() => { const d = document.querySelector('`+dialog+`');
+		const v = document.querySelector('[data-testid="photo-live"]');
+		return d.open && d.dataset.mode === 'live' && v.videoWidth > 0 && v.checkVisibility(); })()`)
+	saveView(t, c.cust, "phone-photo-live-de")
+
+	within(t, c.cust, 10*time.Second, "rear camera", chromedp.Click(`[data-testid="photo-switch"]`))
+	waitJS(t, c.cust, 10*time.Second, "asked for the rear camera", `window.__gumLog.some(c => c.includes('"facingMode":{"ideal":"environment"}'))`)
+	waitJS(t, c.cust, 10*time.Second, "live again", `!document.querySelector('[data-testid="photo-shutter"]').disabled &&
+		document.querySelector('[data-testid="photo-live"]').videoWidth > 0`)
+	if label := within(t, c.cust, 5*time.Second, "switch label", chromedp.Evaluate[string](
+		`document.querySelector('[data-testid="photo-switch"]').innerText.trim()`)); label != "Frontkamera" {
+		t.Errorf("after switching, the camera button says %q, want Frontkamera", label)
+	}
+
+	within(t, c.cust, 10*time.Second, "capture", chromedp.Click(`[data-testid="photo-shutter"]`))
+	waitJS(t, c.cust, 10*time.Second, "the still with retake and send", `(() => { const d = document.querySelector('`+dialog+`');
+		const i = document.querySelector('[data-testid="photo-still"]');
+		return d.dataset.mode === 'review' && i.checkVisibility() && i.complete && i.naturalWidth > 0 &&
+			document.querySelector('[data-testid="photo-retake"]').checkVisibility() &&
+			document.querySelector('[data-testid="photo-send"]').checkVisibility(); })()`)
+	saveView(t, c.cust, "phone-photo-review-de")
+	// Nothing has left the browser.
+	time.Sleep(1500 * time.Millisecond)
+	if n, m := photos(c.adv), photos(c.cust); n != 0 || m != 0 {
+		t.Fatalf("before Senden: %d photo messages at the advisor, %d at the customer", n, m)
+	}
+	if n := len(blobsOf(storedFiles(t, filesDir))); n != 0 {
+		t.Fatalf("before Senden: %d files stored on the server", n)
+	}
+
+	within(t, c.cust, 10*time.Second, "retake", chromedp.Click(`[data-testid="photo-retake"]`))
+	waitJS(t, c.cust, 10*time.Second, "live after retake", `document.querySelector('`+dialog+`').dataset.mode === 'live' &&
+		!document.querySelector('[data-testid="photo-still"]').checkVisibility()`)
+	within(t, c.cust, 20*time.Second, "capture and send", chromedp.Steps(
+		chromedp.WaitEnabled(`[data-testid="photo-shutter"]`),
+		chromedp.Click(`[data-testid="photo-shutter"]`),
+		chromedp.WaitVisible(`[data-testid="photo-send"]`),
+		chromedp.Click(`[data-testid="photo-send"]`),
+	))
+	waitJS(t, c.cust, 10*time.Second, "preview closed", `!document.querySelector('`+dialog+`').open`)
+	within(t, c.adv, 20*time.Second, "advisor shows the photo", chromedp.Poll[bool](
+		`[...document.querySelectorAll('[data-testid="chat-message"][data-kind="photo"]')].some(e => { const i = e.querySelector('img'); return i && i.complete && i.naturalWidth > 0; })`))
+	if n := photos(c.adv); n != 1 {
+		t.Errorf("advisor has %d photo messages, want 1", n)
+	}
+	waitJS(t, c.cust, 10*time.Second, "front camera again", `JSON.parse(window.__gumLog[window.__gumLog.length - 1]).video.facingMode.ideal === 'user'`)
+	saveView(t, c.cust, "phone-photo-sent-de")
+
+	// English; "Cancel" sends nothing.
+	useLang(t, c.cust, "en")
+	within(t, c.cust, 10*time.Second, "open the preview again", chromedp.Click(`[data-testid="chat-photo"]`))
+	waitJS(t, c.cust, 10*time.Second, "live", `document.querySelector('[data-testid="photo-live"]').videoWidth > 0 &&
+		!document.querySelector('[data-testid="photo-shutter"]').disabled`)
+	saveView(t, c.cust, "phone-photo-live-en")
+	within(t, c.cust, 10*time.Second, "capture", chromedp.Click(`[data-testid="photo-shutter"]`))
+	waitJS(t, c.cust, 10*time.Second, "review", `document.querySelector('`+dialog+`').dataset.mode === 'review' &&
+		document.querySelector('[data-testid="photo-send"]').innerText.trim() === 'Send'`)
+	saveView(t, c.cust, "phone-photo-review-en")
+	within(t, c.cust, 10*time.Second, "cancel", chromedp.Click(`[data-testid="photo-cancel"]`))
+	waitJS(t, c.cust, 10*time.Second, "preview closed", `!document.querySelector('`+dialog+`').open`)
+	time.Sleep(time.Second)
+	if n := photos(c.adv); n != 1 {
+		t.Errorf("after Cancel the advisor has %d photo messages, want still 1", n)
+	}
+}
