@@ -4,10 +4,14 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
@@ -333,4 +337,220 @@ func TestBrowserPhonePhoto(t *testing.T) {
 	if n := photos(c.adv); n != 1 {
 		t.Errorf("after Cancel the advisor has %d photo messages, want still 1", n)
 	}
+}
+
+// pinch spreads two fingers on the screen from gap0 to gap1 px apart
+// around (x, y): real touch events through the DevTools protocol.
+func pinch(x, y, gap0, gap1 float64) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		id1, id2 := 1.0, 2.0
+		points := func(gap float64) []*input.TouchPoint {
+			return []*input.TouchPoint{{X: x - gap/2, Y: y, ID: &id1}, {X: x + gap/2, Y: y, ID: &id2}}
+		}
+		send := func(typ input.DispatchTouchEventType, pts []*input.TouchPoint) error {
+			_, err := cdp.Call(ctx, tg, input.DispatchTouchEvent, input.DispatchTouchEventParams{Type: typ, TouchPoints: pts})
+			return err
+		}
+		if err := send(input.DispatchTouchEventTypeTouchStart, points(gap0)); err != nil {
+			return err
+		}
+		for i := 1; i <= 10; i++ {
+			time.Sleep(16 * time.Millisecond)
+			if err := send(input.DispatchTouchEventTypeTouchMove, points(gap0+(gap1-gap0)*float64(i)/10)); err != nil {
+				return err
+			}
+		}
+		return send(input.DispatchTouchEventTypeTouchEnd, []*input.TouchPoint{})
+	})
+}
+
+// docLayout measures the customer's document view.
+type docLayout struct {
+	CanvasWidth float64 `json:"canvasWidth"`
+	Scale       float64 `json:"scale"`
+	BodyScrollW float64 `json:"bodyScrollW"`
+	BodyClientW float64 `json:"bodyClientW"`
+	Fits        bool    `json:"fits"`
+	Pip         struct {
+		Visible   bool    `json:"visible"`
+		OnTop     bool    `json:"onTop"`
+		Width     float64 `json:"width"`
+		InScreen  bool    `json:"inScreen"`
+		Frames    float64 `json:"frames"`
+		VideoW    float64 `json:"videoW"`
+		Partcpant string  `json:"participant"`
+	} `json:"pip"`
+}
+
+const measureDoc = `(() => {
+	const v = document.querySelector('[data-testid="doc-view"]');
+	const c = v.querySelector('.docview-canvas').getBoundingClientRect();
+	const body = v.querySelector('.docview-body');
+	const pip = document.querySelector('[data-testid="doc-pip"]');
+	const pv = pip && pip.querySelector('video');
+	const r = pip ? pip.getBoundingClientRect() : {left: 0, top: 0, width: 0, height: 0, right: 0, bottom: 0};
+	const hit = pip && pip.checkVisibility() ? document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2) : null;
+	return {
+		canvasWidth: c.width, scale: Number(v.dataset.scale || 0),
+		bodyScrollW: body.scrollWidth, bodyClientW: body.clientWidth, fits: ` + noOverflow + `,
+		pip: {
+			visible: !!pip && pip.checkVisibility() && r.width > 0,
+			onTop: !!hit && pip.contains(hit), width: r.width,
+			inScreen: r.left >= 0 && r.top >= 0 && r.right <= innerWidth && r.bottom <= innerHeight,
+			frames: pv && pv.getVideoPlaybackQuality ? pv.getVideoPlaybackQuality().totalVideoFrames : 0,
+			videoW: pv ? pv.videoWidth : 0, participant: pip ? (pip.dataset.participant || '') : '',
+		},
+	};
+})()`
+
+// A4's width in PDF points, and the contract template's body text size.
+const (
+	a4Points     = 595.28
+	bodyTextSize = 10.5
+)
+
+// TestBrowserPhoneDocument: the customer reads and signs a contract on a
+// 390×844 phone. The page opens readable (body text ≥ 12 px high, the
+// page wider than the screen and panning inside the view, never the whole
+// page), zooms with buttons and by pinching, and the advisor's camera
+// stays visible in a corner while reading and signing; a tap on it shows
+// the call, a pill brings the document back. German and English.
+func TestBrowserPhoneDocument(t *testing.T) {
+	srv := startServer(t)
+	adv := newBrowser(t, "advisor", 1280, 800)
+	cust := newBrowser(t, "customer", 390, 844)
+	germanPhone(t, cust)
+	if _, err := chromedp.Call(cust, emulation.SetTouchEmulationEnabled, emulation.SetTouchEmulationEnabledParams{Enabled: true, MaxTouchPoints: 5}); err != nil {
+		t.Fatal(err)
+	}
+
+	invite := loginAndCreate(t, adv, srv.base, "Baufinanzierung")
+	within(t, adv, 20*time.Second, "advisor opens the call", chromedp.Click(`[data-testid="open-call"]`))
+	waitJS(t, adv, 20*time.Second, "advisor in the call", `!!window.parleyDebug && window.parleyDebug.info().state === 'joined'`)
+	advID := waitStats(t, adv, 10*time.Second, "advisor id", func(s debugStats) bool { return s.ParticipantID != "" }).ParticipantID
+	customerJoins(t, cust, invite)
+	custID := waitStats(t, cust, 10*time.Second, "customer id", func(s debugStats) bool { return s.ParticipantID != "" }).ParticipantID
+	within(t, adv, 20*time.Second, "advisor admits", chromedp.Steps(
+		chromedp.WaitVisible(`[data-testid="admit-`+custID+`"]`),
+		chromedp.Click(`[data-testid="admit-`+custID+`"]`),
+	))
+	flowing(t, cust, "customer", advID)
+	within(t, adv, 20*time.Second, "advisor presents the template", chromedp.Steps(
+		chromedp.Click(`[data-testid="documents-toggle"]`),
+		chromedp.WaitVisible(`[data-testid="document-template"]`),
+		chromedp.Click(`[data-testid="document-template"]`),
+		chromedp.WaitVisible(`[data-testid="document-title"]`),
+		chromedp.SetValue(`[data-testid="document-title"]`, "Darlehensvertrag"),
+		chromedp.Click(`[data-testid="document-signers-customer"]`),
+		chromedp.Click(`[data-testid="document-present"]`),
+	))
+	view := `[data-testid="doc-view"]`
+	within(t, cust, 15*time.Second, "customer's document view opens", chromedp.WaitVisible(view))
+	waitJS(t, cust, 20*time.Second, "page 1 rendered", `document.querySelector('`+view+`').dataset.rendered === '1'`)
+	waitJS(t, cust, 10*time.Second, "advisor's camera in the corner", `(`+measureDoc+`).pip.frames > 2`)
+	time.Sleep(500 * time.Millisecond)
+
+	measure := func(what string) docLayout {
+		t.Helper()
+		return within(t, cust, 10*time.Second, what, chromedp.Evaluate[docLayout](measureDoc))
+	}
+	checkPip := func(what string, l docLayout) {
+		t.Helper()
+		p := l.Pip
+		if !p.Visible || !p.OnTop || !p.InScreen || p.Width < 64 || p.VideoW <= 0 || p.Partcpant != advID {
+			t.Errorf("%s: the advisor's video is not visible in a corner: %+v (advisor %s)", what, p, advID)
+		}
+	}
+	l := measure("measure the document")
+	textPx := l.CanvasWidth / a4Points * bodyTextSize
+	t.Logf("opened: page %.0f px wide (scale %.2f), body text %.1f px high; view pans %v of %v px; pip %+v", l.CanvasWidth, l.Scale, textPx, l.BodyScrollW, l.BodyClientW, l.Pip)
+	saveView(t, cust, "phone-doc-de")
+	if textPx < 12 {
+		t.Errorf("body text is %.1f px high on the phone, want at least 12 (readable)", textPx)
+	}
+	if !l.Fits {
+		t.Errorf("the page is wider than the phone: the document must pan inside its view")
+	}
+	if l.BodyScrollW <= l.BodyClientW {
+		t.Errorf("the zoomed page (%v px) does not pan inside the view (%v px)", l.BodyScrollW, l.BodyClientW)
+	}
+	checkPip("reading", l)
+	// Let the video play on: frames keep coming.
+	time.Sleep(time.Second)
+	if l2 := measure("frames"); l2.Pip.Frames <= l.Pip.Frames {
+		t.Errorf("the picture-in-picture video stopped: %v → %v frames", l.Pip.Frames, l2.Pip.Frames)
+	}
+
+	// Zoom buttons (once the "new document" toast over the header is gone).
+	waitJS(t, cust, 15*time.Second, "toast gone", `!document.querySelector('#toasts') || document.querySelector('#toasts').childElementCount === 0`)
+	zoomTo := func(what, sel string) docLayout {
+		t.Helper()
+		before := measure(what).Scale
+		within(t, cust, 10*time.Second, what, chromedp.Click(sel))
+		waitJS(t, cust, 10*time.Second, what+" rendered", `Number(document.querySelector('`+view+`').dataset.scale) !== `+strconv.FormatFloat(before, 'f', 3, 64))
+		return measure(what)
+	}
+	base := l.CanvasWidth
+	in := zoomTo("zoom in", `[data-testid="doc-zoom-in"]`)
+	if r := in.CanvasWidth / base; r < 1.2 {
+		t.Errorf("zoom in: page %v → %v px (×%.2f)", base, in.CanvasWidth, r)
+	}
+	zoomTo("zoom out", `[data-testid="doc-zoom-out"]`)
+	out := zoomTo("zoom out again", `[data-testid="doc-zoom-out"]`)
+	if out.CanvasWidth >= base {
+		t.Errorf("zoom out: page %v → %v px", base, out.CanvasWidth)
+	}
+	saveView(t, cust, "phone-doc-zoomed-out-de")
+	reset := zoomTo("default size", `[data-testid="doc-zoom-reset"]`)
+	if reset.CanvasWidth != base {
+		t.Errorf("default size: %v px, want %v again", reset.CanvasWidth, base)
+	}
+
+	// Pinch: two fingers spread from 80 to 200 px.
+	within(t, cust, 10*time.Second, "pinch", pinch(195, 420, 80, 200))
+	waitJS(t, cust, 10*time.Second, "pinched page rendered", `document.querySelector('`+view+`').dataset.zoom !== 'auto' &&
+		!document.querySelector('`+view+` .docview-canvas').style.transform`)
+	pinched := measure("pinched")
+	t.Logf("pinch: page %v → %v px", base, pinched.CanvasWidth)
+	if r := pinched.CanvasWidth / base; r < 1.8 {
+		t.Errorf("pinch ×2.5: page %v → %v px (×%.2f)", base, pinched.CanvasWidth, r)
+	}
+	if !pinched.Fits {
+		t.Errorf("after the pinch the whole page zoomed, not the document")
+	}
+	saveView(t, cust, "phone-doc-pinched-de")
+	zoomTo("default size", `[data-testid="doc-zoom-reset"]`)
+
+	// A tap on the video shows the call; the pill brings the document back.
+	within(t, cust, 10*time.Second, "tap the video", chromedp.Click(`[data-testid="doc-pip"]`))
+	waitJS(t, cust, 10*time.Second, "the call's advisor video visible", `(() => {
+		const v = document.querySelector('video[data-participant="`+advID+`"][data-source="camera"]');
+		if (!v || !document.querySelector('[data-testid="doc-restore"]').checkVisibility()) return false;
+		const r = v.getBoundingClientRect(), hit = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+		return r.width > 200 && !!hit && v.closest('figure').contains(hit); })()`)
+	saveView(t, cust, "phone-doc-minimized-de")
+	within(t, cust, 10*time.Second, "back to the document", chromedp.Click(`[data-testid="doc-restore"]`))
+	waitJS(t, cust, 10*time.Second, "document again", `document.querySelector('`+view+` .docview-sheet').checkVisibility()`)
+
+	// Signing: the video stays.
+	pages, _ := strconv.Atoi(within(t, cust, 5*time.Second, "pages", chromedp.Evaluate[string](`document.querySelector('`+view+`').dataset.pages`)))
+	for p := 2; p <= pages; p++ {
+		within(t, cust, 15*time.Second, "next page", chromedp.Click(`[data-testid="doc-page-next"]`))
+		waitJS(t, cust, 10*time.Second, "page rendered", `document.querySelector('`+view+`').dataset.rendered === '`+strconv.Itoa(p)+`'`)
+	}
+	within(t, cust, 20*time.Second, "customer opens the pad", chromedp.Steps(
+		chromedp.WaitEnabled(`[data-testid="doc-sign-start"]`),
+		chromedp.Click(`[data-testid="doc-sign-start"]`),
+		chromedp.WaitVisible(`[data-testid="signature-pad"]`),
+	))
+	time.Sleep(300 * time.Millisecond)
+	checkPip("signing", measure("signing"))
+	saveView(t, cust, "phone-doc-sign-de")
+	within(t, cust, 10*time.Second, "back to reading", chromedp.Click(`.docview-actions-sign .btn-ghost`))
+
+	// English.
+	useLang(t, cust, "en")
+	waitJS(t, cust, 10*time.Second, "English labels", `document.querySelector('[data-testid="doc-zoom-in"]').getAttribute('aria-label') === 'Zoom in'`)
+	checkPip("English", measure("English"))
+	saveView(t, cust, "phone-doc-en")
 }
