@@ -447,7 +447,6 @@ func TestBrowserPhoneDocument(t *testing.T) {
 	view := `[data-testid="doc-view"]`
 	within(t, cust, 15*time.Second, "customer's document view opens", chromedp.WaitVisible(view))
 	waitJS(t, cust, 20*time.Second, "page 1 rendered", `document.querySelector('`+view+`').dataset.rendered === '1'`)
-	waitJS(t, cust, 10*time.Second, "advisor's camera in the corner", `(`+measureDoc+`).pip.frames > 2`)
 	time.Sleep(500 * time.Millisecond)
 
 	measure := func(what string) docLayout {
@@ -474,6 +473,8 @@ func TestBrowserPhoneDocument(t *testing.T) {
 	if l.BodyScrollW <= l.BodyClientW {
 		t.Errorf("the zoomed page (%v px) does not pan inside the view (%v px)", l.BodyScrollW, l.BodyClientW)
 	}
+	waitJS(t, cust, 10*time.Second, "advisor's camera in the corner", `(`+measureDoc+`).pip.frames > 2`)
+	l = measure("picture-in-picture")
 	checkPip("reading", l)
 	// Let the video play on: frames keep coming.
 	time.Sleep(time.Second)
