@@ -676,6 +676,7 @@ class DocumentViewer {
     this.signPane.hidden = mode !== 'sign';
     this.readActions.hidden = mode !== 'read';
     this.signActions.hidden = mode !== 'sign';
+    this.zoomEl.hidden = mode !== 'read'; // the pad is not zoomed
     this.padError.hidden = true;
     if (mode === 'sign') {
       if (!this.pad) {
