@@ -252,7 +252,13 @@ func TestBrowserChatFilesPhotos(t *testing.T) {
 	}
 
 	// Photo: customer → advisor.
-	within(t, c.cust, 10*time.Second, "customer takes a photo", chromedp.Click(`[data-testid="chat-photo"]`))
+	within(t, c.cust, 20*time.Second, "customer takes a photo (preview, then send)", chromedp.Steps(
+		chromedp.Click(`[data-testid="chat-photo"]`),
+		chromedp.WaitEnabled(`[data-testid="photo-shutter"]`),
+		chromedp.Click(`[data-testid="photo-shutter"]`),
+		chromedp.WaitVisible(`[data-testid="photo-send"]`),
+		chromedp.Click(`[data-testid="photo-send"]`),
+	))
 	photoMsg := within(t, c.adv, 20*time.Second, "advisor shows the photo", chromedp.Poll[string](
 		`[...document.querySelectorAll('[data-testid="chat-message"][data-kind="photo"]')].filter(e => { const i = e.querySelector('img'); return i && i.complete && i.naturalWidth > 0; }).map(e => e.dataset.msg)[0] || null`))
 	w := within(t, c.adv, 5*time.Second, "photo width", chromedp.Evaluate[float64](

@@ -68,7 +68,7 @@ func TestErrorPagePhone(t *testing.T) {
 	))
 	waitJS(t, b, 5*time.Second, "ended, English, fits", `document.documentElement.lang === 'en' &&
 		document.querySelector('h1').innerText === 'Consultation ended' &&
-		!!document.querySelector('[data-testid="error-page"] a[href="/privacy#en"]') &&
+		!!document.querySelector('[data-testid="error-page"] a[href="/privacy?lang=en"]') &&
 		document.documentElement.scrollWidth <= 390`)
 	saveScreenshot(t, b, "error-ended-en-phone")
 }

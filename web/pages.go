@@ -180,6 +180,7 @@ func (s *Server) handleStatic(c *gin.Context) error {
 
 // privacyData fills templates/privacy.html from the running configuration.
 type privacyData struct {
+	Lang           string // "de" or "en": the one language shown (pageLang)
 	Company        string
 	PrivacyContact string
 	Controller     string
@@ -284,9 +285,14 @@ func (s *Server) privacyCategories() []privacyCategory {
 	return cats
 }
 
-// handlePrivacy: GET /privacy, the privacy notice.
+// handlePrivacy: GET /privacy, the privacy notice in one language
+// (pageLang: ?lang=de|en, else Accept-Language, else German).
 func (s *Server) handlePrivacy(c *gin.Context) error {
+	lang := pageLang(c.Request)
+	c.Header("Vary", "Accept-Language")
+	c.Header("Content-Language", lang)
 	d := privacyData{
+		Lang:              lang,
 		Company:           s.cfg.Company.Name,
 		PrivacyContact:    s.cfg.Company.PrivacyContact,
 		Controller:        s.cfg.Privacy.Controller,

@@ -277,11 +277,15 @@ func TestPrivacyNoticeFollowsTheConfiguration(t *testing.T) {
 	page := func(opts ...envOption) string {
 		t.Helper()
 		e := newEnv(t, opts...)
-		r := e.do(e.client(), "GET", "/privacy", nil)
-		if r.StatusCode != http.StatusOK {
-			t.Fatalf("privacy: %d", r.StatusCode)
+		var both string // one language per page: German, then English
+		for _, path := range []string{"/privacy", "/privacy?lang=en"} {
+			r := e.do(e.client(), "GET", path, nil)
+			if r.StatusCode != http.StatusOK {
+				t.Fatalf("%s: %d", path, r.StatusCode)
+			}
+			both += string(r.body)
 		}
-		return string(r.body)
+		return both
 	}
 	def := page()
 	for _, want := range []string{"10 Jahre nach der letzten Unterschrift", "10 years after the last signature",
@@ -313,32 +317,55 @@ func TestPrivacyNoticeFollowsTheConfiguration(t *testing.T) {
 	}
 }
 
+// TestPrivacyPage: the notice says what it must, in one language at a
+// time: German by default, English by ?lang=en or an English browser,
+// each with a switch to the other.
 func TestPrivacyPage(t *testing.T) {
 	e := newEnv(t)
-	r := e.do(e.client(), "GET", "/privacy", nil)
-	if r.StatusCode != 200 || r.Header.Get("Content-Type") != "text/html; charset=utf-8" {
-		t.Fatalf("privacy: %d %q", r.StatusCode, r.Header.Get("Content-Type"))
+	get := func(path string, header ...string) string {
+		t.Helper()
+		r := e.do(e.client(), "GET", path, nil, header...)
+		if r.StatusCode != 200 || r.Header.Get("Content-Type") != "text/html; charset=utf-8" {
+			t.Fatalf("%s: %d %q", path, r.StatusCode, r.Header.Get("Content-Type"))
+		}
+		return string(r.body)
 	}
-	body := string(r.body)
-	for _, want := range []string{
-		"Beispiel Bank AG", "datenschutz@beispiel.example",
-		"Datenschutzhinweise", "Privacy notice",
-		"parley_session", "parley_staff", "parley_csrf",
-		"8 Stunden", "8 hours", "12 Stunden", "12 hours", "1 Tag", "1 day",
-		"Ende-zu-Ende", "end-to-end", "IP",
-		"Auskunft", "Berichtigung", "Löschung", "Einschränkung", "Datenübertragbarkeit", "beschweren",
-		"access", "rectification", "erasure", "restriction", "portability", "complaint",
-		"Drittanbietern", "third parties",
+	de, en := get("/privacy"), get("/privacy?lang=en")
+	for _, c := range []struct {
+		lang, body string
+		want       []string
+		not        string
+	}{
+		{"de", de, []string{
+			`<html lang="de">`, "Beispiel Bank AG", "datenschutz@beispiel.example", "Datenschutzhinweise zur",
+			"parley_session", "parley_staff", "parley_csrf", "8 Stunden", "12 Stunden", "1 Tag", "Ende-zu-Ende", "IP",
+			"Auskunft", "Berichtigung", "Löschung", "Einschränkung", "Datenübertragbarkeit", "beschweren", "Drittanbietern",
+			`href="?lang=en"`,
+		}, "Privacy notice for"},
+		{"en", en, []string{
+			`<html lang="en">`, "Beispiel Bank AG", "datenschutz@beispiel.example", "Privacy notice for",
+			"parley_session", "parley_staff", "parley_csrf", "8 hours", "12 hours", "1 day", "end-to-end", "IP",
+			"access", "rectification", "erasure", "restriction", "portability", "complaint", "third parties",
+			`href="?lang=de"`,
+		}, "Datenschutzhinweise zur"},
 	} {
-		if !strings.Contains(body, want) {
-			t.Errorf("privacy notice lacks %q", want)
+		for _, want := range c.want {
+			if !strings.Contains(c.body, want) {
+				t.Errorf("%s notice lacks %q", c.lang, want)
+			}
+		}
+		if strings.Contains(c.body, c.not) {
+			t.Errorf("%s notice also holds the other language (%q)", c.lang, c.not)
+		}
+		if strings.Contains(c.body, "<script") || strings.Contains(c.body, "style=") {
+			t.Errorf("%s: inline script or style (CSP forbids them)", c.lang)
 		}
 	}
-	if strings.Index(body, "Datenschutzhinweise zur") > strings.Index(body, "Privacy notice for") {
-		t.Error("German must come first")
+	if got := get("/privacy", "Accept-Language", "en-US,en;q=0.9,de;q=0.5"); !strings.Contains(got, "Privacy notice for") {
+		t.Error("an English browser gets the German notice")
 	}
-	if strings.Contains(body, "<script") || strings.Contains(body, "style=") {
-		t.Error("inline script or style (CSP forbids them)")
+	if got := get("/privacy?lang=de", "Accept-Language", "en-US"); !strings.Contains(got, "Datenschutzhinweise zur") {
+		t.Error("?lang=de does not win over the browser's language")
 	}
 }
 

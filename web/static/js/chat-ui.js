@@ -3,7 +3,8 @@
  * The chat panel of a call (chat.js has the logic): a toggle button with an
  * unread count for the control bar, and a panel (a drawer over the stage,
  * full width on phones) with the messages, the input, "Datei senden" and
- * "Foto aufnehmen". Test ids: chat-toggle, chat-panel, chat-input,
+ * "Foto aufnehmen" (a preview with retake, send and the rear camera:
+ * photo-ui.js). Test ids: chat-toggle, chat-panel, chat-input,
  * chat-send, chat-file-input, chat-photo; every message is
  * data-testid="chat-message" with data-msg, data-state, data-kind, and
  * (where allowed) a chat-delete button.
@@ -13,7 +14,8 @@
 import { t, getLang, applyTranslations, onLangChange } from './i18n.js';
 import { h, toast } from './ui.js';
 import { icon } from './icons.js';
-import { ChatError, takePhoto } from './chat.js';
+import { ChatError } from './chat.js';
+import { PhotoDialog } from './photo-ui.js';
 
 /**
  * @typedef {import('./chat.js').ChatSession} ChatSession
@@ -67,6 +69,8 @@ export class ChatPanel {
     this.session = session;
     this.unread = 0;
     this.open = false;
+    /** @type {PhotoDialog|null} made on first use */
+    this.photoDialog = null;
     /** @type {(() => void)[]} */
     this._off = [];
 
@@ -304,20 +308,27 @@ export class ChatPanel {
     }
   }
 
+  /** "Foto aufnehmen": the preview dialog; only "Senden" sends. */
   async _photo() {
     const track = this.session.media.videoTrack;
     if (!track || track.readyState !== 'live' || !track.enabled) {
       toast(t('chat.error.nocamera'), { kind: 'error' });
       return;
     }
+    this.photoDialog ??= new PhotoDialog(this.session.media);
+    const shot = await this.photoDialog.open();
+    if (!shot) {
+      this.photoBtn.focus();
+      return;
+    }
     this.photoBtn.disabled = true;
     try {
-      const shot = await takePhoto(track);
       await this.chat.sendFile(shot.blob, { kind: 'photo', width: shot.width, height: shot.height });
     } catch (err) {
       toast(chatErrorText(err instanceof ChatError ? err : new ChatError('photo')), { kind: 'error' });
     } finally {
       this._renderControls();
+      this.photoBtn.focus();
     }
   }
 
@@ -341,6 +352,8 @@ export class ChatPanel {
   destroy() {
     for (const off of this._off) off();
     this._off = [];
+    this.photoDialog?.destroy();
+    this.photoDialog = null;
     this.el.remove();
     this.toggleBtn.remove();
   }

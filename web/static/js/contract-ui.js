@@ -46,6 +46,21 @@ import { FieldPlacer } from './contract-place.js';
 
 const PDFJS = '/static/vendor/pdfjs/';
 
+/**
+ * The document view's sizes, in CSS px per PDF point. On a narrow screen
+ * (a phone) a page opens at READABLE_SCALE, wider than the screen (it pans
+ * sideways inside the view): a contract's 10.5 pt body text is then about
+ * 13 px high instead of 6 px at the screen's width. Wider screens open at
+ * the view's width (at most 1.6).
+ */
+const READABLE_SCALE = 1.25;
+const NARROW_PX = 600;
+const MIN_SCALE = 0.4;
+const MAX_SCALE = 4;
+const ZOOM_STEP = 1.25;
+/** Canvas pixels at most (browsers refuse or slow down beyond). */
+const MAX_CANVAS_PIXELS = 16e6;
+
 /** @type {Promise<PdfJs>|null} */
 let pdfjsLoading = null;
 /** @type {import('pdfjs-dist').PDFWorker|null} one worker for every document of the page */
@@ -143,11 +158,16 @@ function downloadLink(doc) {
 class DocumentViewer {
   /**
    * @param {DocumentSession} docs
-   * @param {{onClose: (docId: string) => void}} opts
+   * @param {{onClose: (docId: string) => void, session?: import('./call.js').CallSession, role?: 'advisor'|'customer'}} opts
+   *   session: the call, whose other person's camera stays visible (picture-in-picture)
    */
   constructor(docs, opts) {
     this.docs = docs;
     this.opts = opts;
+    /** @type {number|null} CSS px per PDF point chosen by zoom or pinch; null: automatic */
+    this.zoom = null;
+    /** The scale the page is shown at (CSS px per PDF point). */
+    this.scale = 1;
     /** @type {Document|null} */
     this.doc = null;
     /** @type {'read'|'sign'} */
@@ -174,6 +194,28 @@ class DocumentViewer {
       attrs: { type: 'button', 'aria-label': t('view.close'), 'data-i18n-aria-label': 'view.close', title: t('view.close'), 'data-i18n-title': 'view.close' },
     }, [icon('close')]);
     close.addEventListener('click', () => this.close());
+
+    // Zoom: buttons, pinch (touch) and Ctrl+wheel; the label resets to the
+    // automatic size (readable on a phone, the width on a desktop).
+    /** @param {string} testid @param {Key} label @param {string} glyph */
+    const zoomBtn = (testid, label, glyph) => h('button', {
+      class: 'btn-icon docview-zoom-btn',
+      attrs: { type: 'button', 'aria-label': t(label), 'data-i18n-aria-label': label, title: t(label), 'data-i18n-title': label },
+      data: { testid },
+    }, [h('span', { attrs: { 'aria-hidden': 'true' }, text: glyph })]);
+    this.zoomOutBtn = zoomBtn('doc-zoom-out', 'view.zoomOut', '−');
+    this.zoomInBtn = zoomBtn('doc-zoom-in', 'view.zoomIn', '+');
+    this.zoomLabel = h('button', {
+      class: 'btn-icon docview-zoom-label',
+      attrs: { type: 'button', 'aria-label': t('view.zoomReset'), 'data-i18n-aria-label': 'view.zoomReset', title: t('view.zoomReset'), 'data-i18n-title': 'view.zoomReset' },
+      data: { testid: 'doc-zoom-reset' },
+    });
+    this.zoomOutBtn.addEventListener('click', () => this.setZoom(this.scale / ZOOM_STEP));
+    this.zoomInBtn.addEventListener('click', () => this.setZoom(this.scale * ZOOM_STEP));
+    this.zoomLabel.addEventListener('click', () => this.setZoom(null));
+    this.zoomEl = h('div', { class: 'docview-zoom', attrs: { role: 'group', 'aria-label': t('view.zoom'), 'data-i18n-aria-label': 'view.zoom' } }, [
+      this.zoomOutBtn, this.zoomLabel, this.zoomInBtn,
+    ]);
 
     // Reading.
     this.canvas = h('canvas', { class: 'docview-canvas', attrs: { role: 'img' } });
@@ -261,6 +303,31 @@ class DocumentViewer {
     ]);
 
     this.bodyEl = h('div', { class: 'docview-body' }, [this.stage, this.signPane]);
+    this._wirePinch();
+
+    // The other person's camera, small, while reading and signing
+    // (picture-in-picture); a tap shows the call, the pill brings the
+    // document back.
+    this.pipVideo = h('video', { class: 'docview-pip-video', attrs: { autoplay: true, muted: true, playsinline: true, 'aria-hidden': 'true' } });
+    this.pipVideo.muted = true;
+    this.pipName = h('span', { class: 'docview-pip-name' });
+    this.pipEl = h('button', {
+      class: 'docview-pip',
+      attrs: { type: 'button', hidden: true, 'aria-label': t('view.showCall'), 'data-i18n-aria-label': 'view.showCall', title: t('view.showCall'), 'data-i18n-title': 'view.showCall' },
+      data: { testid: 'doc-pip' },
+    }, [this.pipVideo, this.pipName]);
+    this.pipEl.addEventListener('click', () => this.minimize(true));
+    this.restoreBtn = h('button', { class: 'btn btn-primary docview-restore', attrs: { type: 'button' }, data: { testid: 'doc-restore' } }, [
+      icon('document'),
+      h('span', { i18n: 'view.backToDoc' }),
+    ]);
+    this.restoreBtn.addEventListener('click', () => this.minimize(false));
+    /** @type {(() => void)[]} */
+    this._offPip = [];
+    if (opts.session) {
+      const s = opts.session;
+      this._offPip.push(s.on('tracks', () => this._pip()), s.on('roster', () => this._pip()));
+    }
     /** After the next rendering, scroll to the page's end (where signature fields are). */
     this._scrollEnd = false;
     this.el = h('section', {
@@ -269,10 +336,12 @@ class DocumentViewer {
       data: { testid: 'doc-view', mode: 'read' },
     }, [
       h('div', { class: 'docview-sheet' }, [
-        h('header', { class: 'docview-top' }, [h('div', { class: 'docview-heading' }, [this.titleEl, this.stateEl]), close]),
+        h('header', { class: 'docview-top' }, [h('div', { class: 'docview-heading' }, [this.titleEl, this.stateEl]), this.zoomEl, close]),
         this.bodyEl,
         h('footer', { class: 'docview-foot' }, [this.signedEl, this.hintEl, this.readActions, this.signActions]),
+        this.pipEl,
       ]),
+      this.restoreBtn,
     ]);
     this.el.addEventListener('keydown', (ev) => {
       if (ev.key === 'Escape') {
@@ -307,9 +376,12 @@ class DocumentViewer {
     const same = this.doc?.id === doc.id && !this.el.hidden;
     this.doc = doc;
     this.el.hidden = false;
+    this.minimize(false, false);
     document.body.classList.add('docview-open');
     this.el.dataset.doc = doc.id;
+    this._pip();
     if (!same) {
+      this.zoom = null;
       this.page = 1;
       this.pages = doc.pages;
       this._setMode('read', false);
@@ -336,6 +408,8 @@ class DocumentViewer {
     if (this._busy) return; // a signature is being submitted
     if (doc) this.docs.reportProgress(doc.id, this.page, this.pages, 'closed');
     this.el.hidden = true;
+    this.minimize(false, false);
+    this.pipVideo.srcObject = null;
     document.body.classList.remove('docview-open');
     this._task?.cancel();
     this._task = null;
@@ -406,10 +480,12 @@ class DocumentViewer {
     const page = await pdf.getPage(n);
     if (pdf !== this.pdf || n !== this.page) return;
     const base = page.getViewport({ scale: 1 });
-    const avail = Math.max(200, this.stage.clientWidth - 16);
-    const scale = Math.min(avail / base.width, 1.6);
+    const scale = this._scaleFor(base.width);
+    this.scale = scale;
+    // Sharp at the device's pixel ratio, within a canvas size browsers allow.
     const dpr = Math.min(window.devicePixelRatio || 1, 3);
-    const vp = page.getViewport({ scale: scale * dpr });
+    const px = Math.min(scale * dpr, Math.sqrt(MAX_CANVAS_PIXELS / (base.width * base.height)));
+    const vp = page.getViewport({ scale: px });
     // Render off screen, then swap: no blank flash between pages.
     const out = document.createElement('canvas');
     out.width = Math.floor(vp.width);
@@ -427,7 +503,10 @@ class DocumentViewer {
     this._task = null;
     this.canvas.width = out.width;
     this.canvas.height = out.height;
-    this.canvas.style.width = `${Math.floor(vp.width / dpr)}px`;
+    this.canvas.style.width = `${Math.round(base.width * scale)}px`;
+    this.canvas.style.transform = '';
+    this.el.dataset.scale = scale.toFixed(3);
+    this._renderZoom();
     this.canvas.getContext('2d')?.drawImage(out, 0, 0);
     this.loadingEl.hidden = true;
     this.el.dataset.rendered = String(n);
@@ -438,6 +517,135 @@ class DocumentViewer {
     }
     this._notePage();
     this.render();
+  }
+
+  /**
+   * The scale for a page base points wide: the chosen zoom, else readable
+   * on a phone, else the view's width.
+   * @param {number} baseWidth
+   * @returns {number}
+   */
+  _scaleFor(baseWidth) {
+    if (this.zoom !== null) return this.zoom;
+    const width = this.bodyEl.clientWidth || this.stage.clientWidth;
+    const fit = Math.max(200, width - 16) / baseWidth;
+    return width < NARROW_PX ? Math.max(fit, READABLE_SCALE) : Math.min(fit, 1.6);
+  }
+
+  /**
+   * Zooms to a scale (null: the automatic one), keeping the middle of
+   * what is shown in place.
+   * @param {number|null} zoom
+   * @param {{x: number, y: number}} [at] the point to keep, in the view's client px
+   */
+  setZoom(zoom, at) {
+    const before = this.scale;
+    this.zoom = zoom === null ? null : Math.min(MAX_SCALE, Math.max(MIN_SCALE, zoom));
+    const body = this.bodyEl;
+    const r = body.getBoundingClientRect();
+    const x = at ? at.x - r.left : body.clientWidth / 2;
+    const y = at ? at.y - r.top : body.clientHeight / 2;
+    const cx = body.scrollLeft + x;
+    const cy = body.scrollTop + y;
+    void this._render().then(() => {
+      const k = this.scale / before;
+      body.scrollLeft = cx * k - x;
+      body.scrollTop = cy * k - y;
+    });
+  }
+
+  _renderZoom() {
+    this.zoomLabel.textContent = `${Math.round(this.scale * 100)} %`;
+    this.zoomOutBtn.disabled = this.scale <= MIN_SCALE + 1e-3;
+    this.zoomInBtn.disabled = this.scale >= MAX_SCALE - 1e-3;
+    this.el.dataset.zoom = this.zoom === null ? 'auto' : this.zoom.toFixed(3);
+  }
+
+  /**
+   * Pinch to zoom with two fingers on the page (the browser keeps panning
+   * with one: touch-action pan-x pan-y), and Ctrl+wheel (a trackpad's
+   * pinch). While pinching, the page is scaled by CSS; on release it is
+   * rendered anew at the new size.
+   */
+  _wirePinch() {
+    const body = this.bodyEl;
+    /** @type {{d: number, scale: number, x: number, y: number, k: number}|null} */
+    let pinch = null;
+    /** @param {TouchList} ts */
+    const spread = (ts) => Math.hypot(ts[0].clientX - ts[1].clientX, ts[0].clientY - ts[1].clientY);
+    body.addEventListener('touchstart', (ev) => {
+      if (ev.touches.length !== 2 || this.mode !== 'read' || !this.pdf) return;
+      const ts = ev.touches;
+      pinch = { d: Math.max(1, spread(ts)), scale: this.scale, x: (ts[0].clientX + ts[1].clientX) / 2, y: (ts[0].clientY + ts[1].clientY) / 2, k: 1 };
+      const r = this.canvas.getBoundingClientRect();
+      this.canvas.style.transformOrigin = `${pinch.x - r.left}px ${pinch.y - r.top}px`;
+    }, { passive: true });
+    body.addEventListener('touchmove', (ev) => {
+      if (!pinch || ev.touches.length !== 2) return;
+      ev.preventDefault();
+      const k = Math.min(MAX_SCALE, Math.max(MIN_SCALE, pinch.scale * (spread(ev.touches) / pinch.d))) / pinch.scale;
+      pinch.k = k;
+      this.canvas.style.transform = `scale(${k.toFixed(3)})`;
+    }, { passive: false });
+    const end = () => {
+      if (!pinch) return;
+      const p = pinch;
+      pinch = null;
+      if (Math.abs(p.k - 1) < 0.02) {
+        this.canvas.style.transform = '';
+        return;
+      }
+      this.setZoom(p.scale * p.k, { x: p.x, y: p.y });
+    };
+    body.addEventListener('touchend', end);
+    body.addEventListener('touchcancel', end);
+    body.addEventListener('wheel', (ev) => {
+      if (!ev.ctrlKey || this.mode !== 'read' || !this.pdf) return;
+      ev.preventDefault();
+      this.setZoom(this.scale * (ev.deltaY < 0 ? ZOOM_STEP : 1 / ZOOM_STEP), { x: ev.clientX, y: ev.clientY });
+    }, { passive: false });
+  }
+
+  /**
+   * Shows the other person's camera in the corner (picture-in-picture):
+   * for a customer the advisor's, for an advisor the customer's.
+   */
+  _pip() {
+    const s = this.opts.session;
+    if (!s || this.el.hidden) return;
+    const selfId = s.self?.id;
+    const cams = s.remoteTracks().filter((r) => r.kind === 'video' && r.participantId !== selfId &&
+      s.sourceOf(r.participantId, r.trackId, 'video') === 'camera' && r.track.readyState === 'live');
+    const roleOf = (/** @type {string} */ id) => s.participant(id)?.role;
+    const want = this.opts.role === 'customer' ? 'advisor' : 'customer';
+    const cam = cams.find((r) => roleOf(r.participantId) === want) ?? cams[0] ?? null;
+    if (!cam) {
+      this.pipEl.hidden = true;
+      this.pipVideo.srcObject = null;
+      return;
+    }
+    if (this.pipVideo.srcObject !== cam.stream) {
+      this.pipVideo.srcObject = cam.stream;
+      this.pipVideo.play().catch(() => {});
+    }
+    this.pipEl.dataset.participant = cam.participantId;
+    this.pipName.textContent = s.participant(cam.participantId)?.name?.trim() || t(want === 'advisor' ? 'call.role.advisor' : 'common.guest');
+    this.pipEl.hidden = false;
+  }
+
+  /**
+   * Minimizes the view to a pill over the call (the video large again),
+   * or brings it back.
+   * @param {boolean} min
+   * @param {boolean} [focus]
+   */
+  minimize(min, focus = true) {
+    this.el.classList.toggle('is-minimized', min);
+    this.el.dataset.minimized = String(min);
+    document.body.classList.toggle('docview-open', !min && !this.el.hidden);
+    if (!focus) return;
+    if (min) this.restoreBtn.focus();
+    else this.el.focus({ preventScroll: true });
   }
 
   /** @param {number} n */
@@ -468,6 +676,7 @@ class DocumentViewer {
     this.signPane.hidden = mode !== 'sign';
     this.readActions.hidden = mode !== 'read';
     this.signActions.hidden = mode !== 'sign';
+    this.zoomEl.hidden = mode !== 'read'; // the pad is not zoomed
     this.padError.hidden = true;
     if (mode === 'sign') {
       if (!this.pad) {
@@ -594,6 +803,9 @@ class DocumentViewer {
   }
 
   destroy() {
+    for (const off of this._offPip) off();
+    this._offPip = [];
+    this.pipVideo.srcObject = null;
     this._resizeObs.disconnect();
     clearTimeout(this._resizeTimer);
     this._task?.cancel();
@@ -673,6 +885,8 @@ export class DocumentsPanel {
     });
 
     this.viewer = new DocumentViewer(this.docs, {
+      session,
+      role: opts.role,
       onClose: (docId) => {
         this.dismissed.add(docId);
         const opener = this.open ? this.el.querySelector(`[data-testid="doc-open-${docId}"]`) : null;

@@ -105,6 +105,8 @@ export class LocalMedia extends Emitter {
       void this.refreshDevices();
     };
     this.stopped = false;
+    /** @type {'user'|'environment'} which way the camera faces, as last asked for */
+    this.facing = 'user';
   }
 
   /**
@@ -247,6 +249,40 @@ export class LocalMedia extends Emitter {
         }
       }
       this._setTrack(kind, back);
+      throw deviceErrorCode(err);
+    }
+    await this.refreshDevices();
+  }
+
+  /**
+   * Switches the camera to the one facing the user or to the rear one
+   * (facingMode "environment": a photo of an ID card or a document). The
+   * old track is stopped first (phones cannot open two cameras at once);
+   * on failure the old camera is reopened. Where there is only one camera
+   * the browser keeps it ("ideal", not "exact"). Throws a DeviceError code
+   * string on failure.
+   * @param {'user'|'environment'} facing
+   * @returns {Promise<void>}
+   */
+  async useFacing(facing) {
+    if (!canCapture()) throw 'insecure';
+    const old = this.videoTrack;
+    const oldId = this.currentDeviceId('video');
+    old?.stop();
+    try {
+      const s = await navigator.mediaDevices.getUserMedia({ video: { ...VIDEO_CONSTRAINTS, facingMode: { ideal: facing } } });
+      this.facing = facing;
+      this._setTrack('video', s.getVideoTracks()[0] ?? null);
+      this.videoError = this.videoTrack ? null : 'notfound';
+    } catch (err) {
+      let back = null;
+      try {
+        const s = await navigator.mediaDevices.getUserMedia({ video: oldId ? { ...VIDEO_CONSTRAINTS, deviceId: { exact: oldId } } : VIDEO_CONSTRAINTS });
+        back = s.getVideoTracks()[0] ?? null;
+      } catch {
+        back = null;
+      }
+      this._setTrack('video', back);
       throw deviceErrorCode(err);
     }
     await this.refreshDevices();

@@ -209,7 +209,8 @@ async function load() {
 
 function showLanding() {
   showScreen(SCREENS, 'screen-landing');
-  void startPreview();
+  // No camera yet: the device check starts only once the customer has
+  // consented and asks for it ("Kamera und Mikrofon testen").
 }
 
 /**
@@ -242,8 +243,10 @@ function renderInvite() {
   byId('consent-text', HTMLElement).textContent = text[getLang()] ?? text.de ?? text.en ?? Object.values(text)[0] ?? '';
   const privacy = byId('privacy-link', HTMLAnchorElement);
   const url = inv.privacyUrl || '/privacy';
-  // Only our own pages: a relative or same-origin URL.
-  privacy.href = url.startsWith('/') && !url.startsWith('//') ? url : '/privacy';
+  // Only our own pages: a relative or same-origin URL; the notice in the
+  // language chosen here (one language at a time).
+  const own = url.startsWith('/') && !url.startsWith('//') ? url : '/privacy';
+  privacy.href = own === '/privacy' ? `/privacy?lang=${getLang()}` : own;
   renderWaiting();
   // The questions before joining, once; answered only with consent.
   if (!questions && (inv.questions ?? []).length > 0) {
@@ -265,7 +268,23 @@ const micSelect = byId('mic-select', HTMLSelectElement);
 const micBtn = byId('preview-mic', HTMLButtonElement);
 const camBtn = byId('preview-camera', HTMLButtonElement);
 
+const previewStart = byId('preview-start', HTMLButtonElement);
+
+/** The customer asked for the device check (after consent): camera and microphone start. */
+previewStart.addEventListener('click', () => {
+  if (!consent.checked) return;
+  byId('preview-offer', HTMLElement).hidden = true;
+  byId('preview-box', HTMLElement).hidden = false;
+  void startPreview();
+  micBtn.focus();
+});
+
+/** @type {boolean} the preview's listeners are set up */
+let previewWired = false;
+
 async function startPreview() {
+  if (previewWired) return;
+  previewWired = true;
   previewVideo.srcObject = media.stream;
   waitingVideo.srcObject = media.stream;
   meter = new LevelMeter(byId('preview-level', HTMLElement));
@@ -343,6 +362,8 @@ function updateJoinButton() {
   const busy = form.getAttribute('aria-busy') === 'true';
   joinBtn.disabled = !consent.checked || busy;
   joinHint.hidden = consent.checked;
+  previewStart.disabled = !consent.checked;
+  byId('preview-locked', HTMLElement).hidden = consent.checked;
   anonBtn.disabled = busy;
   questions?.setEnabled(consent.checked);
   byId('join-questions-locked', HTMLElement).hidden = consent.checked;
