@@ -353,6 +353,17 @@ func (s *Store) ResolveSubject(ctx context.Context, sub Subject) (Subject, error
 	return Subject{ConsultationID: sub.ConsultationID, ParticipantID: root}, nil
 }
 
+// SubjectErased reports whether the subject asked for erasure (a logged
+// "erase" request): joining again with their link then starts afresh.
+func (s *Store) SubjectErased(ctx context.Context, sub Subject) (bool, error) {
+	var n int
+	if err := s.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM subject_requests WHERE consultation_id = ? AND participant_id = ? AND kind = 'erase'",
+		sub.ConsultationID, sub.ParticipantID).Scan(&n); err != nil {
+		return false, fmt.Errorf("records: subject erased: %w", err)
+	}
+	return n > 0, nil
+}
+
 // SubjectParticipants returns the participant ids of one data subject in
 // its consultation: sub's own first, then those of later participations
 // linked to it (JoinCustomer with Customer.SubjectID), oldest first.

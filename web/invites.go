@@ -98,8 +98,11 @@ func (s *Server) handleJoin(c *gin.Context) error {
 		// counts; anything else is a fresh participation (never another
 		// person's data).
 		if prev, err := s.rec.SubjectByToken(ctx, strings.TrimSpace(req.Previous)); err == nil && prev.ConsultationID == con.Record.ID {
+			// After an erasure request the person starts afresh.
 			if root, err := s.rec.ResolveSubject(ctx, prev); err == nil {
-				join.Subject = root.ParticipantID
+				if erased, err := s.rec.SubjectErased(ctx, root); err == nil && !erased {
+					join.Subject = root.ParticipantID
+				}
 			}
 		}
 	}

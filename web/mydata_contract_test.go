@@ -112,6 +112,14 @@ func TestMyDataSignedContractAndRejoin(t *testing.T) {
 		t.Fatalf("a forged link was honoured: %v", forged)
 	}
 
+	// Who asked for erasure starts afresh when joining again.
+	if r := e.do(e.client(), "DELETE", "/api/v1/my-data", nil, append(bearer(leeTok), origin...)...); r.StatusCode != http.StatusOK {
+		t.Fatalf("Lee erases: %d %s", r.StatusCode, r.body)
+	}
+	if back := join(map[string]any{"consent": true, "consentVersion": version, "lang": "de", "previous": leeTok}); back["myDataToken"] == leeTok {
+		t.Fatalf("joining again after an erasure reused the erased link")
+	}
+
 	// After the end, for as long as the contract is kept.
 	if r := e.staff(adv, "POST", "/api/v1/consultations/"+id+"/end", nil); r.StatusCode != http.StatusOK {
 		t.Fatalf("end: %d %s", r.StatusCode, r.body)
