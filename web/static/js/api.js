@@ -54,7 +54,8 @@
  *   consent: boolean,
  *   consentVersion: string,
  *   lang: string,
- *   answers?: Record<string, string>
+ *   answers?: Record<string, string>,
+ *   previous?: string
  * }} JoinRequest
  */
 
