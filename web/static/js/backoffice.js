@@ -665,6 +665,10 @@ async function start() {
     if (!unauthorized(err)) failStart(err);
     return;
   }
+  if (me.mustChangePassword) {
+    location.replace(`/login?change=1&next=${encodeURIComponent(location.pathname)}`);
+    return;
+  }
   renderUser();
   document.body.classList.add('signed-in');
   route();
