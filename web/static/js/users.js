@@ -52,7 +52,7 @@ function row(u) {
       toggle.disabled = false;
     }
   });
-  const pwInput = h('input', { attrs: { type: 'password', autocomplete: 'new-password', minlength: '10', 'aria-label': t('users.resetLabel', { name: u.username }) },
+  const pwInput = h('input', { attrs: { type: 'password', autocomplete: 'new-password', minlength: '10', placeholder: t('login.change.new'), 'aria-label': t('users.resetLabel', { name: u.username }) },
     data: { testid: `user-reset-password-${u.username}` } });
   const reset = h('button', { class: 'btn btn-secondary btn-small', attrs: { type: 'button' }, data: { testid: `user-reset-${u.username}` }, text: t('users.reset') });
   reset.addEventListener('click', async () => {
