@@ -1200,6 +1200,22 @@ function initialLang() {
   } catch {
     // storage disabled
   }
+  return browserLang(typeof navigator === 'undefined' ? [] : navigator.languages ?? [navigator.language]);
+}
+
+/**
+ * The first visit's language: the first of German or English in the
+ * browser's preference list (navigator.languages, what it also sends as
+ * Accept-Language); German when it names neither. A choice made with the
+ * switch is remembered and wins from then on.
+ * @param {readonly string[]} prefs
+ * @returns {Lang}
+ */
+export function browserLang(prefs) {
+  for (const p of prefs) {
+    const primary = String(p || '').toLowerCase().split('-')[0];
+    if (primary === 'de' || primary === 'en') return primary;
+  }
   return 'de';
 }
 
