@@ -12,6 +12,8 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"golang.org/x/term"
+
 	"github.com/parley-video/parley/config"
 	"github.com/parley-video/parley/node"
 	"github.com/parley-video/parley/records"
@@ -21,7 +23,8 @@ const userUsage = `Usage:
   parley user add NAME --role advisor|backoffice|admin [--display-name "Full Name"]
   parley user list
   parley user passwd NAME
-The password is read from standard input (one line).
+At a terminal the password is asked for twice, without echo; otherwise it
+is read from standard input (one line).
 Common flags: --config FILE, --data-dir DIR.
 `
 
@@ -74,7 +77,7 @@ func userCmd(ctx context.Context, args, environ []string, stdin io.Reader, stdou
 			fmt.Fprint(stderr, userUsage)
 			return errors.New("user add: need NAME and --role")
 		}
-		pw, err := readPassword(stdin)
+		pw, err := readPassword(stdin, stderr, positional[0])
 		if err != nil {
 			return err
 		}
@@ -103,7 +106,7 @@ func userCmd(ctx context.Context, args, environ []string, stdin io.Reader, stdou
 			fmt.Fprint(stderr, userUsage)
 			return errors.New("user passwd: need NAME")
 		}
-		pw, err := readPassword(stdin)
+		pw, err := readPassword(stdin, stderr, positional[0])
 		if err != nil {
 			return err
 		}
@@ -126,7 +129,31 @@ func userCmd(ctx context.Context, args, environ []string, stdin io.Reader, stdou
 	return nil
 }
 
-func readPassword(stdin io.Reader) (string, error) {
+// readPassword asks for the password of user at a terminal (prompt on
+// stderr, no echo, typed twice), or reads one line from a pipe.
+func readPassword(stdin io.Reader, prompt io.Writer, user string) (string, error) {
+	if f, ok := stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		fd := int(f.Fd())
+		fmt.Fprintf(prompt, "Password for %s: ", user)
+		pw, err := term.ReadPassword(fd)
+		fmt.Fprintln(prompt)
+		if err != nil {
+			return "", fmt.Errorf("read password: %w", err)
+		}
+		fmt.Fprint(prompt, "Repeat the password: ")
+		again, err := term.ReadPassword(fd)
+		fmt.Fprintln(prompt)
+		if err != nil {
+			return "", fmt.Errorf("read password: %w", err)
+		}
+		if string(pw) != string(again) {
+			return "", errors.New("the passwords do not match; nothing changed")
+		}
+		if len(pw) == 0 {
+			return "", errors.New("no password given; nothing changed")
+		}
+		return string(pw), nil
+	}
 	line, err := bufio.NewReader(stdin).ReadString('\n')
 	if err != nil && !errors.Is(err, io.EOF) {
 		return "", fmt.Errorf("read password from stdin: %w", err)

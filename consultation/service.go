@@ -281,6 +281,10 @@ type Join struct {
 	Name    string            // may be empty; the caller checked it
 	Consent *Consent          // nil: anonymous, no consent record
 	Answers map[string]string // to the questions before the call
+	// Subject, when set, is the participant id of this customer's first
+	// participation in this consultation (the caller checked their
+	// personal link): the join is linked to it and answers its token.
+	Subject string
 }
 
 // Consent is the consent a customer gave.
@@ -310,6 +314,9 @@ func (s *Service) Join(ctx context.Context, id ID, j Join) (Joined, error) {
 	}
 	pid, at := signaling.NewParticipantID(), s.now()
 	sub := records.Subject{ConsultationID: string(id), ParticipantID: string(pid)}
+	if j.Subject != "" {
+		sub.ParticipantID = j.Subject
+	}
 	token, err := s.rec.SubjectToken(ctx, sub)
 	if err != nil {
 		return Joined{}, err
@@ -320,7 +327,7 @@ func (s *Service) Join(ctx context.Context, id ID, j Join) (Joined, error) {
 			TextVersion: j.Consent.TextVersion, Lang: j.Consent.Lang, GivenAt: at}
 	}
 	if err := s.rec.JoinCustomer(ctx, records.Customer{ConsultationID: string(id), ParticipantID: string(pid),
-		Name: j.Name, Anonymous: j.Consent == nil, JoinedAt: at}, j.Answers, consent); err != nil {
+		Name: j.Name, Anonymous: j.Consent == nil, JoinedAt: at, SubjectID: j.Subject}, j.Answers, consent); err != nil {
 		return Joined{}, fmt.Errorf("join %s: %w", id, err)
 	}
 	cookie, err := s.hub.AddCustomerAs(ctx, id, pid, j.Name)

@@ -55,6 +55,10 @@ type SignatureSummary struct {
 	// "third_party" (another trusted certificate), "unknown".
 	Origin   string `json:"origin"`
 	Envelope string `json:"envelope"` // "bound", "not_bound", "not_sealed", "missing", "foreign_key", "unchecked", "none" (third party)
+	// Development: made with this installation's generated development
+	// seal (no signature.seal_cert configured): trusted here only, not fit
+	// for production. Set by the web layer, which knows the configuration.
+	Development bool `json:"development,omitempty"`
 }
 
 // Verifier checks PDFs against the configured trust anchors and escrow key.
@@ -129,21 +133,22 @@ func (v *Verifier) Verify(ctx context.Context, pdf []byte) (*Verdict, error) {
 		if st, ok := envelopes[EnvelopeName(s.Field)]; ok && s.Parley {
 			sum.Envelope = st
 		}
-		who := fmt.Sprintf("%q (%s)", s.SignerName, s.Field)
+		// The signer in each language: no English field names in German texts.
+		who, whoEN := fmt.Sprintf("%q (%s)", s.SignerName, fieldDE(s.Field)), fmt.Sprintf("%q (%s)", s.SignerName, s.Field)
 		switch {
 		case !s.DigestValid:
 			detail := strings.Join(s.Problems, "; ")
 			add("error", "signature_broken",
 				"Die Signatur von "+who+" ist ungültig: die signierten Daten wurden verändert oder die Signatur ist beschädigt ("+detail+").",
-				"The signature of "+who+" is invalid: the signed data was changed or the signature is damaged ("+detail+").")
+				"The signature of "+whoEN+" is invalid: the signed data was changed or the signature is damaged ("+detail+").")
 		case !s.ChainTrusted:
 			add("error", "untrusted_certificate",
 				"Das Zertifikat der Signatur von "+who+" ("+s.CertSubject+") führt zu keinem vertrauenswürdigen Aussteller.",
-				"The certificate of the signature of "+who+" ("+s.CertSubject+") does not chain to a trusted issuer.")
+				"The certificate of the signature of "+whoEN+" ("+s.CertSubject+") does not chain to a trusted issuer.")
 		case s.ThirdParty:
 			add("warning", "signed_outside_parley",
 				"Die Signatur von "+who+" wurde außerhalb von Parley geleistet ("+s.CertSubject+"): keine biometrischen Daten.",
-				"The signature of "+who+" was made outside Parley ("+s.CertSubject+"): no biometric record.")
+				"The signature of "+whoEN+" was made outside Parley ("+s.CertSubject+"): no biometric record.")
 		}
 		for _, rv := range s.LaterRevisions {
 			if rv.Allowed {
@@ -164,12 +169,12 @@ func (v *Verifier) Verify(ctx context.Context, pdf []byte) (*Verdict, error) {
 			}
 			add("error", "changed_after_signing",
 				fmt.Sprintf("Das Dokument wurde nach der Signatur von %s inhaltlich geändert (%s, Bytes %d–%d): %s.", who, by, rv.Start, rv.End, strings.Join(de, "; ")),
-				fmt.Sprintf("The document's content was changed after the signature of %s (%s, bytes %d-%d): %s.", who, byEN, rv.Start, rv.End, strings.Join(en, "; ")))
+				fmt.Sprintf("The document's content was changed after the signature of %s (%s, bytes %d-%d): %s.", whoEN, byEN, rv.Start, rv.End, strings.Join(en, "; ")))
 		}
 		if s.DigestValid && s.TimeStamp.IsZero() {
 			add("warning", "no_timestamp",
 				"Die Signatur von "+who+" hat keinen Zeitstempel; die Signaturzeit ist nur vom Server angegeben.",
-				"The signature of "+who+" has no time-stamp; its signing time is only claimed by the server.")
+				"The signature of "+whoEN+" has no time-stamp; its signing time is only claimed by the server.")
 		}
 		if s.Parley && s.DigestValid {
 			for _, p := range s.Problems {
@@ -178,21 +183,21 @@ func (v *Verifier) Verify(ctx context.Context, pdf []byte) (*Verdict, error) {
 				}
 				add("error", "seal_manifest",
 					"Die vom Parley-Siegel bestätigten Angaben zur Signatur von "+who+" stimmen nicht: "+p,
-					"What Parley's seal vouches for in the signature of "+who+" does not match: "+p)
+					"What Parley's seal vouches for in the signature of "+whoEN+" does not match: "+p)
 			}
 			switch sum.Envelope {
 			case "missing":
 				add("error", "envelope_missing",
 					"Zur Signatur von "+who+" fehlen die verschlüsselten biometrischen Daten.",
-					"The encrypted biometric data of the signature of "+who+" is missing.")
+					"The encrypted biometric data of the signature of "+whoEN+" is missing.")
 			case "not_bound":
 				add("error", "envelope_not_bound",
 					"Die biometrischen Daten zur Signatur von "+who+" gehören nicht zu diesem Dokument.",
-					"The biometric data of the signature of "+who+" does not belong to this document.")
+					"The biometric data of the signature of "+whoEN+" does not belong to this document.")
 			case "foreign_key":
 				add("error", "envelope_foreign_key",
 					"Die biometrischen Daten zur Signatur von "+who+" sind für einen anderen Treuhänder-Schlüssel verschlüsselt.",
-					"The biometric data of the signature of "+who+" is sealed to another escrow key.")
+					"The biometric data of the signature of "+whoEN+" is sealed to another escrow key.")
 			}
 		}
 		out.Signatures = append(out.Signatures, sum)
@@ -268,4 +273,15 @@ func checkEnvelope(in signature.EnvelopeInput, fingerprint string) (string, sign
 		return "unchecked", signature.EnvelopeCheck{OK: true}
 	}
 	return "bound", signature.EnvelopeCheck{OK: true}
+}
+
+// fieldDE names a signature field in German texts.
+func fieldDE(field string) string {
+	switch field {
+	case "customer":
+		return "Kundin/Kunde"
+	case "advisor":
+		return "Beraterin/Berater"
+	}
+	return field
 }

@@ -250,6 +250,11 @@ func newBrowser(t *testing.T, name string, width, height int) context.Context {
 		chromedp.Flag("disable-background-networking", true),
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true),
+		// A German browser, as most customers' (the pages follow the
+		// browser's language on a first visit; browser_lang_test.go
+		// emulates others).
+		chromedp.Flag("lang", "de-DE"),
+		chromedp.Flag("accept-lang", "de-DE,de"),
 		chromedp.Flag("disable-quic", true),
 		chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
 	)

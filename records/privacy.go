@@ -9,6 +9,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -26,6 +28,10 @@ type Customer struct {
 	Name           string    `json:"name"`
 	Anonymous      bool      `json:"anonymous"`
 	JoinedAt       time.Time `json:"joinedAt"`
+	// SubjectID, when set, is the participant id of this customer's first
+	// participation in the consultation: they joined again with its
+	// personal link, and stay one data subject (subject_links).
+	SubjectID string `json:"-"`
 }
 
 // Answer is one answer to one of the company's questions.
@@ -72,6 +78,13 @@ func (s *Store) JoinCustomer(ctx context.Context, c Customer, before map[string]
 	if err := insertAnswers(ctx, tx, c.ConsultationID, c.ParticipantID, "before", before, c.JoinedAt); err != nil {
 		return err
 	}
+	if c.SubjectID != "" && c.SubjectID != c.ParticipantID {
+		if _, err := tx.ExecContext(ctx,
+			"INSERT INTO subject_links (consultation_id, participant_id, subject_id, linked_at) VALUES (?, ?, ?, ?)",
+			c.ConsultationID, c.ParticipantID, c.SubjectID, c.JoinedAt.UnixMilli()); err != nil {
+			return fmt.Errorf("records: link subject: %w", err)
+		}
+	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("records: add customer: %w", err)
 	}
@@ -87,7 +100,7 @@ func (s *Store) RemoveJoin(ctx context.Context, cid, pid string) error {
 		return fmt.Errorf("records: remove join: %w", err)
 	}
 	defer tx.Rollback()
-	for _, table := range []string{"answers", "customers", "consents"} {
+	for _, table := range []string{"answers", "customers", "consents", "subject_links"} {
 		if _, err := tx.ExecContext(ctx, "DELETE FROM "+table+" WHERE consultation_id = ? AND participant_id = ?", cid, pid); err != nil {
 			return fmt.Errorf("records: remove join: %s: %w", table, err)
 		}
@@ -324,28 +337,102 @@ type Retention struct {
 	ContractsUntil, ConsentsUntil func(from time.Time) time.Time
 }
 
-// SubjectData collects the subject's records.
+// ResolveSubject returns the data subject a participant belongs to: the
+// first participation of someone who joined again with its personal link
+// (subject_links), or sub itself.
+func (s *Store) ResolveSubject(ctx context.Context, sub Subject) (Subject, error) {
+	var root string
+	err := s.db.QueryRowContext(ctx, "SELECT subject_id FROM subject_links WHERE consultation_id = ? AND participant_id = ?",
+		sub.ConsultationID, sub.ParticipantID).Scan(&root)
+	if errors.Is(err, sql.ErrNoRows) {
+		return sub, nil
+	}
+	if err != nil {
+		return sub, fmt.Errorf("records: resolve subject: %w", err)
+	}
+	return Subject{ConsultationID: sub.ConsultationID, ParticipantID: root}, nil
+}
+
+// SubjectErased reports whether the subject asked for erasure (a logged
+// "erase" request): joining again with their link then starts afresh.
+func (s *Store) SubjectErased(ctx context.Context, sub Subject) (bool, error) {
+	var n int
+	if err := s.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM subject_requests WHERE consultation_id = ? AND participant_id = ? AND kind = 'erase'",
+		sub.ConsultationID, sub.ParticipantID).Scan(&n); err != nil {
+		return false, fmt.Errorf("records: subject erased: %w", err)
+	}
+	return n > 0, nil
+}
+
+// SubjectParticipants returns the participant ids of one data subject in
+// its consultation: sub's own first, then those of later participations
+// linked to it (JoinCustomer with Customer.SubjectID), oldest first.
+func (s *Store) SubjectParticipants(ctx context.Context, sub Subject) ([]string, error) {
+	out := []string{sub.ParticipantID}
+	rows, err := s.db.QueryContext(ctx, "SELECT participant_id FROM subject_links WHERE consultation_id = ? AND subject_id = ? ORDER BY linked_at, participant_id",
+		sub.ConsultationID, sub.ParticipantID)
+	if err != nil {
+		return nil, fmt.Errorf("records: subject participants: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var pid string
+		if err := rows.Scan(&pid); err != nil {
+			return nil, fmt.Errorf("records: subject participants: %w", err)
+		}
+		out = append(out, pid)
+	}
+	return out, rows.Err()
+}
+
+// SubjectData collects the subject's records: of every participation
+// linked to it (SubjectParticipants); the customer record is the latest.
 func (s *Store) SubjectData(ctx context.Context, sub Subject, r Retention) (SubjectData, error) {
 	out := SubjectData{Subject: sub, Answers: []Answer{}, Consents: []SubjectRecord{}, Contracts: []SubjectRecord{}, Requests: []SubjectRecord{}}
+	pids, err := s.SubjectParticipants(ctx, sub)
+	if err != nil {
+		return out, err
+	}
+	for _, pid := range pids {
+		if err := s.subjectDataOf(ctx, Subject{ConsultationID: sub.ConsultationID, ParticipantID: pid}, r, &out); err != nil {
+			return out, err
+		}
+	}
+	if len(pids) > 1 {
+		byAt := func(rs []SubjectRecord) {
+			sort.SliceStable(rs, func(i, j int) bool { return rs[i].At.Before(rs[j].At) })
+		}
+		byAt(out.Consents)
+		byAt(out.Contracts)
+		byAt(out.Requests)
+		sort.SliceStable(out.Answers, func(i, j int) bool { return out.Answers[i].GivenAt.Before(out.Answers[j].GivenAt) })
+	}
+	return out, nil
+}
+
+// subjectDataOf adds one participation's records to out.
+func (s *Store) subjectDataOf(ctx context.Context, sub Subject, r Retention, out *SubjectData) error {
 	c, err := s.CustomerByID(ctx, sub.ConsultationID, sub.ParticipantID)
 	switch {
 	case err == nil:
-		out.Customer = &c
+		if out.Customer == nil || !c.JoinedAt.Before(out.Customer.JoinedAt) {
+			out.Customer = &c
+		}
 	case !errors.Is(err, ErrNotFound):
-		return out, err
+		return err
 	}
 	rows, err := s.db.QueryContext(ctx,
 		"SELECT phase, question_id, value, given_at FROM answers WHERE consultation_id = ? AND participant_id = ? ORDER BY given_at, id",
 		sub.ConsultationID, sub.ParticipantID)
 	if err != nil {
-		return out, fmt.Errorf("records: subject answers: %w", err)
+		return fmt.Errorf("records: subject answers: %w", err)
 	}
 	for rows.Next() {
 		var a Answer
 		var at int64
 		if err := rows.Scan(&a.Phase, &a.QuestionID, &a.Value, &at); err != nil {
 			rows.Close()
-			return out, fmt.Errorf("records: subject answers: %w", err)
+			return fmt.Errorf("records: subject answers: %w", err)
 		}
 		a.GivenAt = millis(at)
 		out.Answers = append(out.Answers, a)
@@ -356,7 +443,7 @@ func (s *Store) SubjectData(ctx context.Context, sub Subject, r Retention) (Subj
 		"SELECT id, text_version, lang, given_at, restricted_at FROM consents WHERE consultation_id = ? AND participant_id = ? ORDER BY given_at, id",
 		sub.ConsultationID, sub.ParticipantID)
 	if err != nil {
-		return out, fmt.Errorf("records: subject consents: %w", err)
+		return fmt.Errorf("records: subject consents: %w", err)
 	}
 	for rows.Next() {
 		var id, at int64
@@ -364,7 +451,7 @@ func (s *Store) SubjectData(ctx context.Context, sub Subject, r Retention) (Subj
 		var restricted sql.NullInt64
 		if err := rows.Scan(&id, &version, &lang, &at, &restricted); err != nil {
 			rows.Close()
-			return out, fmt.Errorf("records: subject consents: %w", err)
+			return fmt.Errorf("records: subject consents: %w", err)
 		}
 		rec := SubjectRecord{ID: fmt.Sprint(id), Kind: "consent", At: millis(at),
 			Detail: map[string]string{"textVersion": version, "lang": lang}, Restricted: restricted.Valid}
@@ -381,7 +468,7 @@ func (s *Store) SubjectData(ctx context.Context, sub Subject, r Retention) (Subj
 		WHERE d.consultation_id = ? AND f.signer_ref = ? AND f.signed_at IS NOT NULL ORDER BY f.signed_at`,
 		sub.ConsultationID, "participant:"+sub.ParticipantID)
 	if err != nil {
-		return out, fmt.Errorf("records: subject contracts: %w", err)
+		return fmt.Errorf("records: subject contracts: %w", err)
 	}
 	for rows.Next() {
 		var id, name, field string
@@ -390,10 +477,11 @@ func (s *Store) SubjectData(ctx context.Context, sub Subject, r Retention) (Subj
 		var at int64
 		if err := rows.Scan(&id, &name, &docSigned, &restricted, &field, &signerName, &at); err != nil {
 			rows.Close()
-			return out, fmt.Errorf("records: subject contracts: %w", err)
+			return fmt.Errorf("records: subject contracts: %w", err)
 		}
 		rec := SubjectRecord{ID: id, Kind: "signed contract", At: millis(at), Restricted: restricted.Valid,
-			Detail: map[string]string{"document": name, "field": field, "signerName": signerName.String}}
+			Detail: map[string]string{"document": name, "field": field, "signerName": signerName.String,
+				"complete": strconv.FormatBool(docSigned.Valid)}}
 		if docSigned.Valid && r.ContractsUntil != nil {
 			until := r.ContractsUntil(millis(docSigned.Int64))
 			rec.KeptUntil = &until
@@ -406,14 +494,14 @@ func (s *Store) SubjectData(ctx context.Context, sub Subject, r Retention) (Subj
 		"SELECT id, at, kind, requested_by, result FROM subject_requests WHERE consultation_id = ? AND participant_id = ? ORDER BY at, id",
 		sub.ConsultationID, sub.ParticipantID)
 	if err != nil {
-		return out, fmt.Errorf("records: subject requests: %w", err)
+		return fmt.Errorf("records: subject requests: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var id, at int64
 		var kind, by, result string
 		if err := rows.Scan(&id, &at, &kind, &by, &result); err != nil {
-			return out, fmt.Errorf("records: subject requests: %w", err)
+			return fmt.Errorf("records: subject requests: %w", err)
 		}
 		var detail map[string]any
 		_ = json.Unmarshal([]byte(result), &detail)
@@ -423,7 +511,7 @@ func (s *Store) SubjectData(ctx context.Context, sub Subject, r Retention) (Subj
 		detail["requestedBy"] = by
 		out.Requests = append(out.Requests, SubjectRecord{ID: fmt.Sprint(id), Kind: kind, At: millis(at), Detail: detail})
 	}
-	return out, rows.Err()
+	return rows.Err()
 }
 
 // Erasure is what EraseSubject did.
@@ -432,12 +520,17 @@ type Erasure struct {
 	Restricted map[string]int `json:"restricted"`
 }
 
-// EraseSubject deletes the subject's pre-join data and answers and
+// EraseSubject deletes, for every participation of the subject
+// (SubjectParticipants), the subject's pre-join data and answers and
 // restricts what a legal duty keeps (signed contracts, consent records):
 // they stay, marked restricted, until their retention period ends. Files
 // are the caller's (package blobs).
 func (s *Store) EraseSubject(ctx context.Context, sub Subject) (Erasure, error) {
 	e := Erasure{Deleted: map[string]int{}, Restricted: map[string]int{}}
+	pids, err := s.SubjectParticipants(ctx, sub)
+	if err != nil {
+		return e, err
+	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return e, fmt.Errorf("records: erase subject: %w", err)
@@ -456,13 +549,24 @@ func (s *Store) EraseSubject(ctx context.Context, sub Subject) (Erasure, error) 
 		{e.Restricted, "contracts", `UPDATE documents SET restricted_at = ? WHERE restricted_at IS NULL AND consultation_id = ? AND id IN
 			(SELECT document_id FROM document_fields WHERE signer_ref = ? AND signed_at IS NOT NULL)`, []any{now, sub.ConsultationID, "participant:" + sub.ParticipantID}},
 	}
-	for _, st := range steps {
-		res, err := tx.ExecContext(ctx, st.q, st.args...)
-		if err != nil {
-			return e, fmt.Errorf("records: erase subject: %s: %w", st.name, err)
+	for _, pid := range pids {
+		for _, st := range steps {
+			args := append([]any{}, st.args...)
+			for i, a := range args {
+				switch a {
+				case sub.ParticipantID:
+					args[i] = pid
+				case "participant:" + sub.ParticipantID:
+					args[i] = "participant:" + pid
+				}
+			}
+			res, err := tx.ExecContext(ctx, st.q, args...)
+			if err != nil {
+				return e, fmt.Errorf("records: erase subject: %s: %w", st.name, err)
+			}
+			n, _ := res.RowsAffected()
+			st.into[st.name] += int(n)
 		}
-		n, _ := res.RowsAffected()
-		st.into[st.name] = int(n)
 	}
 	if err := tx.Commit(); err != nil {
 		return e, fmt.Errorf("records: erase subject: %w", err)

@@ -94,7 +94,11 @@ func (s *Store) DeleteConsentsBefore(ctx context.Context, cutoff time.Time) (con
 	if consents, err = s.exec(ctx, "DELETE FROM consents WHERE given_at <= ?", cutoff.UnixMilli()); err != nil {
 		return 0, 0, err
 	}
-	requests, err = s.exec(ctx, "DELETE FROM subject_requests WHERE at <= ?", cutoff.UnixMilli())
+	if requests, err = s.exec(ctx, "DELETE FROM subject_requests WHERE at <= ?", cutoff.UnixMilli()); err != nil {
+		return 0, 0, err
+	}
+	// The links between participations of one subject go with them.
+	_, err = s.exec(ctx, "DELETE FROM subject_links WHERE linked_at <= ?", cutoff.UnixMilli())
 	return consents, requests, err
 }
 

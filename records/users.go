@@ -53,6 +53,11 @@ type User struct {
 	Role        Role
 	Available   bool
 	CreatedAt   time.Time
+	// MustChangePassword: the password was set by someone else (the first
+	// admin's generated one, an admin's reset); only changing it is allowed.
+	MustChangePassword bool
+	// Disabled: an admin disabled the account; it cannot log in.
+	Disabled bool
 }
 
 // Limits for user input.
@@ -107,17 +112,19 @@ func CleanText(field, s string, max int) (string, error) {
 	return s, nil
 }
 
-const userColumns = "id, username, display_name, role, available, created_at"
+const userColumns = "id, username, display_name, role, available, created_at, must_change_password, disabled_at"
 
-func scanUser(row interface{ Scan(...any) error }) (User, error) {
+func scanUser(row interface{ Scan(...any) error }, extra ...any) (User, error) {
 	var u User
 	var role string
 	var created int64
-	if err := row.Scan(&u.ID, &u.Username, &u.DisplayName, &role, &u.Available, &created); err != nil {
+	var disabled sql.NullInt64
+	if err := row.Scan(append([]any{&u.ID, &u.Username, &u.DisplayName, &role, &u.Available, &created, &u.MustChangePassword, &disabled}, extra...)...); err != nil {
 		return User{}, err
 	}
 	u.Role = Role(role)
 	u.CreatedAt = millis(created)
+	u.Disabled = disabled.Valid
 	return u, nil
 }
 
@@ -176,10 +183,7 @@ func (s *Store) Authenticate(ctx context.Context, username, password string) (Us
 	var err error
 	if nerr == nil {
 		row := s.db.QueryRowContext(ctx, "SELECT "+userColumns+", password_hash FROM users WHERE username = ?", uname)
-		var role string
-		var created int64
-		err = row.Scan(&u.ID, &u.Username, &u.DisplayName, &role, &u.Available, &created, &hash)
-		u.Role, u.CreatedAt = Role(role), millis(created)
+		u, err = scanUser(row, &hash)
 	}
 	if nerr != nil || errors.Is(err, sql.ErrNoRows) || len(password) > MaxPasswordLen {
 		// Same work as a real check, so response times do not reveal
@@ -194,7 +198,7 @@ func (s *Store) Authenticate(ctx context.Context, username, password string) (Us
 	if err != nil {
 		return User{}, fmt.Errorf("records: authenticate user %d: %w", u.ID, err)
 	}
-	if !ok {
+	if !ok || u.Disabled {
 		return User{}, ErrBadCredentials
 	}
 	return u, nil
@@ -207,6 +211,55 @@ func (s *Store) dummy() string {
 
 // SetPassword replaces a user's password and ends all their logins.
 func (s *Store) SetPassword(ctx context.Context, username, password string) error {
+	return s.setPassword(ctx, username, password, false)
+}
+
+// ResetPassword is SetPassword by an admin for someone else: the user
+// must change it at their next login.
+func (s *Store) ResetPassword(ctx context.Context, username, password string) error {
+	return s.setPassword(ctx, username, password, true)
+}
+
+// ChangePassword is a user changing their own password: current must be
+// right (ErrBadCredentials); the new one ends every login and the duty to
+// change it.
+func (s *Store) ChangePassword(ctx context.Context, username, current, password string) error {
+	if _, err := s.Authenticate(ctx, username, current); err != nil {
+		return err
+	}
+	return s.setPassword(ctx, username, password, false)
+}
+
+// SetDisabled disables (ending all logins) or enables an account.
+func (s *Store) SetDisabled(ctx context.Context, id int64, disabled bool) (User, error) {
+	var at any
+	if disabled {
+		at = s.now().UnixMilli()
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return User{}, fmt.Errorf("records: disable user: %w", err)
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, "UPDATE users SET disabled_at = ? WHERE id = ?", at, id)
+	if err != nil {
+		return User{}, fmt.Errorf("records: disable user: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return User{}, ErrNotFound
+	}
+	if disabled {
+		if _, err := tx.ExecContext(ctx, "DELETE FROM logins WHERE user_id = ?", id); err != nil {
+			return User{}, fmt.Errorf("records: disable user: end logins: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return User{}, fmt.Errorf("records: disable user: %w", err)
+	}
+	return s.UserByID(ctx, id)
+}
+
+func (s *Store) setPassword(ctx context.Context, username, password string, mustChange bool) error {
 	u, err := NormalizeUsername(username)
 	if err != nil {
 		return err
@@ -221,7 +274,7 @@ func (s *Store) SetPassword(ctx context.Context, username, password string) erro
 	}
 	defer tx.Rollback()
 	var id int64
-	if err := tx.QueryRowContext(ctx, "UPDATE users SET password_hash = ? WHERE username = ? RETURNING id", hash, u).Scan(&id); err != nil {
+	if err := tx.QueryRowContext(ctx, "UPDATE users SET password_hash = ?, must_change_password = ? WHERE username = ? RETURNING id", hash, boolInt(mustChange), u).Scan(&id); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("records: user %q: %w", u, ErrNotFound)
 		}
@@ -335,7 +388,12 @@ func (s *Store) EnsureBootstrapAdmin(ctx context.Context, name string) (password
 		return "", false, nil
 	}
 	password = newPassword(BootstrapPasswordLen)
-	if _, err := s.createUser(ctx, tx, name, "", RoleAdmin, password); err != nil {
+	u, err := s.createUser(ctx, tx, name, "", RoleAdmin, password)
+	if err != nil {
+		return "", false, fmt.Errorf("records: bootstrap admin: %w", err)
+	}
+	// Printed once on a console: changed at the first login.
+	if _, err := tx.ExecContext(ctx, "UPDATE users SET must_change_password = 1 WHERE id = ?", u.ID); err != nil {
 		return "", false, fmt.Errorf("records: bootstrap admin: %w", err)
 	}
 	if err := tx.Commit(); err != nil {

@@ -33,10 +33,15 @@ type userJSON struct {
 	DisplayName string `json:"displayName"`
 	Role        string `json:"role"`
 	Available   bool   `json:"available"`
+	// MustChangePassword: only GET /me, PUT /me/password and logout
+	// work until the password is changed.
+	MustChangePassword bool `json:"mustChangePassword"`
+	Disabled           bool `json:"disabled"`
 }
 
 func toUserJSON(u records.User) userJSON {
-	return userJSON{ID: u.ID, Username: u.Username, DisplayName: u.DisplayName, Role: string(u.Role), Available: u.Available}
+	return userJSON{ID: u.ID, Username: u.Username, DisplayName: u.DisplayName, Role: string(u.Role), Available: u.Available,
+		MustChangePassword: u.MustChangePassword, Disabled: u.Disabled}
 }
 
 // csrfFor derives the CSRF token of a login: an HMAC keyed with the login
@@ -95,6 +100,10 @@ func (s *Server) requireStaff(c *gin.Context) {
 	}
 	if !ok {
 		s.fail(c, errNotLoggedIn)
+		return
+	}
+	if u.MustChangePassword && !passwordChangeRoutes[c.Request.Method+" "+c.FullPath()] {
+		s.fail(c, errPasswordChange)
 		return
 	}
 	c.Set(ctxUser, u)

@@ -232,6 +232,7 @@ func (s *Server) handleVerifyContract(c *gin.Context) error {
 	if err != nil {
 		return errUnverifiable(err)
 	}
+	s.markDevelopment(v)
 	if err := s.rec.AppendAudit(ctx, ct.ID, "verified", actorOf(staffUser(c)), map[string]any{"verdict": v.Verdict, "sha256": v.SHA256}); err != nil {
 		return err
 	}
@@ -266,6 +267,7 @@ func (s *Server) handleVerifyUpload(c *gin.Context) error {
 	if err != nil {
 		return errUnverifiable(err)
 	}
+	s.markDevelopment(v)
 	c.JSON(http.StatusOK, v)
 	return nil
 }
@@ -287,4 +289,19 @@ func (s *Server) serveStaffPage(c *gin.Context, name string) error {
 		return nil
 	}
 	return s.servePage(c, name)
+}
+
+// markDevelopment flags Parley signatures made with the generated
+// development seal (no signature.seal_cert configured): the back office
+// shows "Entwicklungszertifikat – nicht für den Betrieb" instead of a
+// trusted issuer.
+func (s *Server) markDevelopment(v *contracts.Verdict) {
+	if v == nil || s.cfg.Signature.SealCert != "" {
+		return
+	}
+	for i := range v.Signatures {
+		if v.Signatures[i].Origin == "parley" {
+			v.Signatures[i].Development = true
+		}
+	}
 }

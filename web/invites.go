@@ -4,6 +4,7 @@ import (
 	"math"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 
@@ -50,6 +51,11 @@ func (s *Server) handleJoin(c *gin.Context) error {
 		ConsentVersion string            `json:"consentVersion"`
 		Lang           string            `json:"lang"`
 		Answers        map[string]string `json:"answers"`
+		// Previous is the personal link's token of an earlier
+		// participation in this consultation (joining again after
+		// leaving): the new participation belongs to the same data
+		// subject and keeps that link.
+		Previous string `json:"previous"`
 	}
 	if err := decodeJSON(c, &req, false); err != nil {
 		return err
@@ -87,6 +93,19 @@ func (s *Server) handleJoin(c *gin.Context) error {
 		return err
 	}
 	join := consultation.Join{Name: name, Answers: answers}
+	if req.Previous != "" {
+		// Only a token of this consultation this installation issued
+		// counts; anything else is a fresh participation (never another
+		// person's data).
+		if prev, err := s.rec.SubjectByToken(ctx, strings.TrimSpace(req.Previous)); err == nil && prev.ConsultationID == con.Record.ID {
+			// After an erasure request the person starts afresh.
+			if root, err := s.rec.ResolveSubject(ctx, prev); err == nil {
+				if erased, err := s.rec.SubjectErased(ctx, root); err == nil && !erased {
+					join.Subject = root.ParticipantID
+				}
+			}
+		}
+	}
 	if req.Consent {
 		join.Consent = &consultation.Consent{TextVersion: s.consent.Version, Lang: req.Lang}
 	}

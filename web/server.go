@@ -284,6 +284,7 @@ func (s *Server) routes(metrics http.Handler) *gin.Engine {
 	s.documentRoutes(e)
 	s.backofficeRoutes(staff, e)
 	s.subjectRoutes(api, staff, e)
+	s.userRoutes(staff, e)
 
 	e.GET("/ws/:id", s.checkOrigin, s.api(s.handleWS))
 

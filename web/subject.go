@@ -35,6 +35,9 @@ func (s *Server) subjectRoutes(api, staff *gin.RouterGroup, e *gin.Engine) {
 	api.PATCH("/my-data", s.api(s.withTokenSubject(s.handleSubjectCorrect)))
 	api.DELETE("/my-data", s.api(s.withTokenSubject(s.handleSubjectErase)))
 	api.POST("/my-data/feedback", s.api(s.withTokenSubject(s.handleFeedback)))
+	// The signed contracts themselves, as long as they are kept.
+	api.GET("/consultations/:id/my-data/contracts/:docId", s.api(s.withCookieSubject(s.handleSubjectContract)))
+	api.GET("/my-data/contracts/:docId", s.api(s.withTokenSubject(s.handleSubjectContract)))
 	// Admins, for requests received otherwise.
 	adm := staff.Group("/admin/data-subjects", s.requireAdmin)
 	adm.GET("", s.api(s.handleFindSubjects))
@@ -77,7 +80,11 @@ func (s *Server) withCookieSubject(h subjectHandler) handlerFunc {
 		if err != nil {
 			return err
 		}
-		return h(c, subjectCall{sub: records.Subject{ConsultationID: con.Record.ID, ParticipantID: string(acc.Participant)}, by: "subject"})
+		sub, err := s.rec.ResolveSubject(ctx, records.Subject{ConsultationID: con.Record.ID, ParticipantID: string(acc.Participant)})
+		if err != nil {
+			return err
+		}
+		return h(c, subjectCall{sub: sub, by: "subject"})
 	}
 }
 
@@ -94,6 +101,9 @@ func (s *Server) withTokenSubject(h subjectHandler) handlerFunc {
 		if err != nil {
 			return err
 		}
+		if sub, err = s.rec.ResolveSubject(c.Request.Context(), sub); err != nil {
+			return err
+		}
 		return h(c, subjectCall{sub: sub, by: "subject"})
 	}
 }
@@ -103,6 +113,10 @@ func (s *Server) withAdminSubject(h subjectHandler) handlerFunc {
 		sub := records.Subject{ConsultationID: c.Param("cid"), ParticipantID: c.Param("pid")}
 		if len(sub.ConsultationID) > 64 || len(sub.ParticipantID) > 64 {
 			return errBadRequest("malformed id")
+		}
+		sub, err := s.rec.ResolveSubject(c.Request.Context(), sub)
+		if err != nil {
+			return err
 		}
 		return h(c, subjectCall{sub: sub, by: "staff:" + strconv.FormatInt(staffUser(c).ID, 10)})
 	}
@@ -116,7 +130,15 @@ type subjectFile struct {
 
 // subjectFiles lists the files participant pid uploaded in consultation cid
 // (their content is the participants' ciphertext; only they can read it).
-func (s *Server) subjectFiles(sub records.Subject) ([]subjectFile, error) {
+func (s *Server) subjectFiles(ctx context.Context, sub records.Subject) ([]subjectFile, error) {
+	pids, err := s.rec.SubjectParticipants(ctx, sub)
+	if err != nil {
+		return nil, err
+	}
+	mine := map[string]bool{}
+	for _, pid := range pids {
+		mine["participant:"+pid] = true
+	}
 	fids, err := s.blobs.Files(sub.ConsultationID)
 	if errors.Is(err, blobs.ErrBadID) {
 		return []subjectFile{}, nil
@@ -127,7 +149,7 @@ func (s *Server) subjectFiles(sub records.Subject) ([]subjectFile, error) {
 	out := []subjectFile{}
 	for _, fid := range fids {
 		up, err := s.blobs.Uploader(sub.ConsultationID, fid)
-		if err != nil || up != "participant:"+sub.ParticipantID {
+		if err != nil || !mine[up] {
 			continue
 		}
 		f, size, err := s.blobs.Open(sub.ConsultationID, fid)
@@ -139,6 +161,18 @@ func (s *Server) subjectFiles(sub records.Subject) ([]subjectFile, error) {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].FileID < out[j].FileID })
 	return out, nil
+}
+
+// participations are the participant ids of subject sub (one, or more
+// when they joined again with their personal link); on a records error
+// just sub's own.
+func (s *Server) participations(ctx context.Context, sub records.Subject) []string {
+	pids, err := s.rec.SubjectParticipants(ctx, sub)
+	if err != nil {
+		s.log.WarnContext(ctx, "subject participations", "err", err)
+		return []string{sub.ParticipantID}
+	}
+	return pids
 }
 
 func (s *Server) recRetention() records.Retention {
@@ -189,7 +223,7 @@ func (s *Server) exportFor(ctx context.Context, sub records.Subject) (subjectExp
 	if err != nil {
 		return subjectExport{}, err
 	}
-	files, err := s.subjectFiles(sub)
+	files, err := s.subjectFiles(ctx, sub)
 	if err != nil {
 		return subjectExport{}, err
 	}
@@ -207,7 +241,11 @@ func (s *Server) exportFor(ctx context.Context, sub records.Subject) (subjectExp
 			out.Restricted = true
 		}
 	}
-	out.InCall = s.hub.HasCustomer(signaling.ConsultationID(sub.ConsultationID), signaling.ParticipantID(sub.ParticipantID))
+	for _, pid := range s.participations(ctx, sub) {
+		if s.hub.HasCustomer(signaling.ConsultationID(sub.ConsultationID), signaling.ParticipantID(pid)) {
+			out.InCall = true
+		}
+	}
 	return out, nil
 }
 
@@ -257,7 +295,19 @@ func (s *Server) handleSubjectCorrect(c *gin.Context, sc subjectCall) error {
 	} else if err != nil {
 		return err
 	}
-	live := s.hub.RenameCustomer(ctx, signaling.ConsultationID(sc.sub.ConsultationID), signaling.ParticipantID(sc.sub.ParticipantID), name)
+	live := false
+	for _, pid := range s.participations(ctx, sc.sub) {
+		if pid != sc.sub.ParticipantID {
+			if err := s.rec.RenameCustomer(ctx, sc.sub.ConsultationID, pid, name); err == nil {
+				stored = true
+			} else if !errors.Is(err, records.ErrNotFound) {
+				return err
+			}
+		}
+		if s.hub.RenameCustomer(ctx, signaling.ConsultationID(sc.sub.ConsultationID), signaling.ParticipantID(pid), name) {
+			live = true
+		}
+	}
 	if !stored && !live {
 		return errConflictMsg("no name is stored any more (pre-join data is deleted when the consultation ends); signed contracts keep the name as signed")
 	}
@@ -277,11 +327,16 @@ func (s *Server) handleSubjectCorrect(c *gin.Context, sc subjectCall) error {
 // contracts and consent records; answers what was done.
 func (s *Server) handleSubjectErase(c *gin.Context, sc subjectCall) error {
 	ctx := c.Request.Context()
-	files, err := s.subjectFiles(sc.sub)
+	files, err := s.subjectFiles(ctx, sc.sub)
 	if err != nil {
 		return err
 	}
-	left := s.hub.RemoveCustomer(ctx, signaling.ConsultationID(sc.sub.ConsultationID), signaling.ParticipantID(sc.sub.ParticipantID))
+	left := false
+	for _, pid := range s.participations(ctx, sc.sub) {
+		if s.hub.RemoveCustomer(ctx, signaling.ConsultationID(sc.sub.ConsultationID), signaling.ParticipantID(pid)) {
+			left = true
+		}
+	}
 	n := 0
 	for _, f := range files {
 		if err := s.blobs.Delete(sc.sub.ConsultationID, f.FileID); err != nil && !errors.Is(err, blobs.ErrNotFound) {
@@ -380,4 +435,43 @@ func (s *Server) handleMyDataPage(c *gin.Context) error {
 // requests received by mail.
 func (s *Server) handleDataRequestsPage(c *gin.Context) error {
 	return s.serveStaffPage(c, "data-requests.html")
+}
+
+// handleSubjectContract: GET …/my-data/contracts/{docId}: the PDF of a
+// contract the subject signed (in any of their participations), its
+// latest revision, as an attachment; for as long as it is kept (also when
+// restricted: the subject's own right of access). 404 for any other
+// document. The download is in the contract's audit trail.
+func (s *Server) handleSubjectContract(c *gin.Context, sc subjectCall) error {
+	if s.signer == nil {
+		return errNoSigner
+	}
+	ctx := c.Request.Context()
+	data, err := s.rec.SubjectData(ctx, sc.sub, s.recRetention())
+	if err != nil {
+		return err
+	}
+	docID := c.Param("docId")
+	mine := false
+	for _, r := range data.Contracts {
+		if r.ID == docID {
+			mine = true
+		}
+	}
+	if !mine {
+		return records.ErrNotFound
+	}
+	d, f, size, err := s.signer.Open(ctx, sc.sub.ConsultationID, docID)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if c.Request.Method != http.MethodHead {
+		if err := s.rec.AppendAudit(ctx, d.ID, "downloaded", "participant:"+sc.sub.ParticipantID,
+			map[string]any{"revision": d.Revision, "sha256": d.CurrentSHA256, "via": "my-data"}); err != nil {
+			return err
+		}
+	}
+	s.servePDF(c, d, f, size, true)
+	return nil
 }

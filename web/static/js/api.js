@@ -9,7 +9,7 @@
 
 /**
  * @typedef {'admin'|'advisor'|'backoffice'} Role
- * @typedef {{id: number, username: string, displayName: string, role: Role, available: boolean}} User
+ * @typedef {{id: number, username: string, displayName: string, role: Role, available: boolean, mustChangePassword?: boolean, disabled?: boolean}} User
  * @typedef {{joined: number, waiting: number}} LiveCounts
  * @typedef {{
  *   id: string,
@@ -55,7 +55,8 @@
  *   consent: boolean,
  *   consentVersion: string,
  *   lang: string,
- *   answers?: Record<string, string>
+ *   answers?: Record<string, string>,
+ *   previous?: string
  * }} JoinRequest
  */
 
@@ -186,6 +187,22 @@ export const login = (username, password) => request('POST', '/api/v1/login', { 
 export const logout = () => request('POST', '/api/v1/logout');
 /** @returns {Promise<User>} */
 export const me = () => request('GET', '/api/v1/me');
+/**
+ * Changes the own password (API.md "Staff accounts").
+ * @param {string} current @param {string} next @returns {Promise<{user: User}>}
+ */
+export const changePassword = (current, next) => request('PUT', '/api/v1/me/password', { current, new: next });
+/** @returns {Promise<{users: User[]}>} */
+export const listUsers = () => request('GET', '/api/v1/admin/users');
+/**
+ * @param {{username: string, displayName: string, role: Role, password: string}} u
+ * @returns {Promise<User>}
+ */
+export const addUser = (u) => request('POST', '/api/v1/admin/users', u);
+/** @param {number} id @param {boolean} disabled @returns {Promise<User>} */
+export const setUserDisabled = (id, disabled) => request('PATCH', `/api/v1/admin/users/${id}`, { disabled });
+/** @param {number} id @param {string} password @returns {Promise<User>} */
+export const resetPassword = (id, password) => request('POST', `/api/v1/admin/users/${id}/password`, { password });
 /** @param {boolean} available @returns {Promise<User>} */
 export const setAvailability = (available) => request('PUT', '/api/v1/me/availability', { available });
 /** @returns {Promise<{consultations: Consultation[]}>} */

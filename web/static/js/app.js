@@ -46,6 +46,10 @@ const logoutBtn = byId('logout', HTMLButtonElement);
 logoutBtn.prepend(icon('leave'));
 const dataRequestsLink = byId('to-data-requests', HTMLAnchorElement);
 dataRequestsLink.prepend(icon('shield'));
+// Every staff role may open the back office (advisors see their own
+// contracts there); admins also manage the staff accounts.
+const backofficeLink = byId('to-backoffice', HTMLAnchorElement);
+const usersLink = byId('to-users', HTMLAnchorElement);
 
 /** @type {User|null} */
 let me = null;
@@ -103,6 +107,8 @@ function renderUser() {
   availBtn.setAttribute('aria-label', t('console.availabilityLabel'));
   // Admins also handle data-subject requests received by mail.
   dataRequestsLink.hidden = me.role !== 'admin';
+  backofficeLink.hidden = false;
+  usersLink.hidden = me.role !== 'admin';
 }
 
 availBtn.addEventListener('click', () => {
@@ -157,6 +163,10 @@ async function runConsole() {
     me = await api.me();
   } catch (err) {
     failPage(err, () => void runConsole());
+    return;
+  }
+  if (me.mustChangePassword) {
+    location.replace(`/login?change=1&next=${encodeURIComponent(location.pathname)}`);
     return;
   }
   renderUser();

@@ -63,7 +63,8 @@ import { request } from './api.js';
  *   coversWholeFile: boolean,
  *   level?: string,
  *   origin?: 'parley'|'third_party'|'unknown',
- *   envelope: EnvelopeState
+ *   envelope: EnvelopeState,
+ *   development?: boolean
  * }} SignatureSummary
  * @typedef {{
  *   verdict: VerdictKind,

@@ -184,7 +184,7 @@ function verdictView(v) {
   const sigs = Array.isArray(v.signatures) ? v.signatures : [];
   const sigViews = sigs.length === 0
     ? h('p', { class: 'muted', text: bt('bo.verdict.noSignatures') })
-    : h('div', { class: 'bo-signatures' }, sigs.map(signatureView));
+    : h('div', { class: 'bo-signatures' }, sigs.map((s) => signatureView(s, laterChangeAllowed(v))));
   const file = h('p', { class: 'small muted bo-file' }, [
     `${bt('bo.verdict.file', { size: formatSize(v.size) })} `,
     hashCode(v.sha256 ?? ''),
@@ -193,11 +193,39 @@ function verdictView(v) {
 }
 
 /**
- * One signature of a verdict, in words.
- * @param {SignatureSummary} s
+ * Whether what was appended after a signature is only what may come
+ * later (another signature): no "changed_after_signing" reason.
+ * @param {Verdict} v
+ * @returns {boolean}
+ */
+function laterChangeAllowed(v) {
+  return !(v.reasons ?? []).some((r) => r.code === 'changed_after_signing');
+}
+
+/**
+ * A neutral value: information, neither good nor bad.
+ * @param {string} text
+ * @param {string} state for tests: data-state
  * @returns {HTMLElement}
  */
-function signatureView(s) {
+function neutral(text, state) {
+  return h('span', { class: 'bo-info', data: { state } }, [
+    h('span', { class: 'bo-mark', text: 'ℹ', attrs: { 'aria-hidden': 'true' } }),
+    ' ',
+    text,
+  ]);
+}
+
+/**
+ * One signature of a verdict, in words. A signature that does not cover
+ * the whole file because a later, allowed signature was added is told
+ * neutrally; a signature made with the development seal is not shown as
+ * a trusted issuer.
+ * @param {SignatureSummary} s
+ * @param {boolean} [laterAllowed]
+ * @returns {HTMLElement}
+ */
+function signatureView(s, laterAllowed = false) {
   const envelopeOK = s.envelope === 'bound';
   const envelopeNone = s.envelope === 'none';
   const envelope = h('span', { class: envelopeOK ? 'bo-ok' : envelopeNone ? 'bo-warn' : 'bo-bad', data: { envelope: s.envelope } }, [
@@ -218,9 +246,13 @@ function signatureView(s) {
       ...fact(bt('bo.sig.time'), formatTime(s.signingTime) || '–'),
       ...fact(bt('bo.sig.timeStamp'), timeStamp),
       ...fact(bt('bo.sig.certificate'), h('span', { class: 'bo-cert', text: s.certificate || '–' })),
-      ...fact(bt('bo.sig.trusted'), yesNo(s.trusted)),
+      ...fact(bt('bo.sig.trusted'), s.development
+        ? h('span', { class: 'bo-warn', data: { state: 'development' } }, [h('span', { class: 'bo-mark', text: '!', attrs: { 'aria-hidden': 'true' } }), ' ', bt('bo.sig.development')])
+        : yesNo(s.trusted)),
       ...fact(bt('bo.sig.intact'), yesNo(s.intact)),
-      ...fact(bt('bo.sig.covers'), yesNo(s.coversWholeFile, bt('bo.sig.coversNo'))),
+      ...fact(bt('bo.sig.covers'), !s.coversWholeFile && s.intact && laterAllowed
+        ? neutral(bt('bo.sig.coversLater'), 'later-signature')
+        : yesNo(s.coversWholeFile, bt('bo.sig.coversNo'))),
       ...(s.origin ? fact(bt('bo.sig.origin'), btry(`bo.origin.${s.origin}`) ?? s.origin) : []),
       ...fact(bt('bo.sig.envelope'), envelope),
       ...(s.level ? fact(bt('bo.sig.level'), s.level) : []),
@@ -663,6 +695,10 @@ async function start() {
     me = await api.me();
   } catch (err) {
     if (!unauthorized(err)) failStart(err);
+    return;
+  }
+  if (me.mustChangePassword) {
+    location.replace(`/login?change=1&next=${encodeURIComponent(location.pathname)}`);
     return;
   }
   renderUser();

@@ -261,7 +261,8 @@ export class CallView {
     this.screenBtn.addEventListener('click', () => void this.session.toggleScreen());
     this.devicesBtn.addEventListener('click', () => this._openDevices());
     this.peopleBtn.addEventListener('click', () => this._toggleSide());
-    this.leaveBtn.addEventListener('click', () => this.session.leave());
+    // Leaving asks first (a mis-tap must not end the call for this person).
+    this.leaveBtn.addEventListener('click', () => this._confirmLeave());
     this.endBtn?.addEventListener('click', () => this._confirmEnd());
 
     // Encrypted chat, files and photos (chat-ui.js).
@@ -296,9 +297,10 @@ export class CallView {
     });
 
     const controls = h('div', { class: 'controls', attrs: { role: 'toolbar', 'aria-label': t('call.controls'), 'data-i18n-aria-label': 'call.controls' } }, [
-      h('div', { class: 'controls-group' }, [this.micBtn, this.camBtn, this.screenBtn, this.devicesBtn, this.peopleBtn, this.chatPanel?.toggleBtn, this.docsPanel.toggleBtn]),
-      // "Meine Daten" beside "Verlassen": erasure also leaves the call.
-      h('div', { class: 'controls-group' }, [this.myDataPanel?.toggleBtn, this.leaveBtn, this.endBtn]),
+      // "Meine Daten" with the other drawers, away from "Verlassen" (easily
+      // mis-tapped side by side on a phone).
+      h('div', { class: 'controls-group' }, [this.micBtn, this.camBtn, this.screenBtn, this.devicesBtn, this.peopleBtn, this.chatPanel?.toggleBtn, this.docsPanel.toggleBtn, this.myDataPanel?.toggleBtn]),
+      h('div', { class: 'controls-group' }, [this.leaveBtn, this.endBtn]),
     ]);
     // Toasts sit just above the controls, however many rows they wrap to
     // (app.css: --controls-h). CSSOM, not an inline style: CSP allows it.
@@ -350,6 +352,23 @@ export class CallView {
       });
     }
 
+    // Leave confirmation (everyone).
+    {
+      const cancel = h('button', { class: 'btn btn-secondary', attrs: { type: 'submit', value: 'cancel', autofocus: '' }, data: { testid: 'leave-cancel' }, i18n: 'common.cancel' });
+      const ok = h('button', { class: 'btn btn-danger', attrs: { type: 'submit', value: 'leave' }, data: { testid: 'leave-confirm' }, i18n: 'call.leaveConfirmOk' });
+      this.leaveDialog = h('dialog', { class: 'dialog', data: { testid: 'leave-dialog' }, attrs: { 'aria-labelledby': 'leave-dialog-title', 'aria-describedby': 'leave-dialog-text' } }, [
+        h('form', { attrs: { method: 'dialog' }, class: 'dialog-body' }, [
+          h('h2', { id: 'leave-dialog-title', i18n: 'call.leaveConfirmTitle' }),
+          h('p', { id: 'leave-dialog-text', i18n: advisor ? 'call.leaveConfirmTextStaff' : 'call.leaveConfirmText' }),
+          h('div', { class: 'dialog-actions' }, [cancel, ok]),
+        ]),
+      ]);
+      const dlg = this.leaveDialog;
+      dlg.addEventListener('close', () => {
+        if (dlg.returnValue === 'leave') this.session.leave();
+      });
+    }
+
     this.audioSink = h('div', { class: 'audio-sink', attrs: { 'aria-hidden': 'true' } });
 
     this.callEl = h('div', { class: 'call', data: { layout: 'grid', role: this.opts.role } }, [
@@ -359,6 +378,7 @@ export class CallView {
       controls,
       this.devicesDialog,
       this.endDialog,
+      this.leaveDialog,
       this.audioSink,
     ]);
     this.root.replaceChildren(this.callEl);
@@ -979,6 +999,13 @@ export class CallView {
     void this.session.media.refreshDevices();
     if (!this.devicesDialog.open) this.devicesDialog.showModal();
     this.meter.attach(this.session.media.audioTrack);
+  }
+
+  _confirmLeave() {
+    const dlg = this.leaveDialog;
+    if (dlg.open) return;
+    dlg.returnValue = '';
+    dlg.showModal();
   }
 
   _confirmEnd() {

@@ -35,7 +35,7 @@ import { installDebugHook } from './debug.js';
 import { E2EEMedia, secretFromHash } from './e2ee.js';
 import { QuestionFields } from './questions.js';
 import { cookieSource, tokenSource, saveToken, loadToken, personalLink } from './my-data-api.js';
-import { FeedbackForm, canGiveFeedback, erasureSummary, personalLinkBox } from './my-data-ui.js';
+import { FeedbackForm, canGiveFeedback, erasureSummary, personalLinkBox, signedContractsBox } from './my-data-ui.js';
 
 /**
  * @typedef {import('./api.js').Invite} Invite
@@ -257,6 +257,54 @@ function renderInvite() {
   }
   questions?.render();
   byId('join-anonymous-option', HTMLElement).hidden = !inv.allowAnonymous;
+  prefillDetails(inv);
+}
+
+// ------------------------------------------------------------ join again
+
+/** @param {string} cid */
+const detailsKey = (cid) => `parley.joinDetails.${cid}`;
+
+/**
+ * Remembers, for this tab only (sessionStorage, gone when it closes), what
+ * the customer entered, so "Erneut teilnehmen" does not ask again; an
+ * anonymous join forgets it.
+ * @param {string} cid
+ * @param {{name: string, answers: Record<string, string>}|null} details
+ */
+function saveDetails(cid, details) {
+  try {
+    if (details) sessionStorage.setItem(detailsKey(cid), JSON.stringify({ ...details, consent: true }));
+    else sessionStorage.removeItem(detailsKey(cid));
+  } catch {
+    // storage disabled: the form starts empty
+  }
+}
+
+let prefilled = false;
+
+/**
+ * Joining again in this tab: name, answers and consent as given before
+ * (the consent text version is checked by the server again).
+ * @param {Invite} inv
+ */
+function prefillDetails(inv) {
+  if (prefilled || !inv.consultationId) return;
+  prefilled = true;
+  /** @type {{name?: string, answers?: Record<string, string>, consent?: boolean}|null} */
+  let d = null;
+  try {
+    d = JSON.parse(sessionStorage.getItem(detailsKey(inv.consultationId)) ?? 'null');
+  } catch {
+    d = null;
+  }
+  if (!d || typeof d !== 'object') return;
+  if (typeof d.name === 'string') nameInput.value = d.name;
+  if (d.consent === true) consent.checked = true;
+  if (d.answers && typeof d.answers === 'object') questions?.setValues(d.answers);
+  updateJoinButton();
+  const welcome = document.getElementById('join-welcome-back') ?? h('p', { id: 'join-welcome-back', class: 'alert alert-info', data: { testid: 'join-welcome-back' }, attrs: { role: 'status' }, i18n: 'join.rejoinWelcome' });
+  if (!welcome.isConnected) form.prepend(welcome);
 }
 
 // ----------------------------------------------------------------- preview
@@ -398,18 +446,19 @@ async function join(anonymous) {
     return;
   }
   setBusy(true);
+  // Joining again after leaving: the earlier personal link goes along, so
+  // the server keeps it (one data subject, API.md "My data").
+  const previous = inv.consultationId ? loadToken(inv.consultationId) : null;
+  const details = anonymous ? null : { name: nameInput.value.trim().slice(0, 64), answers: questions?.values() ?? {} };
   /** @type {import('./api.js').JoinResult} */
   let res;
   try {
-    res = await api.joinInvite(token, anonymous
-      ? { name: '', consent: false, consentVersion: inv.consent?.version ?? '', lang: getLang() }
-      : {
-        name: nameInput.value.trim().slice(0, 64),
-        consent: true,
-        consentVersion: inv.consent?.version ?? '',
-        lang: getLang(),
-        answers: questions?.values() ?? {},
-      });
+    res = await api.joinInvite(token, {
+      ...(details
+        ? { name: details.name, consent: true, consentVersion: inv.consent?.version ?? '', lang: getLang(), answers: details.answers }
+        : { name: '', consent: false, consentVersion: inv.consent?.version ?? '', lang: getLang() }),
+      ...(previous ? { previous } : {}),
+    });
   } catch (err) {
     setBusy(false);
     const code = codeOf(err);
@@ -423,6 +472,7 @@ async function join(anonymous) {
   }
   const cid = res.consultationId || inv.consultationId;
   if (res.myDataToken) saveToken(cid, res.myDataToken);
+  saveDetails(cid, details);
   await connect(cid, false);
   setBusy(false);
 }
@@ -610,6 +660,8 @@ function onErase(s, pending) {
   pending.then(
     (e) => {
       erasure.done = e;
+      // Deleted means deleted here too: joining again starts empty.
+      saveDetails(s.consultationId, null);
       renderErasure();
       // Should the server's "left" not arrive, leave from this side.
       s.leave();
@@ -651,16 +703,23 @@ async function showAfterwards(box, tok, askFeedback) {
   const erased = h('div', { class: 'end-erasure' });
   erasure.box = erased;
   const fb = h('div', { class: 'end-feedback', attrs: { hidden: true } });
-  box.replaceChildren(erased, fb);
+  const signed = h('div', { class: 'end-contracts', attrs: { hidden: true } });
+  box.replaceChildren(erased, signed, fb);
   if (tok) box.append(personalLinkBox(personalLink(tok), { heading: 'h2' }));
   renderErasure();
   box.hidden = !tok && !erasure.pending && !erasure.done;
-  if (!tok || !askFeedback || erasure.pending || erasure.done) return;
+  if (!tok) return;
   const src = tokenSource(tok);
   const send = src.feedback;
-  if (!send) return;
   try {
     const exp = await src.load();
+    // The signed contracts, to download now (and later with the link).
+    const list = signedContractsBox(exp, src, { heading: 'h2' });
+    if (list && signed.isConnected) {
+      signed.replaceChildren(list);
+      signed.hidden = false;
+    }
+    if (!askFeedback || erasure.pending || erasure.done || !send) return;
     if (!canGiveFeedback(exp) || !fb.isConnected) return;
     feedbackForm = new FeedbackForm(exp.feedback.questions, send, { prefix: 'end-fb', heading: 'h2' });
     fb.replaceChildren(feedbackForm.el);

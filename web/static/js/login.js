@@ -6,7 +6,7 @@
  */
 
 import { initI18n, t } from './i18n.js';
-import { login, ApiError } from './api.js';
+import { login, me, changePassword, ApiError } from './api.js';
 import { byId, errorText, installErrorNet, isLocalPath } from './ui.js';
 
 installErrorNet();
@@ -50,11 +50,13 @@ form.addEventListener('submit', (ev) => {
     }
     setBusy(true);
     try {
-      await login(user, password.value);
-      // A colleague link's call key rides in the fragment (web/E2EE.md):
-      // keep it across the login (client side only, never sent).
-      const next = target();
-      location.assign(next.includes('#') ? next : next + location.hash);
+      const res = await login(user, password.value);
+      if (res.user?.mustChangePassword) {
+        showChange(password.value);
+        setBusy(false);
+        return;
+      }
+      proceed();
       return;
     } catch (err) {
       if (err instanceof ApiError && err.status === 401) {
@@ -72,5 +74,76 @@ form.addEventListener('submit', (ev) => {
     setBusy(false);
   })();
 });
+
+/** Goes where the login was asked for. */
+function proceed() {
+  // A colleague link's call key rides in the fragment (web/E2EE.md):
+  // keep it across the login (client side only, never sent).
+  const next = target();
+  location.assign(next.includes('#') ? next : next + location.hash);
+}
+
+// ------------------------------------------------------ password change
+
+const changeForm = byId('change-form', HTMLFormElement);
+const changeCurrent = byId('change-current', HTMLInputElement);
+const changeNew = byId('change-new', HTMLInputElement);
+const changeRepeat = byId('change-repeat', HTMLInputElement);
+const changeError = byId('change-error', HTMLElement);
+const changeSubmit = byId('change-submit', HTMLButtonElement);
+
+/**
+ * A password someone else set (the first admin's, an admin's reset) is
+ * replaced before anything else works (API.md "Staff accounts").
+ * @param {string} current the password just typed, if any
+ */
+function showChange(current) {
+  form.hidden = true;
+  errorBox.hidden = true;
+  changeForm.hidden = false;
+  changeCurrent.value = current;
+  (current ? changeNew : changeCurrent).focus();
+}
+
+/** @param {string} message */
+function showChangeError(message) {
+  changeError.textContent = message;
+  changeError.hidden = false;
+}
+
+changeForm.addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  void (async () => {
+    changeError.hidden = true;
+    if (changeNew.value.length < 10) {
+      showChangeError(t('login.change.tooShort'));
+      changeNew.focus();
+      return;
+    }
+    if (changeNew.value !== changeRepeat.value) {
+      showChangeError(t('login.change.mismatch'));
+      changeRepeat.focus();
+      return;
+    }
+    changeSubmit.disabled = true;
+    try {
+      await changePassword(changeCurrent.value, changeNew.value);
+      proceed();
+      return;
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 403) showChangeError(t('login.change.wrongCurrent'));
+      else if (err instanceof ApiError && err.status === 400) showChangeError(t('login.change.rejected'));
+      else showChangeError(err instanceof ApiError ? errorText('login.error', err.code) : t('error.unknown'));
+    }
+    changeSubmit.disabled = false;
+  })();
+});
+
+// Sent here by a page that found the password must be changed.
+if (new URLSearchParams(location.search).get('change') === '1') {
+  me().then((u) => {
+    if (u.mustChangePassword) showChange('');
+  }, () => {});
+}
 
 username.focus();

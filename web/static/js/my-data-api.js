@@ -19,7 +19,7 @@
  * @module
  */
 
-import { request } from './api.js';
+import { request, ApiError } from './api.js';
 
 /**
  * @typedef {import('./api.js').Question} Question
@@ -70,6 +70,7 @@ import { request } from './api.js';
  *   correct: (name: string) => Promise<SubjectExport>,
  *   erase: () => Promise<Erasure>,
  *   download: () => Promise<void>,
+ *   contract: ((docId: string) => Promise<void>)|null,
  *   feedback: ((answers: Record<string, string>) => Promise<void>)|null
  * }} SubjectSource
  */
@@ -104,7 +105,15 @@ function downloadUrl(url) {
  * @param {string} name
  */
 function saveJSON(data, name) {
-  const blob = new Blob([JSON.stringify(data, null, 2) + '\n'], { type: 'application/json' });
+  saveBlob(new Blob([JSON.stringify(data, null, 2) + '\n'], { type: 'application/json' }), name);
+}
+
+/**
+ * Offers a blob for saving under name.
+ * @param {Blob} blob
+ * @param {string} name
+ */
+function saveBlob(blob, name) {
   const url = URL.createObjectURL(blob);
   const a = document.createElement('a');
   a.href = url;
@@ -129,6 +138,7 @@ export function cookieSource(consultationId) {
     correct: (name) => request('PATCH', path, { name }),
     erase: () => request('DELETE', path),
     download: async () => downloadUrl(`${path}?download=1`),
+    contract: async (docId) => downloadUrl(`${path}/contracts/${seg(docId)}`),
     feedback: null,
   };
 }
@@ -148,6 +158,28 @@ export function tokenSource(token) {
     download: async () => {
       const exp = /** @type {SubjectExport} */ (await request('GET', '/api/v1/my-data?download=1', undefined, auth));
       saveJSON(exp, exportName(exp));
+    },
+    contract: async (docId) => {
+      // The bearer token cannot go along with a link: fetch, then save.
+      const res = await fetch(`/api/v1/my-data/contracts/${seg(docId)}`, { headers: auth, credentials: 'same-origin' });
+      if (!res.ok) {
+        /** @type {any} */
+        let body = null;
+        try {
+          body = await res.json();
+        } catch {
+          // not JSON
+        }
+        throw new ApiError(res.status, body?.error?.code ?? 'unknown', body?.error?.message ?? res.statusText);
+      }
+      const m = /filename\*=UTF-8''([^;]+)/.exec(res.headers.get('Content-Disposition') ?? '');
+      let name = 'contract-signed.pdf';
+      try {
+        if (m) name = decodeURIComponent(m[1]);
+      } catch {
+        // keep the default
+      }
+      saveBlob(await res.blob(), name);
     },
     feedback: async (answers) => {
       await request('POST', '/api/v1/my-data/feedback', { answers }, auth);
@@ -169,6 +201,7 @@ export function adminSource(consultationId, participantId) {
     correct: (name) => request('PATCH', path, { name }),
     erase: () => request('DELETE', path),
     download: async () => downloadUrl(`${path}?download=1`),
+    contract: null,
     feedback: null,
   };
 }

@@ -261,6 +261,59 @@ export function personalLinkBox(url, opts = {}) {
   ]);
 }
 
+// ------------------------------------------------------------ contracts
+
+/**
+ * A button that downloads a signed contract (the PDF as kept, with every
+ * signature given so far), or null where the source offers none (admins
+ * use the back office). A contract not yet signed by everyone says so.
+ * @param {SubjectRecord} r
+ * @param {SubjectSource} source
+ * @returns {HTMLElement|null}
+ */
+export function contractButton(r, source) {
+  const get = source.contract;
+  if (!get || !r.id) return null;
+  const id = r.id;
+  const partial = r.detail?.complete === 'false';
+  const btn = h('button', {
+    class: 'btn btn-secondary btn-small md-contract-download',
+    attrs: { type: 'button', 'aria-label': t(partial ? 'mydata.contract.downloadPartialLabel' : 'mydata.contract.downloadLabel', { document: String(r.detail?.document ?? '') }) },
+    data: { testid: 'my-data-contract-download', doc: id },
+  }, [icon('download'), h('span', { text: t(partial ? 'mydata.contract.downloadPartial' : 'mydata.contract.download') })]);
+  btn.addEventListener('click', async () => {
+    btn.disabled = true;
+    try {
+      await get(id);
+    } catch (err) {
+      toast(errorMessage(err), { kind: 'error' });
+    } finally {
+      btn.disabled = false;
+    }
+  });
+  return btn;
+}
+
+/**
+ * The end screen's list of the contracts the customer signed, each with
+ * its download; null when there are none.
+ * @param {SubjectExport} d
+ * @param {SubjectSource} source
+ * @param {{heading?: 'h2'|'h3'}} [opts]
+ * @returns {HTMLElement|null}
+ */
+export function signedContractsBox(d, source, opts = {}) {
+  if (!d.contracts.length || !source.contract) return null;
+  return h('section', { class: 'md-link md-contracts', data: { testid: 'end-contracts' } }, [
+    h(opts.heading ?? 'h3', { class: 'md-link-title' }, [icon('download'), h('span', { i18n: 'mydata.contracts.endTitle' })]),
+    h('ul', { class: 'md-records' }, d.contracts.map((r) => h('li', { class: 'md-record' }, [
+      h('span', { class: 'md-record-text', text: String(r.detail?.document ?? '–') }),
+      contractButton(r, source),
+    ]))),
+    h('p', { class: 'hint', i18n: 'mydata.contracts.endHint' }),
+  ]);
+}
+
 // ----------------------------------------------------------------- view
 
 /**
@@ -399,7 +452,7 @@ export class SubjectView {
       document: String(r.detail?.document ?? '–'),
       name: String(r.detail?.signerName || t('mydata.contract.noName')),
       time: formatTime(r.at),
-    })));
+    }), (r) => contractButton(r, this.source)));
     parts.push(this._filesSection(d));
     parts.push(this._requestsSection(d));
 
@@ -572,14 +625,16 @@ export class SubjectView {
    * @param {SubjectRecord[]} recs
    * @param {Key} none
    * @param {(r: SubjectRecord) => string} line
+   * @param {(r: SubjectRecord) => HTMLElement|null} [extra] e.g. a download button
    */
-  _recordsSection(heading, testid, recs, none, line) {
+  _recordsSection(heading, testid, recs, none, line, extra) {
     const list = h('ul', { class: 'md-records', data: { testid } }, recs.map((r) => h('li', {
       class: `md-record${r.restricted ? ' is-restricted' : ''}`,
       data: { restricted: String(r.restricted), keptUntil: r.keptUntil ?? '' },
     }, [
       h('span', { class: 'md-record-text', text: line(r) }),
       recordStatus(r),
+      extra ? extra(r) : null,
     ])));
     return h('section', { class: 'md-section' }, [
       this._h(heading),

@@ -199,6 +199,17 @@ class QuestionField {
     return first.value.trim();
   }
 
+  /**
+   * Fills in an earlier answer (joining again).
+   * @param {string} v
+   */
+  setValue(v) {
+    for (const i of this.inputs) {
+      if (i instanceof HTMLInputElement && i.type === 'radio') i.checked = i.value === v;
+      else i.value = v;
+    }
+  }
+
   /** @param {boolean} on */
   setEnabled(on) {
     for (const i of this.inputs) {
@@ -281,6 +292,17 @@ export class QuestionFields {
     }
     first?.focus();
     return !first;
+  }
+
+  /**
+   * Fills in earlier answers by question id (joining again).
+   * @param {Record<string, string>} values
+   */
+  setValues(values) {
+    for (const f of this.fields) {
+      const v = values[f.q.id];
+      if (typeof v === 'string') f.setValue(v);
+    }
   }
 
   /** @returns {Record<string, string>} the non-empty answers by question id */
