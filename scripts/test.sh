@@ -45,4 +45,4 @@ PARLEY_TEST_POSTGRES_URL=$(scripts/test-postgres.sh start "$pg_dir"); export PAR
 . scripts/test-s3.sh && s3_start # a throwaway S3 server: PARLEY_TEST_S3_*
 
 if [ $# -eq 0 ]; then set -- ./...; fi
-go test -count=1 -timeout 15m "$@"
+go test -count=1 -timeout 25m "$@"
