@@ -12,24 +12,10 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-func testRedis(t *testing.T) (*redis.Client, string) {
-	t.Helper()
-	url := redistest.URL(t)
-	opt, err := redis.ParseURL(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	opt.Protocol = 2
-	opt.DisableIdentity = true
-	rdb := redis.NewClient(opt)
-	t.Cleanup(func() { rdb.Close() })
-	return rdb, redistest.Prefix(t, url)
-}
-
 // TestLockExcludes: lockers standing for three nodes take turns on one
 // name; at no time do two hold it, and every one gets it in the end.
 func TestLockExcludes(t *testing.T) {
-	rdb, prefix := testRedis(t)
+	rdb, prefix := redistest.Client(t)
 	nodes := []*Locker{New(rdb, prefix, 0), New(rdb, prefix, 0), New(rdb, prefix, 0)}
 	var mu sync.Mutex
 	inside, most, total := 0, 0, 0
@@ -69,7 +55,7 @@ func TestLockExcludes(t *testing.T) {
 // TTL; a waiter gives up when its context ends; a holder whose lease ran
 // out does not release the next holder's lock.
 func TestLockLeaseAndToken(t *testing.T) {
-	rdb, prefix := testRedis(t)
+	rdb, prefix := redistest.Client(t)
 	l := New(rdb, prefix, 600*time.Millisecond)
 	unlock, err := l.Lock(t.Context(), "x")
 	if err != nil {

@@ -70,3 +70,19 @@ func DeletePrefix(t testing.TB, url, prefix string) {
 		}
 	}
 }
+
+// Client returns a client of the test Redis (closed when the test ends)
+// and a fresh key prefix (Prefix).
+func Client(t testing.TB) (*redis.Client, string) {
+	t.Helper()
+	url := URL(t)
+	opt, err := redis.ParseURL(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opt.Protocol = 2
+	opt.DisableIdentity = true
+	rdb := redis.NewClient(opt)
+	t.Cleanup(func() { rdb.Close() })
+	return rdb, Prefix(t, url)
+}

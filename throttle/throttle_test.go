@@ -36,25 +36,11 @@ func eachRule(t *testing.T, f func(t *testing.T, mk maker)) {
 		})
 	})
 	t.Run("redis", func(t *testing.T) {
-		rdb, prefix := testRedis(t)
+		rdb, prefix := redistest.Client(t)
 		f(t, func(_ *testing.T, budget int, max time.Duration, now func() time.Time) rule {
 			return NewRedis(rdb, prefix, budget, max, now)
 		})
 	})
-}
-
-func testRedis(t *testing.T) (*redis.Client, string) {
-	t.Helper()
-	url := redistest.URL(t)
-	opt, err := redis.ParseURL(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	opt.Protocol = 2
-	opt.DisableIdentity = true
-	rdb := redis.NewClient(opt)
-	t.Cleanup(func() { rdb.Close() })
-	return rdb, redistest.Prefix(t, url)
 }
 
 // attempt begins and, when admitted, ends an attempt with o.
@@ -231,7 +217,7 @@ func TestThrottleMemoryPrunes(t *testing.T) {
 // clear; a dead Redis is an error wrapping ErrUnavailable, never an
 // admission.
 func TestThrottleRedisKeys(t *testing.T) {
-	rdb, prefix := testRedis(t)
+	rdb, prefix := redistest.Client(t)
 	th := NewRedis(rdb, prefix, 2, time.Minute, nil)
 	for i := 0; i < 3; i++ {
 		attempt(t, th, "user:anna", Failed)

@@ -48,21 +48,6 @@ func (e *env) nodes(n int, with func(i int, d *Deps)) []*env {
 	return out
 }
 
-// testRedis is a client of the test Redis and a fresh key prefix.
-func testRedis(t *testing.T) (*redis.Client, string) {
-	t.Helper()
-	url := redistest.URL(t)
-	opt, err := redis.ParseURL(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	opt.Protocol = 2
-	opt.DisableIdentity = true
-	rdb := redis.NewClient(opt)
-	t.Cleanup(func() { rdb.Close() })
-	return rdb, redistest.Prefix(t, url)
-}
-
 // redisThrottles makes the servers' login throttles shared in Redis, on a
 // clock that stands still (a login's argon2 hash on a busy machine may
 // outlast the first 1 s backoff step; the test is about counting).
@@ -112,7 +97,7 @@ func TestLoginThrottleAcrossNodes(t *testing.T) {
 	}
 
 	// Three nodes sharing one Redis and one records database.
-	rdb, prefix := testRedis(t)
+	rdb, prefix := redistest.Client(t)
 	e := newEnv(t, budgetOpt)
 	e.user("anna", records.RoleAdvisor)
 	nodes := e.nodes(3, redisThrottles(rdb, prefix))
@@ -181,7 +166,7 @@ func TestLoginThrottleRedisDown(t *testing.T) {
 // document signed at once through both: both signatures land, one after
 // the other, as on one node.
 func TestSigningLockAcrossNodes(t *testing.T) {
-	rdb, prefix := testRedis(t)
+	rdb, prefix := redistest.Client(t)
 	e := newEnv(t)
 	signers := make([]*contracts.Service, 2)
 	for i := range signers {
