@@ -81,6 +81,14 @@ func TestUserAddAtTerminal(t *testing.T) {
 			case <-time.After(10 * time.Second):
 				t.Errorf("no password prompt within 10 s")
 			}
+			// The prompt comes just before the program turns echo off:
+			// type only once it has (as a person would, a moment later).
+			for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+				tio, err := unix.IoctlGetTermios(int(slave.Fd()), unix.TCGETS)
+				if err != nil || tio.Lflag&unix.ECHO == 0 || time.Now().After(deadline) {
+					break
+				}
+			}
 			if _, err := master.WriteString(typed + "\r"); err != nil {
 				t.Fatal(err)
 			}

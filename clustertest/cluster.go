@@ -45,6 +45,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
@@ -111,6 +112,9 @@ type Cluster struct {
 	Shared Shared
 	// Bin is the parley binary the nodes run.
 	Bin string
+
+	adminMu sync.Mutex
+	adminPW string // the first admin's password once changed (AdminPassword)
 }
 
 // Start configures a cluster for t, starts every node at once and waits
@@ -322,10 +326,33 @@ func (c *Cluster) Node(id string) *Node {
 	return nil
 }
 
-// AdminPassword is the first admin's password from the one
-// initial-admin-password file among the nodes' data directories; it
-// fails t unless exactly one node wrote one.
+// AdminPassword is the first admin's password: the generated one
+// (InitialAdminPassword), changed at the first call as a first login
+// must, to one the harness remembers.
 func (c *Cluster) AdminPassword(t testing.TB) string {
+	t.Helper()
+	c.adminMu.Lock()
+	defer c.adminMu.Unlock()
+	if c.adminPW != "" {
+		return c.adminPW
+	}
+	initial := c.InitialAdminPassword(t)
+	// A generated password must be changed at the first login.
+	cl := c.Client()
+	if r := cl.Login(t, "admin", initial); r.Status != http.StatusOK {
+		t.Fatalf("first admin login: %d %s", r.Status, r.Body)
+	}
+	next := "changed " + randomHex(12)
+	if r := cl.Do(t, http.MethodPut, "/api/v1/me/password", map[string]string{"current": initial, "new": next}); r.Status != http.StatusOK {
+		t.Fatalf("change the first admin's password: %d %s", r.Status, r.Body)
+	}
+	c.adminPW = next
+	return next
+}
+
+// InitialAdminPassword reads the first admin's generated password from
+// the one node that wrote it, and fails t unless exactly one did.
+func (c *Cluster) InitialAdminPassword(t testing.TB) string {
 	t.Helper()
 	var found []string
 	var pw string
