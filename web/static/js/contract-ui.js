@@ -302,7 +302,8 @@ class DocumentViewer {
       h('div', { class: 'docview-buttons' }, [this.clearBtn, this.submitBtn]),
     ]);
 
-    this.bodyEl = h('div', { class: 'docview-body' }, [this.stage, this.signPane]);
+    // Scrollable (pan, zoom): focusable, so a keyboard can scroll it.
+    this.bodyEl = h('div', { class: 'docview-body', attrs: { tabindex: '0', role: 'region', 'aria-labelledby': 'docview-title' } }, [this.stage, this.signPane]);
     this._wirePinch();
 
     // The other person's camera, small, while reading and signing
@@ -313,9 +314,10 @@ class DocumentViewer {
     this.pipName = h('span', { class: 'docview-pip-name' });
     this.pipEl = h('button', {
       class: 'docview-pip',
-      attrs: { type: 'button', hidden: true, 'aria-label': t('view.showCall'), 'data-i18n-aria-label': 'view.showCall', title: t('view.showCall'), 'data-i18n-title': 'view.showCall' },
+      attrs: { type: 'button', hidden: true, title: t('view.showCall'), 'data-i18n-title': 'view.showCall' },
       data: { testid: 'doc-pip' },
-    }, [this.pipVideo, this.pipName]);
+      // Its name is what it shows (the person) plus what it does.
+    }, [this.pipVideo, this.pipName, h('span', { class: 'sr-only', i18n: 'view.showCall' })]);
     this.pipEl.addEventListener('click', () => this.minimize(true));
     this.restoreBtn = h('button', { class: 'btn btn-primary docview-restore', attrs: { type: 'button' }, data: { testid: 'doc-restore' } }, [
       icon('document'),
