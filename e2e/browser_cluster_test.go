@@ -69,17 +69,7 @@ func TestBrowserClusterCall(t *testing.T) {
 	within(t, adv, 10*time.Second, "advisor closes the chat", chromedp.Click(`[data-testid="chat-toggle"]`))
 
 	// The contract: presented through node-b, signed through node-c.
-	within(t, adv, 20*time.Second, "advisor presents the template", chromedp.Steps(
-		chromedp.Click(`[data-testid="documents-toggle"]`),
-		chromedp.WaitVisible(`[data-testid="document-template"]`),
-		chromedp.Click(`[data-testid="document-template"]`),
-		chromedp.WaitVisible(`[data-testid="document-title"]`),
-		chromedp.SetValue(`[data-testid="document-title"]`, "Darlehensvertrag"),
-		chromedp.Click(`[data-testid="document-signers-customer"]`),
-		chromedp.Click(`[data-testid="document-present"]`),
-	))
-	docID := within(t, adv, 15*time.Second, "document listed for the advisor", chromedp.Poll[string](
-		`document.querySelector('#call-docs [data-testid^="doc-d_"]')?.dataset.doc || null`))
+	docID := presentTemplate(t, adv, "Darlehensvertrag", "customer")
 	view := `[data-testid="doc-view"][data-doc="` + docID + `"]`
 	within(t, cust, 15*time.Second, "customer's document view opens", chromedp.WaitVisible(view))
 	waitJS(t, cust, 20*time.Second, "page 1 rendered", `document.querySelector('`+view+`').dataset.rendered === '1'`)

@@ -27,17 +27,7 @@ func TestBrowserSignProgressLine(t *testing.T) {
 	within(t, adv, 20*time.Second, "advisor admits", chromedp.Click(`[data-testid="admit-`+custID+`"]`))
 	waitStats(t, cust, 10*time.Second, "customer admitted", func(s debugStats) bool { return s.State == "joined" })
 
-	within(t, adv, 20*time.Second, "advisor presents the template for both", chromedp.Steps(
-		chromedp.Click(`[data-testid="documents-toggle"]`),
-		chromedp.WaitVisible(`[data-testid="document-template"]`),
-		chromedp.Click(`[data-testid="document-template"]`),
-		chromedp.WaitVisible(`[data-testid="document-title"]`),
-		chromedp.SetValue(`[data-testid="document-title"]`, "Darlehensvertrag"),
-		chromedp.Click(`[data-testid="document-signers-both"]`),
-		chromedp.Click(`[data-testid="document-present"]`),
-	))
-	docID := within(t, adv, 15*time.Second, "document listed", chromedp.Poll[string](
-		`document.querySelector('#call-docs [data-testid^="doc-d_"]')?.dataset.doc || null`))
+	docID := presentTemplate(t, adv, "Darlehensvertrag", "both")
 	docSel := `#call-docs [data-testid="doc-` + docID + `"]`
 	progress := `(document.querySelector('[data-testid="doc-progress-` + docID + `"]')?.textContent || '')`
 

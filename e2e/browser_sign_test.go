@@ -210,6 +210,24 @@ func checkSignedPDF(t *testing.T, who string, b []byte) string {
 	return string(out)
 }
 
+// presentTemplate: the advisor, in the call, presents the contract
+// template under title for signers ("customer" or "both") and waits until
+// it is listed; it returns the document id.
+func presentTemplate(t *testing.T, adv context.Context, title, signers string) string {
+	t.Helper()
+	within(t, adv, 20*time.Second, "advisor presents the template", chromedp.Steps(
+		chromedp.Click(`[data-testid="documents-toggle"]`),
+		chromedp.WaitVisible(`[data-testid="document-template"]`),
+		chromedp.Click(`[data-testid="document-template"]`),
+		chromedp.WaitVisible(`[data-testid="document-title"]`),
+		chromedp.SetValue(`[data-testid="document-title"]`, title),
+		chromedp.Click(`[data-testid="document-signers-`+signers+`"]`),
+		chromedp.Click(`[data-testid="document-present"]`),
+	))
+	return within(t, adv, 15*time.Second, "document listed for the advisor", chromedp.Poll[string](
+		`document.querySelector('#call-docs [data-testid^="doc-d_"]')?.dataset.doc || null`))
+}
+
 // TestBrowserSign: the advisor presents the contract template in the call
 // (signer: the customer); on her phone the customer's document view opens
 // by itself, she pages through (the advisor sees "liest Seite n von n"),
@@ -236,17 +254,7 @@ func TestBrowserSign(t *testing.T) {
 	inCall := time.Now()
 
 	// The advisor presents the contract template; the customer signs.
-	within(t, adv, 20*time.Second, "advisor presents the template", chromedp.Steps(
-		chromedp.Click(`[data-testid="documents-toggle"]`),
-		chromedp.WaitVisible(`[data-testid="document-template"]`),
-		chromedp.Click(`[data-testid="document-template"]`),
-		chromedp.WaitVisible(`[data-testid="document-title"]`),
-		chromedp.SetValue(`[data-testid="document-title"]`, "Darlehensvertrag"),
-		chromedp.Click(`[data-testid="document-signers-customer"]`),
-		chromedp.Click(`[data-testid="document-present"]`),
-	))
-	docID := within(t, adv, 15*time.Second, "document listed for the advisor", chromedp.Poll[string](
-		`document.querySelector('#call-docs [data-testid^="doc-d_"]')?.dataset.doc || null`))
+	docID := presentTemplate(t, adv, "Darlehensvertrag", "customer")
 	docSel := `#call-docs [data-testid="doc-` + docID + `"]`
 	progressSel := `[data-testid="doc-progress-` + docID + `"]`
 	t.Logf("advisor presented %s", docID)

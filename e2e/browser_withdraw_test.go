@@ -105,17 +105,7 @@ func TestBrowserSignFailsAndWithdraw(t *testing.T) {
 	))
 	waitStats(t, cust, 10*time.Second, "customer admitted", func(s debugStats) bool { return s.State == "joined" })
 
-	within(t, adv, 20*time.Second, "advisor presents the template", chromedp.Steps(
-		chromedp.Click(`[data-testid="documents-toggle"]`),
-		chromedp.WaitVisible(`[data-testid="document-template"]`),
-		chromedp.Click(`[data-testid="document-template"]`),
-		chromedp.WaitVisible(`[data-testid="document-title"]`),
-		chromedp.SetValue(`[data-testid="document-title"]`, "Darlehensvertrag"),
-		chromedp.Click(`[data-testid="document-signers-customer"]`),
-		chromedp.Click(`[data-testid="document-present"]`),
-	))
-	docID := within(t, adv, 15*time.Second, "document listed for the advisor", chromedp.Poll[string](
-		`document.querySelector('#call-docs [data-testid^="doc-d_"]')?.dataset.doc || null`))
+	docID := presentTemplate(t, adv, "Darlehensvertrag", "customer")
 	docSel := `#call-docs [data-testid="doc-` + docID + `"]`
 	progressSel := `[data-testid="doc-progress-` + docID + `"]`
 	view := `[data-testid="doc-view"][data-doc="` + docID + `"]`
