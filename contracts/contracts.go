@@ -232,6 +232,12 @@ type Signing struct {
 	SignerName string
 	SignerRef  string // "participant:<id>" or "staff:<id>"
 	Capture    []byte // the browser's capture JSON (signature/CAPTURE.md)
+	// Method is signature.MethodDrawn (Capture) or signature.MethodTyped:
+	// the accessible alternative, TypedName typed and Confirmed by the
+	// signer's explicit checkbox; no pen data, no biometric envelope.
+	Method    string
+	TypedName string
+	Confirmed bool
 }
 
 // Sign checks the capture (format, plausibility: *signature.RejectError),
@@ -277,14 +283,6 @@ func (s *Service) Sign(ctx context.Context, sg Signing) (records.Document, error
 	if who := boundTo(trail, sg.Field); f.Signer == records.SignerCustomer && who != "" && who != sg.SignerRef {
 		return records.Document{}, ErrNotYourField
 	}
-	capture, err := signature.DecodeCapture(sg.Capture)
-	if err != nil {
-		return records.Document{}, err
-	}
-	features := signature.ComputeFeatures(capture)
-	if err := signature.CheckPlausible(capture, features); err != nil {
-		return records.Document{}, err
-	}
 	presented, err := s.read(d)
 	if err != nil {
 		return records.Document{}, err
@@ -295,13 +293,9 @@ func (s *Service) Sign(ctx context.Context, sg Signing) (records.Document, error
 		DocumentSHA256: hex.EncodeToString(sum[:]), DocumentLength: int64(len(presented)),
 		Field: sg.Field, ConsultationID: sg.ConsultationID,
 	}
-	envelope, err := s.seal(capture, features, sg, binding, now)
+	mark, err := s.signatureMark(sg, binding, now)
 	if err != nil {
 		return records.Document{}, err
-	}
-	image, err := signature.RenderPNG(capture, signature.RenderOptions{MaxWidth: 600, MaxHeight: 240})
-	if err != nil {
-		return records.Document{}, fmt.Errorf("render signature: %w", err)
 	}
 	position := 0
 	for i, o := range d.Fields {
@@ -322,25 +316,21 @@ func (s *Service) Sign(ctx context.Context, sg Signing) (records.Document, error
 		Field:          sg.Field,
 		ConsultationID: d.ConsultationID,
 		SignerName:     sg.SignerName,
-		Reason:         "Handwritten signature in a Parley consultation",
+		Reason:         mark.reason,
 		SignedAt:       now,
 		Index:          position,
 		Page:           page,
 		Rect:           rect,
-		SignatureImage: image,
-		Attachments: []signature.Attachment{{
-			Name:        EnvelopeName(sg.Field),
-			Description: "Encrypted biometric signature data (" + sg.Field + ")",
-			MIME:        "application/json",
-			Data:        envelope,
-			ModTime:     now,
-		}, {
+		SignatureImage: mark.image,
+		Method:         mark.method,
+		TypedName:      mark.typed,
+		Attachments: append(mark.attachments, signature.Attachment{
 			Name:        AuditName(sg.Field),
 			Description: "Audit trail of this document up to the signature (" + sg.Field + ")",
 			MIME:        "application/json",
 			Data:        trailJSON,
 			ModTime:     now,
-		}},
+		}),
 	})
 	if err != nil {
 		return records.Document{}, fmt.Errorf("sign PDF: %w", err)
@@ -350,18 +340,10 @@ func (s *Service) Sign(ctx context.Context, sg Signing) (records.Document, error
 		return records.Document{}, fmt.Errorf("store signed PDF: %w", err)
 	}
 	signedSum := sha256.Sum256(signed)
-	envSum := sha256.Sum256(envelope)
 	nd, err := s.rec.RecordSignature(ctx, d.ID, records.Signing{
 		Field: sg.Field, FromRevision: d.Revision, Blob: blob, Size: int64(len(signed)),
 		SHA256: hex.EncodeToString(signedSum[:]), SignerName: sg.SignerName, SignerRef: sg.SignerRef,
-		Actor: sg.SignerRef, At: now,
-		Detail: map[string]any{
-			"envelope_sha256":    hex.EncodeToString(envSum[:]),
-			"envelope_recipient": s.escrow.Fingerprint(),
-			"strokes":            features.StrokeCount,
-			"points":             features.PointCount,
-			"duration_ms":        features.DurationMS,
-		},
+		Actor: sg.SignerRef, At: now, Detail: mark.detail,
 	})
 	if err != nil {
 		// A commit that failed may still have happened (a connection to
@@ -380,6 +362,77 @@ func (s *Service) Sign(ctx context.Context, sg Signing) (records.Document, error
 	s.log.InfoContext(ctx, "document field signed", "consultation", d.ConsultationID, "document", d.ID,
 		"field", sg.Field, "revision", nd.Revision, "state", nd.State)
 	return nd, nil
+}
+
+// mark is what a signature puts into the PDF besides the audit trail:
+// the handwriting and its sealed pen data, or the typed name.
+type mark struct {
+	method, typed, reason string
+	image                 []byte
+	attachments           []signature.Attachment
+	detail                map[string]any // for the "signed" audit event
+}
+
+// signatureMark checks the signer's input and builds the mark: for a
+// drawn signature the capture's format and plausibility (*signature.
+// RejectError), the rendered image and the biometric envelope bound to
+// the document as presented; for a typed one the name (signature.
+// CheckTypedName) and the explicit confirmation (RejectError
+// CodeNotConfirmed).
+func (s *Service) signatureMark(sg Signing, b signature.Binding, now time.Time) (mark, error) {
+	switch sg.Method {
+	case signature.MethodTyped:
+		if !sg.Confirmed {
+			return mark{}, &signature.RejectError{Code: signature.CodeNotConfirmed, Detail: "the signer did not confirm"}
+		}
+		typed, err := signature.CheckTypedName(sg.TypedName)
+		if err != nil {
+			return mark{}, err
+		}
+		return mark{
+			method: signature.MethodTyped, typed: typed,
+			reason: "Typed name, confirmed by the signer (accessible alternative to a handwritten signature) in a Parley consultation",
+			detail: map[string]any{"method": signature.MethodTyped, "typed_name": typed, "confirmed": true},
+		}, nil
+	case signature.MethodDrawn:
+	default:
+		return mark{}, &signature.RejectError{Code: signature.CodeMalformed, Detail: "unknown signing method"}
+	}
+	capture, err := signature.DecodeCapture(sg.Capture)
+	if err != nil {
+		return mark{}, err
+	}
+	features := signature.ComputeFeatures(capture)
+	if err := signature.CheckPlausible(capture, features); err != nil {
+		return mark{}, err
+	}
+	envelope, err := s.seal(capture, features, sg, b, now)
+	if err != nil {
+		return mark{}, err
+	}
+	image, err := signature.RenderPNG(capture, signature.RenderOptions{MaxWidth: 600, MaxHeight: 240})
+	if err != nil {
+		return mark{}, fmt.Errorf("render signature: %w", err)
+	}
+	envSum := sha256.Sum256(envelope)
+	return mark{
+		reason: "Handwritten signature in a Parley consultation",
+		image:  image,
+		attachments: []signature.Attachment{{
+			Name:        EnvelopeName(sg.Field),
+			Description: "Encrypted biometric signature data (" + sg.Field + ")",
+			MIME:        "application/json",
+			Data:        envelope,
+			ModTime:     now,
+		}},
+		detail: map[string]any{
+			"envelope_sha256":    hex.EncodeToString(envSum[:]),
+			"envelope_recipient": s.escrow.Fingerprint(),
+			"strokes":            features.StrokeCount,
+			"points":             features.PointCount,
+			"duration_ms":        features.DurationMS,
+		},
+	}, nil
 }
 
 // AuditFieldBound is the audit event that binds a customer's field to one

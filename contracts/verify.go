@@ -54,7 +54,12 @@ type SignatureSummary struct {
 	// Origin: "parley" (made with a pinned seal certificate),
 	// "third_party" (another trusted certificate), "unknown".
 	Origin   string `json:"origin"`
-	Envelope string `json:"envelope"` // "bound", "not_bound", "not_sealed", "missing", "foreign_key", "unchecked", "none" (third party)
+	Envelope string `json:"envelope"` // "bound", "not_bound", "not_sealed", "missing", "foreign_key", "unchecked", "none" (third party), "typed" (no pen data by design)
+	// Method is how the signer signed, as Parley's seal vouches: "drawn"
+	// (by hand, with a biometric record) or "typed" (the accessible
+	// alternative: name typed and confirmed, no biometric record);
+	// "" when not a Parley signature.
+	Method string `json:"method,omitempty"`
 	// Development: made with this installation's generated development
 	// seal (no signature.seal_cert configured): trusted here only, not fit
 	// for production. Set by the web layer, which knows the configuration.
@@ -130,7 +135,18 @@ func (v *Verifier) Verify(ctx context.Context, pdf []byte) (*Verdict, error) {
 		case s.ThirdParty:
 			sum.Origin, sum.Envelope = "third_party", "none"
 		}
+		if s.Parley && s.Manifest != nil {
+			sum.Method = "drawn"
+			if s.Method == signature.MethodTyped {
+				sum.Method = signature.MethodTyped
+				if s.Envelope == "" {
+					sum.Envelope = "typed"
+				}
+			}
+		}
 		if st, ok := envelopes[EnvelopeName(s.Field)]; ok && s.Parley {
+			// An envelope beside a typed signature is reported as what
+			// it is (and the manifest problem makes the verdict invalid).
 			sum.Envelope = st
 		}
 		// The signer in each language: no English field names in German texts.
@@ -186,6 +202,10 @@ func (v *Verifier) Verify(ctx context.Context, pdf []byte) (*Verdict, error) {
 					"What Parley's seal vouches for in the signature of "+whoEN+" does not match: "+p)
 			}
 			switch sum.Envelope {
+			case "typed":
+				add("warning", "typed_signature",
+					"Die Unterschrift von "+who+" wurde ohne Zeichnen geleistet: Name getippt und ausdrücklich bestätigt (barrierefreie Alternative). Es gibt dazu keine biometrischen Daten.",
+					"The signature of "+whoEN+" was made without drawing: name typed and explicitly confirmed (the accessible alternative). It has no biometric record.")
 			case "missing":
 				add("error", "envelope_missing",
 					"Zur Signatur von "+who+" fehlen die verschlüsselten biometrischen Daten.",

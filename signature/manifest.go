@@ -39,7 +39,20 @@ type SealManifest struct {
 	DocumentSHA256 string             `json:"document_sha256"`
 	DocumentLength int64              `json:"document_length"`
 	Attachments    []ManifestAttached `json:"attachments"`
+	// Method is how the signer signed: "" (drawn by hand; the biometric
+	// envelope is required) or MethodTyped (the accessible alternative:
+	// name typed and confirmed, no pen data, no envelope allowed). The
+	// seal signs it, so nobody can relabel a drawn signature "typed".
+	Method string `json:"method,omitempty"`
 }
+
+// Signing methods (SealManifest.Method, SignRequest.Method).
+const (
+	MethodDrawn = ""
+	// MethodTyped: "sign without drawing", the accessible alternative to
+	// the signature pad (CAPTURE.md, "Typed signatures").
+	MethodTyped = "typed"
+)
 
 // ManifestAttached is one file the signing step attached.
 type ManifestAttached struct {

@@ -28,6 +28,7 @@ import (
 	"net/http"
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/digitorus/pdf"
@@ -112,7 +113,17 @@ type SignRequest struct {
 	Attachments []Attachment
 	// ConsultationID goes into the seal manifest (manifest.go).
 	ConsultationID string
+	// Method is MethodDrawn (default) or MethodTyped. A typed signature
+	// has no SignatureImage and no biometric attachment; its appearance
+	// shows TypedName instead of handwriting, and its seal manifest says
+	// "typed".
+	Method    string
+	TypedName string
 }
+
+// ErrTypedSignature: a typed signature request that is not one (no typed
+// name, or with handwriting or a biometric envelope).
+var ErrTypedSignature = errors.New("signature: invalid typed signature request")
 
 var fieldNameRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,11}$`)
 
@@ -120,6 +131,35 @@ var fieldNameRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,11}$`)
 // returns the new PDF; presented is an exact prefix of it. Signing the
 // output again adds a further signature and keeps earlier ones valid.
 func (s *Signer) Sign(ctx context.Context, presented []byte, req SignRequest) ([]byte, error) {
+	if err := checkMethod(req); err != nil {
+		return nil, err
+	}
+	return s.sign(ctx, presented, req)
+}
+
+// checkMethod: a typed signature has a typed name and neither handwriting
+// nor a biometric envelope; no other method exists.
+func checkMethod(req SignRequest) error {
+	switch req.Method {
+	case MethodDrawn:
+	case MethodTyped:
+		if strings.TrimSpace(req.TypedName) == "" || len(req.SignatureImage) > 0 {
+			return fmt.Errorf("%w: a typed name and no handwriting", ErrTypedSignature)
+		}
+		for _, a := range req.Attachments {
+			if strings.HasPrefix(a.Name, BiometricPrefix) {
+				return fmt.Errorf("%w: no biometric envelope", ErrTypedSignature)
+			}
+		}
+	default:
+		return fmt.Errorf("%w: method %q", ErrTypedSignature, req.Method)
+	}
+	return nil
+}
+
+// sign is Sign without checkMethod (tests forge with it what an insider
+// holding the seal could).
+func (s *Signer) sign(ctx context.Context, presented []byte, req SignRequest) ([]byte, error) {
 	if !fieldNameRE.MatchString(req.Field) {
 		return nil, fmt.Errorf("%w: %q (1-11 of A-Z a-z 0-9 _ -)", ErrFieldName, req.Field)
 	}
@@ -178,7 +218,8 @@ func (s *Signer) Sign(ctx context.Context, presented []byte, req SignRequest) ([
 		return nil, err
 	}
 	m := SealManifest{Format: ManifestFormat, Field: req.Field, ConsultationID: req.ConsultationID,
-		DocumentSHA256: sha256Hex(presented), DocumentLength: int64(len(presented)), Attachments: []ManifestAttached{}}
+		DocumentSHA256: sha256Hex(presented), DocumentLength: int64(len(presented)), Attachments: []ManifestAttached{},
+		Method: req.Method}
 	for _, a := range req.Attachments {
 		m.Attachments = append(m.Attachments, ManifestAttached{Name: a.Name, SHA256: sha256Hex(a.Data)})
 	}
@@ -203,7 +244,7 @@ func (s *Signer) pdfsign(r *pdf.Reader, doc []byte, existing, page int, rect Rec
 		Appearance: sign.Appearance{
 			Visible: true, Page: uint32(page),
 			LowerLeftX: rect.X, LowerLeftY: rect.Y, UpperRightX: rect.X + rect.W, UpperRightY: rect.Y + rect.H,
-			Renderer: appearanceRenderer(img, req.SignerName, req.SignedAt),
+			Renderer: appearanceRenderer(img, req.SignerName, req.SignedAt, typedText(req)),
 		},
 	}
 	if s.opt.TSAURL != "" {
@@ -437,10 +478,20 @@ func decodeSignatureImage(data []byte) (image.Image, error) {
 	return img, nil
 }
 
+// typedText is what a typed signature shows in place of handwriting; ""
+// for a drawn one.
+func typedText(req SignRequest) string {
+	if req.Method != MethodTyped {
+		return ""
+	}
+	return strings.TrimSpace(req.TypedName)
+}
+
 // appearanceRenderer draws the widget: the handwriting (RGB image with its
-// alpha as /SMask, not premultiplied), a rule, the signer's name and the
+// alpha as /SMask, not premultiplied) or, for a typed signature, the
+// typed name in Helvetica-Oblique, a rule, the signer's name and the
 // signing time, in Helvetica with WinAnsiEncoding.
-func appearanceRenderer(img image.Image, name string, at time.Time) func(*sign.SignContext, [4]float64) ([]byte, error) {
+func appearanceRenderer(img image.Image, name string, at time.Time, typed string) func(*sign.SignContext, [4]float64) ([]byte, error) {
 	return func(c *sign.SignContext, r [4]float64) ([]byte, error) {
 		w, h := r[2]-r[0], r[3]-r[1]
 		var res, st bytes.Buffer
@@ -461,9 +512,21 @@ func appearanceRenderer(img image.Image, name string, at time.Time) func(*sign.S
 			dw, dh := float64(iw)*scale, float64(ih)*scale
 			fmt.Fprintf(&st, "q %.3f 0 0 %.3f %.3f %.3f cm /Im1 Do Q\n", dw, dh, 4+(aw-dw)/2, textH+(ah-dh)/2)
 		}
+		when := "Unterschrieben / signed " + at.UTC().Format("2006-01-02 15:04:05") + " UTC"
+		if typed != "" {
+			oblique, err := c.AddObject([]byte("<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica-Oblique /Encoding /WinAnsiEncoding >>"))
+			if err != nil {
+				return nil, err
+			}
+			res.Reset()
+			fmt.Fprintf(&res, "/Font << /F1 %d 0 R /F2 %d 0 R >>", font, oblique)
+			size := min(16.0, h-textH-8)
+			fmt.Fprintf(&st, "BT /F2 %.2f Tf 0.10 0.16 0.42 rg 6 %.2f Td %s Tj ET\n", size, textH+(h-textH-size)/2+2,
+				pdfWinAnsiString(fitText(typed, size, w-12)))
+			when = "Name getippt / typed name, " + at.UTC().Format("2006-01-02 15:04:05") + " UTC"
+		}
 		fmt.Fprintf(&st, "q 0.55 G 0.5 w 4 %.2f m %.2f %.2f l S Q\n", textH-2, w-4, textH-2)
 		fmt.Fprintf(&st, "BT /F1 8 Tf 0 0 0 rg 4 11 Td %s Tj ET\n", pdfWinAnsiString(fitText(name, 8, w-8)))
-		when := "Unterschrieben / signed " + at.UTC().Format("2006-01-02 15:04:05") + " UTC"
 		fmt.Fprintf(&st, "BT /F1 6 Tf 0.25 0.25 0.25 rg 4 3.5 Td %s Tj ET\n", pdfWinAnsiString(fitText(when, 6, w-8)))
 		var b bytes.Buffer
 		fmt.Fprintf(&b, "<< /Type /XObject /Subtype /Form /FormType 1 /BBox [0 0 %.3f %.3f] /Matrix [1 0 0 1 0 0] /Resources << %s >> /Length %d >>\nstream\n",

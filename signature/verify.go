@@ -107,6 +107,9 @@ type SignatureReport struct {
 	Manifest *SealManifest
 	// Envelope is the biometric attachment its manifest vouches for.
 	Envelope string
+	// Method is the signing method the seal manifest states: MethodDrawn
+	// ("") or MethodTyped (no biometric record by design).
+	Method   string
 	Problems []string
 }
 
@@ -359,7 +362,15 @@ func verifyAttachments(doc []byte, rep *Report, opt VerifyOptions) {
 			if m.DocumentLength <= 0 || m.DocumentLength > int64(len(doc)) || sha256Hex(doc[:m.DocumentLength]) != m.DocumentSHA256 {
 				s.Problems = append(s.Problems, "the document as presented for this signature is not the one the seal manifest names")
 			}
-			if s.Envelope == "" {
+			s.Method = m.Method
+			switch {
+			case m.Method != MethodDrawn && m.Method != MethodTyped:
+				s.Problems = append(s.Problems, fmt.Sprintf("the seal manifest names an unknown signing method %q", m.Method))
+			case m.Method == MethodTyped && s.Envelope != "":
+				// A typed signature has no pen data; an envelope beside
+				// one is a contradiction, never a pass.
+				s.Problems = append(s.Problems, "a typed signature (no pen data) carries a biometric envelope")
+			case m.Method == MethodDrawn && s.Envelope == "":
 				s.Problems = append(s.Problems, fmt.Sprintf("no biometric envelope %s%s.json vouched for by its seal manifest", BiometricPrefix, s.Field))
 			}
 			for _, ma := range m.Attachments {
