@@ -53,6 +53,7 @@ func (s *Server) documentRoutes(e *gin.Engine) {
 	g.GET("/:docId/pdf", s.api(s.handleDocumentPDF))
 	g.HEAD("/:docId/pdf", s.api(s.handleDocumentPDF))
 	g.POST("/:docId/sign/:field", s.api(s.handleSign))
+	g.POST("/:docId/sign/:field/typed", s.api(s.handleSignTyped))
 	g.POST("/:docId/progress", s.api(s.handleProgress))
 	g.POST("/:docId/withdraw", s.api(s.handleWithdraw))
 }
@@ -477,6 +478,40 @@ func (s *Server) handleSign(c *gin.Context) error {
 	if err != nil {
 		return errBadRequest("could not read the request")
 	}
+	err = s.sign(c, who, contracts.Signing{Capture: body})
+	clear(body)
+	return err
+}
+
+// typedSignBody is the body of a typed signature (signature/CAPTURE.md,
+// "Typed signatures").
+type typedSignBody struct {
+	TypedName string `json:"typedName"`
+	Confirmed bool   `json:"confirmed"`
+}
+
+// handleSignTyped: POST /api/v1/consultations/:id/documents/:docId/sign/:field/typed,
+// body {"typedName": "…", "confirmed": true}: the accessible alternative to
+// drawing. The name and the confirmation are checked by the contracts
+// service (422 implausible with a reason, like pen data).
+func (s *Server) handleSignTyped(c *gin.Context) error {
+	if s.signer == nil {
+		return errNoSigner
+	}
+	who, err := s.callCaller(c)
+	if err != nil {
+		return err
+	}
+	var b typedSignBody
+	if err := decodeJSON(c, &b, false); err != nil {
+		return err
+	}
+	return s.sign(c, who, contracts.Signing{Method: signature.MethodTyped, TypedName: b.TypedName, Confirmed: b.Confirmed})
+}
+
+// sign signs the field of the request's document for who, with the mark
+// in sg (pen data or a typed name), and tells the call.
+func (s *Server) sign(c *gin.Context, who fileCaller, sg contracts.Signing) error {
 	role := records.SignerCustomer
 	if who.advisor {
 		role = records.SignerAdvisor
@@ -485,17 +520,15 @@ func (s *Server) handleSign(c *gin.Context) error {
 	if name == "" {
 		name = "Kunde / Customer"
 	}
-	d, err := s.signer.Sign(c.Request.Context(), contracts.Signing{
-		ConsultationID: who.con.ID, DocumentID: c.Param("docId"), Field: c.Param("field"),
-		As: role, SignerName: name, SignerRef: who.id, Capture: body,
-	})
-	clear(body)
+	sg.ConsultationID, sg.DocumentID, sg.Field = who.con.ID, c.Param("docId"), c.Param("field")
+	sg.As, sg.SignerName, sg.SignerRef = role, name, who.id
+	d, err := s.signer.Sign(c.Request.Context(), sg)
 	if err != nil {
 		// Both sides are told (the advisor's "signing …" must not hang),
-		// except for a capture the plausibility check refused (the signer
-		// stays at the pad and tries again) and for a document or field
-		// that does not exist (nothing to tell about, and no made-up ids
-		// pushed into the call).
+		// except for a mark the checks refused (the signer stays at the
+		// pad and tries again) and for a document or field that does not
+		// exist (nothing to tell about, and no made-up ids pushed into the
+		// call).
 		if p := classify(err); p.code != "implausible" && !errors.Is(err, records.ErrNotFound) {
 			s.hub.Notify(signaling.ConsultationID(who.con.ID), signaling.ToCall, signFailedMsg{
 				Type: "document_sign_failed", Doc: c.Param("docId"), Field: c.Param("field"), From: participantRef(who.id), Code: p.code,
