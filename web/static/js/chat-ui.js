@@ -12,7 +12,7 @@
  */
 
 import { t, getLang, applyTranslations, onLangChange } from './i18n.js';
-import { h, toast } from './ui.js';
+import { h, toast, announce } from './ui.js';
 import { icon } from './icons.js';
 import { ChatError } from './chat.js';
 import { PhotoDialog } from './photo-ui.js';
@@ -68,6 +68,9 @@ export class ChatPanel {
     this.chat = chat;
     this.session = session;
     this.unread = 0;
+    /** @type {ChatEntryView[]} messages heard but not yet announced */
+    this._heard = [];
+    this._announceTimer = 0;
     this.open = false;
     /** @type {PhotoDialog|null} made on first use */
     this.photoDialog = null;
@@ -89,7 +92,9 @@ export class ChatPanel {
     }, [icon('close')]);
     close.addEventListener('click', () => this.toggle(false));
 
-    this.list = h('ol', { class: 'chat-list', attrs: { 'aria-live': 'polite', 'aria-relevant': 'additions' }, data: { testid: 'chat-list' } });
+    // Not a live region itself: new messages are announced by ui.announce,
+    // which is heard also while the drawer is closed (and only once).
+    this.list = h('ol', { class: 'chat-list', data: { testid: 'chat-list' } });
     this.empty = h('p', { class: 'chat-empty muted', i18n: 'chat.empty' });
     this.input = h('textarea', {
       class: 'chat-input',
@@ -149,11 +154,12 @@ export class ChatPanel {
 
     this._off.push(
       chat.on('update', () => this.render()),
-      chat.on('incoming', () => {
+      chat.on('incoming', (v) => {
         if (!this.open) {
           this.unread++;
           this._renderBadge();
         }
+        this._announce(v);
       }),
       session.on('self', () => this._renderControls()),
       session.on('connection', () => this._renderControls()),
@@ -161,6 +167,33 @@ export class ChatPanel {
       onLangChange(() => this.render()),
     );
     this.render();
+  }
+
+  /**
+   * Tells screen readers of a message from someone else (ui.announce: a
+   * polite live region outside the drawer, focus stays where it is).
+   * Messages arriving together (the history after a reconnect) are
+   * counted, not read out one by one.
+   * @param {ChatEntryView} v
+   */
+  _announce(v) {
+    this._heard.push(v);
+    clearTimeout(this._announceTimer);
+    this._announceTimer = window.setTimeout(() => {
+      const heard = this._heard;
+      this._heard = [];
+      if (heard.length > 1) {
+        announce(t('chat.announce.many', { n: heard.length }));
+        return;
+      }
+      const m = heard[0];
+      const p = m?.payload;
+      if (!m) return;
+      const what = !p ? t('chat.announce.unreadable')
+        : p.kind === 'text' ? p.text.slice(0, 300)
+          : p.kind === 'photo' ? t('chat.announce.photo') : t('chat.announce.file', { name: p.name });
+      announce(t('chat.announce.one', { name: this._name(m.from), text: what }));
+    }, 250);
   }
 
   /** @param {boolean} [open] */
@@ -352,6 +385,7 @@ export class ChatPanel {
   destroy() {
     for (const off of this._off) off();
     this._off = [];
+    clearTimeout(this._announceTimer);
     this.photoDialog?.destroy();
     this.photoDialog = null;
     this.el.remove();

@@ -25,7 +25,7 @@
  */
 
 import { t, tryT, onLangChange, applyTranslations } from './i18n.js';
-import { h, toast, errorText, formatTime } from './ui.js';
+import { h, toast, errorText, formatTime, announce } from './ui.js';
 import { icon } from './icons.js';
 import { formatSize } from './chat-ui.js';
 import { ApiError } from './api.js';
@@ -240,16 +240,68 @@ class DocumentViewer {
     this.padHere = h('span', { class: 'pad-here', attrs: { 'aria-hidden': 'true' }, i18n: 'pad.here' });
     this.legalEl = h('p', { class: 'pad-legal', id: 'pad-legal' });
     this.padError = h('p', { class: 'pad-error', attrs: { role: 'alert', hidden: true }, data: { testid: 'signature-error' } });
+    // How to sign: drawing, or the accessible alternative (name typed
+    // and confirmed; signature/CAPTURE.md, "Typed signatures").
+    /** @type {'draw'|'typed'} */
+    this.method = 'draw';
+    this.methodDraw = h('input', { attrs: { type: 'radio', name: 'sign-method', value: 'draw', checked: true }, data: { testid: 'sign-method-draw' } });
+    this.methodTyped = h('input', { attrs: { type: 'radio', name: 'sign-method', value: 'typed' }, data: { testid: 'sign-method-typed' } });
+    for (const r of [this.methodDraw, this.methodTyped]) {
+      r.addEventListener('change', () => this._setMethod(this.methodTyped.checked ? 'typed' : 'draw'));
+    }
+    this.methodEl = h('fieldset', { class: 'sign-method' }, [
+      h('legend', { class: 'sign-method-legend', i18n: 'pad.method.legend' }),
+      h('label', { class: 'sign-method-option' }, [this.methodDraw, h('span', { i18n: 'pad.method.draw' })]),
+      h('label', { class: 'sign-method-option' }, [this.methodTyped, h('span', { i18n: 'pad.method.typed' })]),
+    ]);
+    this.padHint = h('p', { class: 'pad-hint muted', i18n: 'pad.hint' });
+    this.padBox = h('div', { class: 'pad-box' }, [
+      this.padHere,
+      h('span', { class: 'pad-line', attrs: { 'aria-hidden': 'true' } }),
+      h('span', { class: 'pad-x', attrs: { 'aria-hidden': 'true' }, text: '×' }),
+      this.padCanvas,
+    ]);
+    this.padRotate = h('p', { class: 'pad-rotate muted small', i18n: 'pad.rotate' });
+    this.typedInput = h('input', {
+      class: 'input typed-name',
+      id: 'typed-name',
+      attrs: { type: 'text', autocomplete: 'name', maxlength: 64, spellcheck: 'false', 'aria-describedby': 'typed-hint' },
+      data: { testid: 'typed-name' },
+    });
+    this.typedPreview = h('span', { class: 'typed-preview-name' });
+    this.typedConfirm = h('input', { attrs: { type: 'checkbox', id: 'typed-confirm' }, data: { testid: 'typed-confirm' } });
+    this.typedConfirmText = h('span', {});
+    this.typedInput.addEventListener('input', () => {
+      this.padError.hidden = true;
+      this._renderTyped();
+    });
+    this.typedInput.addEventListener('keydown', (ev) => {
+      if (ev.key === 'Enter') {
+        ev.preventDefault();
+        this.typedConfirm.focus();
+      }
+    });
+    this.typedConfirm.addEventListener('change', () => {
+      this.padError.hidden = true;
+    });
+    this.typedPane = h('div', { class: 'typed-sign', attrs: { hidden: true }, data: { testid: 'typed-sign' } }, [
+      h('label', { class: 'label', attrs: { for: 'typed-name' }, i18n: 'pad.typed.name' }),
+      this.typedInput,
+      h('p', { class: 'muted small typed-hint', id: 'typed-hint', i18n: 'pad.typed.hint' }),
+      h('div', { class: 'typed-preview', attrs: { 'aria-hidden': 'true' } }, [
+        h('span', { class: 'pad-x', text: '×' }),
+        this.typedPreview,
+        h('span', { class: 'pad-line' }),
+      ]),
+      h('label', { class: 'typed-confirm', attrs: { for: 'typed-confirm' } }, [this.typedConfirm, this.typedConfirmText]),
+    ]);
     this.signPane = h('div', { class: 'docview-sign', attrs: { hidden: true } }, [
       h('h3', { class: 'pad-title', id: 'pad-title', i18n: 'pad.title' }),
-      h('p', { class: 'pad-hint muted', i18n: 'pad.hint' }),
-      h('div', { class: 'pad-box' }, [
-        this.padHere,
-        h('span', { class: 'pad-line', attrs: { 'aria-hidden': 'true' } }),
-        h('span', { class: 'pad-x', attrs: { 'aria-hidden': 'true' }, text: '×' }),
-        this.padCanvas,
-      ]),
-      h('p', { class: 'pad-rotate muted small', i18n: 'pad.rotate' }),
+      this.methodEl,
+      this.padHint,
+      this.padBox,
+      this.padRotate,
+      this.typedPane,
       this.padError,
       this.legalEl,
     ]);
@@ -690,7 +742,12 @@ class DocumentViewer {
         });
       }
       this.pad.clear();
-      this.padCanvas.focus({ preventScroll: true });
+      this.typedInput.value = '';
+      this.typedConfirm.checked = false;
+      this._setMethod(this.method);
+      // The choice first: a keyboard or screen-reader user hears at once
+      // that there is a way to sign without drawing.
+      (this.method === 'typed' ? this.methodTyped : this.methodDraw).focus({ preventScroll: true });
     } else {
       this.signStart.focus({ preventScroll: true });
       if (this.pdf) void this._render();
@@ -713,8 +770,56 @@ class DocumentViewer {
   _renderPad() {
     const empty = !this.pad || this.pad.isEmpty();
     this.padHere.hidden = !empty;
-    this.submitBtn.disabled = this._busy || empty;
+    // Typed: the button stays usable and says what is missing (_typedReady).
+    this.submitBtn.disabled = this._busy || (this.method === 'draw' && empty);
     this.clearBtn.disabled = this._busy || empty;
+  }
+
+  /**
+   * Switches between drawing and typing the name.
+   * @param {'draw'|'typed'} method
+   */
+  _setMethod(method) {
+    this.method = method;
+    this.methodDraw.checked = method === 'draw';
+    this.methodTyped.checked = method === 'typed';
+    this.el.dataset.method = method;
+    const typed = method === 'typed';
+    this.padHint.hidden = typed;
+    this.padBox.hidden = typed;
+    this.padRotate.hidden = typed;
+    this.typedPane.hidden = !typed;
+    this.clearBtn.hidden = typed;
+    this.padError.hidden = true;
+    this._renderPad();
+    this._renderTyped();
+  }
+
+  _renderTyped() {
+    const name = this.typedInput.value.trim().replace(/\s+/g, ' ');
+    this.typedPreview.textContent = name;
+    this.typedConfirmText.textContent = t('pad.typed.confirm', { doc: this.doc?.name ?? '' });
+    this.legalEl.textContent = t(this.method === 'typed' ? 'pad.typed.legal' : 'pad.legal', { doc: this.doc?.name ?? '' });
+  }
+
+  /**
+   * Checks the typed signature in the browser first (the server checks
+   * again): says what is missing and moves the focus there.
+   * @returns {boolean}
+   */
+  _typedReady() {
+    const name = this.typedInput.value.trim();
+    if (!name) {
+      this._padError(t('sign.error.typed_name_empty'));
+      this.typedInput.focus();
+      return false;
+    }
+    if (!this.typedConfirm.checked) {
+      this._padError(t('sign.error.not_confirmed'));
+      this.typedConfirm.focus();
+      return false;
+    }
+    return true;
   }
 
   async _submit() {
@@ -722,17 +827,21 @@ class DocumentViewer {
     const field = this.field;
     const pad = this.pad;
     if (!doc || !field || !pad || this._busy) return;
-    const capture = pad.capture();
-    if (!capture) {
-      this._padError(t('pad.empty'));
+    const typed = this.method === 'typed';
+    const capture = typed ? null : pad.capture();
+    if (typed ? !this._typedReady() : !capture) {
+      if (!typed) this._padError(t('pad.empty'));
       return;
     }
     this._busy = true;
     pad.disabled = true;
+    this.typedInput.disabled = true;
+    this.typedConfirm.disabled = true;
     this.submitLabel.textContent = t('pad.busy');
     this._renderPad();
     try {
-      const signed = await this.docs.sign(doc, field.name, capture);
+      const signed = capture ? await this.docs.sign(doc, field.name, capture)
+        : await this.docs.signTyped(doc, field.name, this.typedInput.value, this.typedConfirm.checked);
       this.doc = signed;
       this._busy = false;
       this._setMode('read', false);
@@ -743,7 +852,7 @@ class DocumentViewer {
       this._busy = false;
       if (err instanceof ApiError && err.code === 'implausible') {
         // The ink goes; the message stays until the next try begins.
-        pad.clear();
+        if (!typed) pad.clear();
       } else if (err instanceof ApiError && err.code === 'conflict') {
         void this.docs.refresh();
       }
@@ -753,6 +862,8 @@ class DocumentViewer {
       this._padError(serverFault ? t('doc.error.signFailed') : docErrorText(err));
     } finally {
       pad.disabled = false;
+      this.typedInput.disabled = false;
+      this.typedConfirm.disabled = false;
       this.submitLabel.textContent = t('pad.submit');
       this._renderPad();
     }
@@ -790,7 +901,7 @@ class DocumentViewer {
     }
     this.hintEl.textContent = hint;
     this.hintEl.hidden = !hint;
-    this.legalEl.textContent = t('pad.legal', { doc: doc.name });
+    this._renderTyped();
     const showDownload = signedByMe || doc.state === 'signed';
     const cur = this.downloadSlot.firstElementChild;
     if (!showDownload) this.downloadSlot.replaceChildren();
@@ -840,6 +951,8 @@ export class DocumentsPanel {
     this._confirmTimer = 0;
     /** @type {Set<string>} documents whose view this reader closed (no reopening by itself) */
     this.dismissed = new Set();
+    /** @type {Map<string, string>} last activity per "<doc>\n<from>", for announcements */
+    this._activity = new Map();
     /** @type {(() => void)[]} */
     this._off = [];
     const advisor = opts.role === 'advisor';
@@ -908,7 +1021,10 @@ export class DocumentsPanel {
       d.on('signed', ({ doc, field }) => this._signed(doc, field)),
       d.on('withdrawn', ({ doc, live }) => this._withdrawn(doc, live)),
       d.on('failed', (f) => this._failed(f)),
-      d.on('progress', () => this._renderProgress()),
+      d.on('progress', ({ doc, progress }) => {
+        this._renderProgress();
+        this._announceProgress(doc, progress);
+      }),
       session.on('roster', () => this._renderProgress()),
       session.on('self', () => this._renderControls()),
       session.on('connection', () => this._renderControls()),
@@ -1258,9 +1374,27 @@ export class DocumentsPanel {
           text: f.signed ? t('doc.field.signedBy', { name: f.signerName || t('doc.someone'), time: formatTime(f.signedAt) }) : t('doc.field.pending'),
         }),
       ]))),
-      this.opts.role === 'advisor' ? h('p', { class: 'doc-progress small', attrs: { 'aria-live': 'polite' }, data: { testid: `doc-progress-${doc.id}` } }) : null,
+      // Not a live region: page turns would be read out one by one, and
+      // not at all while the drawer is closed; _announceProgress tells.
+      this.opts.role === 'advisor' ? h('p', { class: 'doc-progress small', data: { testid: `doc-progress-${doc.id}` } }) : null,
       h('div', { class: 'doc-actions' }, [openBtn, doc.state === 'signed' ? downloadLink(doc) : null, withdrawBtn]),
     ]);
+  }
+
+  /**
+   * Tells screen readers (ui.announce, polite, focus stays) when someone
+   * else starts signing; "signed" and "failed" are told by their toasts
+   * (a live region too), so nothing is said twice.
+   * @param {string} docId
+   * @param {Progress} p
+   */
+  _announceProgress(docId, p) {
+    const key = `${docId}\n${p.from}`;
+    const before = this._activity.get(key);
+    this._activity.set(key, p.activity);
+    if (this.opts.role !== 'advisor' || p.activity !== 'signing' || before === 'signing') return;
+    if (p.from === this.session.self?.id || p.from === this.opts.selfStaff) return;
+    announce(t('doc.progress.signing', { name: this._signerName(p.from) }));
   }
 
   /** Fills each document's progress line (advisors) from the last reports. */

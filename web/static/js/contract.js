@@ -289,11 +289,37 @@ export class DocumentSession extends Emitter {
    * @returns {Promise<Document>}
    */
   async sign(doc, field, capture) {
+    return this._sign(doc, field, '', capture);
+  }
+
+  /**
+   * Signs a field without drawing: the accessible alternative, the name
+   * typed and confirmed by the signer (signature/CAPTURE.md, "Typed
+   * signatures"). Rejects like sign; code "implausible" with reasons
+   * typed_name_* or not_confirmed.
+   * @param {Document} doc
+   * @param {string} field
+   * @param {string} typedName
+   * @param {boolean} confirmed
+   * @returns {Promise<Document>}
+   */
+  async signTyped(doc, field, typedName, confirmed) {
+    return this._sign(doc, field, '/typed', { typedName, confirmed });
+  }
+
+  /**
+   * @param {Document} doc
+   * @param {string} field
+   * @param {string} suffix
+   * @param {unknown} body
+   * @returns {Promise<Document>}
+   */
+  async _sign(doc, field, suffix, body) {
     const key = `${doc.id}\n${field}`;
     this._ownSigning.set(key, Infinity);
     let res;
     try {
-      res = await request('POST', `${this._docPath(doc.id)}/sign/${encodeURIComponent(field)}`, capture);
+      res = await request('POST', `${this._docPath(doc.id)}/sign/${encodeURIComponent(field)}${suffix}`, body);
     } finally {
       // The push about a failure may come just after the answer.
       this._ownSigning.set(key, Date.now() + 10000);

@@ -83,6 +83,31 @@ function toastRegion() {
 }
 
 /**
+ * Says text to screen readers without moving focus or showing anything:
+ * one visually hidden polite live region per page (id "sr-announcer",
+ * outside every drawer, so it is heard while the chat or the documents
+ * are closed). The text is set anew after a frame so that a repeated
+ * announcement is heard again. Used for chat messages and signing
+ * progress; toasts have their own region.
+ * @param {string} text
+ */
+export function announce(text) {
+  let region = document.getElementById('sr-announcer');
+  if (!region) {
+    region = h('div', {
+      id: 'sr-announcer',
+      class: 'sr-only',
+      attrs: { role: 'status', 'aria-live': 'polite', 'aria-atomic': 'true' },
+      data: { testid: 'sr-announcer' },
+    });
+    document.body.append(region);
+  }
+  const el = region;
+  el.textContent = '';
+  requestAnimationFrame(() => { el.textContent = text; });
+}
+
+/**
  * @typedef {{label: string, ariaLabel?: string, testid?: string, onClick: () => void}} ToastAction
  */
 
