@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"strings"
@@ -141,6 +142,18 @@ func TestBrowserKeyboardDay(t *testing.T) {
 	tabTo(t, cust, `[data-testid="chat-toggle"]`, 40, false)
 	press(t, cust, kb.Enter, 1)
 	within(t, cust, 10*time.Second, "chat open", chromedp.WaitVisible(`[data-testid="chat-panel"]`))
+	if f := focused(t, cust, `[data-testid="chat-input"]`); !f.Match {
+		tabTo(t, cust, `[data-testid="chat-input"]`, 10, false)
+	}
+	typeText(t, cust, "Guten Tag")
+	press(t, cust, kb.Enter, 1)
+	// The advisor, chat drawer closed, hears it: the live region outside
+	// the drawers says who wrote what, and her focus stays where it was.
+	advFocus := within(t, adv, 5*time.Second, "advisor's focus", chromedp.Evaluate[string](`document.activeElement?.dataset?.testid || document.activeElement?.id || ''`))
+	waitJS(t, adv, 15*time.Second, "chat message announced", announced("Neue Nachricht von Erika Mustermann: Guten Tag"))
+	if now := within(t, adv, 5*time.Second, "advisor's focus", chromedp.Evaluate[string](`document.activeElement?.dataset?.testid || document.activeElement?.id || ''`)); now != advFocus {
+		t.Errorf("the announcement moved the advisor's focus from %q to %q", advFocus, now)
+	}
 	press(t, cust, kb.Escape, 1)
 	within(t, cust, 10*time.Second, "Escape closes the chat", chromedp.WaitNotVisible(`[data-testid="chat-panel"]`))
 	if f := focused(t, cust, `[data-testid="chat-toggle"]`); !f.Match {
@@ -173,6 +186,11 @@ func TestBrowserKeyboardDay(t *testing.T) {
 		t.Errorf("after Escape the focus is on %s, not back on the documents button", f.Desc)
 	}
 
+	keyboardSignTyped(t, adv, cust, "Erika Mustermann")
+	if f := focused(t, adv, `[data-testid="documents-toggle"]`); !f.Match {
+		t.Errorf("the announcements moved the advisor's focus to %s", f.Desc)
+	}
+
 	// End, through the confirmation dialog: it is modal, Tab never
 	// reaches the page behind it (only the browser's own controls, which
 	// show here as the body).
@@ -190,6 +208,58 @@ func TestBrowserKeyboardDay(t *testing.T) {
 	tabTo(t, adv, `[data-testid="end-confirm"]`, 6, false)
 	press(t, adv, kb.Enter, 1)
 	within(t, cust, 20*time.Second, "the customer sees the end", chromedp.WaitVisible(`[data-testid="end-screen"]`))
+}
+
+// announced is a JS condition: the page's screen-reader announcer
+// (ui.announce) or one of its toasts (a live region too) says text.
+func announced(text string) string {
+	return `[document.getElementById('sr-announcer'), document.getElementById('toasts')].some((el) => (el?.textContent || '').includes(` + jsQuote(text) + `))`
+}
+
+// keyboardSignTyped: the customer, keys only, reads the open document to
+// its end, starts signing, chooses "sign without drawing" with the arrow
+// keys, types her name, is told (and taken to) the missing confirmation,
+// ticks it with Space, signs with Enter and downloads the signed PDF with
+// Enter. The advisor (documents drawer closed) hears "… unterschreibt"
+// and "… unterschrieben" from the live regions.
+func keyboardSignTyped(t *testing.T, adv, cust context.Context, name string) {
+	t.Helper()
+	pages := within(t, cust, 10*time.Second, "pages", chromedp.Poll[int](`+(document.querySelector('[data-testid="doc-view"]')?.dataset.pages || 0) || null`))
+	if pages > 1 {
+		tabTo(t, cust, `[data-testid="doc-page-next"]`, 30, false)
+		press(t, cust, kb.Enter, pages-1)
+	}
+	waitJS(t, cust, 15*time.Second, "sign button enabled", `!document.querySelector('[data-testid="doc-sign-start"]').disabled`)
+	tabTo(t, cust, `[data-testid="doc-sign-start"]`, 30, false)
+	press(t, cust, kb.Enter, 1)
+	within(t, cust, 10*time.Second, "sign pane", chromedp.WaitVisible(`[data-testid="sign-method-typed"]`))
+	if f := focused(t, cust, `[data-testid="sign-method-draw"]`); !f.Match {
+		t.Fatalf("entering the signature the focus is on %s, not on the choice of how to sign", f.Desc)
+	}
+	waitJS(t, adv, 15*time.Second, "signing announced to the advisor", announced(name+" unterschreibt"))
+	press(t, cust, kb.ArrowDown, 1)
+	within(t, cust, 10*time.Second, "typed signature form", chromedp.WaitVisible(`[data-testid="typed-name"]`))
+	waitJS(t, cust, 5*time.Second, "pad hidden", `document.querySelector('[data-testid="signature-pad"]').getClientRects().length === 0`)
+	tabTo(t, cust, `[data-testid="typed-name"]`, 5, false)
+	typeText(t, cust, name)
+	tabTo(t, cust, `[data-testid="signature-submit"]`, 10, false)
+	press(t, cust, kb.Enter, 1)
+	within(t, cust, 10*time.Second, "missing confirmation said", chromedp.WaitVisible(`[data-testid="signature-error"]`))
+	if f := focused(t, cust, `[data-testid="typed-confirm"]`); !f.Match {
+		t.Errorf("after the missing confirmation the focus is on %s, not on the checkbox", f.Desc)
+	}
+	press(t, cust, " ", 1)
+	waitJS(t, cust, 5*time.Second, "confirmed with Space", `document.querySelector('[data-testid="typed-confirm"]').checked`)
+	tabTo(t, cust, `[data-testid="signature-submit"]`, 10, false)
+	press(t, cust, kb.Enter, 1)
+	within(t, cust, 30*time.Second, "signed", chromedp.WaitVisible(`[data-testid="doc-signed"]`))
+	waitJS(t, adv, 15*time.Second, "signed announced to the advisor", announced("unterschrieben"))
+	tabTo(t, cust, `[data-testid^="doc-download-"]`, 30, false)
+	file, b := downloadBy(t, cust, "customer", func() { press(t, cust, kb.Enter, 1) })
+	checkSignedPDF(t, "customer", b)
+	if !strings.HasSuffix(file, ".pdf") || !bytes.Contains(b, []byte("("+name+") Tj")) || !bytes.Contains(b, []byte("/Helvetica-Oblique")) {
+		t.Errorf("downloaded %q: the typed name is not in the signature's appearance", file)
+	}
 }
 
 // TestBrowserReducedMotion: with prefers-reduced-motion: reduce, the

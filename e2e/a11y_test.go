@@ -118,6 +118,16 @@ func TestBrowserA11yAxe(t *testing.T) {
 	englishToo(t, adv, "console")
 	invite := createConsultation(t, adv, "Baufinanzierung")
 	checkA11y(t, adv, "console-invite")
+	within(t, adv, 20*time.Second, "device-link dialog", chromedp.Steps(
+		chromedp.Click(`[data-testid^="device-link-send-"]`),
+		chromedp.WaitVisible(`[data-testid="device-link-send"]`),
+	))
+	waitJS(t, adv, 15*time.Second, "device-link code shown", `(document.querySelector('[data-testid="device-link-code"]')?.textContent || '').trim().length > 0`)
+	checkA11y(t, adv, "device-link-dialog")
+	within(t, adv, 10*time.Second, "close the device-link dialog", chromedp.Steps(
+		chromedp.Click(`[data-testid="device-link-close"]`),
+		chromedp.WaitNotVisible(`[data-testid="device-link-send"]`),
+	))
 
 	within(t, adv, 20*time.Second, "advisor opens the call", chromedp.Click(`[data-testid="open-call"]`))
 	waitJS(t, adv, 20*time.Second, "advisor in the call", `!!window.parleyDebug && window.parleyDebug.info().state === 'joined'`)
@@ -142,6 +152,15 @@ func TestBrowserA11yAxe(t *testing.T) {
 	waitStats(t, cust, 10*time.Second, "customer admitted", func(s debugStats) bool { return s.State == "joined" })
 	checkA11y(t, adv, "call-advisor")
 	checkA11y(t, cust, "call-customer")
+	within(t, adv, 10*time.Second, "leave confirmation", chromedp.Steps(
+		chromedp.Click(`[data-testid="leave"]`),
+		chromedp.WaitVisible(`[data-testid="leave-dialog"]`),
+	))
+	checkA11y(t, adv, "leave-dialog")
+	within(t, adv, 10*time.Second, "stay in the call", chromedp.Steps(
+		chromedp.Click(`[data-testid="leave-cancel"]`),
+		chromedp.WaitNotVisible(`[data-testid="leave-dialog"]`),
+	))
 
 	within(t, adv, 10*time.Second, "advisor opens the chat", chromedp.Steps(
 		chromedp.Click(`[data-testid="chat-toggle"]`),
@@ -153,6 +172,21 @@ func TestBrowserA11yAxe(t *testing.T) {
 		chromedp.WaitVisible(`[data-testid="chat-panel"]`),
 	))
 	checkA11y(t, cust, "call-customer-chat")
+	within(t, cust, 15*time.Second, "photo dialog", chromedp.Steps(
+		chromedp.Click(`[data-testid="chat-photo"]`),
+		chromedp.WaitVisible(`[data-testid="photo-dialog"]`),
+		chromedp.WaitEnabled(`[data-testid="photo-shutter"]`),
+	))
+	checkA11y(t, cust, "photo-dialog-live")
+	within(t, cust, 15*time.Second, "photo preview", chromedp.Steps(
+		chromedp.Click(`[data-testid="photo-shutter"]`),
+		chromedp.WaitVisible(`[data-testid="photo-still"]`),
+	))
+	checkA11y(t, cust, "photo-dialog-preview")
+	within(t, cust, 10*time.Second, "cancel the photo", chromedp.Steps(
+		chromedp.Click(`[data-testid="photo-cancel"]`),
+		chromedp.WaitNotVisible(`[data-testid="photo-dialog"]`),
+	))
 	within(t, cust, 10*time.Second, "customer closes the chat", chromedp.Click(`[data-testid="chat-toggle"]`))
 
 	within(t, adv, 20*time.Second, "advisor opens the documents", chromedp.Steps(
@@ -185,6 +219,13 @@ func TestBrowserA11yAxe(t *testing.T) {
 		chromedp.WaitVisible(view+` [data-testid="signature-pad"]`),
 	))
 	checkA11y(t, cust, "signature-pad")
+	within(t, cust, 10*time.Second, "sign without drawing", chromedp.Steps(
+		chromedp.Click(view+` [data-testid="sign-method-typed"]`),
+		chromedp.WaitVisible(view+` [data-testid="typed-name"]`),
+		chromedp.SendKeys(view+` [data-testid="typed-name"]`, "Erika Mustermann"),
+	))
+	checkA11y(t, cust, "signature-typed")
+	typedSignatureShots(t, cust, view)
 
 	token := within(t, cust, 5*time.Second, "stored token", chromedp.Evaluate[string](
 		`(() => { const k = Object.keys(sessionStorage).find((k) => k.startsWith('parley.myData.')); return k ? sessionStorage.getItem(k) : ''; })()`))
@@ -249,6 +290,39 @@ func TestBrowserA11yAxe(t *testing.T) {
 		chromedp.WaitVisible(`[data-testid="subject-search"]`),
 	))
 	checkA11y(t, admin, "admin-data-requests")
+	within(t, admin, 20*time.Second, "admin users", chromedp.Steps(
+		chromedp.Navigate(srv.base+"/admin/users"),
+		chromedp.WaitVisible(`[data-testid="users-table"] tbody tr`),
+	))
+	checkA11y(t, admin, "admin-users")
+	englishToo(t, admin, "admin-users")
+}
+
+// typedSignatureShots saves screenshots of the signature dialog with
+// "sign without drawing" chosen: phone (390×844) and desktop (1366×768),
+// German and English, into the artifacts directory
+// (PARLEY_TEST_ARTIFACTS), to be looked at; it leaves the page as it found
+// it (phone, German).
+func typedSignatureShots(t *testing.T, ctx context.Context, view string) {
+	t.Helper()
+	lang := func(l string) {
+		within(t, ctx, 5*time.Second, "language "+l, chromedp.Evaluate[bool](
+			`(document.documentElement.lang !== '`+l+`' && document.querySelector('[data-lang-toggle]').click(), true)`))
+		waitJS(t, ctx, 5*time.Second, "language "+l, `document.documentElement.lang === '`+l+`'`)
+	}
+	size := func(w, h int64, opts ...chromedp.EmulateViewportOption) {
+		within(t, ctx, 10*time.Second, "resize", chromedp.EmulateViewport(w, h, opts...))
+		waitJS(t, ctx, 5*time.Second, "resized", fmt.Sprintf(`window.innerWidth === %d`, w))
+	}
+	saveScreenshot(t, ctx, "typed-sign-phone-de")
+	lang("en")
+	saveScreenshot(t, ctx, "typed-sign-phone-en")
+	size(1366, 768)
+	saveScreenshot(t, ctx, "typed-sign-desktop-en")
+	lang("de")
+	saveScreenshot(t, ctx, "typed-sign-desktop-de")
+	size(390, 844, chromedp.EmulateMobile)
+	within(t, ctx, 10*time.Second, "typed form still there", chromedp.WaitVisible(view+` [data-testid="typed-name"]`))
 }
 
 // englishToo switches the page to English with its language button, runs

@@ -136,6 +136,18 @@ func scrollTo(t *testing.T, ctx context.Context, selector string) {
 // dir, completion from Browser.downloadProgress) and its suggested name.
 func downloadByClick(t *testing.T, ctx context.Context, who, selector string) (string, []byte) {
 	t.Helper()
+	return downloadBy(t, ctx, who, func() {
+		within(t, ctx, 20*time.Second, who+" clicks download", chromedp.Steps(
+			chromedp.WaitVisible(selector),
+			chromedp.Click(selector),
+		))
+	})
+}
+
+// downloadBy is downloadByClick with the download started by trigger
+// (a click, or keys).
+func downloadBy(t *testing.T, ctx context.Context, who string, trigger func()) (string, []byte) {
+	t.Helper()
 	dir := t.TempDir()
 	on := true
 	if _, err := chromedp.Call(ctx, browser.SetDownloadBehavior, browser.SetDownloadBehaviorParams{
@@ -165,10 +177,7 @@ func downloadByClick(t *testing.T, ctx context.Context, who, selector string) (s
 	}); err != nil {
 		t.Fatal(err)
 	}
-	within(t, ctx, 20*time.Second, who+" clicks download", chromedp.Steps(
-		chromedp.WaitVisible(selector),
-		chromedp.Click(selector),
-	))
+	trigger()
 	select {
 	case r := <-done:
 		guid, state, _ := strings.Cut(r, "|")
