@@ -126,8 +126,8 @@ func TestBrowserA11yAxe(t *testing.T) {
 	checkA11y(t, adv, "device-link-dialog")
 	within(t, adv, 10*time.Second, "close the device-link dialog", chromedp.Steps(
 		chromedp.Click(`[data-testid="device-link-close"]`),
-		chromedp.WaitNotVisible(`[data-testid="device-link-send"]`),
 	))
+	waitJS(t, adv, 10*time.Second, "device-link-send closed", `!document.querySelector('dialog[data-testid="device-link-send"][open]')`)
 
 	within(t, adv, 20*time.Second, "advisor opens the call", chromedp.Click(`[data-testid="open-call"]`))
 	waitJS(t, adv, 20*time.Second, "advisor in the call", `!!window.parleyDebug && window.parleyDebug.info().state === 'joined'`)
@@ -159,8 +159,8 @@ func TestBrowserA11yAxe(t *testing.T) {
 	checkA11y(t, adv, "leave-dialog")
 	within(t, adv, 10*time.Second, "stay in the call", chromedp.Steps(
 		chromedp.Click(`[data-testid="leave-cancel"]`),
-		chromedp.WaitNotVisible(`[data-testid="leave-dialog"]`),
 	))
+	waitJS(t, adv, 10*time.Second, "leave-dialog closed", `!document.querySelector('dialog[data-testid="leave-dialog"][open]')`)
 
 	within(t, adv, 10*time.Second, "advisor opens the chat", chromedp.Steps(
 		chromedp.Click(`[data-testid="chat-toggle"]`),
@@ -185,8 +185,8 @@ func TestBrowserA11yAxe(t *testing.T) {
 	checkA11y(t, cust, "photo-dialog-preview")
 	within(t, cust, 10*time.Second, "cancel the photo", chromedp.Steps(
 		chromedp.Click(`[data-testid="photo-cancel"]`),
-		chromedp.WaitNotVisible(`[data-testid="photo-dialog"]`),
 	))
+	waitJS(t, cust, 10*time.Second, "photo-dialog closed", `!document.querySelector('dialog[data-testid="photo-dialog"][open]')`)
 	within(t, cust, 10*time.Second, "customer closes the chat", chromedp.Click(`[data-testid="chat-toggle"]`))
 
 	within(t, adv, 20*time.Second, "advisor opens the documents", chromedp.Steps(
