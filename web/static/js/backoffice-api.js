@@ -51,7 +51,7 @@ import { request } from './api.js';
  * @typedef {{contract: Contract, audit: AuditEvent[], auditChain: AuditChain}} ContractDetail
  * @typedef {'valid'|'valid_with_warnings'|'invalid'} VerdictKind
  * @typedef {{severity: 'error'|'warning', code: string, de: string, en: string}} Reason
- * @typedef {'bound'|'not_bound'|'not_sealed'|'missing'|'foreign_key'|'unchecked'|'none'} EnvelopeState
+ * @typedef {'bound'|'not_bound'|'not_sealed'|'missing'|'foreign_key'|'unchecked'|'none'|'typed'} EnvelopeState
  * @typedef {{
  *   field: string,
  *   signerName: string,
@@ -64,6 +64,7 @@ import { request } from './api.js';
  *   level?: string,
  *   origin?: 'parley'|'third_party'|'unknown',
  *   envelope: EnvelopeState,
+ *   method?: 'drawn'|'typed',
  *   development?: boolean
  * }} SignatureSummary
  * @typedef {{

@@ -228,7 +228,9 @@ function neutral(text, state) {
 function signatureView(s, laterAllowed = false) {
   const envelopeOK = s.envelope === 'bound';
   const envelopeNone = s.envelope === 'none';
-  const envelope = h('span', { class: envelopeOK ? 'bo-ok' : envelopeNone ? 'bo-warn' : 'bo-bad', data: { envelope: s.envelope } }, [
+  // Signed without drawing (the accessible alternative): no biometric
+  // record by design, said as what it is, not as missing or tampered.
+  const envelope = s.envelope === 'typed' ? neutral(bt('bo.envelope.typed'), 'typed') : h('span', { class: envelopeOK ? 'bo-ok' : envelopeNone ? 'bo-warn' : 'bo-bad', data: { envelope: s.envelope } }, [
     h('span', { class: 'bo-mark', text: envelopeOK ? '✓' : envelopeNone ? '!' : '✕', attrs: { 'aria-hidden': 'true' } }),
     ' ',
     btry(`bo.envelope.${s.envelope}`) ?? s.envelope,
@@ -254,6 +256,7 @@ function signatureView(s, laterAllowed = false) {
         ? neutral(bt('bo.sig.coversLater'), 'later-signature')
         : yesNo(s.coversWholeFile, bt('bo.sig.coversNo'))),
       ...(s.origin ? fact(bt('bo.sig.origin'), btry(`bo.origin.${s.origin}`) ?? s.origin) : []),
+      ...(s.method ? fact(bt('bo.sig.method'), btry(`bo.method.${s.method}`) ?? s.method) : []),
       ...fact(bt('bo.sig.envelope'), envelope),
       ...(s.level ? fact(bt('bo.sig.level'), s.level) : []),
     ]),
@@ -533,7 +536,8 @@ function actorView(actor, names) {
 
 /** The order of known detail keys: what a reader looks for first. */
 const DETAIL_ORDER = ['name', 'signer', 'field', 'fields', 'verdict', 'pages', 'revision', 'size', 'sha256',
-  'signed_over_sha256', 'signed_sha256', 'envelope_sha256', 'envelope_recipient', 'strokes', 'points', 'duration_ms'];
+  'signed_over_sha256', 'signed_sha256', 'envelope_sha256', 'envelope_recipient', 'strokes', 'points', 'duration_ms',
+  'method', 'typed_name', 'confirmed'];
 
 /** @param {string} k @returns {number} */
 const detailRank = (k) => {
