@@ -563,6 +563,8 @@ function detailView(detail) {
     else if (k === 'field' && typeof v === 'string') value = fieldLabel(v);
     else if (k === 'fields' && Array.isArray(v)) value = v.map((f) => fieldLabel(String(f))).join(', ');
     else if (k === 'verdict' && typeof v === 'string') value = btry(`bo.verdict.${v}`) ?? v;
+    else if (k === 'method' && typeof v === 'string') value = btry(`bo.method.${v}`) ?? v;
+    else if (typeof v === 'boolean') value = bt(v ? 'bo.yes' : 'bo.no');
     else if (k === 'placement' && typeof v === 'object') value = placementText(/** @type {Record<string, any>} */ (v));
     else if (typeof v === 'object') value = JSON.stringify(v);
     else value = String(v);
