@@ -83,8 +83,11 @@ func tabTo(t *testing.T, ctx context.Context, selector string, max int, back boo
 // opens the call, admits the knocking customer, presents a document from
 // the documents drawer (Escape closes it and gives the focus back), and
 // ends the consultation through its confirmation dialog; the customer
-// types her name, ticks the consent with Space and joins with Enter, and
-// closes her chat drawer with Escape.
+// types her name, ticks the consent with Space and joins with Enter,
+// writes in the chat and closes her chat drawer with Escape, then reads
+// the contract, signs it without drawing and downloads it
+// (keyboardSignTyped). The advisor, drawers closed, hears the chat
+// message and the signing in the live regions, her focus untouched.
 func TestBrowserKeyboardDay(t *testing.T) {
 	srv := startServer(t)
 	adv := newBrowser(t, "advisor", 1366, 768)

@@ -8,6 +8,12 @@
  * phones): the pages rendered by pdf.js one at a time, "Unterschreiben"
  * once the last page was shown, then the signature pad with the legal
  * sentence, and after signing "Unterschrieben ✓" with the signed PDF.
+ * Beside the pad, "Ohne Zeichnen: Namen tippen" is the accessible
+ * alternative (keyboard, screen reader, no pointer gesture): the name
+ * typed and an explicit confirmation checkbox, signed as method "typed"
+ * (signature/CAPTURE.md, "Typed signatures"). Entering the signature puts
+ * the focus on that choice. Someone else starting to sign is announced to
+ * advisors in the live region (ui.announce).
  *
  * pdf.js (web/static/vendor/pdfjs, scripts/vendor-pdfjs.sh) is loaded on
  * first use, from this origin only: no eval, no WebAssembly (its JavaScript
@@ -20,7 +26,8 @@
  * in the view: doc-view (data-doc, data-mode, data-page), doc-page-prev,
  * doc-page-next, doc-page-label, doc-sign-start, doc-signed,
  * signature-pad, signature-clear, signature-submit, signature-error,
- * doc-download-<id>.
+ * sign-method-draw, sign-method-typed, typed-sign, typed-name,
+ * typed-confirm, doc-download-<id>.
  * @module
  */
 
