@@ -2,28 +2,67 @@ package sfu
 
 import (
 	"fmt"
+		"slices"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/pion/interceptor"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
+	dto "github.com/prometheus/client_model/go"
 )
 
-// sink is a fake subscriber binding: it records what the fan-out writes.
+// sink is a fake subscriber binding: it counts what its writer writes
+// and, when record is set, keeps the headers and the last payload.
 type sink struct {
-	n       int
-	header  rtp.Header
+	n       atomic.Int64
+	target  atomic.Int64  // signal reached when n gets there
+	reached chan struct{} // capacity 1
+	record  bool
+	block  chan struct{} // non-nil: writes wait until it is closed (a choked subscriber)
+
+	mu      sync.Mutex
+	headers []rtp.Header
 	payload []byte
 }
 
 func (s *sink) WriteRTP(h *rtp.Header, payload []byte) (int, error) {
-	s.n++
-	s.header = *h
-	s.payload = append(s.payload[:0], payload...)
+	if s.block != nil {
+		<-s.block
+	}
+	if s.record {
+		s.mu.Lock()
+		hc := *h
+		hc.Extensions = nil
+		s.headers = append(s.headers, hc)
+		s.payload = append(s.payload[:0], payload...)
+		s.mu.Unlock()
+	}
+	if n := s.n.Add(1); n == s.target.Load() {
+		select {
+		case s.reached <- struct{}{}:
+		default:
+		}
+	}
 	return len(payload), nil
 }
 
-func (s *sink) Write(b []byte) (int, error) { s.n++; return len(b), nil }
+// waitFor blocks until the sink has written n packets.
+func (s *sink) waitFor(n int64) {
+	s.target.Store(n)
+	for s.n.Load() < n {
+		<-s.reached
+	}
+}
+
+func (s *sink) Write(b []byte) (int, error) { s.n.Add(1); return len(b), nil }
+
+func (s *sink) recorded() ([]rtp.Header, []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.headers), slices.Clone(s.payload)
+}
 
 // bindCtx is a fake webrtc.TrackLocalContext for one subscriber.
 type bindCtx struct {
@@ -43,41 +82,48 @@ func (c *bindCtx) WriteStream() webrtc.TrackLocalWriter    { return c.w }
 func (c *bindCtx) ID() string                              { return c.id }
 func (c *bindCtx) RTCPReader() interceptor.RTCPReader      { return nil }
 
-// newBenchTrack builds a VP8 pubTrack whose fan-out track is bound to n
-// fake subscribers (SSRC 1000+i), without any network.
+// newBenchTrack builds a VP8 pubTrack with n fake subscribers (SSRC
+// 1000+i), each with its own down-track and writer goroutine, without any
+// network. The writers stop at the end of the test.
 func newBenchTrack(tb testing.TB, n int) (*pubTrack, []*sink) {
 	tb.Helper()
 	m, err := newMetrics(nil)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	static, err := webrtc.NewTrackLocalStaticRTP(vp8Codec, "video", "pub~video")
-	if err != nil {
-		tb.Fatal(err)
-	}
+	s := &SFU{metrics: m, packets: newPacketPool(), cfg: Config{PLIInterval: DefaultPLIInterval}}
 	tr := &pubTrack{
-		owner: &Peer{sfu: &SFU{metrics: m}},
-		local: &localTrack{TrackLocalStaticRTP: static},
-		kind:  webrtc.RTPCodecTypeVideo,
+		owner:    &Peer{sfu: s},
+		id:       "video",
+		streamID: "pub~video",
+		codec:    vp8Codec,
+		kind:     webrtc.RTPCodecTypeVideo,
 	}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	tb.Cleanup(func() { close(done); wg.Wait() })
 	sinks := make([]*sink, n)
 	for i := range sinks {
-		sinks[i] = &sink{}
+		sinks[i] = &sink{reached: make(chan struct{}, 1)}
+		w := newSubWriter(m)
+		wg.Go(func() { w.run(done) })
 		ctx := &bindCtx{id: fmt.Sprint(i), ssrc: webrtc.SSRC(1000 + i), w: sinks[i]}
-		if _, err := tr.local.Bind(ctx); err != nil {
+		if _, err := newDownTrack(tr, w).Bind(ctx); err != nil {
 			tb.Fatal(err)
 		}
 	}
-	if got := tr.local.bound.Load(); got != int64(n) {
+	if got := len(*tr.downs.Load()); got != n {
 		tb.Fatalf("bound = %d, want %d", got, n)
 	}
 	return tr, sinks
 }
 
 // BenchmarkFanout measures the SFU's per-packet forwarding work (parse,
-// strip extensions, write to every subscriber binding, metrics) for N
+// strip extensions, queue for every subscriber, each subscriber's writer
+// goroutine taking it off its queue and writing it, metrics) for N
 // subscribers. The writers are fakes, so SRTP and the interceptors are not
-// included.
+// included. Every 64 packets it waits until all writers have written them
+// (so nothing is dropped); dropped/op must stay 0.
 func BenchmarkFanout(b *testing.B) {
 	pkt := rtp.Packet{
 		Header:  rtp.Header{Version: 2, PayloadType: ptVP8, SequenceNumber: 1, Timestamp: 1, SSRC: 42},
@@ -92,15 +138,34 @@ func BenchmarkFanout(b *testing.B) {
 	}
 	for _, n := range []int{1, 5, 10, 50} {
 		b.Run(fmt.Sprintf("subscribers=%d", n), func(b *testing.B) {
-			tr, _ := newBenchTrack(b, n)
-			var scratch rtp.Packet
+			tr, sinks := newBenchTrack(b, n)
+			pool := tr.owner.sfu.packets
+			var sent int64
+			wait := func() {
+				for _, s := range sinks {
+					s.waitFor(sent)
+				}
+			}
 			b.SetBytes(int64(len(raw) * n))
 			b.ReportAllocs()
 			for b.Loop() {
-				if err := tr.forwardPacket(raw, &scratch); err != nil {
+				p := getPacket(pool)
+				copy(p.buf[:], raw)
+				if err := tr.forwardPacket(p, len(raw)); err != nil {
 					b.Fatal(err)
 				}
+				p.release()
+				sent++
+				if sent%64 == 0 {
+					wait()
+				}
 			}
+			wait()
+			var dm dto.Metric
+			if err := tr.owner.sfu.metrics.dropped.Write(&dm); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(dm.GetCounter().GetValue()/float64(b.N), "dropped/op")
 		})
 	}
 }

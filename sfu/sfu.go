@@ -93,6 +93,7 @@ type SFU struct {
 	api     *webrtc.API
 	scratch *webrtc.API // same settings, quiet logging: for checkOffer
 	metrics *metrics
+	packets *sync.Pool // of *packet, shared by every forwarded track
 
 	udpConn *net.UDPConn
 	udpMux  ice.UDPMux
@@ -107,7 +108,7 @@ type SFU struct {
 // New opens the shared ICE sockets and registers metrics on reg (which may
 // be nil): parley_sfu_peers, parley_sfu_tracks, parley_sfu_forwarded_packets_total,
 // parley_sfu_forwarded_bytes_total, parley_sfu_pli_total,
-// parley_sfu_nack_total, parley_sfu_errors_total.
+// parley_sfu_nack_total, parley_sfu_errors_total, parley_sfu_dropped_packets_total.
 func New(cfg Config, log *slog.Logger, reg prometheus.Registerer) (*SFU, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -122,7 +123,7 @@ func New(cfg Config, log *slog.Logger, reg prometheus.Registerer) (*SFU, error) 
 	if err != nil {
 		return nil, err
 	}
-	s := &SFU{cfg: cfg, log: log, metrics: m, rooms: make(map[string]*Room)}
+	s := &SFU{cfg: cfg, log: log, metrics: m, packets: newPacketPool(), rooms: make(map[string]*Room)}
 	lf := newPionLoggerFactory(log)
 	if err := s.listen(lf); err != nil {
 		m.unregister()
