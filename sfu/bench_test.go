@@ -2,7 +2,7 @@ package sfu
 
 import (
 	"fmt"
-		"slices"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -20,7 +20,7 @@ type sink struct {
 	target  atomic.Int64  // signal reached when n gets there
 	reached chan struct{} // capacity 1
 	record  bool
-	block  chan struct{} // non-nil: writes wait until it is closed (a choked subscriber)
+	block   chan struct{} // non-nil: writes wait until it is closed (a choked subscriber)
 
 	mu      sync.Mutex
 	headers []rtp.Header
