@@ -150,8 +150,8 @@ func TestMetricsRegistration(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(mfs) != 7 {
-		t.Errorf("%d metric families, want 7", len(mfs))
+	if len(mfs) != 8 {
+		t.Errorf("%d metric families, want 8", len(mfs))
 	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)

@@ -197,7 +197,7 @@ func (s *SFU) listen(lf *pionLoggerFactory) error {
 		return fmt.Errorf("sfu: listen tcp %s:%d: %w", s.cfg.ListenIP, s.cfg.TCPPort, err)
 	}
 	s.tcpLn = tcp
-	s.tcpMux = webrtc.NewICETCPMux(lf.NewLogger("ice-tcp-mux"), tcp, 8)
+	s.tcpMux = newICETCPMux(lf.NewLogger("ice-tcp-mux"), tcp, 8)
 	return nil
 }
 

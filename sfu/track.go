@@ -133,7 +133,9 @@ func (t *pubTrack) forwardPacket(pkt *packet, n int) error {
 }
 
 // requestKeyframe sends a PLI for this (video) track to its publisher,
-// at most once per Config.PLIInterval.
+// at most once per Config.PLIInterval. The PLI is written by a goroutine of
+// its own: a publisher whose ICE-TCP path is stalled must not hold up the
+// caller (a forwarding loop, a subscriber's RTCP reader, signaling).
 func (t *pubTrack) requestKeyframe(reason string) {
 	if t.kind != webrtc.RTPCodecTypeVideo {
 		return
@@ -146,13 +148,15 @@ func (t *pubTrack) requestKeyframe(reason string) {
 	}
 	t.lastPLI = now
 	t.pliMu.Unlock()
-	err := t.owner.pub.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: t.ssrc}})
-	if err != nil {
-		t.log.Debug("send PLI", "reason", reason, "err", err)
-		return
-	}
-	t.owner.sfu.metrics.pli.Inc()
-	t.log.Debug("sent PLI", "reason", reason)
+	t.owner.goroutine(func() {
+		err := t.owner.pub.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: t.ssrc}})
+		if err != nil {
+			t.log.Debug("send PLI", "reason", reason, "err", err)
+			return
+		}
+		t.owner.sfu.metrics.pli.Inc()
+		t.log.Debug("sent PLI", "reason", reason)
+	})
 }
 
 // drain reads and discards a remote track until it ends.
