@@ -17,6 +17,13 @@ import (
 // goroutine waits (downtrack.go); everyone else keeps being served.
 const tcpWriteTimeout = 5 * time.Second
 
+// tcpSendBuffer is the socket send buffer asked for each ICE-TCP
+// connection (Linux doubles it and stops auto-tuning it, which would let
+// it grow to megabytes). Media that sits in a socket buffer is late media:
+// 256 KiB is about 0.8 s of a 2.5 Mbit/s call. Beyond that, the
+// subscriber's own queue fills and drops whole frames (downtrack.go).
+const tcpSendBuffer = 128 << 10
+
 // newICETCPMux is pion's TCP mux (webrtc.NewICETCPMux) with two changes:
 // writes go straight to the socket instead of into pion's 4 MiB buffer per
 // connection (which never pushes back: it silently drops whatever does not
@@ -40,10 +47,11 @@ type deadlineListener struct {
 
 // Accept implements net.Listener.
 func (l deadlineListener) Accept() (net.Conn, error) {
-	c, err := l.TCPListener.Accept()
+	c, err := l.TCPListener.AcceptTCP()
 	if err != nil {
 		return nil, err
 	}
+	_ = c.SetWriteBuffer(tcpSendBuffer) // not fatal: the deadline still bounds a write
 	return &deadlineConn{Conn: c, timeout: l.timeout}, nil
 }
 

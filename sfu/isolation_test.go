@@ -1,0 +1,318 @@
+package sfu
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+)
+
+// TestChokedSubscriberIsolated (issue 19): one publisher, three
+// subscribers; the third receives over ICE-TCP through a proxy that stops
+// reading. The two others keep receiving every packet, and the choke adds
+// no more than 5 ms to their p99 delay (publisher write → subscriber read,
+// one process, one clock), compared with the same subscribers just before
+// the choke.
+func TestChokedSubscriberIsolated(t *testing.T) {
+	s, reg := newTestSFU(t, Config{})
+	room := s.Room("r")
+	t0 := time.Now()
+
+	pub := newClient(t, room, "pub")
+	audio, video := pub.publish()
+
+	healthy := []*delayRecorder{newDelayRecorder(t0), newDelayRecorder(t0)}
+	newClient(t, room, "s1", clientOpts{onRTP: healthy[0].record})
+	newClient(t, room, "s2", clientOpts{onRTP: healthy[1].record})
+
+	_, sfuPort, err := net.SplitHostPort(s.TCPAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := newChokeProxy(t, s.TCPAddr())
+	choked := newDelayRecorder(t0)
+	newClient(t, room, "choked", clientOpts{
+		networks: []webrtc.NetworkType{webrtc.NetworkTypeTCP4},
+		onRTP:    choked.record,
+		candidate: func(c string) string {
+			return strings.Replace(c, " "+sfuPort+" typ host tcptype passive",
+				fmt.Sprintf(" %d typ host tcptype passive", proxy.port()), 1)
+		},
+	})
+
+	// About 2.5 Mbit/s of video (300 packets/s of 1,000 bytes) and 50
+	// audio packets/s.
+	src := &isoSource{t0: t0, audio: audio, video: video}
+	stop := src.run()
+	defer stop()
+	waitFor(t, 20*time.Second, "all three subscribers receiving audio and video", func() bool {
+		for _, r := range append(slices.Clone(healthy), choked) {
+			if r.count("pub~audio") == 0 || r.count("pub~video") == 0 {
+				return false
+			}
+		}
+		return true
+	})
+
+	const window = 2 * time.Second
+	time.Sleep(500 * time.Millisecond) // past connection set-up
+	beforeFrom := src.mark()
+	time.Sleep(window)
+	beforeTo := src.mark()
+
+	chokedAt := time.Now()
+	proxy.choke()
+	// The choked subscriber's path fills up (socket buffers) until the
+	// SFU's writes to it block and its queue overflows.
+	waitFor(t, 30*time.Second, "the choked subscriber's queue overflowing", func() bool {
+		return metricValue(t, reg, "parley_sfu_dropped_packets_total") > 0
+	})
+	t.Logf("the choked subscriber's queue overflowed %v after the choke", time.Since(chokedAt).Round(time.Millisecond))
+	chokedFrom := src.mark()
+	time.Sleep(window)
+	chokedTo := src.mark()
+	stop()
+
+	for i, r := range healthy {
+		for _, track := range []string{"pub~audio", "pub~video"} {
+			for _, ph := range []struct {
+				name     string
+				from, to int
+			}{{"before", beforeFrom[track], beforeTo[track]}, {"choked", chokedFrom[track], chokedTo[track]}} {
+				waitFor(t, 10*time.Second, fmt.Sprintf("s%d: %s packets %s", i+1, track, ph.name), func() bool {
+					return r.missing(track, ph.from, ph.to) == 0
+				})
+			}
+			before := r.p99(track, beforeFrom[track], beforeTo[track])
+			during := r.p99(track, chokedFrom[track], chokedTo[track])
+			t.Logf("s%d %s: p99 delay %v before the choke, %v during it (%d packets)",
+				i+1, track, before, during, chokedTo[track]-chokedFrom[track])
+			if during > before+5*time.Millisecond {
+				t.Errorf("s%d %s: p99 delay %v during the choke, %v before: more than 5 ms added",
+					i+1, track, during, before)
+			}
+		}
+	}
+	t.Logf("choked subscriber: %d video packets received, %v dropped for it",
+		choked.count("pub~video"), metricValue(t, reg, "parley_sfu_dropped_packets_total"))
+}
+
+// isoSource publishes numbered, timestamped packets: audio every 20 ms,
+// video 3 packets every 10 ms.
+type isoSource struct {
+	t0           time.Time
+	audio, video *sendTrack
+
+	mu   sync.Mutex
+	next map[string]int // next packet number per stream id
+}
+
+func (s *isoSource) send(st *sendTrack, stream string, size int) {
+	s.mu.Lock()
+	n := s.next[stream]
+	s.next[stream] = n + 1
+	s.mu.Unlock()
+	b := make([]byte, size)
+	binary.BigEndian.PutUint64(b, uint64(time.Since(s.t0)))
+	binary.BigEndian.PutUint32(b[8:], uint32(n))
+	_ = st.write(b)
+}
+
+// mark returns the next packet number per stream id: packets from here on
+// belong to the next measurement window.
+func (s *isoSource) mark() map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := make(map[string]int, len(s.next))
+	for k, v := range s.next {
+		m[k] = v
+	}
+	return m
+}
+
+func (s *isoSource) run() (stop func()) {
+	s.next = make(map[string]int)
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		tick := time.NewTicker(10 * time.Millisecond)
+		defer tick.Stop()
+		for i := 0; ; i++ {
+			if i%2 == 0 {
+				s.send(s.audio, "pub~audio", 100)
+			}
+			for range 3 {
+				s.send(s.video, "pub~video", 1000)
+			}
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+		}
+	})
+	var once sync.Once
+	return func() {
+		once.Do(func() { close(done) })
+		wg.Wait()
+	}
+}
+
+// delayRecorder keeps each received packet's delay by stream id and number.
+type delayRecorder struct {
+	t0     time.Time
+	mu     sync.Mutex
+	delays map[string]map[int]time.Duration
+}
+
+func newDelayRecorder(t0 time.Time) *delayRecorder {
+	return &delayRecorder{t0: t0, delays: make(map[string]map[int]time.Duration)}
+}
+
+func (r *delayRecorder) record(stream string, pkt *rtp.Packet) {
+	now := time.Since(r.t0)
+	if len(pkt.Payload) < 12 {
+		return
+	}
+	sent := time.Duration(binary.BigEndian.Uint64(pkt.Payload))
+	n := int(binary.BigEndian.Uint32(pkt.Payload[8:]))
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	m := r.delays[stream]
+	if m == nil {
+		m = make(map[int]time.Duration)
+		r.delays[stream] = m
+	}
+	m[n] = now - sent
+}
+
+func (r *delayRecorder) count(stream string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.delays[stream])
+}
+
+func (r *delayRecorder) missing(stream string, from, to int) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	missing := 0
+	for n := from; n < to; n++ {
+		if _, ok := r.delays[stream][n]; !ok {
+			missing++
+		}
+	}
+	return missing
+}
+
+func (r *delayRecorder) p99(stream string, from, to int) time.Duration {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var ds []time.Duration
+	for n := from; n < to; n++ {
+		if d, ok := r.delays[stream][n]; ok {
+			ds = append(ds, d)
+		}
+	}
+	if len(ds) == 0 {
+		return 0
+	}
+	slices.Sort(ds)
+	return ds[(len(ds)*99)/100]
+}
+
+// chokeProxy relays TCP between clients and target; once choked it stops
+// reading from target (what the target sends piles up in the socket
+// buffers, then its writes block), while the client's packets still get
+// through.
+type chokeProxy struct {
+	ln      net.Listener
+	target  string
+	choked  chan struct{}
+	once    sync.Once
+	wg      sync.WaitGroup
+	mu      sync.Mutex
+	conns   []net.Conn
+	closing chan struct{}
+}
+
+func newChokeProxy(t *testing.T, target string) *chokeProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &chokeProxy{ln: ln, target: target, choked: make(chan struct{}), closing: make(chan struct{})}
+	p.wg.Go(p.accept)
+	t.Cleanup(p.close)
+	return p
+}
+
+func (p *chokeProxy) port() int { return p.ln.Addr().(*net.TCPAddr).Port }
+
+func (p *chokeProxy) choke() { p.once.Do(func() { close(p.choked) }) }
+
+func (p *chokeProxy) accept() {
+	for {
+		c, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		// A small receive buffer towards the SFU, so the choke fills the
+		// path in seconds rather than minutes.
+		d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+			var serr error
+			err := rc.Control(func(fd uintptr) {
+				serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 16<<10)
+			})
+			return errors.Join(err, serr)
+		}}
+		up, err := d.Dial("tcp", p.target)
+		if err != nil {
+			_ = c.Close()
+			continue
+		}
+		p.mu.Lock()
+		p.conns = append(p.conns, c, up)
+		p.mu.Unlock()
+		p.wg.Go(func() { _, _ = io.Copy(up, c) })
+		p.wg.Go(func() {
+			buf := make([]byte, 32<<10)
+			for {
+				select {
+				case <-p.choked:
+					<-p.closing
+					return
+				default:
+				}
+				n, err := up.Read(buf)
+				if err != nil {
+					return
+				}
+				if _, err := c.Write(buf[:n]); err != nil {
+					return
+				}
+			}
+		})
+	}
+}
+
+func (p *chokeProxy) close() {
+	close(p.closing)
+	_ = p.ln.Close()
+	p.mu.Lock()
+	for _, c := range p.conns {
+		_ = c.Close()
+	}
+	p.mu.Unlock()
+	p.wg.Wait()
+}
