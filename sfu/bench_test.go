@@ -21,6 +21,8 @@ type sink struct {
 	reached chan struct{} // capacity 1
 	record  bool
 	block   chan struct{} // non-nil: writes wait until it is closed (a choked subscriber)
+	entered atomic.Int64  // writes begun
+	unblock func()        // closes block (once)
 
 	mu      sync.Mutex
 	headers []rtp.Header
@@ -28,6 +30,7 @@ type sink struct {
 }
 
 func (s *sink) WriteRTP(h *rtp.Header, payload []byte) (int, error) {
+	s.entered.Add(1)
 	if s.block != nil {
 		<-s.block
 	}
@@ -92,30 +95,62 @@ func newBenchTrack(tb testing.TB, n int) (*pubTrack, []*sink) {
 		tb.Fatal(err)
 	}
 	s := &SFU{metrics: m, packets: newPacketPool(), cfg: Config{PLIInterval: DefaultPLIInterval}}
-	tr := &pubTrack{
-		owner:    &Peer{sfu: s},
-		id:       "video",
-		streamID: "pub~video",
-		codec:    vp8Codec,
-		kind:     webrtc.RTPCodecTypeVideo,
-	}
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	tb.Cleanup(func() { close(done); wg.Wait() })
+	tr := newFakeTrack(s, "video", vp8Codec, webrtc.RTPCodecTypeVideo)
 	sinks := make([]*sink, n)
 	for i := range sinks {
-		sinks[i] = &sink{reached: make(chan struct{}, 1)}
-		w := newSubWriter(m)
-		wg.Go(func() { w.run(done) })
-		ctx := &bindCtx{id: fmt.Sprint(i), ssrc: webrtc.SSRC(1000 + i), w: sinks[i]}
-		if _, err := newDownTrack(tr, w).Bind(ctx); err != nil {
-			tb.Fatal(err)
-		}
+		sinks[i] = newSink()
+		bindFake(tb, tr, startWriter(tb, m), 1000+i, sinks[i])
 	}
 	if got := len(*tr.downs.Load()); got != n {
 		tb.Fatalf("bound = %d, want %d", got, n)
 	}
 	return tr, sinks
+}
+
+// newFakeTrack is a published track without a network. Its publisher is a
+// closed Peer, so keyframe requests are recorded in lastPLI but not sent.
+func newFakeTrack(s *SFU, id string, codec webrtc.RTPCodecCapability, kind webrtc.RTPCodecType) *pubTrack {
+	return &pubTrack{
+		owner:    &Peer{sfu: s, closed: true},
+		id:       id,
+		streamID: "pub~" + id,
+		codec:    codec,
+		kind:     kind,
+	}
+}
+
+func newSink() *sink { return &sink{reached: make(chan struct{}, 1)} }
+
+// newBlockedSink is a sink whose writes wait until unblock is called (at
+// the latest when the test ends).
+func newBlockedSink(tb testing.TB) *sink {
+	s := newSink()
+	s.block = make(chan struct{})
+	var once sync.Once
+	s.unblock = func() { once.Do(func() { close(s.block) }) }
+	tb.Cleanup(s.unblock) // runs before the writers' cleanups (registered later)
+	return s
+}
+
+// startWriter starts a subscribe connection's writer until the test ends.
+func startWriter(tb testing.TB, m *metrics) *subWriter {
+	w := newSubWriter(m)
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() { w.run(done) })
+	tb.Cleanup(func() { close(done); wg.Wait() })
+	return w
+}
+
+// bindFake adds a subscriber of tr, written by w into s with this SSRC.
+func bindFake(tb testing.TB, tr *pubTrack, w *subWriter, ssrc int, s *sink) *downTrack {
+	tb.Helper()
+	d := newDownTrack(tr, w)
+	ctx := &bindCtx{id: fmt.Sprint(ssrc), ssrc: webrtc.SSRC(ssrc), w: s}
+	if _, err := d.Bind(ctx); err != nil {
+		tb.Fatal(err)
+	}
+	return d
 }
 
 // BenchmarkFanout measures the SFU's per-packet forwarding work (parse,

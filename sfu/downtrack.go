@@ -166,6 +166,7 @@ func (d *downTrack) push(pkt *packet) {
 		if d.needKey {
 			if !pkt.keyframe {
 				d.seqOffset++
+				d.track.owner.sfu.metrics.dropped.Inc()
 				d.askKeyframe()
 				return
 			}
@@ -177,7 +178,7 @@ func (d *downTrack) push(pkt *packet) {
 		d.seqOffset++
 		d.track.owner.sfu.metrics.dropped.Inc()
 		if video {
-			d.needKey = true
+			d.needKey = true // the rest of this frame and those after it are useless
 		}
 	case pushClosed:
 		d.seqOffset++

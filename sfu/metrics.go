@@ -53,7 +53,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}),
 		dropped: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "parley_sfu_dropped_packets_total",
-			Help: "RTP packets not forwarded to a subscriber because its queue was full (one per packet and subscriber).",
+			Help: "RTP packets not forwarded to a subscriber because its queue was full, or video waiting for a keyframe after that or after a pause (one per packet and subscriber).",
 		}),
 	}
 	if reg == nil {
