@@ -150,6 +150,9 @@ type clientOpts struct {
 	// candidate, when set, rewrites the SFU's subscribe candidates (in
 	// offers and trickled) before the client uses them.
 	candidate func(string) string
+	// acceptReplays turns SRTP replay protection off, so a retransmission
+	// of a packet that did arrive reaches the reader too.
+	acceptReplays bool
 }
 
 // client is a test participant: two pion peer connections wired to an SFU
@@ -245,6 +248,7 @@ func clientAPI(t *testing.T, o clientOpts) *webrtc.API {
 	}
 	se.SetNetworkTypes(networks)
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	se.DisableSRTPReplayProtection(o.acceptReplays)
 	se.LoggerFactory = newPionLoggerFactory(testLogger())
 	return webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se))
 }

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 )
@@ -336,4 +337,70 @@ func (p *chokeProxy) close() {
 	}
 	p.mu.Unlock()
 	p.wg.Wait()
+}
+
+// TestNACKRetransmits: a subscriber's NACK, in the sequence numbers it
+// sees (which the SFU rewrites per subscriber), is answered with the same
+// packet again under the same sequence number.
+func TestNACKRetransmits(t *testing.T) {
+	s, reg := newTestSFU(t, Config{TCPPort: -1})
+	room := s.Room("r")
+	pub := newClient(t, room, "pub")
+	_, video := pub.publish()
+
+	var mu sync.Mutex
+	got := make(map[int][]uint16) // packet number → sequence numbers it arrived with
+	sub := newClient(t, room, "sub", clientOpts{acceptReplays: true, onRTP: func(stream string, pkt *rtp.Packet) {
+		if stream != "pub~video" || len(pkt.Payload) < 12 {
+			return
+		}
+		n := int(binary.BigEndian.Uint32(pkt.Payload[8:]))
+		mu.Lock()
+		got[n] = append(got[n], pkt.SequenceNumber)
+		mu.Unlock()
+	}})
+	src := &isoSource{t0: time.Now(), video: video, next: make(map[string]int)}
+	waitFor(t, 10*time.Second, "sub receiving video", func() bool {
+		src.send(video, "pub~video", 500)
+		time.Sleep(20 * time.Millisecond)
+		mu.Lock()
+		defer mu.Unlock()
+		return len(got) > 0
+	})
+	first := src.mark()["pub~video"]
+	for range 20 {
+		src.send(video, "pub~video", 500)
+	}
+	target := first + 10
+	var seq uint16
+	waitFor(t, 5*time.Second, "packet to NACK", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		if len(got[target]) == 0 {
+			return false
+		}
+		seq = got[target][0]
+		return true
+	})
+	rt := sub.track("pub~video")
+	if err := sub.sub.WriteRTCP([]rtcp.Packet{&rtcp.TransportLayerNack{
+		MediaSSRC: rt.ssrc, Nacks: []rtcp.NackPair{{PacketID: seq}},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "the retransmission", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(got[target]) >= 2
+	})
+	mu.Lock()
+	if again := got[target][1]; again != seq {
+		t.Errorf("retransmitted as sequence number %d, sent as %d", again, seq)
+	}
+	mu.Unlock()
+	if v := metricValue(t, reg, "parley_sfu_nack_total"); v < 1 {
+		t.Errorf("parley_sfu_nack_total = %v", v)
+	}
+	sub.verify()
+	pub.verify()
 }
