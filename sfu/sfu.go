@@ -13,11 +13,18 @@
 //
 // All ICE traffic shares one UDP port (and one TCP port as fallback).
 //
+// Each subscriber has its own down-tracks, bounded queues and writer
+// goroutine (downtrack.go): a subscriber that cannot keep up loses video
+// up to the next keyframe, never delays the others, and never makes the
+// SFU hold more than its queues. ICE-TCP writes have a deadline
+// (icetcp.go).
+//
 // Forwarding rewrites only what a forwarder must: SSRC and payload type per
-// subscriber, and RTP header extensions are dropped (their ids are
-// negotiated per connection, so a publisher's ids mean nothing to a
-// subscriber). Payloads are forwarded byte for byte. Simulcast and RTX are
-// not negotiated.
+// subscriber, sequence numbers where packets were dropped for that
+// subscriber (so it does not ask for them again), and RTP header
+// extensions are dropped (their ids are negotiated per connection, so a
+// publisher's ids mean nothing to a subscriber). Payloads are forwarded
+// byte for byte. Simulcast and RTX are not negotiated.
 package sfu
 
 import (
