@@ -144,6 +144,15 @@ type clientOpts struct {
 	networks []webrtc.NetworkType // default UDP4
 	// manual: subscribe offers go to client.held instead of being answered.
 	manual bool
+	// onRTP, when set, sees every packet received on the subscribe
+	// connection (from the track's reading goroutine).
+	onRTP func(streamID string, pkt *rtp.Packet)
+	// candidate, when set, rewrites the SFU's subscribe candidates (in
+	// offers and trickled) before the client uses them.
+	candidate func(string) string
+	// acceptReplays turns SRTP replay protection off, so a retransmission
+	// of a packet that did arrive reaches the reader too.
+	acceptReplays bool
 }
 
 // client is a test participant: two pion peer connections wired to an SFU
@@ -161,6 +170,7 @@ type client struct {
 	events  chan func()                    // SFU → client, in order
 	held    chan webrtc.SessionDescription // subscribe offers, when manual
 	manual  bool
+	opts    clientOpts
 	stop    chan struct{}
 	wg      sync.WaitGroup
 	closing atomic.Bool
@@ -238,6 +248,7 @@ func clientAPI(t *testing.T, o clientOpts) *webrtc.API {
 	}
 	se.SetNetworkTypes(networks)
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	se.DisableSRTPReplayProtection(o.acceptReplays)
 	se.LoggerFactory = newPionLoggerFactory(testLogger())
 	return webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se))
 }
@@ -254,6 +265,7 @@ func newClient(t *testing.T, room *Room, id string, opts ...clientOpts) *client 
 		events: make(chan func(), 1024),
 		held:   make(chan webrtc.SessionDescription, 16),
 		manual: o.manual,
+		opts:   o,
 		stop:   make(chan struct{}),
 		tracks: make(map[string]*recvTrack),
 	}
@@ -308,6 +320,9 @@ func (c *client) OnICECandidate(dir Direction, ic webrtc.ICECandidateInit) {
 	c.mu.Unlock()
 	c.post(func() {
 		if dir == Subscribe {
+			if c.opts.candidate != nil {
+				ic.Candidate = c.opts.candidate(ic.Candidate)
+			}
 			// Held offers (manual mode) are applied late: queue until then.
 			if c.sub.RemoteDescription() == nil {
 				c.subQueued = append(c.subQueued, ic)
@@ -375,6 +390,15 @@ func (c *client) answer(offer webrtc.SessionDescription) {
 		// ICE restart.
 		waitICEStarted(c.subICE, time.Second)
 	}
+	if c.opts.candidate != nil {
+		lines := strings.Split(offer.SDP, "\r\n")
+		for i, l := range lines {
+			if strings.HasPrefix(l, "a=candidate:") {
+				lines[i] = "a=" + c.opts.candidate(strings.TrimPrefix(l, "a="))
+			}
+		}
+		offer.SDP = strings.Join(lines, "\r\n")
+	}
 	if err := c.sub.SetRemoteDescription(offer); err != nil {
 		c.check(fmt.Errorf("set subscribe offer: %w", err))
 		return
@@ -414,6 +438,9 @@ func (c *client) onTrack(remote *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 			pkt, _, err := remote.ReadRTP()
 			if err != nil {
 				return
+			}
+			if c.opts.onRTP != nil {
+				c.opts.onRTP(rt.streamID, pkt)
 			}
 			rt.mu.Lock()
 			rt.packets++

@@ -150,8 +150,8 @@ func TestMetricsRegistration(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(mfs) != 7 {
-		t.Errorf("%d metric families, want 7", len(mfs))
+	if len(mfs) != 8 {
+		t.Errorf("%d metric families, want 8", len(mfs))
 	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
@@ -234,25 +234,37 @@ func TestForwardPacketPayload(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var scratch rtp.Packet
-	if err := tr.forwardPacket(raw, &scratch); err != nil {
-		t.Fatal(err)
+	for i := range sinks {
+		sinks[i].record = true
 	}
+	forwardRaw(t, tr, raw)
 	for i, s := range sinks {
-		if s.n != 1 {
-			t.Fatalf("sink %d got %d packets", i, s.n)
+		waitFor(t, 5*time.Second, "packet written", func() bool { return s.n.Load() == 1 })
+		headers, payload := s.recorded()
+		if !bytes.Equal(payload, in.Payload) {
+			t.Errorf("sink %d payload %q", i, payload)
 		}
-		if !bytes.Equal(s.payload, in.Payload) {
-			t.Errorf("sink %d payload %q", i, s.payload)
-		}
-		if s.header.Extension || len(s.header.Extensions) != 0 {
+		h := headers[0]
+		if h.Extension || len(h.Extensions) != 0 {
 			t.Errorf("sink %d: header extensions forwarded", i)
 		}
-		if s.header.SSRC != uint32(1000+i) || s.header.PayloadType != ptVP8 || s.header.SequenceNumber != 7 {
-			t.Errorf("sink %d header %+v", i, s.header)
+		if h.SSRC != uint32(1000+i) || h.PayloadType != ptVP8 || h.SequenceNumber != 7 {
+			t.Errorf("sink %d header %+v", i, h)
 		}
 	}
-	if err := tr.forwardPacket([]byte{1, 2}, &scratch); err == nil {
+	p := getPacket(tr.owner.sfu.packets)
+	defer p.release()
+	if err := tr.forwardPacket(p, copy(p.buf[:], []byte{1, 2})); err == nil {
 		t.Error("short packet forwarded")
+	}
+}
+
+// forwardRaw runs one raw packet through tr's forwarding step.
+func forwardRaw(t testing.TB, tr *pubTrack, raw []byte) {
+	t.Helper()
+	p := getPacket(tr.owner.sfu.packets)
+	defer p.release()
+	if err := tr.forwardPacket(p, copy(p.buf[:], raw)); err != nil {
+		t.Fatal(err)
 	}
 }

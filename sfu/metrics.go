@@ -18,6 +18,7 @@ type metrics struct {
 	pli     prometheus.Counter
 	nack    prometheus.Counter
 	errors  prometheus.Counter
+	dropped prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -50,6 +51,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "parley_sfu_errors_total",
 			Help: "Media plane errors (failed writes, negotiations, candidates).",
 		}),
+		dropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "parley_sfu_dropped_packets_total",
+			Help: "RTP packets not forwarded to a subscriber because its queue was full, or video waiting for a keyframe after that or after a pause (one per packet and subscriber).",
+		}),
 	}
 	if reg == nil {
 		return m, nil
@@ -67,7 +72,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 }
 
 func (m *metrics) collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.peers, m.tracks, m.packets, m.bytes, m.pli, m.nack, m.errors}
+	return []prometheus.Collector{m.peers, m.tracks, m.packets, m.bytes, m.pli, m.nack, m.errors, m.dropped}
 }
 
 // unregister removes the collectors again, so a registry can outlive an SFU.

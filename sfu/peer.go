@@ -19,7 +19,8 @@ const maxQueuedCandidates = 64
 // Peer is one participant's pair of connections.
 //
 // Goroutines a peer starts (its negotiation loop, one forwarding loop per
-// published track, one RTCP reader per subscribed track) are counted in wg
+// published track, one RTCP reader per subscribed track, the subscribe
+// connection's writer) are counted in wg
 // and all end before Close returns.
 type Peer struct {
 	id   string
@@ -29,6 +30,7 @@ type Peer struct {
 	log  *slog.Logger
 	pub  *webrtc.PeerConnection
 	sub  *webrtc.PeerConnection
+	out  *subWriter // writes the subscribe connection's media (downtrack.go)
 
 	pubICE <-chan struct{} // closed once the publish connection's ICE started
 
@@ -55,6 +57,7 @@ type Peer struct {
 // subscription is one forwarded track on a subscriber's connection.
 type subscription struct {
 	track  *pubTrack
+	down   *downTrack // what the subscriber's connection sends
 	sender *webrtc.RTPSender
 	bound  bool // negotiated (an answer accepted it)
 }
@@ -74,6 +77,7 @@ func newPeer(r *Room, id string, ev Events) (*Peer, error) {
 		queued:    make(map[Direction][]webrtc.ICECandidateInit, 2),
 		want:      make(map[*pubTrack]struct{}),
 		have:      make(map[*pubTrack]*subscription),
+		out:       newSubWriter(s.metrics),
 	}
 	var err error
 	if p.pub, err = s.api.NewPeerConnection(webrtc.Configuration{}); err != nil {
@@ -108,8 +112,12 @@ func newPeer(r *Room, id string, ev Events) (*Peer, error) {
 	})
 	p.pub.OnTrack(p.onTrack)
 
-	p.wg.Add(1)
+	p.wg.Add(2)
 	go p.negotiateLoop()
+	go func() {
+		defer p.wg.Done()
+		p.out.run(p.done)
+	}()
 	return p, nil
 }
 
@@ -349,12 +357,7 @@ func (p *Peer) onSubscribeCandidate(c *webrtc.ICECandidate) {
 
 // onTrack starts forwarding a track the publisher sends.
 func (p *Peer) onTrack(remote *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
-	t, err := newPubTrack(p, remote)
-	if err != nil {
-		p.sfu.metrics.errors.Inc()
-		p.log.Error("new fan-out track", "track", remote.ID(), "err", err)
-		return
-	}
+	t := newPubTrack(p, remote)
 	if !p.room.addTrack(t) {
 		// The peer left meanwhile, or sends a second track under the same
 		// id (e.g. simulcast layers): drain it, forward nothing.

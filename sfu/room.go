@@ -90,7 +90,7 @@ func (r *Room) addTrack(t *pubTrack) bool {
 		return false
 	}
 	for _, x := range r.tracks {
-		if x.local.StreamID() == t.local.StreamID() {
+		if x.streamID == t.streamID {
 			r.mu.Unlock()
 			t.log.Warn("duplicate track id, not forwarded (simulcast is not supported)")
 			return false

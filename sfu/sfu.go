@@ -13,11 +13,18 @@
 //
 // All ICE traffic shares one UDP port (and one TCP port as fallback).
 //
+// Each subscriber has its own down-tracks, bounded queues and writer
+// goroutine (downtrack.go): a subscriber that cannot keep up loses video
+// up to the next keyframe, never delays the others, and never makes the
+// SFU hold more than its queues. ICE-TCP writes have a deadline
+// (icetcp.go).
+//
 // Forwarding rewrites only what a forwarder must: SSRC and payload type per
-// subscriber, and RTP header extensions are dropped (their ids are
-// negotiated per connection, so a publisher's ids mean nothing to a
-// subscriber). Payloads are forwarded byte for byte. Simulcast and RTX are
-// not negotiated.
+// subscriber, sequence numbers where packets were dropped for that
+// subscriber (so it does not ask for them again), and RTP header
+// extensions are dropped (their ids are negotiated per connection, so a
+// publisher's ids mean nothing to a subscriber). Payloads are forwarded
+// byte for byte. Simulcast and RTX are not negotiated.
 package sfu
 
 import (
@@ -93,6 +100,7 @@ type SFU struct {
 	api     *webrtc.API
 	scratch *webrtc.API // same settings, quiet logging: for checkOffer
 	metrics *metrics
+	packets *sync.Pool // of *packet, shared by every forwarded track
 
 	udpConn *net.UDPConn
 	udpMux  ice.UDPMux
@@ -107,7 +115,7 @@ type SFU struct {
 // New opens the shared ICE sockets and registers metrics on reg (which may
 // be nil): parley_sfu_peers, parley_sfu_tracks, parley_sfu_forwarded_packets_total,
 // parley_sfu_forwarded_bytes_total, parley_sfu_pli_total,
-// parley_sfu_nack_total, parley_sfu_errors_total.
+// parley_sfu_nack_total, parley_sfu_errors_total, parley_sfu_dropped_packets_total.
 func New(cfg Config, log *slog.Logger, reg prometheus.Registerer) (*SFU, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -122,7 +130,7 @@ func New(cfg Config, log *slog.Logger, reg prometheus.Registerer) (*SFU, error) 
 	if err != nil {
 		return nil, err
 	}
-	s := &SFU{cfg: cfg, log: log, metrics: m, rooms: make(map[string]*Room)}
+	s := &SFU{cfg: cfg, log: log, metrics: m, packets: newPacketPool(), rooms: make(map[string]*Room)}
 	lf := newPionLoggerFactory(log)
 	if err := s.listen(lf); err != nil {
 		m.unregister()
@@ -196,7 +204,7 @@ func (s *SFU) listen(lf *pionLoggerFactory) error {
 		return fmt.Errorf("sfu: listen tcp %s:%d: %w", s.cfg.ListenIP, s.cfg.TCPPort, err)
 	}
 	s.tcpLn = tcp
-	s.tcpMux = webrtc.NewICETCPMux(lf.NewLogger("ice-tcp-mux"), tcp, 8)
+	s.tcpMux = newICETCPMux(lf.NewLogger("ice-tcp-mux"), tcp, 8)
 	return nil
 }
 

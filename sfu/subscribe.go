@@ -95,7 +95,7 @@ func (p *Peer) updateSubscriptions() (webrtc.SessionDescription, bool) {
 	for _, s := range remove {
 		if err := p.sub.RemoveTrack(s.sender); err != nil && !p.isClosed() {
 			p.sfu.metrics.errors.Inc()
-			p.log.Warn("remove track from subscriber", "stream", s.track.local.StreamID(), "err", err)
+			p.log.Warn("remove track from subscriber", "stream", s.track.streamID, "err", err)
 		}
 		p.mu.Lock()
 		delete(p.have, s.track)
@@ -103,20 +103,21 @@ func (p *Peer) updateSubscriptions() (webrtc.SessionDescription, bool) {
 		p.mu.Unlock()
 	}
 	for _, t := range add {
-		sender, err := p.sub.AddTrack(t.local)
+		down := newDownTrack(t, p.out)
+		sender, err := p.sub.AddTrack(down)
 		if err != nil {
 			if !p.isClosed() {
 				p.sfu.metrics.errors.Inc()
-				p.log.Warn("add track to subscriber", "stream", t.local.StreamID(), "err", err)
+				p.log.Warn("add track to subscriber", "stream", t.streamID, "err", err)
 			}
 			continue
 		}
-		s := &subscription{track: t, sender: sender}
+		s := &subscription{track: t, down: down, sender: sender}
 		p.mu.Lock()
 		p.have[t] = s
 		p.dirty = true
 		p.mu.Unlock()
-		p.goroutine(func() { p.readRTCP(s) })
+		p.goroutine(func() { p.readSubscriberRTCP(s) })
 	}
 
 	offer, err := p.sub.CreateOffer(nil)
@@ -161,11 +162,14 @@ func (p *Peer) releaseHeldCandidates() {
 	}
 }
 
-// readRTCP handles a subscriber's feedback for one forwarded track: PLI
-// and FIR become a (rate-limited) PLI to the publisher; NACKs are answered
-// by the NACK responder interceptor and only counted here. It returns when
-// the sender stops (track removed or connection closed).
-func (p *Peer) readRTCP(s *subscription) {
+// readSubscriberRTCP handles a subscriber's feedback for one forwarded
+// track: PLI and FIR become a (rate-limited) PLI to the publisher; NACKs
+// are answered by the NACK responder interceptor (reading RTCP here is what
+// drives it: it resends from its history of what this subscriber was sent,
+// in this subscriber's sequence numbers) and only counted here. It returns
+// when the sender stops (track removed or connection closed). All RTCP
+// from subscribers passes here (congestion feedback included).
+func (p *Peer) readSubscriberRTCP(s *subscription) {
 	m := p.sfu.metrics
 	for {
 		pkts, _, err := s.sender.ReadRTCP()
@@ -199,5 +203,27 @@ func (p *Peer) requestKeyframes(tracks []*pubTrack) {
 	}
 	for _, t := range tracks {
 		t.requestKeyframe("new subscriber")
+	}
+}
+
+// SetVideoPaused stops (true) or resumes (false) forwarding video to this
+// peer, e.g. when its downlink cannot carry it; audio keeps flowing.
+// Resuming requests a keyframe from each video track's publisher and
+// forwards from that keyframe on.
+func (p *Peer) SetVideoPaused(paused bool) {
+	if p.out.videoPaused.Swap(paused) == paused || paused {
+		return
+	}
+	p.out.resumes.Add(1)
+	p.mu.Lock()
+	var tracks []*pubTrack
+	for t, s := range p.have {
+		if s.bound {
+			tracks = append(tracks, t)
+		}
+	}
+	p.mu.Unlock()
+	for _, t := range tracks {
+		t.requestKeyframe("video resumed")
 	}
 }

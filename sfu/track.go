@@ -4,50 +4,83 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/pion/rtcp"
-	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 )
 
 // readBufferSize holds any packet pion delivers (its receive MTU is 1460).
 const readBufferSize = 1500
 
-// pubTrack is one published track and its fan-out: a single local track
-// that is added to every subscriber's connection. pion's
-// TrackLocalStaticRTP writes each packet to all its bindings, so the
-// forwarding loop holds no lock of ours and allocates nothing per packet.
+// pubTrack is one published track and its fan-out: every subscriber has
+// its own downTrack (downtrack.go), and the forwarding loop hands each
+// packet to the bound ones without waiting for any of them.
 type pubTrack struct {
-	owner  *Peer
-	remote *webrtc.TrackRemote
-	local  *localTrack
-	kind   webrtc.RTPCodecType
-	ssrc   uint32 // the publisher's SSRC, target of PLIs
-	seq    uint64 // arrival order in the room (set by Room.addTrack)
-	log    *slog.Logger
+	owner    *Peer
+	remote   *webrtc.TrackRemote
+	id       string
+	streamID string // "<publisherPeerID>~<publisherTrackID>"
+	codec    webrtc.RTPCodecCapability
+	kind     webrtc.RTPCodecType
+	ssrc     uint32 // the publisher's SSRC, target of PLIs
+	seq      uint64 // arrival order in the room (set by Room.addTrack)
+	log      *slog.Logger
+
+	downsMu sync.Mutex                   // serialises changes to downs
+	downs   atomic.Pointer[[]*downTrack] // bound subscribers, copy on write
 
 	pliMu   sync.Mutex
 	lastPLI time.Time
 }
 
-func newPubTrack(p *Peer, remote *webrtc.TrackRemote) (*pubTrack, error) {
+func newPubTrack(p *Peer, remote *webrtc.TrackRemote) *pubTrack {
 	streamID := p.id + "~" + remote.ID()
-	static, err := webrtc.NewTrackLocalStaticRTP(remote.Codec().RTPCodecCapability, remote.ID(), streamID)
-	if err != nil {
-		return nil, err
-	}
 	return &pubTrack{
-		owner:  p,
-		remote: remote,
-		local:  &localTrack{TrackLocalStaticRTP: static},
-		kind:   remote.Kind(),
-		ssrc:   uint32(remote.SSRC()),
+		owner:    p,
+		remote:   remote,
+		id:       remote.ID(),
+		streamID: streamID,
+		codec:    remote.Codec().RTPCodecCapability,
+		kind:     remote.Kind(),
+		ssrc:     uint32(remote.SSRC()),
 		log: p.log.With("track", remote.ID(), "stream", streamID,
 			"kind", remote.Kind().String(), "codec", remote.Codec().MimeType),
-	}, nil
+	}
+}
+
+// addDown starts forwarding to d (bound by the subscriber's connection).
+func (t *pubTrack) addDown(d *downTrack) {
+	t.downsMu.Lock()
+	defer t.downsMu.Unlock()
+	var cur []*downTrack
+	if p := t.downs.Load(); p != nil {
+		cur = *p
+	}
+	if slices.Contains(cur, d) {
+		return
+	}
+	next := append(slices.Clip(cur), d)
+	t.downs.Store(&next)
+}
+
+// removeDown stops forwarding to d. Idempotent.
+func (t *pubTrack) removeDown(d *downTrack) {
+	t.downsMu.Lock()
+	defer t.downsMu.Unlock()
+	p := t.downs.Load()
+	if p == nil {
+		return
+	}
+	i := slices.Index(*p, d)
+	if i < 0 {
+		return
+	}
+	next := slices.Delete(slices.Clone(*p), i, i+1)
+	t.downs.Store(&next)
 }
 
 // forward copies RTP from the publisher to all subscribers until the
@@ -56,52 +89,53 @@ func newPubTrack(p *Peer, remote *webrtc.TrackRemote) (*pubTrack, error) {
 func (t *pubTrack) forward() {
 	defer t.owner.room.removeTrack(t)
 	t.log.Info("forwarding track")
-	m := t.owner.sfu.metrics
-	buf := make([]byte, readBufferSize)
-	var pkt rtp.Packet
+	s := t.owner.sfu
 	for {
-		n, _, err := t.remote.Read(buf)
+		pkt := getPacket(s.packets)
+		n, _, err := t.remote.Read(pkt.buf[:])
 		if err != nil {
+			pkt.release()
 			if errors.Is(err, io.ErrShortBuffer) {
-				m.errors.Inc()
+				s.metrics.errors.Inc()
 				continue
 			}
 			t.log.Info("track ended", "reason", err)
 			return
 		}
-		if err := t.forwardPacket(buf[:n], &pkt); err != nil {
-			m.errors.Inc()
+		if err := t.forwardPacket(pkt, n); err != nil {
+			s.metrics.errors.Inc()
 			t.log.Debug("forward packet", "err", err)
 		}
+		pkt.release()
 	}
 }
 
-// forwardPacket writes one received RTP packet to every bound subscriber.
-// pkt is scratch space reused between calls. The payload is forwarded
-// untouched; header extensions are dropped because their ids were
-// negotiated with the publisher and mean nothing to subscribers.
-func (t *pubTrack) forwardPacket(b []byte, pkt *rtp.Packet) error {
-	if err := pkt.Unmarshal(b); err != nil {
+// forwardPacket parses the first n bytes of pkt.buf and queues the packet
+// for every bound subscriber. The payload is forwarded untouched; header
+// extensions are dropped because their ids were negotiated with the
+// publisher and mean nothing to subscribers.
+func (t *pubTrack) forwardPacket(pkt *packet, n int) error {
+	if err := pkt.rtp.Unmarshal(pkt.buf[:n]); err != nil {
 		return err
 	}
-	pkt.Header.Extension = false
-	pkt.Header.ExtensionProfile = 0
-	pkt.Header.Extensions = pkt.Header.Extensions[:0]
-	subs := t.local.bound.Load()
-	err := t.local.WriteRTP(pkt)
-	if err != nil && errors.Is(err, io.ErrClosedPipe) {
-		err = nil // a subscriber went away while we wrote
+	pkt.rtp.Header.Extension = false
+	pkt.rtp.Header.ExtensionProfile = 0
+	pkt.rtp.Header.Extensions = pkt.rtp.Header.Extensions[:0]
+	pkt.keyframe = t.kind == webrtc.RTPCodecTypeVideo && isKeyframe(t.codec.MimeType, pkt.rtp.Payload)
+	downs := t.downs.Load()
+	if downs == nil {
+		return nil
 	}
-	if subs > 0 {
-		m := t.owner.sfu.metrics
-		m.packets.Add(float64(subs))
-		m.bytes.Add(float64(subs) * float64(pkt.MarshalSize()))
+	for _, d := range *downs {
+		d.push(pkt)
 	}
-	return err
+	return nil
 }
 
 // requestKeyframe sends a PLI for this (video) track to its publisher,
-// at most once per Config.PLIInterval.
+// at most once per Config.PLIInterval. The PLI is written by a goroutine of
+// its own: a publisher whose ICE-TCP path is stalled must not hold up the
+// caller (a forwarding loop, a subscriber's RTCP reader, signaling).
 func (t *pubTrack) requestKeyframe(reason string) {
 	if t.kind != webrtc.RTPCodecTypeVideo {
 		return
@@ -114,38 +148,15 @@ func (t *pubTrack) requestKeyframe(reason string) {
 	}
 	t.lastPLI = now
 	t.pliMu.Unlock()
-	err := t.owner.pub.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: t.ssrc}})
-	if err != nil {
-		t.log.Debug("send PLI", "reason", reason, "err", err)
-		return
-	}
-	t.owner.sfu.metrics.pli.Inc()
-	t.log.Debug("sent PLI", "reason", reason)
-}
-
-// localTrack is the fan-out track: a TrackLocalStaticRTP that also counts
-// its bindings (subscribers whose connection negotiated it), for metrics.
-type localTrack struct {
-	*webrtc.TrackLocalStaticRTP
-	bound atomic.Int64
-}
-
-// Bind implements webrtc.TrackLocal.
-func (l *localTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameters, error) {
-	c, err := l.TrackLocalStaticRTP.Bind(ctx)
-	if err == nil {
-		l.bound.Add(1)
-	}
-	return c, err
-}
-
-// Unbind implements webrtc.TrackLocal.
-func (l *localTrack) Unbind(ctx webrtc.TrackLocalContext) error {
-	err := l.TrackLocalStaticRTP.Unbind(ctx)
-	if err == nil {
-		l.bound.Add(-1)
-	}
-	return err
+	t.owner.goroutine(func() {
+		err := t.owner.pub.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: t.ssrc}})
+		if err != nil {
+			t.log.Debug("send PLI", "reason", reason, "err", err)
+			return
+		}
+		t.owner.sfu.metrics.pli.Inc()
+		t.log.Debug("sent PLI", "reason", reason)
+	})
 }
 
 // drain reads and discards a remote track until it ends.

@@ -1,0 +1,486 @@
+package sfu
+
+import (
+	"errors"
+	"io"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+)
+
+// Forwarding is split at each subscriber: the publisher's forwarding loop
+// (pubTrack.forward) only parses a packet and puts a reference to it in
+// every subscriber's bounded queue; each subscribe connection has its own
+// writer goroutine (subWriter) that takes packets off its queue and writes
+// them (SRTP, interceptors, socket). A subscriber that cannot keep up
+// (congested downlink, ICE-TCP socket not read) blocks only its own
+// writer; its queue fills and the forwarding loop drops what does not fit
+// instead of waiting.
+//
+// Video that does not fit is dropped until the next keyframe (a frame
+// with a missing packet, and every frame after it until a keyframe, cannot
+// be decoded anyway); a keyframe is requested from the publisher once the
+// queue has room again. Audio has its own queue, written before any
+// video, so a burst of video never delays or starves audio. Dropped
+// packets are taken out of the sequence numbers a subscriber sees, so the
+// receiver does not NACK them.
+
+// Queue capacities per subscribe connection, in packets. Video: a 1.5
+// Mbit/s camera sends about 180 packets/s and a keyframe about 60-100, so
+// 256 rides out a keyframe of camera and screen together. Audio: 50
+// packets/s per track.
+const (
+	videoQueueLen = 256
+	audioQueueLen = 64
+)
+
+// packet is one received RTP packet, shared by every subscriber queue it
+// is put in and returned to its pool when the last reference is released.
+type packet struct {
+	buf      [readBufferSize]byte
+	rtp      rtp.Packet // parsed from buf; Payload points into buf
+	keyframe bool       // video: the first packet of a keyframe
+	refs     atomic.Int32
+	pool     *sync.Pool
+}
+
+func newPacketPool() *sync.Pool {
+	p := &sync.Pool{}
+	p.New = func() any { return &packet{pool: p} }
+	return p
+}
+
+// getPacket takes a packet from pool with one reference (the caller's).
+func getPacket(pool *sync.Pool) *packet {
+	pkt := pool.Get().(*packet)
+	pkt.refs.Store(1)
+	return pkt
+}
+
+func (p *packet) release() {
+	if p.refs.Add(-1) == 0 {
+		p.pool.Put(p)
+	}
+}
+
+// downTrack is one published track as one subscriber receives it: the
+// webrtc.TrackLocal added to that subscriber's connection. pion binds it
+// once the subscriber's answer accepts it.
+type downTrack struct {
+	track *pubTrack
+	out   *subWriter // the subscribe connection's writer
+
+	bound atomic.Pointer[downBinding] // nil while not bound
+
+	// Owned by the publisher's forwarding goroutine.
+	resumes   uint32    // out.resumes when last seen
+	seqOffset uint16    // packets dropped so far, hidden from the subscriber
+	needKey   bool      // video: drop until a keyframe
+	lastAsk   time.Time // last keyframe request for needKey
+
+	// Owned by the writer goroutine.
+	hdr rtp.Header // scratch: the header as this subscriber gets it
+}
+
+// downBinding is what a downTrack writes with, from Bind.
+type downBinding struct {
+	ssrc uint32
+	pt   uint8
+	w    webrtc.TrackLocalWriter
+}
+
+func newDownTrack(t *pubTrack, out *subWriter) *downTrack {
+	return &downTrack{track: t, out: out}
+}
+
+// ID implements webrtc.TrackLocal.
+func (d *downTrack) ID() string { return d.track.id }
+
+// RID implements webrtc.TrackLocal.
+func (d *downTrack) RID() string { return "" }
+
+// StreamID implements webrtc.TrackLocal.
+func (d *downTrack) StreamID() string { return d.track.streamID }
+
+// Kind implements webrtc.TrackLocal.
+func (d *downTrack) Kind() webrtc.RTPCodecType { return d.track.kind }
+
+// Bind implements webrtc.TrackLocal: the subscriber's connection
+// negotiated the track; forwarding to it starts.
+func (d *downTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameters, error) {
+	codec, ok := matchCodec(d.track.codec, ctx.CodecParameters())
+	if !ok {
+		return webrtc.RTPCodecParameters{}, webrtc.ErrUnsupportedCodec
+	}
+	d.bound.Store(&downBinding{ssrc: uint32(ctx.SSRC()), pt: uint8(codec.PayloadType), w: ctx.WriteStream()})
+	d.track.addDown(d)
+	return codec, nil
+}
+
+// Unbind implements webrtc.TrackLocal.
+func (d *downTrack) Unbind(webrtc.TrackLocalContext) error {
+	d.track.removeDown(d)
+	d.bound.Store(nil)
+	return nil
+}
+
+// matchCodec finds the negotiated codec for c: same MIME type and, when
+// one matches, the same fmtp line.
+func matchCodec(c webrtc.RTPCodecCapability, negotiated []webrtc.RTPCodecParameters) (webrtc.RTPCodecParameters, bool) {
+	var found webrtc.RTPCodecParameters
+	ok := false
+	for _, n := range negotiated {
+		if !strings.EqualFold(n.MimeType, c.MimeType) {
+			continue
+		}
+		if n.SDPFmtpLine == c.SDPFmtpLine {
+			return n, true
+		}
+		if !ok {
+			found, ok = n, true
+		}
+	}
+	return found, ok
+}
+
+// push queues pkt for the subscriber or drops it. Called only from the
+// publisher's forwarding goroutine.
+func (d *downTrack) push(pkt *packet) {
+	if d.bound.Load() == nil {
+		return
+	}
+	video := d.track.kind == webrtc.RTPCodecTypeVideo
+	if video {
+		if d.out.videoPaused.Load() {
+			d.seqOffset++
+			return
+		}
+		if r := d.out.resumes.Load(); r != d.resumes {
+			d.resumes = r
+			d.needKey = true
+		}
+		if d.needKey {
+			if !pkt.keyframe {
+				d.seqOffset++
+				d.track.owner.sfu.metrics.dropped.Inc()
+				d.askKeyframe()
+				return
+			}
+			d.needKey = false
+		}
+	}
+	switch d.out.push(queued{down: d, pkt: pkt, seq: pkt.rtp.SequenceNumber - d.seqOffset}, video) {
+	case pushFull:
+		d.seqOffset++
+		d.track.owner.sfu.metrics.dropped.Inc()
+		if video {
+			d.needKey = true // the rest of this frame and those after it are useless
+		}
+	case pushClosed:
+		d.seqOffset++
+	}
+}
+
+// askKeyframe requests a keyframe for a subscriber that waits for one,
+// once its video queue has room again (it caught up), at most once per
+// PLI interval (pubTrack.requestKeyframe limits the publisher's PLIs
+// across subscribers too).
+func (d *downTrack) askKeyframe() {
+	if d.out.videoLen() > videoQueueLen/2 {
+		return
+	}
+	now := time.Now()
+	if now.Sub(d.lastAsk) < d.track.owner.sfu.cfg.PLIInterval {
+		return
+	}
+	d.lastAsk = now
+	d.track.requestKeyframe("subscriber caught up")
+}
+
+// write sends one queued packet on the subscriber's connection. Called
+// only from the writer goroutine.
+func (d *downTrack) write(q *queued) (bytes int, err error) {
+	b := d.bound.Load()
+	if b == nil {
+		return 0, nil
+	}
+	// A copy in d's own scratch header (not on the stack: it would escape
+	// through the interface call, one allocation per packet): the packet is
+	// shared, and the TWCC interceptor appends its header extension.
+	h := &d.hdr
+	ext := h.Extensions[:0]
+	*h = q.pkt.rtp.Header
+	h.SSRC = b.ssrc
+	h.PayloadType = b.pt
+	h.SequenceNumber = q.seq
+	h.Extensions = ext
+	_, err = b.w.WriteRTP(h, q.pkt.rtp.Payload)
+	if err != nil {
+		if errors.Is(err, io.ErrClosedPipe) {
+			return 0, nil // the subscriber went away while we wrote
+		}
+		return 0, err
+	}
+	return h.MarshalSize() + len(q.pkt.rtp.Payload), nil
+}
+
+// queued is one packet in a subscriber's queue.
+type queued struct {
+	down *downTrack
+	pkt  *packet
+	seq  uint16 // the sequence number the subscriber sees
+}
+
+// ring is a fixed-capacity FIFO of queued packets.
+type ring struct {
+	items []queued
+	head  int
+	n     int
+}
+
+func (r *ring) push(q queued) bool {
+	if r.n == len(r.items) {
+		return false
+	}
+	i := r.head + r.n
+	if i >= len(r.items) {
+		i -= len(r.items)
+	}
+	r.items[i] = q
+	r.n++
+	return true
+}
+
+func (r *ring) pop() (queued, bool) {
+	if r.n == 0 {
+		return queued{}, false
+	}
+	q := r.items[r.head]
+	r.items[r.head] = queued{}
+	r.head++
+	if r.head == len(r.items) {
+		r.head = 0
+	}
+	r.n--
+	return q, true
+}
+
+type pushResult int
+
+const (
+	pushed pushResult = iota
+	pushFull
+	pushClosed
+)
+
+// subWriter is a subscribe connection's writer: two bounded queues
+// (audio first) and the goroutine that empties them.
+type subWriter struct {
+	m    *metrics
+	wake chan struct{} // capacity 1
+
+	videoPaused atomic.Bool   // no video for this subscriber (SetVideoPaused)
+	resumes     atomic.Uint32 // counts resumptions of video
+
+	mu     sync.Mutex
+	audio  ring
+	video  ring
+	closed bool
+}
+
+func newSubWriter(m *metrics) *subWriter {
+	return &subWriter{
+		m:     m,
+		wake:  make(chan struct{}, 1),
+		audio: ring{items: make([]queued, audioQueueLen)},
+		video: ring{items: make([]queued, videoQueueLen)},
+	}
+}
+
+// push adds a reference to q.pkt and queues it, unless the queue is full
+// or the writer stopped.
+func (w *subWriter) push(q queued, video bool) pushResult {
+	w.mu.Lock()
+	if w.closed {
+		w.mu.Unlock()
+		return pushClosed
+	}
+	r := &w.audio
+	if video {
+		r = &w.video
+	}
+	q.pkt.refs.Add(1)
+	if !r.push(q) {
+		w.mu.Unlock()
+		q.pkt.refs.Add(-1) // the caller still holds one: never the last
+		return pushFull
+	}
+	w.mu.Unlock()
+	select {
+	case w.wake <- struct{}{}:
+	default: // already awake or woken
+	}
+	return pushed
+}
+
+func (w *subWriter) videoLen() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.video.n
+}
+
+// writeBatch is how many packets the writer takes off its queues at once
+// (one lock for all of them; the profile of BenchmarkFanout had the
+// queue's mutex, shared with the forwarding goroutine, as its largest
+// item with one lock per packet).
+const writeBatch = 16
+
+// popBatch moves up to len(batch) packets into batch, all waiting audio
+// before any video, and returns how many.
+func (w *subWriter) popBatch(batch *[writeBatch]queued) int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n := 0
+	for n < len(batch) {
+		q, ok := w.audio.pop()
+		if !ok {
+			if q, ok = w.video.pop(); !ok {
+				break
+			}
+		}
+		batch[n] = q
+		n++
+	}
+	return n
+}
+
+// run writes queued packets until done is closed, then drops what is
+// left and refuses further packets.
+func (w *subWriter) run(done <-chan struct{}) {
+	defer w.close()
+	var batch [writeBatch]queued
+	for {
+		select {
+		case <-done:
+			return
+		case <-w.wake:
+		}
+		var packets, bytes int
+		for {
+			n := w.popBatch(&batch)
+			if n == 0 {
+				break
+			}
+			for i := range batch[:n] {
+				q := &batch[i]
+				size, err := q.down.write(q)
+				q.pkt.release()
+				*q = queued{}
+				if err != nil {
+					w.m.errors.Inc()
+					continue
+				}
+				if size > 0 {
+					packets++
+					bytes += size
+				}
+			}
+		}
+		if packets > 0 {
+			w.m.packets.Add(float64(packets))
+			w.m.bytes.Add(float64(bytes))
+		}
+	}
+}
+
+func (w *subWriter) close() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.closed = true
+	for _, r := range []*ring{&w.audio, &w.video} {
+		for {
+			q, ok := r.pop()
+			if !ok {
+				break
+			}
+			q.pkt.release()
+		}
+	}
+}
+
+// isKeyframe reports whether an RTP payload starts a keyframe (VP8: first
+// packet of a key frame; H.264: an IDR slice or SPS, alone, aggregated or
+// the start of a fragment).
+func isKeyframe(mime string, payload []byte) bool {
+	switch {
+	case strings.EqualFold(mime, webrtc.MimeTypeVP8):
+		return vp8Keyframe(payload)
+	case strings.EqualFold(mime, webrtc.MimeTypeH264):
+		return h264Keyframe(payload)
+	}
+	return false
+}
+
+// vp8Keyframe parses the VP8 payload descriptor (RFC 7741 section 4.2).
+func vp8Keyframe(b []byte) bool {
+	if len(b) < 1 {
+		return false
+	}
+	start, pid := b[0]&0x10 != 0, b[0]&0x07
+	if !start || pid != 0 {
+		return false
+	}
+	i := 1
+	if b[0]&0x80 != 0 { // X: extension byte follows
+		if len(b) < 2 {
+			return false
+		}
+		x := b[1]
+		i = 2
+		if x&0x80 != 0 { // I: picture id, 7 or 15 bits
+			if len(b) <= i {
+				return false
+			}
+			if b[i]&0x80 != 0 {
+				i++
+			}
+			i++
+		}
+		if x&0x40 != 0 { // L: TL0PICIDX
+			i++
+		}
+		if x&0x30 != 0 { // T or K: TID/KEYIDX
+			i++
+		}
+	}
+	return len(b) > i && b[i]&0x01 == 0 // P bit clear: key frame
+}
+
+func h264Keyframe(b []byte) bool {
+	if len(b) < 2 {
+		return false
+	}
+	isKey := func(nal byte) bool { t := nal & 0x1f; return t == 5 || t == 7 }
+	switch t := b[0] & 0x1f; t {
+	case 24: // STAP-A: 16-bit size, NAL unit, ...
+		for i := 1; i+2 < len(b); {
+			size := int(b[i])<<8 | int(b[i+1])
+			if size == 0 || i+2+size > len(b) {
+				return false
+			}
+			if isKey(b[i+2]) {
+				return true
+			}
+			i += 2 + size
+		}
+		return false
+	case 28: // FU-A: the start fragment
+		return b[1]&0x80 != 0 && isKey(b[1])
+	default:
+		return isKey(b[0])
+	}
+}
