@@ -50,6 +50,8 @@ type Peer struct {
 	dirty        bool                                    // subscribe connection changed without an offer yet
 	want         map[*pubTrack]struct{}                  // tracks this peer should receive
 	have         map[*pubTrack]*subscription             // tracks on the subscribe connection
+
+	cc *ccState // congestion response (congestion.go)
 }
 
 // subscription is one forwarded track on a subscriber's connection.
@@ -57,6 +59,9 @@ type subscription struct {
 	track  *pubTrack
 	sender *webrtc.RTPSender
 	bound  bool // negotiated (an answer accepted it)
+	// pauser stops and resumes this video for congestion control
+	// (congestion.go); nil until the down-track provides it.
+	pauser VideoPauser
 }
 
 func newPeer(r *Room, id string, ev Events) (*Peer, error) {
@@ -74,6 +79,7 @@ func newPeer(r *Room, id string, ev Events) (*Peer, error) {
 		queued:    make(map[Direction][]webrtc.ICECandidateInit, 2),
 		want:      make(map[*pubTrack]struct{}),
 		have:      make(map[*pubTrack]*subscription),
+		cc:        newCCState(),
 	}
 	var err error
 	if p.pub, err = s.api.NewPeerConnection(webrtc.Configuration{}); err != nil {
@@ -108,8 +114,9 @@ func newPeer(r *Room, id string, ev Events) (*Peer, error) {
 	})
 	p.pub.OnTrack(p.onTrack)
 
-	p.wg.Add(1)
+	p.wg.Add(2)
 	go p.negotiateLoop()
+	go p.congestionLoop()
 	return p, nil
 }
 

@@ -62,6 +62,9 @@ type Config struct {
 	PublicIP        string        // announced instead of host addresses (NAT 1:1)
 	IncludeLoopback bool          // offer loopback candidates (tests)
 	PLIInterval     time.Duration // min time between PLIs forwarded to one publisher track
+	// MaxBitrate caps the video budget sent to each publisher (bit/s, all
+	// its video tracks together); 0: no cap (congestion.go).
+	MaxBitrate uint64
 }
 
 // Events is how a peer reports to its owner. Implementations must not block
@@ -156,6 +159,9 @@ func (c Config) validate() error {
 	}
 	if c.PublicIP != "" && net.ParseIP(c.PublicIP) == nil {
 		return fmt.Errorf("sfu: public ip %q is not an IP address", c.PublicIP)
+	}
+	if c.MaxBitrate != 0 && c.MaxBitrate < minPublishBitrate {
+		return fmt.Errorf("sfu: max bitrate %d bit/s below the minimum %d", c.MaxBitrate, minPublishBitrate)
 	}
 	if c.PLIInterval < 0 {
 		return fmt.Errorf("sfu: negative PLI interval %s", c.PLIInterval)

@@ -163,7 +163,8 @@ func (p *Peer) releaseHeldCandidates() {
 
 // readRTCP handles a subscriber's feedback for one forwarded track: PLI
 // and FIR become a (rate-limited) PLI to the publisher; NACKs are answered
-// by the NACK responder interceptor and only counted here. It returns when
+// by the NACK responder interceptor and only counted here; REMB is the
+// subscriber's bandwidth estimate (congestion.go). It returns when
 // the sender stops (track removed or connection closed).
 func (p *Peer) readRTCP(s *subscription) {
 	m := p.sfu.metrics
@@ -173,13 +174,15 @@ func (p *Peer) readRTCP(s *subscription) {
 			return
 		}
 		for _, pkt := range pkts {
-			switch pkt.(type) {
+			switch pkt := pkt.(type) {
 			case *rtcp.PictureLossIndication:
 				s.track.requestKeyframe("pli")
 			case *rtcp.FullIntraRequest:
 				s.track.requestKeyframe("fir")
 			case *rtcp.TransportLayerNack:
 				m.nack.Inc()
+			case *rtcp.ReceiverEstimatedMaximumBitrate:
+				p.noteREMB(pkt.Bitrate)
 			}
 		}
 	}
