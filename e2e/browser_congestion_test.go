@@ -1,0 +1,251 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/chromedp"
+	"github.com/parley-video/parley/config"
+	"github.com/parley-video/parley/testnet"
+)
+
+// pcHook records every RTCPeerConnection a page creates in
+// window.__parleyPCs, so a test can read getStats() of all of them.
+const pcHook = `(() => {
+  const Orig = window.RTCPeerConnection;
+  if (!Orig || window.__parleyPCs) return;
+  window.__parleyPCs = [];
+  window.RTCPeerConnection = class extends Orig {
+    constructor(...args) { super(...args); window.__parleyPCs.push(this); }
+  };
+})();`
+
+// mediaSample sums what getStats() of all the page's open peer
+// connections says about video at one moment.
+type mediaSample struct {
+	At            float64 `json:"at"`            // Date.now()
+	SentBytes     float64 `json:"sentBytes"`     // outbound-rtp video: bytesSent + headerBytesSent
+	TargetBitrate float64 `json:"targetBitrate"` // outbound-rtp video
+	SentWidth     float64 `json:"sentWidth"`
+	Available     float64 `json:"available"` // nominated candidate pair: availableOutgoingBitrate (publish)
+	Limitation    string  `json:"limitation"`
+	FramesDecoded float64 `json:"framesDecoded"` // inbound-rtp video
+	FreezeCount   float64 `json:"freezeCount"`
+	FreezeSeconds float64 `json:"freezeSeconds"`
+	RecvWidth     float64 `json:"recvWidth"`
+}
+
+const mediaSampleJS = `(async () => {
+  const out = {at: Date.now(), sentBytes: 0, targetBitrate: 0, sentWidth: 0, available: 0, limitation: '',
+    framesDecoded: 0, freezeCount: 0, freezeSeconds: 0, recvWidth: 0};
+  for (const pc of window.__parleyPCs || []) {
+    if (pc.connectionState === 'closed') continue;
+    const report = await pc.getStats();
+    let sends = false;
+    report.forEach((s) => {
+      if (s.type === 'outbound-rtp' && s.kind === 'video') {
+        sends = true;
+        out.sentBytes += (s.bytesSent || 0) + (s.headerBytesSent || 0);
+        out.targetBitrate += s.targetBitrate || 0;
+        out.sentWidth = Math.max(out.sentWidth, s.frameWidth || 0);
+        if (s.qualityLimitationReason) out.limitation = s.qualityLimitationReason;
+      }
+      if (s.type === 'inbound-rtp' && s.kind === 'video') {
+        out.framesDecoded += s.framesDecoded || 0;
+        out.freezeCount += s.freezeCount || 0;
+        out.freezeSeconds += s.totalFreezesDuration || 0;
+        out.recvWidth = Math.max(out.recvWidth, s.frameWidth || 0);
+      }
+    });
+    if (sends) report.forEach((s) => {
+      if (s.type === 'candidate-pair' && s.nominated && s.state === 'succeeded' && s.availableOutgoingBitrate)
+        out.available = s.availableOutgoingBitrate;
+    });
+  }
+  return out;
+})()`
+
+// sampler reads a browser's mediaSample about once a second.
+type sampler struct {
+	name    string
+	samples []mediaSample
+}
+
+func (s *sampler) take(t *testing.T, ctx context.Context) mediaSample {
+	t.Helper()
+	c, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	m, err := chromedp.Run(c, chromedp.Evaluate[mediaSample](mediaSampleJS, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatalf("%s: getStats: %v", s.name, err)
+	}
+	s.samples = append(s.samples, m)
+	return m
+}
+
+// at returns the last sample taken at or before ms (Date.now()).
+func (s *sampler) at(ms float64) mediaSample {
+	var best mediaSample
+	for _, m := range s.samples {
+		if m.At <= ms {
+			best = m
+		}
+	}
+	return best
+}
+
+// sendRate is the video bit rate sent between two samples.
+func sendRate(a, b mediaSample) float64 {
+	if b.At <= a.At {
+		return 0
+	}
+	return (b.SentBytes - a.SentBytes) * 8 / ((b.At - a.At) / 1000)
+}
+
+// TestBrowserShapedDownlink is the congestion acceptance test: the advisor
+// (a headless Chromium) publishes camera video; the customer (another
+// Chromium) runs in a network namespace of its own behind a veth pair
+// whose downlink tbf shapes to 500 kbit/s for 30 s, then 5 Mbit/s. The
+// advisor's encoder must come down to fit the customer's link within 10 s
+// (its video at most 450 kbit/s, leaving room for audio and overhead);
+// from then to the end of the 30 s the customer must decode at least 15
+// frames per second with less than 1 s of freezes; back at 5 Mbit/s the
+// advisor's video must climb well above what the narrow link carried.
+func TestBrowserShapedDownlink(t *testing.T) {
+	if !testnet.Isolated(t) {
+		return
+	}
+	const (
+		narrowKbit = 500
+		wideKbit   = 5000
+		fitBps     = 450_000 // video that fits 500 kbit/s next to audio
+		adaptIn    = 10 * time.Second
+		narrowFor  = 30 * time.Second
+		minFPS     = 15
+		maxFreeze  = 1.0 // seconds
+		recoverBps = 900_000
+		recoverIn  = 25 * time.Second
+	)
+	link := testnet.NewLink(t, wideKbit)
+	srv := startServer(t, func(c *config.Config) { c.RTC.ListenIP = testnet.HostIP })
+	link.Expose(strings.TrimPrefix(srv.base, "http://"))
+
+	adv := newBrowser(t, "advisor", 1280, 800)
+	cust := newBrowser(t, "customer", 1280, 800, chromedp.ExecPath(link.Wrap(chromiumPath)))
+	for _, ctx := range []context.Context{adv, cust} {
+		if _, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: pcHook}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	invite := loginAndCreate(t, adv, srv.base, "Engpass")
+	within(t, adv, 20*time.Second, "advisor opens the call", chromedp.Click(`[data-testid="open-call"]`))
+	waitJS(t, adv, 20*time.Second, "advisor in the call", `!!window.parleyDebug && window.parleyDebug.info().state === 'joined'`)
+	advID := waitStats(t, adv, 10*time.Second, "advisor id", func(s debugStats) bool { return s.ParticipantID != "" }).ParticipantID
+	customerJoins(t, cust, invite)
+	custID := waitStats(t, cust, 10*time.Second, "customer id", func(s debugStats) bool { return s.ParticipantID != "" }).ParticipantID
+	within(t, adv, 20*time.Second, "advisor admits", chromedp.Click(`[data-testid="admit-`+custID+`"]`))
+	flowing(t, cust, "customer", advID)
+
+	as := &sampler{name: "advisor"}
+	cs := &sampler{name: "customer"}
+	sample := func() (mediaSample, mediaSample) {
+		a, c := as.take(t, adv), cs.take(t, cust)
+		return a, c
+	}
+	logLine := func(phase string, a, c mediaSample) {
+		prev := as.at(a.At - 1900)
+		pc := cs.at(c.At - 1900)
+		fps := 0.0
+		if c.At > pc.At {
+			fps = (c.FramesDecoded - pc.FramesDecoded) / ((c.At - pc.At) / 1000)
+		}
+		t.Logf("%-7s advisor sends %4.0f kbit/s (target %4.0f, available %4.0f, %vpx, limited by %s); customer %4.1f fps, %vpx, freezes %v (%.2f s)",
+			phase, sendRate(prev, a)/1000, a.TargetBitrate/1000, a.Available/1000, a.SentWidth, a.Limitation,
+			fps, c.RecvWidth, c.FreezeCount, c.FreezeSeconds)
+	}
+
+	// Warm up on the wide link until the advisor sends well above what
+	// the narrow link carries (or 15 s).
+	warm := time.Now().Add(15 * time.Second)
+	for {
+		a, c := sample()
+		logLine("wide", a, c)
+		if r := sendRate(as.at(a.At-2900), a); (r > 2*fitBps && len(as.samples) > 3) || time.Now().After(warm) {
+			break
+		}
+		time.Sleep(time.Second)
+	}
+
+	link.SetRate(narrowKbit)
+	t0, _ := sample()
+	start := t0.At
+	for time.Since(time.UnixMilli(int64(start))) < narrowFor {
+		time.Sleep(time.Second)
+		a, c := sample()
+		logLine("narrow", a, c)
+	}
+	link.SetRate(wideKbit)
+	wideAt, _ := sample()
+	var recovered float64
+	for time.Since(time.UnixMilli(int64(wideAt.At))) < recoverIn {
+		time.Sleep(time.Second)
+		a, c := sample()
+		logLine("wide", a, c)
+		if r := sendRate(as.at(a.At-2900), a); r >= recoverBps {
+			recovered = a.At
+			break
+		}
+	}
+
+	// Adaptation: the first 2-s window after the link narrowed in which
+	// the advisor's video fits.
+	adapted := -1.0
+	for _, m := range as.samples {
+		if m.At < start+2000 {
+			continue
+		}
+		if sendRate(as.at(m.At-2000), m) <= fitBps {
+			adapted = m.At
+			break
+		}
+	}
+	deadline := start + float64(adaptIn.Milliseconds())
+	end := wideAt.At
+	a0, a1 := as.at(deadline), as.at(end)
+	c0, c1 := cs.at(deadline), cs.at(end)
+	secs := (c1.At - c0.At) / 1000
+	fps := (c1.FramesDecoded - c0.FramesDecoded) / secs
+	freeze := c1.FreezeSeconds - c0.FreezeSeconds
+	rate := sendRate(a0, a1)
+	t.Logf("RESULT adaptation %s; after it (%.0f s): advisor video %.0f kbit/s, customer %.1f fps, %.2f s frozen in %v freezes; back to %d kbit/s: %s",
+		durationOrNever(adapted, start), secs, rate/1000, fps, freeze, c1.FreezeCount-c0.FreezeCount, wideKbit, durationOrNever(recovered, wideAt.At))
+
+	if adapted < 0 || adapted > deadline {
+		t.Errorf("the advisor's video did not come down to %d kbit/s within %s of the link narrowing to %d kbit/s (%s)",
+			fitBps/1000, adaptIn, narrowKbit, durationOrNever(adapted, start))
+	}
+	if rate > fitBps {
+		t.Errorf("after adaptation the advisor sent %.0f kbit/s of video, more than the %d that fit", rate/1000, fitBps/1000)
+	}
+	if fps < minFPS {
+		t.Errorf("after adaptation the customer decoded %.1f frames per second, want at least %d", fps, minFPS)
+	}
+	if freeze >= maxFreeze {
+		t.Errorf("after adaptation the customer's video froze for %.2f s, want less than %.0f s", freeze, maxFreeze)
+	}
+	if recovered == 0 {
+		t.Errorf("back at %d kbit/s, the advisor's video did not climb to %d kbit/s within %s", wideKbit, recoverBps/1000, recoverIn)
+	}
+}
+
+func durationOrNever(at, from float64) string {
+	if at <= 0 {
+		return "never"
+	}
+	return fmt.Sprintf("%.1f s", (at-from)/1000)
+}
