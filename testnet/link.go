@@ -30,10 +30,15 @@ const envIsolated = "PARLEY_TESTNET_ISOLATED"
 // the child, relays its output to t.Log, fails t when the child fails and
 // returns false: the caller returns. In the child it returns true.
 //
-//	if !testnet.Isolated(t) {
+//	if !testnet.Isolated(t, 0) {
 //		return
 //	}
-func Isolated(t *testing.T) bool {
+//
+// nice below 0 runs the child (and the browsers it starts) at a higher CPU
+// priority than the rest of the machine: for tests that measure a network
+// with delay-based estimators, which take a shared machine's scheduling
+// delays for congestion.
+func Isolated(t *testing.T, nice int) bool {
 	t.Helper()
 	if os.Getenv(envIsolated) == t.Name() {
 		if out, err := exec.Command("ip", "link", "set", "lo", "up").CombinedOutput(); err != nil {
@@ -42,12 +47,12 @@ func Isolated(t *testing.T) bool {
 		return true
 	}
 	RequireLoopbackOnly(t)
-	args := []string{"-n", "--", os.Args[0],
+	args := []string{"-n", strconv.Itoa(nice), "unshare", "-n", "--", os.Args[0],
 		"-test.run=^" + regexp.QuoteMeta(t.Name()) + "$", "-test.v", "-test.count=1"}
 	if d, ok := t.Deadline(); ok {
 		args = append(args, "-test.timeout="+time.Until(d).Round(time.Second).String())
 	}
-	cmd := exec.CommandContext(t.Context(), "unshare", args...)
+	cmd := exec.CommandContext(t.Context(), "nice", args...)
 	cmd.Env = append(os.Environ(), envIsolated+"="+t.Name())
 	out, err := cmd.StdoutPipe()
 	if err != nil {
