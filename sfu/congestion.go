@@ -63,6 +63,10 @@ const (
 	pauseRetry    = 10 * time.Second
 	maxPauseRetry = 80 * time.Second
 	probation     = 5 * time.Second
+	// audioAllowance is added to a budget sent to a publisher that also
+	// sends audio (bit/s): Opus at up to 40 kbit/s with its packet
+	// overhead.
+	audioAllowance = 64_000
 	// dropKick: a REMB this much below the previous one triggers an
 	// immediate recomputation at the publishers instead of the next tick.
 	dropKick = 0.85
@@ -213,11 +217,13 @@ func (p *Peer) sendBudget(now time.Time) {
 	r.mu.Lock()
 	var ssrcs []uint32
 	var mine []*pubTrack
+	audio := false
 	for _, t := range r.tracks {
 		if t.owner == p && t.kind == webrtc.RTPCodecTypeVideo {
 			ssrcs = append(ssrcs, t.ssrc)
 			mine = append(mine, t)
 		}
+		audio = audio || (t.owner == p && t.kind == webrtc.RTPCodecTypeAudio)
 	}
 	peers := make([]*Peer, 0, len(r.peers))
 	for _, q := range r.peers {
@@ -266,8 +272,15 @@ func (p *Peer) sendBudget(now time.Time) {
 	if !ok {
 		return
 	}
+	// Receivers estimate video only (browsers leave audio out of their
+	// receive-side estimate); the publisher's browser takes REMB for all
+	// it sends.
+	remb := target
+	if audio {
+		remb += audioAllowance
+	}
 	err := p.pub.WriteRTCP([]rtcp.Packet{&rtcp.ReceiverEstimatedMaximumBitrate{
-		Bitrate: float32(target), SSRCs: ssrcs,
+		Bitrate: float32(remb), SSRCs: ssrcs,
 	}})
 	if err != nil {
 		p.log.Debug("send REMB", "err", err)

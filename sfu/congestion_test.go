@@ -65,8 +65,8 @@ func TestREMBToPublisher(t *testing.T) {
 	s, _ := newTestSFU(t, Config{TCPPort: -1, MaxBitrate: limit})
 	room := s.Room("r")
 	a := newClient(t, room, "a")
-	_, video := a.publish()
-	stop := pump(video)
+	audio, video := a.publish()
+	stop := pump(audio, video)
 	defer stop()
 
 	// Each subscriber's browser reports its estimate every 200 ms.
@@ -99,6 +99,7 @@ func TestREMBToPublisher(t *testing.T) {
 	}
 	budget := func(what string, want uint64) {
 		t.Helper()
+		want += audioAllowance // a publishes audio too
 		waitFor(t, 10*time.Second, what, func() bool {
 			got := float64(video.remb.Load())
 			return math.Abs(got-float64(want)) <= 0.01*float64(want)
