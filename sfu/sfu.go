@@ -16,8 +16,14 @@
 // Forwarding rewrites only what a forwarder must: SSRC and payload type per
 // subscriber, and RTP header extensions are dropped (their ids are
 // negotiated per connection, so a publisher's ids mean nothing to a
-// subscriber). Payloads are forwarded byte for byte. Simulcast and RTX are
-// not negotiated.
+// subscriber), except that video is stamped with abs-send-time as it
+// leaves. Payloads are forwarded byte for byte. Simulcast and RTX are not
+// negotiated.
+//
+// Congestion: each subscriber's browser reports what it can receive
+// (REMB); each publisher is told, by REMB, the smallest of its
+// subscribers' budgets, leaving out one far below the others
+// (congestion.go; RTCP handling in CONGESTION.md).
 package sfu
 
 import (
