@@ -126,7 +126,7 @@ func TestBrowserShapedDownlink(t *testing.T) {
 	// namespace), at a higher CPU priority: the browsers' delay-based
 	// estimators would take the shared machine's scheduling delays for
 	// congestion, and customers' devices do not share a CPU with the SFU.
-	if !testnet.Isolated(t, -10) {
+	if !testnet.Isolated(t, -15) {
 		return
 	}
 	const (
@@ -147,7 +147,7 @@ func TestBrowserShapedDownlink(t *testing.T) {
 	// noise, which (unlike Chromium's plain fake camera, about 250 kbit/s
 	// at 640 px) takes more than the narrow link when the encoder may.
 	adv := newBrowser(t, "advisor", 1280, 800, chromedp.Flag("use-file-for-fake-video-capture", noisyVideo(t)))
-	cust := newBrowser(t, "customer", 1280, 800, chromedp.ExecPath(link.Wrap(chromiumPath)))
+	cust := newBrowser(t, "customer", 390, 844, chromedp.ExecPath(link.Wrap(chromiumPath)))
 	for _, ctx := range []context.Context{adv, cust} {
 		if _, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: pcHook}); err != nil {
 			t.Fatal(err)
