@@ -153,11 +153,29 @@ func (p *Peer) congestionLoop() {
 	for {
 		select {
 		case <-p.done:
+			p.forgetPauses()
 			return
 		case <-tick.C:
 		case <-p.cc.kick:
 		}
 		p.sendBudget(time.Now())
+	}
+}
+
+// forgetPauses drops this publisher from its subscribers' pause records
+// (they would keep a closed peer alive).
+func (p *Peer) forgetPauses() {
+	r := p.room
+	r.mu.Lock()
+	peers := make([]*Peer, 0, len(r.peers))
+	for _, q := range r.peers {
+		peers = append(peers, q)
+	}
+	r.mu.Unlock()
+	for _, q := range peers {
+		q.cc.mu.Lock()
+		delete(q.cc.pauses, p)
+		q.cc.mu.Unlock()
 	}
 }
 
