@@ -11,17 +11,19 @@ import (
 
 // Congestion response.
 //
-// What a subscriber can receive comes from its own browser: Chrome (and
-// every libwebrtc browser) estimates the bandwidth of each connection it
-// receives on and reports it as REMB (RTCP feedback "goog-remb", which the
-// SFU negotiates for video). Forwarded packets carry no transport-wide
-// sequence numbers (the SFU drops header extensions), so the browser runs
-// its receive-side estimator and sends REMB, and the SFU needs no
+// What a subscriber can receive comes from its own browser: Chromium
+// estimates the bandwidth of each connection it receives on and reports
+// it as REMB (RTCP feedback "goog-remb", which the SFU negotiates for
+// video). Forwarded packets carry no transport-wide sequence numbers (the
+// SFU drops header extensions) but abs-send-time stamped as they leave
+// (abssendtime.go), so the browser runs its receive-side estimator over
+// the SFU → subscriber path and sends REMB, and the SFU needs no
 // estimator, no pacer and no per-packet bookkeeping of its own.
 //
 // Each publisher is told, by REMB on its publish connection, a budget for
 // all its video: the smallest of its subscribers' budgets, at most
-// Config.MaxBitrate, at least minPublishBitrate. A subscriber's budget for
+// Config.MaxBitrate, at least minPublishBitrate (plus audioAllowance when
+// it sends audio). A subscriber's budget for
 // one publisher is its estimate shared equally among the video tracks it
 // receives, times the number of them that come from that publisher. The
 // publisher's browser caps its encoders at the REMB value (on top of its
@@ -49,8 +51,8 @@ type VideoPauser interface {
 const (
 	// ccInterval is how often a publisher's budget is recomputed and sent.
 	ccInterval = 500 * time.Millisecond
-	// ccStale: an estimate older than this is ignored (Chrome sends REMB at
-	// least once a second while it receives video).
+	// ccStale: an estimate older than this is ignored (a browser keeps
+	// sending REMB while it receives video).
 	ccStale = 5 * time.Second
 	// minPublishBitrate is the least a publisher is asked for (bit/s):
 	// below it video is not worth sending; a weaker link is for pausing.
