@@ -11,6 +11,7 @@ import (
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/sdp/v3"
+	"github.com/pion/webrtc/v4"
 )
 
 func TestPlanBudget(t *testing.T) {
@@ -148,5 +149,49 @@ func BenchmarkAbsSendTime(b *testing.B) {
 		if _, err := w.Write(h, payload, nil); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+type pauseLog []bool
+
+func (l *pauseLog) SetVideoPaused(paused bool) { *l = append(*l, paused) }
+
+// TestPauseSchedule: a weak subscriber is paused, retried on probation
+// after pauseRetry, paused again for twice as long when still weak, and
+// forgotten once it holds up after a retry.
+func TestPauseSchedule(t *testing.T) {
+	newPeer := func(id string) *Peer {
+		return &Peer{id: id, cc: newCCState(), log: testLogger(), have: make(map[*pubTrack]*subscription)}
+	}
+	pub, sub := newPeer("pub"), newPeer("sub")
+	// An audio track: requestKeyframe ignores it, so no connection is needed.
+	tr := &pubTrack{owner: pub, kind: webrtc.RTPCodecTypeAudio}
+	var calls pauseLog
+	sub.have[tr] = &subscription{track: tr, bound: true, pauser: &calls}
+	t0 := time.Now()
+	for _, step := range []struct {
+		at            time.Duration
+		weak, probing bool
+		paused        bool
+	}{
+		{0, true, false, true},
+		{5 * time.Second, true, false, true},
+		{pauseRetry, true, false, false}, // retry: on probation
+		{pauseRetry + 2*time.Second, false, true, false},
+		{pauseRetry + probation + time.Second, true, false, true},   // failed: paused for 2 × pauseRetry
+		{pauseRetry + probation + 15*time.Second, true, false, true}, // not yet
+		{pauseRetry + probation + time.Second + 2*pauseRetry, true, false, false},
+		{pauseRetry + 2*probation + 2*time.Second + 2*pauseRetry, false, false, false}, // held up: forgotten
+	} {
+		pub.setPaused(sub, []*pubTrack{tr}, step.weak, step.probing, t0.Add(step.at))
+		if got := sub.videoPaused(pub); got != step.paused {
+			t.Fatalf("at %s: paused %v, want %v", step.at, got, step.paused)
+		}
+	}
+	if want := (pauseLog{true, false, true, false}); !slices.Equal(calls, want) {
+		t.Errorf("SetVideoPaused calls %v, want %v", calls, want)
+	}
+	if len(sub.cc.pauses) != 0 {
+		t.Errorf("a recovered subscriber is still recorded: %v", sub.cc.pauses)
 	}
 }
