@@ -178,7 +178,7 @@ func TestPauseSchedule(t *testing.T) {
 		{5 * time.Second, true, false, true},
 		{pauseRetry, true, false, false}, // retry: on probation
 		{pauseRetry + 2*time.Second, false, true, false},
-		{pauseRetry + probation + time.Second, true, false, true},   // failed: paused for 2 × pauseRetry
+		{pauseRetry + probation + time.Second, true, false, true},    // failed: paused for 2 × pauseRetry
 		{pauseRetry + probation + 15*time.Second, true, false, true}, // not yet
 		{pauseRetry + probation + time.Second + 2*pauseRetry, true, false, false},
 		{pauseRetry + 2*probation + 2*time.Second + 2*pauseRetry, false, false, false}, // held up: forgotten
