@@ -213,6 +213,10 @@ type RTCConfig struct {
 	// PLIInterval is the minimum time between keyframe requests forwarded
 	// to one publisher's track.
 	PLIInterval time.Duration `yaml:"pli_interval"`
+	// MaxBitrateKbps caps what each sender's browser is asked to send for
+	// all its video together (kbit/s; 0: no cap). Below it, the sender
+	// follows its receivers' bandwidth (sfu/congestion.go).
+	MaxBitrateKbps int `yaml:"max_bitrate_kbps"`
 }
 
 // E2EEConfig governs end-to-end encryption of the call (web/E2EE.md).
@@ -360,9 +364,10 @@ func Default() Config {
 			GracePeriod: 60 * time.Second,
 		},
 		RTC: RTCConfig{
-			UDPPort:     50000,
-			TCPPort:     50000,
-			PLIInterval: 500 * time.Millisecond,
+			UDPPort:        50000,
+			TCPPort:        50000,
+			PLIInterval:    500 * time.Millisecond,
+			MaxBitrateKbps: 4000,
 		},
 		Files:     FilesConfig{MaxBytes: 20 << 20},
 		Storage:   StorageConfig{MinFreeBytes: 256 << 20, Backend: StorageLocal, S3: S3Config{UseTLS: true}},
@@ -563,6 +568,9 @@ func (c *Config) Validate() error {
 	}
 	if c.RTC.PublicIP != "" && net.ParseIP(c.RTC.PublicIP) == nil {
 		bad("rtc.public_ip", "%q is not an IP address; give the address clients reach this host at", c.RTC.PublicIP)
+	}
+	if c.RTC.MaxBitrateKbps != 0 && c.RTC.MaxBitrateKbps < 100 {
+		bad("rtc.max_bitrate_kbps", "%d kbit/s is too little for video; give at least 100, or 0 for no cap", c.RTC.MaxBitrateKbps)
 	}
 	if c.RTC.PLIInterval < 0 {
 		bad("rtc.pli_interval", "must not be negative")

@@ -231,8 +231,9 @@ const chromiumPath = "/usr/bin/chromium"
 
 // newBrowser starts a separate headless Chromium (its own profile: its own
 // cookies) with fake camera, microphone and screen. Console output and page
-// errors go to the test log, prefixed with name.
-func newBrowser(t *testing.T, name string, width, height int) context.Context {
+// errors go to the test log, prefixed with name. extra options go last
+// (e.g. an ExecPath that starts Chromium in another network namespace).
+func newBrowser(t *testing.T, name string, width, height int, extra ...chromedp.ExecAllocatorOption) context.Context {
 	t.Helper()
 	if _, err := os.Stat(chromiumPath); err != nil {
 		t.Fatalf("Chromium is not installed at %s (make test installs it): %v", chromiumPath, err)
@@ -258,6 +259,7 @@ func newBrowser(t *testing.T, name string, width, height int) context.Context {
 		chromedp.Flag("disable-quic", true),
 		chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
 	)
+	opts = append(opts, extra...)
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	var mu sync.Mutex
 	alive := true

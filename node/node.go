@@ -101,6 +101,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		PublicIP:        cfg.RTC.PublicIP,
 		IncludeLoopback: cfg.RTC.IncludeLoopback,
 		PLIInterval:     cfg.RTC.PLIInterval,
+		MaxBitrate:      uint64(max(cfg.RTC.MaxBitrateKbps, 0)) * 1000,
 	}, log.With("component", "sfu"), reg)
 	if err != nil {
 		return nil, fmt.Errorf("start media plane: %w", err)

@@ -8,6 +8,7 @@ import (
 	"github.com/pion/interceptor/pkg/nack"
 	"github.com/pion/interceptor/pkg/report"
 	"github.com/pion/interceptor/pkg/twcc"
+	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -65,7 +66,7 @@ const nackHistory = 512
 // newMediaEngine registers Codecs and the interceptors on a fresh
 // MediaEngine and interceptor registry: pion's defaults (NACK generator and
 // responder, RTCP reports, simulcast header extensions, TWCC feedback)
-// except the stats interceptor. Nothing here reads pion's GetStats, and the
+// except the stats interceptor, plus abs-send-time on forwarded video. Nothing here reads pion's GetStats, and the
 // profile of the forwarding path (docs/BENCHMARKS.md) showed it costing a
 // header clone, a clock read and a lock per packet in each direction.
 func newMediaEngine(lf *pionLoggerFactory) (*webrtc.MediaEngine, *interceptor.Registry, error) {
@@ -98,6 +99,12 @@ func newMediaEngine(lf *pionLoggerFactory) (*webrtc.MediaEngine, *interceptor.Re
 	if err := webrtc.ConfigureTWCCSenderWithOptions(me, ir, twcc.WithLoggerFactory(lf)); err != nil {
 		return nil, nil, fmt.Errorf("sfu: register TWCC interceptor: %w", err)
 	}
+	// Subscribers' browsers estimate their downlink from abs-send-time
+	// and report it as REMB (congestion.go, abssendtime.go).
+	if err := me.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: sdp.ABSSendTimeURI}, webrtc.RTPCodecTypeVideo); err != nil {
+		return nil, nil, fmt.Errorf("sfu: register abs-send-time: %w", err)
+	}
+	ir.Add(absSendTimeFactory{})
 	return me, ir, nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -194,6 +195,7 @@ type sendTrack struct {
 	sender *webrtc.RTPSender
 	ssrc   uint32
 	plis   atomic.Int64
+	remb   atomic.Uint64 // latest REMB the SFU sent for it (bit/s)
 	seq    uint16
 	ts     uint32
 }
@@ -494,6 +496,9 @@ func (c *client) addTrack(id string, codec webrtc.RTPCodecCapability) *sendTrack
 			for _, p := range pkts {
 				if pli, ok := p.(*rtcp.PictureLossIndication); ok && pli.MediaSSRC == st.ssrc {
 					st.plis.Add(1)
+				}
+				if remb, ok := p.(*rtcp.ReceiverEstimatedMaximumBitrate); ok && slices.Contains(remb.SSRCs, st.ssrc) {
+					st.remb.Store(uint64(remb.Bitrate))
 				}
 			}
 		}

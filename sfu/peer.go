@@ -52,6 +52,8 @@ type Peer struct {
 	dirty        bool                                    // subscribe connection changed without an offer yet
 	want         map[*pubTrack]struct{}                  // tracks this peer should receive
 	have         map[*pubTrack]*subscription             // tracks on the subscribe connection
+
+	cc *ccState // congestion response (congestion.go)
 }
 
 // subscription is one forwarded track on a subscriber's connection.
@@ -60,6 +62,10 @@ type subscription struct {
 	down   *downTrack // what the subscriber's connection sends
 	sender *webrtc.RTPSender
 	bound  bool // negotiated (an answer accepted it)
+	// pauser stops and resumes this video for congestion control
+	// (congestion.go): the subscribing peer, whose writer pauses all its
+	// video (a downlink too weak for one publisher is too weak for all).
+	pauser VideoPauser
 }
 
 func newPeer(r *Room, id string, ev Events) (*Peer, error) {
@@ -78,6 +84,7 @@ func newPeer(r *Room, id string, ev Events) (*Peer, error) {
 		want:      make(map[*pubTrack]struct{}),
 		have:      make(map[*pubTrack]*subscription),
 		out:       newSubWriter(s.metrics),
+		cc:        newCCState(),
 	}
 	var err error
 	if p.pub, err = s.api.NewPeerConnection(webrtc.Configuration{}); err != nil {
@@ -112,12 +119,13 @@ func newPeer(r *Room, id string, ev Events) (*Peer, error) {
 	})
 	p.pub.OnTrack(p.onTrack)
 
-	p.wg.Add(2)
+	p.wg.Add(3)
 	go p.negotiateLoop()
 	go func() {
 		defer p.wg.Done()
 		p.out.run(p.done)
 	}()
+	go p.congestionLoop()
 	return p, nil
 }
 

@@ -23,8 +23,14 @@
 // subscriber, sequence numbers where packets were dropped for that
 // subscriber (so it does not ask for them again), and RTP header
 // extensions are dropped (their ids are negotiated per connection, so a
-// publisher's ids mean nothing to a subscriber). Payloads are forwarded
-// byte for byte. Simulcast and RTX are not negotiated.
+// publisher's ids mean nothing to a subscriber), except that video is
+// stamped with abs-send-time as it leaves. Payloads are forwarded byte for
+// byte. Simulcast and RTX are not negotiated.
+//
+// Congestion: each subscriber's browser reports what it can receive
+// (REMB); each publisher is told, by REMB, the smallest of its
+// subscribers' budgets, leaving out one far below the others, whose video
+// is paused (congestion.go; RTCP handling in CONGESTION.md).
 package sfu
 
 import (
@@ -69,6 +75,9 @@ type Config struct {
 	PublicIP        string        // announced instead of host addresses (NAT 1:1)
 	IncludeLoopback bool          // offer loopback candidates (tests)
 	PLIInterval     time.Duration // min time between PLIs forwarded to one publisher track
+	// MaxBitrate caps the video budget sent to each publisher (bit/s, all
+	// its video tracks together); 0: no cap (congestion.go).
+	MaxBitrate uint64
 }
 
 // Events is how a peer reports to its owner. Implementations must not block
@@ -164,6 +173,9 @@ func (c Config) validate() error {
 	}
 	if c.PublicIP != "" && net.ParseIP(c.PublicIP) == nil {
 		return fmt.Errorf("sfu: public ip %q is not an IP address", c.PublicIP)
+	}
+	if c.MaxBitrate != 0 && c.MaxBitrate < minPublishBitrate {
+		return fmt.Errorf("sfu: max bitrate %d bit/s below the minimum %d", c.MaxBitrate, minPublishBitrate)
 	}
 	if c.PLIInterval < 0 {
 		return fmt.Errorf("sfu: negative PLI interval %s", c.PLIInterval)

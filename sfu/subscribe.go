@@ -112,7 +112,7 @@ func (p *Peer) updateSubscriptions() (webrtc.SessionDescription, bool) {
 			}
 			continue
 		}
-		s := &subscription{track: t, down: down, sender: sender}
+		s := &subscription{track: t, down: down, sender: sender, pauser: p}
 		p.mu.Lock()
 		p.have[t] = s
 		p.dirty = true
@@ -166,9 +166,10 @@ func (p *Peer) releaseHeldCandidates() {
 // track: PLI and FIR become a (rate-limited) PLI to the publisher; NACKs
 // are answered by the NACK responder interceptor (reading RTCP here is what
 // drives it: it resends from its history of what this subscriber was sent,
-// in this subscriber's sequence numbers) and only counted here. It returns
-// when the sender stops (track removed or connection closed). All RTCP
-// from subscribers passes here (congestion feedback included).
+// in this subscriber's sequence numbers) and only counted here; REMB is the
+// subscriber's bandwidth estimate (congestion.go). It returns when the
+// sender stops (track removed or connection closed). All RTCP from
+// subscribers passes here.
 func (p *Peer) readSubscriberRTCP(s *subscription) {
 	m := p.sfu.metrics
 	for {
@@ -177,13 +178,15 @@ func (p *Peer) readSubscriberRTCP(s *subscription) {
 			return
 		}
 		for _, pkt := range pkts {
-			switch pkt.(type) {
+			switch pkt := pkt.(type) {
 			case *rtcp.PictureLossIndication:
 				s.track.requestKeyframe("pli")
 			case *rtcp.FullIntraRequest:
 				s.track.requestKeyframe("fir")
 			case *rtcp.TransportLayerNack:
 				m.nack.Inc()
+			case *rtcp.ReceiverEstimatedMaximumBitrate:
+				p.noteREMB(pkt.Bitrate)
 			}
 		}
 	}

@@ -14,7 +14,8 @@ const EnvNetns = "PARLEY_TEST_NETNS"
 
 // RequireLoopbackOnly skips the test unless it runs inside the loopback-only
 // namespace (under CI=true it fails instead), and fails if any non-loopback
-// interface is up, so ICE can never probe a real network.
+// interface is up, so ICE can never probe a real network. (In a test's own
+// namespace (Isolated), its Link with 198.18.0.0/15 addresses is allowed.)
 func RequireLoopbackOnly(t testing.TB) {
 	t.Helper()
 	if os.Getenv(EnvNetns) != "1" {
@@ -29,8 +30,28 @@ func RequireLoopbackOnly(t testing.TB) {
 		t.Fatalf("list interfaces: %v", err)
 	}
 	for _, ifc := range ifaces {
-		if ifc.Flags&net.FlagUp != 0 && ifc.Flags&net.FlagLoopback == 0 {
+		if ifc.Flags&net.FlagUp != 0 && ifc.Flags&net.FlagLoopback == 0 && !isolatedLink(ifc) {
 			t.Fatalf("interface %s is up: WebRTC tests must run with loopback only", ifc.Name)
 		}
 	}
+}
+
+// isolatedLink reports whether ifc is a Link made by a test in its own
+// namespace (Isolated): only addresses in 198.18.0.0/15.
+func isolatedLink(ifc net.Interface) bool {
+	if os.Getenv(envIsolated) == "" {
+		return false
+	}
+	addrs, err := ifc.Addrs()
+	if err != nil || len(addrs) == 0 {
+		return false
+	}
+	_, bench, _ := net.ParseCIDR("198.18.0.0/15")
+	for _, a := range addrs {
+		ipn, ok := a.(*net.IPNet)
+		if !ok || !bench.Contains(ipn.IP) {
+			return false
+		}
+	}
+	return true
 }
