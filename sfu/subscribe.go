@@ -119,7 +119,7 @@ func (p *Peer) updateSubscriptions() (webrtc.SessionDescription, bool) {
 		p.goroutine(func() { p.readRTCP(s) })
 	}
 
-	offer, err := p.sub.CreateOffer(nil)
+	offer, err := p.sub.CreateOffer(p.takeOfferOptions())
 	if err == nil {
 		err = p.sub.SetLocalDescription(offer)
 	}

@@ -276,7 +276,8 @@ func (b *tokenBucket) reserve(now time.Time, rate float64) time.Duration {
 }
 
 // inbound guards a connection against floods and garbage. Messages that
-// change the call (offer, answer, candidate, media, admit, reject, leave)
+// change the call (offer, answer, candidate, media, admit, reject, leave,
+// restart_ice)
 // are never dropped: they have a budget of their own, and a message over
 // it is held back (the connection's socket is not read meanwhile, so the
 // client's TCP window closes: backpressure) until the budget allows it.
@@ -303,7 +304,7 @@ const maxHeldSeconds = 10
 // controlTypes are the messages that change the call.
 var controlTypes = map[string]bool{
 	TypeOffer: true, TypeAnswer: true, TypeCandidate: true, TypeMedia: true,
-	TypeAdmit: true, TypeReject: true, TypeLeave: true,
+	TypeAdmit: true, TypeReject: true, TypeLeave: true, TypeRestartICE: true,
 }
 
 // verdict is what inbound.admit decides for one message.
