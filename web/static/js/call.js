@@ -50,6 +50,8 @@ import { ChatSession } from './chat.js';
 
 /** A peer connection "disconnected" this long counts as failed: restart ICE. */
 const ICE_DISCONNECTED_MS = 5000;
+/** Network change events within this long make one ICE restart. */
+const NETWORK_CHANGE_SETTLE_MS = 100;
 /** An ICE restart that has not brought the connections back after this long: reconnect. */
 const ICE_RESTART_MS = 10000;
 
@@ -158,11 +160,21 @@ export class CallSession extends Emitter {
     });
     // A network change (back online, another network): the paths ICE
     // found may be gone; restart ICE on the same connections at once.
-    const onNetwork = () => this.restartIce('network change');
+    // One restart for the burst of events a change brings (online, then
+    // the connection change).
+    let netTimer = 0;
+    const onNetwork = () => {
+      if (netTimer) return;
+      netTimer = window.setTimeout(() => {
+        netTimer = 0;
+        this.restartIce('network change');
+      }, NETWORK_CHANGE_SETTLE_MS);
+    };
     window.addEventListener('online', onNetwork);
     const conn = /** @type {{connection?: EventTarget}} */ (/** @type {unknown} */ (navigator)).connection;
     conn?.addEventListener?.('change', onNetwork);
     this._off.push(() => {
+      clearTimeout(netTimer);
       window.removeEventListener('online', onNetwork);
       conn?.removeEventListener?.('change', onNetwork);
     });
