@@ -62,14 +62,14 @@ var _ Media = (*sfu.SFU)(nil)
 // Config configures the hub.
 type Config struct {
 	MaxParticipants int
-	// MaxNodeParticipants bounds the participants of all consultations
-	// on this node (rtc.max_participants); 0: no limit. New customers
-	// beyond it get ErrNodeFull; reconnects and staff are not refused.
-	MaxNodeParticipants int
 	MaxMessageBytes int64
 	PingInterval    time.Duration
 	PongTimeout     time.Duration
 	SendQueue       int
+	// MaxNodeParticipants bounds the participants of all consultations
+	// on this node (rtc.max_participants); 0: no limit. New customers
+	// beyond it get ErrNodeFull; reconnects and staff are not refused.
+	MaxNodeParticipants int
 	// SessionTTL bounds a customer session (the consultation's lifetime;
 	// ConsultationInfo.ExpiresAt may end it sooner).
 	SessionTTL time.Duration
