@@ -195,7 +195,7 @@ func newCluster(ctx context.Context, cfg config.Config, hub *signaling.Hub, medi
 	}
 	load := func() routing.Load {
 		c, p := hub.Load()
-		return routing.Load{Consultations: c, Participants: p}
+		return routing.Load{Consultations: c, Participants: p, Full: hub.Full()}
 	}
 	rcfg := routing.Config{
 		Prefix:    cfg.Session.KeyPrefix,

@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"sync"
 	"time"
@@ -118,6 +119,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		SessionTTL:      cfg.Consultation.MaxDuration,
 		GracePeriod:     cfg.Session.GracePeriod,
 		AllowedOrigins:  allowedOrigins(cfg),
+
+		MaxNodeParticipants: cfg.RTC.NodeParticipants(runtime.NumCPU()), // load shedding
 		ICEServers: func(c signaling.ConsultationInfo, p signaling.ParticipantID) []webrtc.ICEServer {
 			// Credentials end with the consultation (at the latest).
 			return n.TURN.ICEServers(turnserver.Grant{Session: string(c.ID), Participant: string(p), NotAfter: c.ExpiresAt}, time.Now())

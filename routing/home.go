@@ -45,7 +45,7 @@ redis.call('DEL', KEYS[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
 return 1`
 	// pick(nodes zset, node key prefix, excluded id) returns the id and
-	// decoded entry of the live serving node with the fewest
+	// decoded entry of the live serving node that is not full with the fewest
 	// consultations, then participants, then the smallest id; nil when
 	// there is none. It drops expired ids from the zset.
 	luaPick = `
@@ -59,7 +59,7 @@ local function pick(zset, prefix, exclude)
       if raw then
         local n = cjson.decode(raw)
         local c, p = tonumber(n.consultations) or 0, tonumber(n.participants) or 0
-        if n.state == 'serving' and (best == nil or c < best.c or (c == best.c and (p < best.p or (p == best.p and id < bestID)))) then
+        if n.state == 'serving' and n.full ~= true and (best == nil or c < best.c or (c == best.c and (p < best.p or (p == best.p and id < bestID)))) then
           bestID, best = id, {n = n, c = c, p = p}
         end
       end
@@ -140,7 +140,8 @@ type Assignment struct {
 
 // Home returns the home node of consultation, assigning one atomically
 // when it has none or its owner is dead (registry entry gone): the live
-// serving node with the fewest consultations. A draining owner keeps its
+// serving node with the fewest consultations that is not full (Load.Full,
+// load shedding). A draining owner keeps its
 // consultations here (Reassign moves them). Of any number of concurrent
 // callers on any nodes, all get the same node. ErrNoNode when no serving
 // node is alive.

@@ -40,10 +40,13 @@ const (
 )
 
 // Load is what a node carries; new consultations go to the serving node
-// with the fewest consultations (then participants).
+// with the fewest consultations (then participants) that is not full.
 type Load struct {
 	Consultations int `json:"consultations"`
 	Participants  int `json:"participants"`
+	// Full: the node is at its forwarding headroom (rtc.max_participants);
+	// it takes no new consultations (load shedding), its calls go on.
+	Full bool `json:"full,omitempty"`
 }
 
 // Node is one registry entry. It is stored as flat JSON (the Lua scripts

@@ -425,3 +425,42 @@ func TestReassignOnlyDeadOrDraining(t *testing.T) {
 		t.Fatalf("Reassign with no serving node left: %v", err)
 	}
 }
+
+// Load shedding: a full node (at rtc.max_participants) gets no new
+// consultations, however idle it looks otherwise, and keeps the ones it
+// has; with every serving node full there is no node (the caller answers
+// 503).
+func TestHomeSkipsFullNode(t *testing.T) {
+	url, prefix := testRedis(t)
+	cfg := Config{Prefix: prefix, TTL: time.Minute}
+	rdb := client(t, url)
+	ctx := t.Context()
+	load := Load{Consultations: 1, Participants: 2}
+	a := New(rdb, cfg, Node{ID: "a", InternalURL: "http://a.internal:8080", Version: "test"},
+		func() Load { return load }, nil)
+	t.Cleanup(func() { a.stopHeartbeat() })
+	b := newNode(t, rdb, cfg, "b", Load{Consultations: 5, Participants: 10})
+	register(t, a, b)
+	if as, err := a.Home(ctx, "old"); err != nil || as.Node.ID != "a" {
+		t.Fatalf("Home(old) = %+v, %v; want a (least loaded)", as, err)
+	}
+	load = Load{Consultations: 2, Participants: 4, Full: true}
+	register(t, a)
+	if n, err := b.Node(ctx, "a"); err != nil || !n.Full {
+		t.Fatalf("a's entry: %+v, %v; want full", n, err)
+	}
+	for i := range 3 {
+		if as, err := a.Home(ctx, fmt.Sprintf("new%d", i)); err != nil || as.Node.ID != "b" {
+			t.Fatalf("Home(new%d) = %+v, %v; want b (a is full)", i, as, err)
+		}
+	}
+	if as, err := b.Home(ctx, "old"); err != nil || as.Node.ID != "a" || as.Outcome != Kept {
+		t.Fatalf("Home(old) on a full node = %+v, %v; want kept on a", as, err)
+	}
+	if err := b.SetDraining(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Home(ctx, "nowhere"); !errors.Is(err, ErrNoNode) {
+		t.Fatalf("Home with the only serving node full: %v, want ErrNoNode", err)
+	}
+}

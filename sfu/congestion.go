@@ -39,11 +39,10 @@ import (
 // (probation long, not counted in the minimum nor judged) and judged again
 // on fresh estimates.
 
-// VideoPauser is what congestion control needs from one subscriber's
-// forwarded video track: stop sending it (and resume it, starting at a
-// keyframe). The per-subscriber down-track implements it; until it is
-// wired (subscription.pauser is nil) congestion control only records the
-// decision.
+// VideoPauser is what congestion control needs from a weak subscriber:
+// stop sending it video (and resume, starting at a keyframe). The
+// subscribing Peer implements it through its writer (downtrack.go); a
+// subscription without one (tests) only records the decision.
 type VideoPauser interface {
 	SetVideoPaused(paused bool)
 }

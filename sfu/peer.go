@@ -50,6 +50,7 @@ type Peer struct {
 	heldLocal    []webrtc.ICECandidateInit               // subscribe candidates gathered before that
 	offerPending bool                                    // a subscribe offer awaits its answer
 	dirty        bool                                    // subscribe connection changed without an offer yet
+	iceRestart   bool                                    // the next subscribe offer restarts ICE
 	want         map[*pubTrack]struct{}                  // tracks this peer should receive
 	have         map[*pubTrack]*subscription             // tracks on the subscribe connection
 
@@ -277,6 +278,42 @@ func (p *Peer) SubscribeAnswer(answer webrtc.SessionDescription) error {
 	}
 	p.kickNegotiation() // changes may have piled up meanwhile
 	return nil
+}
+
+// RestartSubscribeICE makes the next subscribe offer an ICE restart (new
+// ICE credentials, new candidates) on the same connection, and makes that
+// offer as soon as no other offer is outstanding. Tracks, transceivers and
+// the DTLS association stay. Before the first subscribe offer there is no
+// ICE to restart and nothing happens. (The publish connection restarts
+// when the client's offer carries new ICE credentials: pion does that in
+// SetRemoteDescription.)
+func (p *Peer) RestartSubscribeICE() error {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return fmt.Errorf("restart ICE %s: %w", p.id, ErrClosed)
+	}
+	if !p.offerSent {
+		p.mu.Unlock()
+		return nil
+	}
+	p.iceRestart, p.dirty = true, true
+	p.mu.Unlock()
+	p.log.Info("subscribe ICE restart requested")
+	p.kickNegotiation()
+	return nil
+}
+
+// takeOfferOptions returns the options of the next subscribe offer and
+// clears a requested ICE restart (it goes into this offer).
+func (p *Peer) takeOfferOptions() *webrtc.OfferOptions {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.iceRestart {
+		return nil
+	}
+	p.iceRestart = false
+	return &webrtc.OfferOptions{ICERestart: true}
 }
 
 // AddICECandidate adds a remote candidate to one of the connections.

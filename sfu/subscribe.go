@@ -120,7 +120,7 @@ func (p *Peer) updateSubscriptions() (webrtc.SessionDescription, bool) {
 		p.goroutine(func() { p.readSubscriberRTCP(s) })
 	}
 
-	offer, err := p.sub.CreateOffer(nil)
+	offer, err := p.sub.CreateOffer(p.takeOfferOptions())
 	if err == nil {
 		err = p.sub.SetLocalDescription(offer)
 	}

@@ -196,6 +196,19 @@ func (c *conn) pingLoop(ctx context.Context) {
 	}
 }
 
+// hold waits d (backpressure: the socket is not read meanwhile) and
+// reports false when the connection was closed in the meantime.
+func (c *conn) hold(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-c.stop:
+		return false
+	}
+}
+
 // read returns the next message and whether it was a text message.
 func (c *conn) read(ctx context.Context) (data []byte, text bool, err error) {
 	typ, b, err := c.ws.Read(ctx)
@@ -243,61 +256,102 @@ func (b *tokenBucket) allowAt(now time.Time, rate float64) bool {
 	return true
 }
 
+// reserve takes a token of a bucket of rate per second (and burst rate),
+// going into debt when there is none, and returns how long to wait until
+// the token is due.
+func (b *tokenBucket) reserve(now time.Time, rate float64) time.Duration {
+	if b.last.IsZero() {
+		b.tokens = rate
+	} else if now.After(b.last) {
+		b.tokens = min(rate, b.tokens+now.Sub(b.last).Seconds()*rate)
+	}
+	if now.After(b.last) {
+		b.last = now
+	}
+	b.tokens--
+	if b.tokens >= 0 {
+		return 0
+	}
+	return time.Duration(-b.tokens / rate * float64(time.Second))
+}
+
 // inbound guards a connection against floods and garbage. Messages that
-// change the call (offer, answer, candidate, media, admit, reject, leave)
-// have a budget of their own, so that pings or chat cannot starve them; a
-// message over its budget is dropped, and when it carries an id the
-// client is told which one (rate_limited with its ref, at most
-// rateReplies a second), so it can send it again; messages without an
-// id are reported once a second.
+// change the call (offer, answer, candidate, media, admit, reject, leave,
+// restart_ice)
+// are never dropped: they have a budget of their own, and a message over
+// it is held back (the connection's socket is not read meanwhile, so the
+// client's TCP window closes: backpressure) until the budget allows it.
+// A client held back in maxHeldSeconds consecutive seconds is closed
+// with 1008 after the message in hand is handled. The rest (ping, chat,
+// receipt, delete, garbage) is dropped when over its budget; every
+// dropped message with an id is answered with rate_limited naming it in
+// ref, and messages without an id are reported once a second.
 type inbound struct {
 	bucket      tokenBucket // ping, chat, receipt, delete, garbage
 	control     tokenBucket // messages that change the call
-	replies     tokenBucket // rate_limited errors naming a request
 	lastLimited time.Time   // last second with a dropped message
 	lastReport  time.Time   // last rate_limited without a ref
 	floodSecs   int         // consecutive seconds with dropped messages
+	lastHeld    time.Time   // last second with a held-back call message
+	heldSecs    int         // consecutive seconds with held-back call messages
 	badInARow   int
 }
 
-// rateReplies bounds the rate_limited errors naming a request.
-const rateReplies = 20
+// maxHeldSeconds is how many consecutive seconds a client may be held
+// back for call messages over their budget before it is closed.
+const maxHeldSeconds = 10
 
 // controlTypes are the messages that change the call.
 var controlTypes = map[string]bool{
 	TypeOffer: true, TypeAnswer: true, TypeCandidate: true, TypeMedia: true,
-	TypeAdmit: true, TypeReject: true, TypeLeave: true,
+	TypeAdmit: true, TypeReject: true, TypeLeave: true, TypeRestartICE: true,
 }
 
-// admit reports whether a message of type typ may be handled now; when it
-// is dropped, reply says whether to tell the client which request was
-// dropped (it has an id), report whether to send an unnamed rate_limited,
-// and flood whether to close the connection.
-func (in *inbound) admit(now time.Time, typ string, hasID bool) (ok, reply, report, flood bool) {
-	b := &in.bucket
+// verdict is what inbound.admit decides for one message.
+type verdict struct {
+	ok     bool          // handle it (after wait)
+	wait   time.Duration // hold the reader back this long first (call messages)
+	reply  bool          // dropped: tell the client which request (it has an id)
+	report bool          // dropped: send an unnamed rate_limited
+	flood  bool          // close the connection (after handling, if ok)
+}
+
+// admit decides about a message of type typ arriving at now.
+func (in *inbound) admit(now time.Time, typ string, hasID bool) verdict {
 	if controlTypes[typ] {
-		b = &in.control
-	}
-	if b.allow(now) {
-		return true, false, false, false
-	}
-	if now.Sub(in.lastLimited) >= time.Second {
-		if now.Sub(in.lastLimited) < 2*time.Second {
-			in.floodSecs++
-		} else {
-			in.floodSecs = 1
+		wait := in.control.reserve(now, rateLimit)
+		if wait > 0 {
+			in.heldSecs = countSecond(now, &in.lastHeld, in.heldSecs)
 		}
-		in.lastLimited = now
+		return verdict{ok: true, wait: wait, flood: wait > 0 && in.heldSecs >= maxHeldSeconds}
 	}
-	flood = in.floodSecs >= maxFloodSeconds
-	if hasID && in.replies.allowAt(now, rateReplies) {
-		return false, true, false, flood
+	if in.bucket.allow(now) {
+		return verdict{ok: true}
 	}
-	if now.Sub(in.lastReport) >= time.Second {
+	in.floodSecs = countSecond(now, &in.lastLimited, in.floodSecs)
+	v := verdict{flood: in.floodSecs >= maxFloodSeconds}
+	switch {
+	case hasID:
+		v.reply = true
+	case now.Sub(in.lastReport) >= time.Second:
 		in.lastReport = now
-		return false, false, true, flood
+		v.report = true
 	}
-	return false, false, false, flood
+	return v
+}
+
+// countSecond counts consecutive seconds with an event: n is the count so
+// far and *last the start of the last counted second.
+func countSecond(now time.Time, last *time.Time, n int) int {
+	d := now.Sub(*last)
+	if d < time.Second {
+		return n
+	}
+	*last = now
+	if d < 2*time.Second {
+		return n + 1
+	}
+	return 1
 }
 
 // bad counts an invalid message and reports whether there were too many
@@ -431,19 +485,31 @@ func (h *Hub) handleMessage(ctx context.Context, rm *room, p *participant, c *co
 	} else {
 		perr = protoErr(CodeBadMessage, "binary messages are not supported")
 	}
-	ok, reply, report, flood := in.admit(time.Now(), m.Type, perr == nil && len(m.ID) > 0)
-	if !ok {
+	v := in.admit(time.Now(), m.Type, perr == nil && len(m.ID) > 0)
+	if !v.ok {
 		switch {
-		case reply:
+		case v.reply:
 			c.sendError(CodeRateLimited, "more than 50 messages per second: this "+m.Type+" was dropped; send it again", m.ID)
-		case report:
+		case v.report:
 			c.sendError(CodeRateLimited, "more than 50 messages per second; messages are dropped", nil)
 		}
-		if flood && c.close(websocket.StatusPolicyViolation, "flooding", closeFlush) {
+		if v.flood && c.close(websocket.StatusPolicyViolation, "flooding: over the rate limit for 5 s", closeFlush) {
 			h.m.error(metricFlood)
 			c.log.Info("signaling client flooding, closing", "code", int(websocket.StatusPolicyViolation))
 		}
 		return
+	}
+	if v.wait > 0 && !c.hold(v.wait) {
+		return // closed meanwhile
+	}
+	if v.flood {
+		// Handled below, then the connection goes: nothing read is lost.
+		defer func() {
+			if c.close(websocket.StatusPolicyViolation, "flooding: call messages over 50 a second for 10 s", closeFlush) {
+				h.m.error(metricFlood)
+				c.log.Info("signaling client flooding with call messages, closing", "code", int(websocket.StatusPolicyViolation))
+			}
+		}()
 	}
 	if perr != nil {
 		h.m.message(metricInvalidType)

@@ -46,6 +46,9 @@ var (
 	ErrNoConsultation = errors.New("signaling: no such consultation") // 404
 	ErrEnded          = errors.New("signaling: consultation ended")   // 410
 	ErrFull           = errors.New("signaling: consultation full")    // 409
+	// ErrNodeFull: this node carries Config.MaxNodeParticipants already; a
+	// new customer is refused before running calls degrade (503 busy).
+	ErrNodeFull = errors.New("signaling: node at capacity")
 )
 
 // Media is what signaling needs from the media plane; *sfu.SFU has it.
@@ -63,6 +66,10 @@ type Config struct {
 	PingInterval    time.Duration
 	PongTimeout     time.Duration
 	SendQueue       int
+	// MaxNodeParticipants bounds the participants of all consultations
+	// on this node (rtc.max_participants); 0: no limit. New customers
+	// beyond it get ErrNodeFull; reconnects and staff are not refused.
+	MaxNodeParticipants int
 	// SessionTTL bounds a customer session (the consultation's lifetime;
 	// ConsultationInfo.ExpiresAt may end it sooner).
 	SessionTTL time.Duration
@@ -283,6 +290,10 @@ func (h *Hub) AddCustomerAs(ctx context.Context, id ConsultationID, pid Particip
 	}
 	if err := r.checkAdd(); err != nil {
 		return "", err
+	}
+	if h.Full() {
+		h.log.Warn("customer refused: node at capacity", "consultation", id, "max_participants", h.cfg.MaxNodeParticipants)
+		return "", ErrNodeFull
 	}
 	cookie, key := newCookie()
 	now := time.Now().UTC()
@@ -620,6 +631,8 @@ func httpError(err error) (status int, code, msg string) {
 		return http.StatusConflict, CodeRoomFull, "the consultation is full"
 	case errors.Is(err, errHubClosed):
 		return http.StatusServiceUnavailable, "unavailable", "the server is shutting down"
+	case errors.Is(err, ErrNodeFull):
+		return http.StatusServiceUnavailable, "busy", "this server is at capacity; please try again in a minute"
 	case errors.Is(err, ErrUnavailable):
 		return http.StatusServiceUnavailable, "unavailable", "temporarily unavailable, please try again in a moment"
 	default:

@@ -25,3 +25,13 @@ func (h *Hub) Rooms() []ConsultationID {
 	defer h.mu.Unlock()
 	return slices.Collect(maps.Keys(h.rooms))
 }
+
+// Full reports whether this node carries Config.MaxNodeParticipants
+// participants or more (never with no limit): new customers are refused.
+func (h *Hub) Full() bool {
+	if h.cfg.MaxNodeParticipants <= 0 {
+		return false
+	}
+	_, p := h.Load()
+	return p >= h.cfg.MaxNodeParticipants
+}

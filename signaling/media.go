@@ -106,6 +106,20 @@ func (r *room) addCandidate(p *participant, c *conn, m ClientMessage) error {
 	return nil
 }
 
+// restartICE asks the media plane to re-offer p's subscribe connection
+// with an ICE restart (the client restarts its publish connection itself
+// with a new offer).
+func (r *room) restartICE(p *participant, c *conn) error {
+	peer, _, err := r.ensurePeer(p, c)
+	if err != nil {
+		return err
+	}
+	if err := peer.RestartSubscribeICE(); err != nil {
+		return fmt.Errorf("restart subscribe ICE: %w", err)
+	}
+	return nil
+}
+
 // peerEvents relays a media peer's events to its connection (sfu.Events).
 // It never blocks. Server candidates are held back until the client has
 // the description they belong to: publish candidates while a publish

@@ -50,6 +50,9 @@ const (
 	TypeChat      = "chat"    // also server → client
 	TypeReceipt   = "receipt" // also server → client
 	TypeDelete    = "delete"
+	// TypeRestartICE asks the server to re-offer the subscribe connection
+	// with an ICE restart (PROTOCOL.md, "ICE restart").
+	TypeRestartICE = "restart_ice"
 )
 
 // Server → client message types (besides offer, answer and candidate).
@@ -228,7 +231,7 @@ func DecodeClientMessage(data []byte) (ClientMessage, *ProtocolError) {
 		err = decodeChat(fields, &m)
 	case TypeReceipt, TypeDelete:
 		m.Msg, err = chatIDField(fields)
-	case TypeLeave, TypePing:
+	case TypeLeave, TypePing, TypeRestartICE:
 	default:
 		return fail(protoErr(CodeUnknownType, "unknown message type"))
 	}

@@ -298,6 +298,8 @@ func (r *room) handle(ctx context.Context, p *participant, c *conn, m ClientMess
 		return r.subscribeAnswer(p, c, m.SDP)
 	case TypeCandidate:
 		return r.addCandidate(p, c, m)
+	case TypeRestartICE:
+		return r.restartICE(p, c)
 	case TypeMedia:
 		return r.setMedia(p, c, m)
 	case TypeAdmit:

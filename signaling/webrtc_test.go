@@ -620,3 +620,118 @@ func TestReconnectMedia(t *testing.T) {
 		rc.verify()
 	}
 }
+
+// iceUfrag is the ICE username fragment of a description.
+func iceUfrag(d *webrtc.SessionDescription) string {
+	if d == nil {
+		return ""
+	}
+	for line := range strings.SplitSeq(d.SDP, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "a=ice-ufrag:"); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+// TestICERestartThroughMediaPlane: a joined customer restarts ICE on both
+// of its connections (PROTOCOL.md, "ICE restart"): an offer with new ICE
+// credentials on the publish connection, and restart_ice for the
+// subscribe connection, which the server answers with an offer carrying
+// new credentials. The same peer connections (and the same media peer on
+// the server: no roster change, no new subscribe tracks) carry media both
+// ways afterwards.
+func TestICERestartThroughMediaPlane(t *testing.T) {
+	testnet.RequireLoopbackOnly(t)
+	media := newTestMedia(t)
+	e := newEnv(t, testConfig(), media)
+	api := rtcAPI(t)
+	e.hub.Open(ConsultationInfo{ID: "c1"})
+
+	adv := newRTCClient(t, e, api, "advisor", "c1", staffCookie(1))
+	advID := adv.c.waitType(t, TypeWelcome).Self.ID
+	advAudio, advVideo := adv.publish()
+	stopAdv := pumpUnique("advisor", map[string]*sendTrack{"mic": advAudio, "cam": advVideo})
+	defer stopAdv()
+	pid, cookie := e.addCustomer(t, "c1", "")
+	cu := newRTCClient(t, e, api, "customer", "c1", cookie)
+	cu.c.waitType(t, TypeWelcome)
+	adv.c.waitRoster(t, map[ParticipantID]State{advID: StateJoined, pid: StateWaiting})
+	adv.write(map[string]any{"type": TypeAdmit, "participant": pid})
+	cu.c.waitFor(t, "admission", func(m serverMessage) bool { return m.Type == TypeState && m.State == StateJoined })
+	cu.receives(t, string(advID)+"~cam", "advisor", "cam")
+	cuAudio, cuVideo := cu.publish()
+	stopCu := pumpUnique("customer", map[string]*sendTrack{"mic": cuAudio, "cam": cuVideo})
+	adv.receives(t, string(pid)+"~cam", "customer", "cam")
+
+	pub, sub := cu.pub, cu.sub
+	pubRemote, subRemote := iceUfrag(pub.RemoteDescription()), iceUfrag(sub.RemoteDescription())
+	cu.mu.Lock()
+	offers := cu.subOffers
+	cu.mu.Unlock()
+
+	// Subscribe connection: the server re-offers with new credentials.
+	cu.write(map[string]any{"type": TypeRestartICE, "id": "r1"})
+	eventually(t, "a subscribe offer restarting ICE", func() bool {
+		cu.mu.Lock()
+		n := cu.subOffers
+		cu.mu.Unlock()
+		return n > offers && iceUfrag(sub.RemoteDescription()) != subRemote
+	})
+	// Publish connection: the client's offer with new credentials.
+	offer, err := pub.CreateOffer(&webrtc.OfferOptions{ICERestart: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pub.SetLocalDescription(offer); err != nil {
+		t.Fatal(err)
+	}
+	cu.write(map[string]any{"type": TypeOffer, "sdp": offer.SDP, "id": "pub2"})
+	select {
+	case <-cu.answered:
+	case <-time.After(waitTimeout):
+		t.Fatal("no answer to the ICE restart offer")
+	}
+	if got := iceUfrag(pub.RemoteDescription()); got == pubRemote || got == "" {
+		t.Fatalf("publish answer's ufrag %q, before %q: the server did not restart ICE", got, pubRemote)
+	}
+	if cu.pub != pub || cu.sub != sub {
+		t.Fatal("peer connections replaced")
+	}
+
+	// Media both ways on the restarted connections: payloads sent from now
+	// on (a new label) arrive.
+	stopCu()
+	stopCu2 := pumpUnique("customer-after", map[string]*sendTrack{"mic": cuAudio, "cam": cuVideo})
+	defer stopCu2()
+	stopAdv()
+	stopAdv2 := pumpUnique("advisor-after", map[string]*sendTrack{"mic": advAudio, "cam": advVideo})
+	defer stopAdv2()
+	adv.receives(t, string(pid)+"~cam", "customer-after", "cam")
+	adv.receives(t, string(pid)+"~mic", "customer-after", "mic")
+	cu.receives(t, string(advID)+"~cam", "advisor-after", "cam")
+	cu.receives(t, string(advID)+"~mic", "advisor-after", "mic")
+	eventually(t, "both connections connected", func() bool {
+		return pub.ConnectionState() == webrtc.PeerConnectionStateConnected && sub.ConnectionState() == webrtc.PeerConnectionStateConnected
+	})
+	for _, m := range drainMsgs(cu.c) {
+		if m.Type == TypeError {
+			t.Errorf("customer got an error: %s", m.raw)
+		}
+	}
+	cu.verify()
+	adv.verify()
+}
+
+// drainMsgs returns the messages c has received and not yet read.
+func drainMsgs(c *client) []serverMessage {
+	var out []serverMessage
+	for {
+		select {
+		case m := <-c.msgs:
+			out = append(out, m)
+		default:
+			return out
+		}
+	}
+}

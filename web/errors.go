@@ -99,6 +99,9 @@ func classify(err error) problem {
 		return problem{status: errFileExists.status, code: errFileExists.code, message: errFileExists.message}
 	case errors.Is(err, blobs.ErrBadID):
 		return problem{status: http.StatusBadRequest, code: "bad_request", message: "malformed id"}
+	case errors.Is(err, signaling.ErrNodeFull):
+		return problem{status: http.StatusServiceUnavailable, code: "busy", retryAfter: 60,
+			message: "this server is at capacity, so no new call can start right now; please try again in a minute"}
 	case errors.Is(err, relay.ErrUnavailable):
 		return problem{status: http.StatusServiceUnavailable, code: "unavailable", retryAfter: 2,
 			message: "the node holding this consultation cannot be reached right now; please try again in a moment"}

@@ -72,6 +72,7 @@ func serveNode(args []string, stdout, stderr io.Writer) error {
 	cfg.RTC.ListenIP = "127.0.0.1"
 	cfg.RTC.IncludeLoopback = true
 	cfg.Consultation.MaxParticipants = 50
+	cfg.RTC.MaxParticipants = -1 // no load shedding: the generator looks for the capacity itself
 	cfg.Auth.LoginAttemptsPerMinute = 100000
 	cfg.HTTP.MaxConnectionsPerNetwork = 0 // every generated client comes from 127.0.0.1
 	// Every simulated customer comes from loopback, many per invite, and a

@@ -48,8 +48,12 @@ import { ChatSession } from './chat.js';
  * }} CallEvents
  */
 
-/** A peer connection "disconnected" this long counts as failed: reconnect. */
+/** A peer connection "disconnected" this long counts as failed: restart ICE. */
 const ICE_DISCONNECTED_MS = 5000;
+/** Network change events within this long make one ICE restart. */
+const NETWORK_CHANGE_SETTLE_MS = 100;
+/** An ICE restart that has not brought the connections back after this long: reconnect. */
+const ICE_RESTART_MS = 10000;
 
 /**
  * One participant's call. Its connection is a small state machine (the
@@ -106,6 +110,8 @@ export class CallSession extends Emitter {
     /** @type {Record<'publish'|'subscribe', RTCPeerConnectionState|null>} */
     this._pcState = { publish: null, subscribe: null };
     this._iceTimer = 0;
+    /** Fallback after an ICE restart: reconnect when it has not helped. */
+    this._restartTimer = 0;
     /** @type {import('./protocol.js').LinkPhase} */
     this._linkPhase = 'idle';
     /** @type {MediaStreamTrack|null} */
@@ -151,6 +157,26 @@ export class CallSession extends Emitter {
         this.rtc?.close();
       },
       retryNow: () => link.retryNow(),
+    });
+    // A network change (back online, another network): the paths ICE
+    // found may be gone; restart ICE on the same connections at once.
+    // One restart for the burst of events a change brings (online, then
+    // the connection change).
+    let netTimer = 0;
+    const onNetwork = () => {
+      if (netTimer) return;
+      netTimer = window.setTimeout(() => {
+        netTimer = 0;
+        this.restartIce('network change');
+      }, NETWORK_CHANGE_SETTLE_MS);
+    };
+    window.addEventListener('online', onNetwork);
+    const conn = /** @type {{connection?: EventTarget}} */ (/** @type {unknown} */ (navigator)).connection;
+    conn?.addEventListener?.('change', onNetwork);
+    this._off.push(() => {
+      clearTimeout(netTimer);
+      window.removeEventListener('online', onNetwork);
+      conn?.removeEventListener?.('change', onNetwork);
     });
     return new Promise((resolve, reject) => {
       this._first = { resolve, reject };
@@ -275,31 +301,64 @@ export class CallSession extends Emitter {
 
   /**
    * A failed peer connection, or one disconnected for ICE_DISCONNECTED_MS,
-   * is given up on: reconnect (new socket, new peer connections).
+   * gets an ICE restart on the same connections (PROTOCOL.md, "ICE
+   * restart"); when that has not brought them back within ICE_RESTART_MS,
+   * the client reconnects (new socket, new peer connections).
    */
   _watchIce() {
     const states = Object.values(this._pcState);
     if (states.includes('failed')) {
-      this._clearIceWatch();
-      this.link.drop('ice failed');
+      clearTimeout(this._iceTimer);
+      this._iceTimer = 0;
+      if (!this._restartTimer) this.restartIce('ice failed');
       return;
     }
     if (states.includes('disconnected')) {
-      if (!this._iceTimer) {
+      if (!this._iceTimer && !this._restartTimer) {
         this._iceTimer = window.setTimeout(() => {
           this._iceTimer = 0;
           const now = Object.values(this._pcState);
-          if (now.includes('disconnected') || now.includes('failed')) this.link.drop('ice failed');
+          if (now.includes('disconnected') || now.includes('failed')) this.restartIce('ice disconnected');
         }, ICE_DISCONNECTED_MS);
       }
       return;
     }
-    this._clearIceWatch();
+    if (states.every((s) => s === null || s === 'connected' || s === 'new' || s === 'connecting')) {
+      clearTimeout(this._iceTimer);
+      this._iceTimer = 0;
+      if (states.every((s) => s === null || s === 'connected')) {
+        clearTimeout(this._restartTimer);
+        this._restartTimer = 0;
+      }
+    }
+  }
+
+  /**
+   * Restarts ICE on the current peer connections (network change, failed
+   * or long-disconnected ICE). Without a signaling connection there is
+   * nothing to do here: the reconnect makes new connections anyway.
+   * @param {string} why for the debug log
+   * @returns {boolean} whether a restart was started
+   */
+  restartIce(why) {
+    const rtc = this.rtc;
+    if (this.ended || !rtc || !this.link.ready) return false;
+    if (!rtc.restartIce()) return false;
+    debug.markIceRestart(performance.now(), why);
+    clearTimeout(this._restartTimer);
+    this._restartTimer = window.setTimeout(() => {
+      this._restartTimer = 0;
+      const now = Object.values(this._pcState);
+      if (rtc === this.rtc && now.some((s) => s !== null && s !== 'connected')) this.link.drop('ice restart failed');
+    }, ICE_RESTART_MS);
+    return true;
   }
 
   _clearIceWatch() {
     clearTimeout(this._iceTimer);
     this._iceTimer = 0;
+    clearTimeout(this._restartTimer);
+    this._restartTimer = 0;
   }
 
   _wireMedia() {

@@ -17,6 +17,9 @@
  *                          a user could not cause by pulling the cable.
  *                          Returns false outside a call.
  *   parleyDebug.retryNow() → starts the waiting reconnect attempt now.
+ *   parleyDebug.peerConnections() → {publish, subscribe}: the current
+ *                          RTCPeerConnection objects (or null), so a test
+ *                          can check that an ICE restart kept them.
  *
  * Times are performance.now() values of this page (milliseconds since
  * performance.timeOrigin, which info() returns as `timeOrigin`, in ms
@@ -43,6 +46,9 @@
  *   remote video frame after that welcome (null again at each new loss).
  *   Reconnect start → first decoded frame is
  *   firstFrameAfterReconnectAt − reconnectStartedAt.
+ * - iceRestarts: how many ICE restarts this page started (PROTOCOL.md,
+ *   "ICE restart"); lastIceRestartAt and lastIceRestartWhy: the latest
+ *   one ("network change", "ice failed", "ice disconnected").
  * - e2ee: {enabled, mode ('script-transform'|'encoded-streams'|'none'),
  *   safetyCode, decryptFailures: {participant: n}, encryptedFrames,
  *   decryptedFrames} (web/E2EE.md; never the secret or a key).
@@ -77,6 +83,9 @@
  *   lastAttemptAt: number|null,
  *   lastReconnectedAt: number|null,
  *   firstFrameAfterReconnectAt: number|null,
+ *   iceRestarts: number,
+ *   lastIceRestartAt: number|null,
+ *   lastIceRestartWhy: string|null,
  *   timeOrigin: number,
  *   roster: RosterEntry[],
  *   rosterLog: {at: number, participants: RosterEntry[]}[],
@@ -111,6 +120,9 @@ const info = {
   lastAttemptAt: null,
   lastReconnectedAt: null,
   firstFrameAfterReconnectAt: null,
+  iceRestarts: 0,
+  lastIceRestartAt: null,
+  lastIceRestartWhy: null,
   timeOrigin: performance.timeOrigin,
   roster: [],
   rosterLog: [],
@@ -177,6 +189,17 @@ export function markReconnected(at) {
   info.reconnects++;
   info.lastReconnectedAt = at;
   info.firstFrameAfterReconnectAt = null;
+}
+
+/**
+ * An ICE restart started.
+ * @param {number} at
+ * @param {string} why
+ */
+export function markIceRestart(at, why) {
+  info.iceRestarts++;
+  info.lastIceRestartAt = at;
+  info.lastIceRestartWhy = why;
 }
 
 /**
@@ -272,11 +295,16 @@ function retryNow() {
   return true;
 }
 
+/** @returns {{publish: RTCPeerConnection|null, subscribe: RTCPeerConnection|null}} */
+function peerConnections() {
+  return { publish: rtc?.pub ?? null, subscribe: rtc?.sub ?? null };
+}
+
 /** Installs window.parleyDebug (once, not writable). */
 export function installDebugHook() {
   if (Object.prototype.hasOwnProperty.call(window, 'parleyDebug')) return;
   Object.defineProperty(window, 'parleyDebug', {
-    value: Object.freeze({ info: snapshot, stats, simulateNetworkLoss, retryNow }),
+    value: Object.freeze({ info: snapshot, stats, simulateNetworkLoss, retryNow, peerConnections }),
     writable: false,
     enumerable: false,
     configurable: false,

@@ -86,7 +86,8 @@ export const PROTOCOL_VERSION = 1;
  *   | {type: 'receipt', msg: string}
  *   | {type: 'delete', msg: string}
  *   | {type: 'leave'}
- *   | {type: 'ping'}} ClientMessage
+ *   | {type: 'ping'}
+ *   | {type: 'restart_ice'}} ClientMessage
  */
 
 /**

@@ -13,6 +13,9 @@
  * One RtcSession lives as long as one signaling connection: after a
  * reconnect the call (call.js) closes it and starts a new one with new
  * peer connections, as PROTOCOL.md asks, publishing the same local tracks.
+ * While the signaling connection holds, a failed ICE connection or a
+ * network change is repaired in place with restartIce() (PROTOCOL.md,
+ * "ICE restart"): same peer connections, new ICE credentials.
  * @module
  */
 
@@ -589,6 +592,31 @@ export class RtcSession extends Emitter {
         console.warn(`parley: ${target} candidate rejected`, err);
       });
     }
+  }
+
+  /**
+   * Restarts ICE on the existing peer connections (PROTOCOL.md, "ICE
+   * restart"): the publish connection with restartIce() and a new offer,
+   * the subscribe connection by asking the server for an offer that
+   * restarts ICE (`restart_ice`). No new connections, no renegotiation of
+   * anyone else.
+   * @returns {boolean} false when there is nothing to restart
+   */
+  restartIce() {
+    if (this.closed) return false;
+    let did = false;
+    const pub = this.pub;
+    if (pub && pub.signalingState !== 'closed' && pub.remoteDescription) {
+      pub.restartIce();
+      this.negotiate().catch((err) => {
+        if (!this.closed) console.warn('parley: publish ICE restart failed', err);
+      });
+      did = true;
+    }
+    if (this.sub && this.sub.signalingState !== 'closed' && this.sub.remoteDescription) {
+      did = this.sig.send({ type: 'restart_ice' }) !== null || did;
+    }
+    return did;
   }
 
   // ----------------------------------------------------------------- stats
