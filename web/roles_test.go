@@ -33,6 +33,7 @@ var routeAccess = map[string]access{
 	"GET /":                            public,
 	"GET /healthz":                     public,
 	"GET /readyz":                      public,
+	"GET /api/v1/openapi.json":         public,
 	"GET /login":                       public,
 	"GET /j/:token":                    public,
 	"GET /privacy":                     public,

@@ -153,6 +153,7 @@ type Server struct {
 	awayElsewhere func(ctx context.Context, consultation string, away bool)
 	access        *accessWriter
 	devLinks      *deviceLinks // device links (devicelink.go)
+	openapi       []byte       // the OpenAPI document as JSON (openapi.go)
 
 	// Joins per invite (invites.go): per consultation, and per
 	// consultation and client network.
@@ -240,6 +241,9 @@ func New(cfg config.Config, deps Deps, log *slog.Logger) (*Server, error) {
 	s.joinsNet = newLimiter(max(1, cfg.Consultation.JoinsPerNetworkPerMinute), time.Minute, time.Now)
 	s.access = newAccessWriter(deps.Records, log)
 	s.devLinks = newDeviceLinks(func() time.Time { return s.now() })
+	if s.openapi, err = openapiJSON(); err != nil {
+		return nil, fmt.Errorf("web: %w", err)
+	}
 	s.engine = s.routes(deps.Metrics)
 	return s, nil
 }
@@ -262,6 +266,7 @@ func (s *Server) routes(metrics http.Handler) *gin.Engine {
 	}
 
 	api := e.Group("/api/v1", s.limitBody, s.checkOrigin)
+	api.GET("/openapi.json", s.api(s.handleOpenAPI))
 	api.POST("/login", s.api(s.handleLogin))
 	api.POST("/logout", s.api(s.handleLogout))
 	api.GET("/invites/:token", s.api(s.handleGetInvite))
