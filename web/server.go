@@ -154,6 +154,7 @@ type Server struct {
 	access        *accessWriter
 	devLinks      *deviceLinks // device links (devicelink.go)
 	openapi       []byte       // the OpenAPI document as JSON (openapi.go)
+	brand         *brand       // the company's look (branding.go)
 
 	// Joins per invite (invites.go): per consultation, and per
 	// consultation and client network.
@@ -185,11 +186,14 @@ func New(cfg config.Config, deps Deps, log *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("web: %w", err)
 	}
-	files, err := newStaticFiles(embeddedStatic())
+	brand, err := loadBrand(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("web: %w", err)
+	}
+	files, err := brand.client(embeddedStatic())
 	if err != nil {
 		return nil, fmt.Errorf("web: embedded client: %w", err)
 	}
-	files.brand(cfg.Company.Name) // tab titles name the company, not Parley
 	// Zero values (configurations not from config.Default) get the defaults.
 	def := config.Default().Auth
 	if cfg.Auth.LoginBackoffMax <= 0 {
@@ -227,6 +231,7 @@ func New(cfg config.Config, deps Deps, log *slog.Logger) (*Server, error) {
 		hashes:        newHashGate(hashSlots, maxHashWaiters),
 		consent:       newConsentText(cfg.Company.Name, cfg.Retention.PreJoin.Duration()),
 		files:         files,
+		brand:         brand,
 		blobs:         deps.Files,
 		signer:        deps.Signer,
 		verifier:      deps.Verifier,
@@ -290,6 +295,7 @@ func (s *Server) routes(metrics http.Handler) *gin.Engine {
 	s.backofficeRoutes(staff, e)
 	s.subjectRoutes(api, staff, e)
 	s.userRoutes(staff, e)
+	s.brandRoutes(e)
 
 	e.GET("/ws/:id", s.checkOrigin, s.api(s.handleWS))
 
