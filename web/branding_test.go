@@ -150,4 +150,3 @@ func TestBrandFilesChecked(t *testing.T) {
 		})
 	}
 }
-
