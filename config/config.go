@@ -26,6 +26,7 @@ type Config struct {
 	Admin        AdminConfig        `yaml:"admin"`
 	Log          LogConfig          `yaml:"log"`
 	Company      CompanyConfig      `yaml:"company"`
+	Branding     BrandingConfig     `yaml:"branding"` // config/branding.go
 	Auth         AuthConfig         `yaml:"auth"`
 	Consultation ConsultationConfig `yaml:"consultation"`
 	Signaling    SignalingConfig    `yaml:"signaling"`
@@ -513,6 +514,7 @@ func (c *Config) Validate() error {
 		bad("log.format", "%q is not text or json", c.Log.Format)
 	}
 	c.validatePrivacy(bad)
+	c.validateBranding(bad)
 	if strings.TrimSpace(c.Company.Name) == "" {
 		bad("company.name", "must not be empty: customers see it before they join")
 	}

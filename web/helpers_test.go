@@ -284,9 +284,9 @@ func newEnvWith(t *testing.T, hub Hub, tlsServer bool, opts ...envOption) *env {
 		t.Fatal(err)
 	}
 	if tlsServer {
-		e.ts = httptest.NewTLSServer(e.srv.Handler())
+		e.ts = httptest.NewTLSServer(withContract(t, e.srv.Handler()))
 	} else {
-		e.ts = httptest.NewServer(e.srv.Handler())
+		e.ts = httptest.NewServer(withContract(t, e.srv.Handler()))
 	}
 	t.Cleanup(e.ts.Close)
 	return e

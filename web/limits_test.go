@@ -114,6 +114,8 @@ func TestHSTSBehindTrustedProxy(t *testing.T) {
 
 // withServerTimeouts serves e's handler again from a server with the
 // configuration's timeouts, as the node does.
+// Not through withContract: it buffers bodies, which the transfer-rate
+// tests must see arrive slowly.
 func withServerTimeouts(e *env) {
 	ts := httptest.NewUnstartedServer(e.srv.Handler())
 	ts.Config.ReadHeaderTimeout = e.cfg.HTTP.ReadHeaderTimeout

@@ -41,7 +41,7 @@ func (e *env) nodes(n int, with func(i int, d *Deps)) []*env {
 		}
 		p := *e
 		p.srv = srv
-		p.ts = httptest.NewServer(srv.Handler())
+		p.ts = httptest.NewServer(withContract(e.t, srv.Handler()))
 		e.t.Cleanup(p.ts.Close)
 		out[i] = &p
 	}

@@ -33,7 +33,7 @@ func (s *Server) renderTemplate(c *gin.Context, status int, name string, data an
 		return
 	}
 	c.Header("Cache-Control", "no-store")
-	c.Data(status, "text/html; charset=utf-8", buf.Bytes())
+	c.Data(status, "text/html; charset=utf-8", s.brand.page(buf.Bytes()))
 }
 
 // servePage sends one of the client's HTML pages, never cached.

@@ -153,6 +153,8 @@ type Server struct {
 	awayElsewhere func(ctx context.Context, consultation string, away bool)
 	access        *accessWriter
 	devLinks      *deviceLinks // device links (devicelink.go)
+	openapi       []byte       // the OpenAPI document as JSON (openapi.go)
+	brand         *brand       // the company's look (branding.go)
 
 	// Joins per invite (invites.go): per consultation, and per
 	// consultation and client network.
@@ -184,11 +186,14 @@ func New(cfg config.Config, deps Deps, log *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("web: %w", err)
 	}
-	files, err := newStaticFiles(embeddedStatic())
+	brand, err := loadBrand(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("web: %w", err)
+	}
+	files, err := brand.client(embeddedStatic())
 	if err != nil {
 		return nil, fmt.Errorf("web: embedded client: %w", err)
 	}
-	files.brand(cfg.Company.Name) // tab titles name the company, not Parley
 	// Zero values (configurations not from config.Default) get the defaults.
 	def := config.Default().Auth
 	if cfg.Auth.LoginBackoffMax <= 0 {
@@ -226,6 +231,7 @@ func New(cfg config.Config, deps Deps, log *slog.Logger) (*Server, error) {
 		hashes:        newHashGate(hashSlots, maxHashWaiters),
 		consent:       newConsentText(cfg.Company.Name, cfg.Retention.PreJoin.Duration()),
 		files:         files,
+		brand:         brand,
 		blobs:         deps.Files,
 		signer:        deps.Signer,
 		verifier:      deps.Verifier,
@@ -240,6 +246,9 @@ func New(cfg config.Config, deps Deps, log *slog.Logger) (*Server, error) {
 	s.joinsNet = newLimiter(max(1, cfg.Consultation.JoinsPerNetworkPerMinute), time.Minute, time.Now)
 	s.access = newAccessWriter(deps.Records, log)
 	s.devLinks = newDeviceLinks(func() time.Time { return s.now() })
+	if s.openapi, err = openapiJSON(); err != nil {
+		return nil, fmt.Errorf("web: %w", err)
+	}
 	s.engine = s.routes(deps.Metrics)
 	return s, nil
 }
@@ -262,6 +271,7 @@ func (s *Server) routes(metrics http.Handler) *gin.Engine {
 	}
 
 	api := e.Group("/api/v1", s.limitBody, s.checkOrigin)
+	api.GET("/openapi.json", s.api(s.handleOpenAPI))
 	api.POST("/login", s.api(s.handleLogin))
 	api.POST("/logout", s.api(s.handleLogout))
 	api.GET("/invites/:token", s.api(s.handleGetInvite))
@@ -285,6 +295,7 @@ func (s *Server) routes(metrics http.Handler) *gin.Engine {
 	s.backofficeRoutes(staff, e)
 	s.subjectRoutes(api, staff, e)
 	s.userRoutes(staff, e)
+	s.brandRoutes(e)
 
 	e.GET("/ws/:id", s.checkOrigin, s.api(s.handleWS))
 

@@ -149,6 +149,18 @@ func (sf *staticFiles) serve(w http.ResponseWriter, r *http.Request, name, cache
 	return nil
 }
 
+// rewritePages passes every HTML page through f (the brand, branding.go).
+func (sf *staticFiles) rewritePages(f func([]byte) []byte) {
+	for name, file := range sf.files {
+		if path.Ext(name) != ".html" {
+			continue
+		}
+		file.data = f(file.data)
+		file.etag = etagOf(file.data)
+		sf.files[name] = file
+	}
+}
+
 // brand writes the company name into every page of the client: the
 // <title> ends in it instead of "Parley", and <body> gets
 // data-company="…", from which i18n.js builds the translated tab titles.

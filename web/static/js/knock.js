@@ -53,8 +53,9 @@ function bump(name) {
   body.dataset[name] = String(Number(body.dataset[name] ?? '0') + 1);
 }
 
-/** @type {string|null} the page's own favicon */
+/** @type {string|null} the page's own favicon (the company's, when configured) */
 let plainIcon = null;
+let plainType = '';
 /** @type {HTMLImageElement|null} */
 let logo = null;
 let shownCount = -1;
@@ -70,10 +71,13 @@ export function showWaitingCount(n) {
   setTitlePrefix(n > 0 ? `(${n}) ` : '');
   const link = document.querySelector('link[rel="icon"]');
   if (!(link instanceof HTMLLinkElement)) return;
-  plainIcon ??= link.href;
+  if (plainIcon === null) {
+    plainIcon = link.href;
+    plainType = link.type;
+  }
   if (n === 0) {
     link.href = plainIcon;
-    link.type = 'image/svg+xml';
+    link.type = plainType;
     document.body.dataset.faviconBadge = '0';
     return;
   }
