@@ -58,6 +58,9 @@ type User struct {
 	MustChangePassword bool
 	// Disabled: an admin disabled the account; it cannot log in.
 	Disabled bool
+	// SSO: the account is bound to an account at the company's identity
+	// provider (BindOIDC, CreateOIDCUser).
+	SSO bool
 }
 
 // Limits for user input.
@@ -112,14 +115,14 @@ func CleanText(field, s string, max int) (string, error) {
 	return s, nil
 }
 
-const userColumns = "id, username, display_name, role, available, created_at, must_change_password, disabled_at"
+const userColumns = "id, username, display_name, role, available, created_at, must_change_password, disabled_at, oidc_subject IS NOT NULL"
 
 func scanUser(row interface{ Scan(...any) error }, extra ...any) (User, error) {
 	var u User
 	var role string
 	var created int64
 	var disabled sql.NullInt64
-	if err := row.Scan(append([]any{&u.ID, &u.Username, &u.DisplayName, &role, &u.Available, &created, &u.MustChangePassword, &disabled}, extra...)...); err != nil {
+	if err := row.Scan(append([]any{&u.ID, &u.Username, &u.DisplayName, &role, &u.Available, &created, &u.MustChangePassword, &disabled, &u.SSO}, extra...)...); err != nil {
 		return User{}, err
 	}
 	u.Role = Role(role)
