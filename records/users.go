@@ -72,15 +72,16 @@ const (
 )
 
 // NormalizeUsername trims and lower-cases a user name and checks it: 1 to 64
-// characters of a-z, 0-9, '.', '_' and '-'.
+// characters of a-z, 0-9, '.', '_', '-' and '@' (so that a company e-mail
+// address, as identity providers often give, is a user name).
 func NormalizeUsername(username string) (string, error) {
 	u := strings.ToLower(strings.TrimSpace(username))
 	if u == "" || len(u) > MaxUsernameLen {
 		return "", invalid("username", fmt.Sprintf("must be 1 to %d characters long", MaxUsernameLen))
 	}
 	for _, c := range u {
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
-			return "", invalid("username", "may contain only a-z, 0-9, '.', '_' and '-'")
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-' || c == '@') {
+			return "", invalid("username", "may contain only a-z, 0-9, '.', '_', '-' and '@'")
 		}
 	}
 	return u, nil

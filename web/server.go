@@ -153,6 +153,7 @@ type Server struct {
 	awayElsewhere func(ctx context.Context, consultation string, away bool)
 	access        *accessWriter
 	devLinks      *deviceLinks // device links (devicelink.go)
+	sso           *sso         // staff single sign-on (sso.go); nil when off
 
 	// Joins per invite (invites.go): per consultation, and per
 	// consultation and client network.
@@ -240,6 +241,7 @@ func New(cfg config.Config, deps Deps, log *slog.Logger) (*Server, error) {
 	s.joinsNet = newLimiter(max(1, cfg.Consultation.JoinsPerNetworkPerMinute), time.Minute, time.Now)
 	s.access = newAccessWriter(deps.Records, log)
 	s.devLinks = newDeviceLinks(func() time.Time { return s.now() })
+	s.sso = newSSO(cfg.Auth.OIDC, log)
 	s.engine = s.routes(deps.Metrics)
 	return s, nil
 }
@@ -264,6 +266,7 @@ func (s *Server) routes(metrics http.Handler) *gin.Engine {
 	api := e.Group("/api/v1", s.limitBody, s.checkOrigin)
 	api.POST("/login", s.api(s.handleLogin))
 	api.POST("/logout", s.api(s.handleLogout))
+	s.ssoRoutes(api, e)
 	api.GET("/invites/:token", s.api(s.handleGetInvite))
 	api.POST("/invites/:token/join", s.api(s.handleJoin))
 
