@@ -166,6 +166,49 @@ type AuthConfig struct {
 	// BootstrapAdmin is the name of the admin created on first start when
 	// no user exists; its password goes to <data_dir>/initial-admin-password.
 	BootstrapAdmin string `yaml:"bootstrap_admin"`
+	// PasswordLogin allows staff to log in with a user name and password.
+	// false (only with oidc.enabled): staff log in through the company's
+	// identity provider only.
+	PasswordLogin bool `yaml:"password_login"`
+	// OIDC is staff single sign-on with OpenID Connect.
+	OIDC OIDCConfig `yaml:"oidc"`
+}
+
+// OIDCConfig is staff single sign-on through the company's OpenID Connect
+// provider (authorization code flow with PKCE; web/SSO.md).
+type OIDCConfig struct {
+	Enabled bool `yaml:"enabled"`
+	// Issuer is the provider's issuer URL (its discovery document lives at
+	// <issuer>/.well-known/openid-configuration). https, or http only for
+	// a loopback address.
+	Issuer string `yaml:"issuer"`
+	// ClientID and ClientSecret of Parley's registration at the provider.
+	// The provider must allow <public base>/auth/oidc/callback as redirect
+	// URI. Set the secret from the environment (PARLEY_AUTH_OIDC_CLIENT_SECRET).
+	ClientID     string `yaml:"client_id"`
+	ClientSecret string `yaml:"client_secret"`
+	// Scopes asked for besides openid.
+	Scopes []string `yaml:"scopes"`
+	// RoleClaim names the claim (a string or a list of strings; a dotted
+	// path such as realm_access.roles reaches into objects) whose values
+	// RoleMap turns into a Parley role.
+	RoleClaim string `yaml:"role_claim"`
+	// RoleMap maps claim values to roles (admin, advisor, backoffice).
+	// Several matching values give the most powerful role; none refuses
+	// the login.
+	RoleMap map[string]string `yaml:"role_map"`
+	// UsernameClaim and DisplayNameClaim name the claims for the account's
+	// user name and shown name.
+	UsernameClaim    string `yaml:"username_claim"`
+	DisplayNameClaim string `yaml:"display_name_claim"`
+	// CreateAccounts creates a staff account at the first single sign-on
+	// of someone the role claim admits (just in time). false: only
+	// existing accounts (matched by user name at the first sign-on) can
+	// use it.
+	CreateAccounts bool `yaml:"create_accounts"`
+	// ButtonLabel is the login page's button text, e.g. "Musterbank-Konto";
+	// empty: "Mit Firmenkonto anmelden" / "Sign in with company account".
+	ButtonLabel string `yaml:"button_label"`
 }
 
 // ConsultationConfig governs consultations and invite links.
@@ -369,6 +412,14 @@ func Default() Config {
 			AccountBackoffMax:      time.Minute,
 			PasswordHashWait:       3 * time.Second,
 			BootstrapAdmin:         "admin",
+			PasswordLogin:          true,
+			OIDC: OIDCConfig{
+				Scopes:           []string{"profile", "email"},
+				RoleClaim:        "groups",
+				RoleMap:          map[string]string{},
+				UsernameClaim:    "preferred_username",
+				DisplayNameClaim: "name",
+			},
 		},
 		Consultation: ConsultationConfig{
 			InviteTTL:       24 * time.Hour,
@@ -543,6 +594,7 @@ func (c *Config) Validate() error {
 		bad("http.write_timeout", "%s must be longer than auth.password_hash_wait (%s): a login waits that long for a hashing slot, then hashes, before it answers",
 			c.HTTP.WriteTimeout, c.Auth.PasswordHashWait)
 	}
+	c.validateOIDC(bad)
 	if c.Consultation.InviteTTL < time.Minute {
 		bad("consultation.invite_ttl", "%s is too short; use at least 1m", c.Consultation.InviteTTL)
 	}

@@ -181,6 +181,13 @@ func TestValidate(t *testing.T) {
 		{"no pdf workers", func(c *Config) { c.Signature.PDFWorkers = 0 }, "signature.pdf_workers"},
 		{"pdf worker timeout", func(c *Config) { c.Signature.PDFWorkerTimeout = time.Millisecond }, "signature.pdf_worker_timeout"},
 		{"pdf worker memory below the PDF size", func(c *Config) { c.Signature.MaxPDFBytes = 200 << 20 }, "signature.pdf_worker_memory_mb"},
+		{"password login off without sso", func(c *Config) { c.Auth.PasswordLogin = false }, "auth.password_login"},
+		{"sso", func(c *Config) { goodOIDC(c); c.Auth.PasswordLogin = false }, ""},
+		{"sso over http", func(c *Config) { goodOIDC(c); c.Auth.OIDC.Issuer = "http://login.example.com" }, "auth.oidc.issuer"},
+		{"sso on loopback http", func(c *Config) { goodOIDC(c); c.Auth.OIDC.Issuer = "http://127.0.0.1:5556/dex" }, ""},
+		{"sso without client", func(c *Config) { goodOIDC(c); c.Auth.OIDC.ClientID = "" }, "auth.oidc.client_id"},
+		{"sso without roles", func(c *Config) { goodOIDC(c); c.Auth.OIDC.RoleMap = nil }, "auth.oidc.role_map"},
+		{"sso unknown role", func(c *Config) { goodOIDC(c); c.Auth.OIDC.RoleMap["x"] = "root" }, "auth.oidc.role_map"},
 		{"pdf worker memory raised", func(c *Config) { c.Signature.MaxPDFBytes = 200 << 20; c.Signature.PDFWorkerMemoryMB = 2048 }, ""},
 	}
 	for _, tc := range cases {
@@ -196,6 +203,13 @@ func TestValidate(t *testing.T) {
 			}
 		})
 	}
+}
+
+func goodOIDC(c *Config) {
+	c.Auth.OIDC.Enabled = true
+	c.Auth.OIDC.Issuer = "https://login.example.com/realms/staff"
+	c.Auth.OIDC.ClientID = "parley"
+	c.Auth.OIDC.RoleMap = map[string]string{"parley-advisors": "advisor"}
 }
 
 func TestValidateReportsEveryProblem(t *testing.T) {

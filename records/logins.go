@@ -62,9 +62,9 @@ func (s *Store) LoginUserWithin(ctx context.Context, token string, maxAge time.D
 	var role string
 	var created, ttl, expires, began int64
 	var disabled sql.NullInt64
-	err := s.db.QueryRowContext(ctx, `SELECT u.id, u.username, u.display_name, u.role, u.available, u.created_at, u.must_change_password, u.disabled_at, l.ttl_ms, l.expires_at, l.created_at
+	err := s.db.QueryRowContext(ctx, `SELECT u.id, u.username, u.display_name, u.role, u.available, u.created_at, u.must_change_password, u.disabled_at, u.oidc_subject IS NOT NULL, l.ttl_ms, l.expires_at, l.created_at
 		FROM logins l JOIN users u ON u.id = l.user_id WHERE l.token_hash = ?`, h).
-		Scan(&u.ID, &u.Username, &u.DisplayName, &role, &u.Available, &created, &u.MustChangePassword, &disabled, &ttl, &expires, &began)
+		Scan(&u.ID, &u.Username, &u.DisplayName, &role, &u.Available, &created, &u.MustChangePassword, &disabled, &u.SSO, &ttl, &expires, &began)
 	if err == nil && disabled.Valid {
 		return User{}, ErrNotFound
 	}

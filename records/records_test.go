@@ -105,6 +105,7 @@ func testCreateUserValidation(t *testing.T, be backend) {
 	}{
 		{"ok", "anna.berg_1-x", "Anna Berg", RoleAdvisor, "0123456789", nil, ""},
 		{"upper case is folded", "  Bert ", "", RoleAdmin, "0123456789", nil, ""},
+		{"an e-mail address", "Anna.Berg@Example.com", "", RoleAdvisor, "0123456789", nil, ""},
 		{"empty name", "", "X", RoleAdvisor, "0123456789", ErrInvalid, "username"},
 		{"too long", strings.Repeat("a", 65), "X", RoleAdvisor, "0123456789", ErrInvalid, "username"},
 		{"max length", strings.Repeat("b", 64), "X", RoleAdvisor, "0123456789", nil, ""},

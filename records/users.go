@@ -58,6 +58,9 @@ type User struct {
 	MustChangePassword bool
 	// Disabled: an admin disabled the account; it cannot log in.
 	Disabled bool
+	// SSO: the account is bound to an account at the company's identity
+	// provider (BindOIDC, CreateOIDCUser).
+	SSO bool
 }
 
 // Limits for user input.
@@ -69,15 +72,16 @@ const (
 )
 
 // NormalizeUsername trims and lower-cases a user name and checks it: 1 to 64
-// characters of a-z, 0-9, '.', '_' and '-'.
+// characters of a-z, 0-9, '.', '_', '-' and '@' (so that a company e-mail
+// address, as identity providers often give, is a user name).
 func NormalizeUsername(username string) (string, error) {
 	u := strings.ToLower(strings.TrimSpace(username))
 	if u == "" || len(u) > MaxUsernameLen {
 		return "", invalid("username", fmt.Sprintf("must be 1 to %d characters long", MaxUsernameLen))
 	}
 	for _, c := range u {
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
-			return "", invalid("username", "may contain only a-z, 0-9, '.', '_' and '-'")
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-' || c == '@') {
+			return "", invalid("username", "may contain only a-z, 0-9, '.', '_', '-' and '@'")
 		}
 	}
 	return u, nil
@@ -112,14 +116,14 @@ func CleanText(field, s string, max int) (string, error) {
 	return s, nil
 }
 
-const userColumns = "id, username, display_name, role, available, created_at, must_change_password, disabled_at"
+const userColumns = "id, username, display_name, role, available, created_at, must_change_password, disabled_at, oidc_subject IS NOT NULL"
 
 func scanUser(row interface{ Scan(...any) error }, extra ...any) (User, error) {
 	var u User
 	var role string
 	var created int64
 	var disabled sql.NullInt64
-	if err := row.Scan(append([]any{&u.ID, &u.Username, &u.DisplayName, &role, &u.Available, &created, &u.MustChangePassword, &disabled}, extra...)...); err != nil {
+	if err := row.Scan(append([]any{&u.ID, &u.Username, &u.DisplayName, &role, &u.Available, &created, &u.MustChangePassword, &disabled, &u.SSO}, extra...)...); err != nil {
 		return User{}, err
 	}
 	u.Role = Role(role)

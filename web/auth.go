@@ -37,11 +37,13 @@ type userJSON struct {
 	// work until the password is changed.
 	MustChangePassword bool `json:"mustChangePassword"`
 	Disabled           bool `json:"disabled"`
+	// SSO: the account signs on through the company's identity provider.
+	SSO bool `json:"sso"`
 }
 
 func toUserJSON(u records.User) userJSON {
 	return userJSON{ID: u.ID, Username: u.Username, DisplayName: u.DisplayName, Role: string(u.Role), Available: u.Available,
-		MustChangePassword: u.MustChangePassword, Disabled: u.Disabled}
+		MustChangePassword: u.MustChangePassword, Disabled: u.Disabled, SSO: u.SSO}
 }
 
 // csrfFor derives the CSRF token of a login: an HMAC keyed with the login
@@ -152,6 +154,9 @@ func (s *Server) requireConsultRole(c *gin.Context) {
 
 // handleLogin: POST /api/v1/login.
 func (s *Server) handleLogin(c *gin.Context) error {
+	if !s.cfg.Auth.PasswordLogin {
+		return errPasswordLoginOff
+	}
 	var req struct {
 		Username string `json:"username"`
 		Password string `json:"password"`
@@ -167,6 +172,16 @@ func (s *Server) handleLogin(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := s.startLogin(c, u); err != nil {
+		return err
+	}
+	c.JSON(http.StatusOK, gin.H{"user": toUserJSON(u)})
+	return nil
+}
+
+// startLogin logs u in on this browser (after a password or a single
+// sign-on): a new login token replaces the one the browser had.
+func (s *Server) startLogin(c *gin.Context, u records.User) error {
 	ctx := c.Request.Context()
 	if err := s.setDevice(c, u.Username); err != nil {
 		return err
@@ -182,7 +197,6 @@ func (s *Server) handleLogin(c *gin.Context) error {
 	}
 	http.SetCookie(c.Writer, s.staffCookie(c.Request, cookieStaff, token, true, 0))
 	http.SetCookie(c.Writer, s.staffCookie(c.Request, cookieCSRF, csrfFor(token), false, 0))
-	c.JSON(http.StatusOK, gin.H{"user": toUserJSON(u)})
 	return nil
 }
 

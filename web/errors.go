@@ -34,8 +34,10 @@ func errCSRF(msg string) error      { return &apiError{http.StatusForbidden, "cs
 
 var (
 	errNotLoggedIn = errUnauthorized("login required")
-	errRateLimited = &apiError{http.StatusTooManyRequests, "rate_limited", "too many failed login attempts; try again after Retry-After seconds"}
-	errLoginBusy   = &apiError{http.StatusServiceUnavailable, "unavailable", "too many logins at once; try again after Retry-After seconds"}
+	// errPasswordLoginOff: auth.password_login is false.
+	errPasswordLoginOff = &apiError{http.StatusForbidden, "password_login_disabled", "password login is turned off; sign in through the company's identity provider"}
+	errRateLimited      = &apiError{http.StatusTooManyRequests, "rate_limited", "too many failed login attempts; try again after Retry-After seconds"}
+	errLoginBusy        = &apiError{http.StatusServiceUnavailable, "unavailable", "too many logins at once; try again after Retry-After seconds"}
 	// errLoginUnavailable: the throttle shared by the nodes (Redis) did
 	// not answer; logins fail closed rather than pass unthrottled.
 	errLoginUnavailable = &apiError{http.StatusServiceUnavailable, "unavailable", "login is temporarily unavailable; try again after Retry-After seconds"}

@@ -74,7 +74,9 @@ func (s *Server) handleLoginPage(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	if ok {
+	// Back from a single sign-on: the page goes on by itself, adding the
+	// fragment (a colleague link's call key) it kept before leaving.
+	if ok && c.Query("sso") != "1" {
 		if next == "" || strings.HasPrefix(next, "/login") {
 			next = "/app"
 		}

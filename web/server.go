@@ -155,6 +155,7 @@ type Server struct {
 	devLinks      *deviceLinks // device links (devicelink.go)
 	openapi       []byte       // the OpenAPI document as JSON (openapi.go)
 	brand         *brand       // the company's look (branding.go)
+	sso           *sso         // staff single sign-on (sso.go); nil when off
 
 	// Joins per invite (invites.go): per consultation, and per
 	// consultation and client network.
@@ -249,6 +250,7 @@ func New(cfg config.Config, deps Deps, log *slog.Logger) (*Server, error) {
 	if s.openapi, err = openapiJSON(); err != nil {
 		return nil, fmt.Errorf("web: %w", err)
 	}
+	s.sso = newSSO(cfg.Auth.OIDC, log)
 	s.engine = s.routes(deps.Metrics)
 	return s, nil
 }
@@ -274,6 +276,7 @@ func (s *Server) routes(metrics http.Handler) *gin.Engine {
 	api.GET("/openapi.json", s.api(s.handleOpenAPI))
 	api.POST("/login", s.api(s.handleLogin))
 	api.POST("/logout", s.api(s.handleLogout))
+	s.ssoRoutes(api, e)
 	api.GET("/invites/:token", s.api(s.handleGetInvite))
 	api.POST("/invites/:token/join", s.api(s.handleJoin))
 

@@ -185,6 +185,9 @@ const seg = (s) => encodeURIComponent(s);
 export const login = (username, password) => request('POST', '/api/v1/login', { username, password });
 /** @returns {Promise<null>} */
 export const logout = () => request('POST', '/api/v1/logout');
+
+/** What the login page offers: password form, single sign-on and its label. */
+export const loginMethods = () => request('GET', '/api/v1/login/methods');
 /** @returns {Promise<User>} */
 export const me = () => request('GET', '/api/v1/me');
 /**

@@ -6,7 +6,7 @@
  */
 
 import { initI18n, t } from './i18n.js';
-import { login, me, changePassword, ApiError } from './api.js';
+import { login, loginMethods, me, changePassword, ApiError } from './api.js';
 import { byId, errorText, installErrorNet, isLocalPath } from './ui.js';
 
 installErrorNet();
@@ -146,4 +146,57 @@ if (new URLSearchParams(location.search).get('change') === '1') {
   }, () => {});
 }
 
-username.focus();
+// ------------------------------------------------------ single sign-on
+
+const ssoBox = byId('sso-box', HTMLElement);
+const ssoButton = byId('sso-button', HTMLAnchorElement);
+const ssoOr = byId('sso-or', HTMLElement);
+const HASH_KEY = 'parley.loginHash';
+
+/**
+ * Offers the company's sign-on (web/SSO.md) and/or the password form, as
+ * the server says. The trip through the provider loses the URL fragment
+ * (a colleague link's call key), so it waits in this tab's session
+ * storage and is put back when the sign-on returns.
+ */
+async function setUpMethods() {
+  const params = new URLSearchParams(location.search);
+  if (params.get('sso') === '1') {
+    const hash = sessionStorage.getItem(HASH_KEY) || '';
+    sessionStorage.removeItem(HASH_KEY);
+    const next = target();
+    location.replace(next.includes('#') ? next : next + hash);
+    return;
+  }
+  const reason = params.get('sso_error');
+  if (reason) showError(errorText('login.sso.error', reason));
+  /** @type {{password: boolean, sso: boolean, ssoLabel?: string}} */
+  let methods = { password: true, sso: false };
+  try {
+    methods = await loginMethods();
+  } catch {
+    // An old server or a hiccup: the password form as before.
+  }
+  if (methods.sso) {
+    ssoBox.hidden = false;
+    ssoOr.hidden = !methods.password;
+    if (methods.ssoLabel) {
+      ssoButton.textContent = methods.ssoLabel;
+      ssoButton.removeAttribute('data-i18n');
+    }
+    const next = params.get('next');
+    ssoButton.href = '/auth/oidc/login' + (next && isLocalPath(next) ? '?next=' + encodeURIComponent(next) : '');
+    ssoButton.addEventListener('click', () => {
+      if (location.hash) sessionStorage.setItem(HASH_KEY, location.hash);
+      else sessionStorage.removeItem(HASH_KEY);
+    });
+  }
+  if (!methods.password) {
+    form.hidden = true;
+    if (!reason) ssoButton.focus();
+  } else {
+    username.focus();
+  }
+}
+
+void setUpMethods();

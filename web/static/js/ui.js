@@ -161,7 +161,7 @@ export function toast(message, opts = {}) {
 /**
  * A user-facing text for an error code, from a namespace like "error" or
  * "ws.error", falling back to a generic text.
- * @param {'error'|'ws.error'|'login.error'} ns
+ * @param {'error'|'ws.error'|'login.error'|'login.sso.error'} ns
  * @param {string} code
  * @returns {string}
  */
