@@ -52,6 +52,7 @@ var outsideContract = []struct{ prefix, why string }{
 	{"/ws/", "WebSocket upgrade; its protocol is signaling/PROTOCOL.md"},
 	{"/static/", "the embedded browser client's files"},
 	{"/brand/", "the company's logo, favicon and colours (CSS) for the pages"},
+	{"/auth/oidc/", "browser redirects of the single sign-on (web/SSO.md)"},
 }
 
 // outsideContractPages are HTML pages (exact paths or prefixes ending in /).
