@@ -140,20 +140,27 @@ func (s *Server) ssoCookie(r *http.Request, value string, maxAge int) *http.Cook
 		HttpOnly: true, Secure: s.secureCookies(r), SameSite: http.SameSiteLaxMode}
 }
 
-// handleSSOLogin: GET /auth/oidc/login?next=…, off to the provider.
-func (s *Server) handleSSOLogin(c *gin.Context) error {
-	if s.sso == nil {
-		return errNoRoute
-	}
+// ssoProvider returns the provider and this server's base URL; a nil
+// provider means the sign-on was ended on the login page (unreachable).
+func (s *Server) ssoProvider(c *gin.Context) (*oidc.Provider, string, error) {
 	ctx := c.Request.Context()
 	p, err := s.sso.discover(ctx)
 	if err != nil {
 		s.log.WarnContext(ctx, "sso: provider unreachable", "err", err)
 		s.ssoFail(c, ssoUnavailable)
-		return nil
+		return nil, "", nil
 	}
 	base, err := s.baseURL(c.Request)
-	if err != nil {
+	return p, base, err
+}
+
+// handleSSOLogin: GET /auth/oidc/login?next=…, off to the provider.
+func (s *Server) handleSSOLogin(c *gin.Context) error {
+	if s.sso == nil {
+		return errNoRoute
+	}
+	p, base, err := s.ssoProvider(c)
+	if err != nil || p == nil {
 		return err
 	}
 	f := ssoFlight{State: randomString(), Nonce: randomString(), Verifier: oauth2.GenerateVerifier(), Next: safeNext(c.Query("next"))}
@@ -189,14 +196,8 @@ func (s *Server) handleSSOCallback(c *gin.Context) error {
 		s.ssoFail(c, ssoCancelled)
 		return nil
 	}
-	p, err := s.sso.discover(ctx)
-	if err != nil {
-		s.log.WarnContext(ctx, "sso: provider unreachable", "err", err)
-		s.ssoFail(c, ssoUnavailable)
-		return nil
-	}
-	base, err := s.baseURL(c.Request)
-	if err != nil {
+	p, base, err := s.ssoProvider(c)
+	if err != nil || p == nil {
 		return err
 	}
 	pctx, cancel := context.WithTimeout(oidc.ClientContext(ctx, s.sso.client), ssoTimeout)
