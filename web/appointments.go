@@ -52,10 +52,14 @@ func (s *Server) toAppointmentJSON(a records.Appointment, inviteURL string) appo
 	}
 }
 
-func (s *Server) appointmentRoutes(cons gin.IRoutes) {
-	if s.appts == nil {
-		return
-	}
+func (s *Server) appointmentRoutes(cons *gin.RouterGroup) {
+	cons = cons.Group("", func(c *gin.Context) {
+		if s.appts == nil {
+			s.fail(c, errNoRoute)
+			return
+		}
+		c.Next()
+	})
 	cons.GET("/appointments", s.api(s.handleAppointmentDay))
 	cons.POST("/appointments", s.api(s.handleBook))
 	cons.GET("/appointments/:id", s.api(s.handleGetAppointment))
