@@ -100,7 +100,7 @@ func TestRestartDeliversEachOnce(t *testing.T) {
 	}
 
 	srv := mailtest.Start(t, mailtest.Options{SMTPPort: port}) // SMTP is up
-	st = openStore(t, dir)                                    // Parley starts again
+	st = openStore(t, dir)                                     // Parley starts again
 	defer st.Close()
 	ob, err = outbox.New(cfg, st, ring, nil)
 	if err != nil {

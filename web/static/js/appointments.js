@@ -23,6 +23,32 @@ const KEEP_AFTER_END_MS = 24 * 3600 * 1000;
 
 /** @type {boolean} */
 let mailOn = false;
+
+/**
+ * Appointments whose link this browser left to the advisor's own mail
+ * program: their link never goes to the server, not with a move either
+ * (localStorage, ids only).
+ */
+const BY_CLIENT_KEY = 'parley.apptByClient';
+
+/** @returns {string[]} */
+function byClientIds() {
+  try {
+    const v = JSON.parse(localStorage.getItem(BY_CLIENT_KEY) ?? '[]');
+    return Array.isArray(v) ? v.filter((x) => typeof x === 'string') : [];
+  } catch {
+    return [];
+  }
+}
+
+/** @param {string} id */
+function markByClient(id) {
+  try {
+    localStorage.setItem(BY_CLIENT_KEY, JSON.stringify([...byClientIds().slice(-199), id]));
+  } catch {
+    // Storage full or off: a later move would hand the link to the server.
+  }
+}
 /** @type {() => void} */
 let changed = () => {};
 
@@ -102,6 +128,7 @@ async function book() {
         else toast(describeError(err), { kind: 'error' });
       }
     } else {
+      markByClient(a.id);
       toast(t('appt.booked'), { kind: 'success' });
     }
     byId('appt-form', HTMLFormElement).reset();
@@ -190,7 +217,7 @@ async function item(a) {
             const len = Date.parse(a.endsAt) - Date.parse(a.startsAt);
             /** @type {{startsAt: string, endsAt: string, link?: string}} */
             const body = { startsAt: s.toISOString(), endsAt: new Date(s.getTime() + len).toISOString() };
-            if (link && mailOn) body.link = link;
+            if (link && mailOn && !byClientIds().includes(a.id)) body.link = link;
             api
               .rescheduleAppointment(a.id, body)
               .then(() => {
