@@ -162,10 +162,9 @@ func (s *Service) Cancel(ctx context.Context, id string) (records.Appointment, e
 }
 
 // Day lists advisor's appointments that start on the calendar day of day
-// in the configured time zone.
+// in day's time zone.
 func (s *Service) Day(ctx context.Context, advisor int64, day time.Time) ([]records.Appointment, error) {
-	d := day.In(s.cfg.Zone)
-	from := time.Date(d.Year(), d.Month(), d.Day(), 0, 0, 0, 0, s.cfg.Zone)
+	from := time.Date(day.Year(), day.Month(), day.Day(), 0, 0, 0, 0, day.Location())
 	return s.rec.AppointmentsBetween(ctx, advisor, from, from.AddDate(0, 0, 1))
 }
 

@@ -129,11 +129,19 @@ func (s *Server) handleBook(c *gin.Context) error {
 	return nil
 }
 
-// handleAppointmentDay: GET /api/v1/appointments?day=YYYY-MM-DD.
+// handleAppointmentDay: GET /api/v1/appointments?day=YYYY-MM-DD&tz=Zone.
 func (s *Server) handleAppointmentDay(c *gin.Context) error {
-	day := s.now().In(s.appts.Zone())
+	zone := s.appts.Zone()
+	if tz := c.Query("tz"); tz != "" {
+		z, err := time.LoadLocation(tz)
+		if err != nil || len(tz) > 64 {
+			return errBadRequest("tz must be an IANA time zone such as Europe/Berlin")
+		}
+		zone = z
+	}
+	day := s.now().In(zone)
 	if d := c.Query("day"); d != "" {
-		t, err := time.ParseInLocation("2006-01-02", d, s.appts.Zone())
+		t, err := time.ParseInLocation("2006-01-02", d, zone)
 		if err != nil {
 			return errBadRequest("day must be a date such as 2030-03-04")
 		}
@@ -147,7 +155,7 @@ func (s *Server) handleAppointmentDay(c *gin.Context) error {
 	for _, a := range list {
 		out = append(out, s.toAppointmentJSON(a, ""))
 	}
-	c.JSON(http.StatusOK, gin.H{"day": day.Format("2006-01-02"), "timeZone": s.appts.Zone().String(),
+	c.JSON(http.StatusOK, gin.H{"day": day.Format("2006-01-02"), "timeZone": zone.String(),
 		"mail": s.appts.MailOn(), "appointments": out})
 	return nil
 }

@@ -237,8 +237,16 @@ export const endConsultation = (id) => request('POST', `/api/v1/consultations/${
 
 // Appointments (web/API.md "Appointments")
 
-/** @param {string} [day] YYYY-MM-DD; default today @returns {Promise<AppointmentDay>} */
-export const appointmentDay = (day) => request('GET', `/api/v1/appointments${day ? `?day=${encodeURIComponent(day)}` : ''}`);
+/**
+ * The advisor's appointments on a day of this browser's time zone.
+ * @param {string} [day] YYYY-MM-DD; default today
+ * @returns {Promise<AppointmentDay>}
+ */
+export const appointmentDay = (day) => {
+  const q = new URLSearchParams({ tz: Intl.DateTimeFormat().resolvedOptions().timeZone });
+  if (day) q.set('day', day);
+  return request('GET', `/api/v1/appointments?${q}`);
+};
 /**
  * @param {{title: string, startsAt: string, endsAt: string, customerName: string, customerEmail: string, customerPhone: string, lang: string}} body
  * @returns {Promise<Appointment>}

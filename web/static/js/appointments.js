@@ -222,6 +222,7 @@ async function item(a) {
               .rescheduleAppointment(a.id, body)
               .then(() => {
                 toast(t('appt.rescheduled'), { kind: 'success' });
+                byId('appt-day', HTMLInputElement).value = isoDay(s); // show its new day
                 return loadDay();
               })
               .then(changed)

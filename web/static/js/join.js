@@ -221,7 +221,9 @@ function showEarly(inv) {
   const skew = inv.serverTime ? Date.parse(inv.serverTime) - Date.now() : 0;
   const render = () => {
     const lang = getLang() === 'en' ? 'en-GB' : 'de-DE';
-    const opt = { timeZone: appt.timeZone };
+    // This browser's clock: the time the customer will see on it.
+    /** @type {Intl.DateTimeFormatOptions} */
+    const opt = {};
     const time = (/** @type {string} */ iso) => new Date(iso).toLocaleTimeString(lang, { ...opt, hour: '2-digit', minute: '2-digit' });
     const date = new Date(appt.startsAt).toLocaleDateString(lang, { ...opt, weekday: 'long', day: 'numeric', month: 'long', year: 'numeric' });
     byId('early-title', HTMLElement).textContent = t('join.early.title', { time: time(appt.startsAt) });
