@@ -4,6 +4,7 @@ import (
 	"net/mail"
 	"strings"
 	"time"
+	_ "time/tzdata" // mail.time_zone is checked without the system's zone database
 )
 
 // MailConfig is outgoing e-mail (appointment invitations) through an
