@@ -110,6 +110,7 @@ func TestBrowserAppointment(t *testing.T) {
 		t.Fatalf("cancellation event %+v", ev3)
 	}
 	within(t, cust, 30*time.Second, "the link after cancelling", chromedp.Steps(
+		chromedp.Navigate("about:blank"), // the same URL again would only move to its fragment
 		chromedp.Navigate(link),
 		chromedp.WaitVisible(`[data-testid="error-screen"]`),
 	))
