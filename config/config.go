@@ -45,6 +45,10 @@ type Config struct {
 	TURN turnserver.Config `yaml:"turn"`
 	// Cluster: many nodes sharing Redis (config/cluster.go).
 	Cluster ClusterConfig `yaml:"cluster"`
+	// Mail, Outbox and Appointments: config/mail.go.
+	Mail         MailConfig         `yaml:"mail"`
+	Outbox       OutboxConfig       `yaml:"outbox"`
+	Appointments AppointmentsConfig `yaml:"appointments"`
 }
 
 // RecordsConfig is where the records (staff, consultations, consents,
@@ -388,6 +392,12 @@ type SignatureConfig struct {
 
 // Default returns the embedded defaults: one node, no external service.
 func Default() Config {
+	cfg := defaultConfig()
+	cfg.Mail, cfg.Outbox, cfg.Appointments = defaultMail()
+	return cfg
+}
+
+func defaultConfig() Config {
 	return Config{
 		DataDir: "./data",
 		Records: RecordsConfig{Driver: "sqlite", MaxConns: 10},
@@ -697,6 +707,7 @@ func (c *Config) Validate() error {
 		errs = append(errs, err)
 	}
 	c.validateCluster(bad)
+	c.validateMail(bad)
 	return errors.Join(errs...)
 }
 

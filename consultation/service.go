@@ -153,7 +153,7 @@ func (c Consultation) Remaining(now time.Time) time.Duration { return c.ExpiresA
 // the deadline (the expiry loop is nudged to end them), live when the
 // hub holds the room, created otherwise.
 func (s *Service) describe(r records.Consultation) Consultation {
-	c := Consultation{Record: r, ExpiresAt: r.CreatedAt.Add(s.cfg.MaxDuration)}
+	c := Consultation{Record: r, ExpiresAt: r.Start().Add(s.cfg.MaxDuration)}
 	switch {
 	case r.State == records.StateEnded && r.EndedAt.Before(c.ExpiresAt):
 		c.State = StateEnded

@@ -17,11 +17,13 @@ import (
 	"sync"
 	"time"
 
+	"github.com/parley-video/parley/appointment"
 	"github.com/parley-video/parley/blobs"
 	"github.com/parley-video/parley/config"
 	"github.com/parley-video/parley/connlimit"
 	"github.com/parley-video/parley/consultation"
 	"github.com/parley-video/parley/contracts"
+	"github.com/parley-video/parley/outbox"
 	"github.com/parley-video/parley/pdfjail"
 	"github.com/parley-video/parley/records"
 	"github.com/parley-video/parley/retention"
@@ -52,6 +54,10 @@ type Node struct {
 	Consultations *consultation.Service
 	// Retention deletes personal data when its period is over.
 	Retention *retention.Sweeper
+	// Outbox delivers queued e-mail (node/mail.go); Appointments books
+	// consultations for a slot.
+	Outbox       *outbox.Outbox
+	Appointments *appointment.Service
 
 	web     *web.Server
 	docs    *blobs.Store // the contracts' documents
@@ -183,6 +189,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	}); err != nil {
 		return nil, err
 	}
+	if n.Outbox, n.Appointments, err = newMail(cfg, n.Records, storageKeys, log); err != nil {
+		return nil, fmt.Errorf("mail: %w", err)
+	}
 	var rel web.Relay
 	var awayElsewhere func(context.Context, string, bool)
 	if n.cluster != nil {
@@ -191,7 +200,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	srv, err := web.New(cfg, web.Deps{Records: n.Records, Hub: n.Hub, Consultations: n.Consultations, Files: n.files,
 		Ready: n.ready, Signer: n.Contracts, Relay: rel, AdvisorAwayElsewhere: awayElsewhere, Throttle: n.shared.throttles(),
 		Verifier:          contracts.NewVerifier(n.Keys, 4*cfg.Signature.MaxPDFBytes, pdfWorkers),
-		EscrowFingerprint: n.Keys.Escrow.Fingerprint(), Now: o.now}, log.With("component", "web"))
+		EscrowFingerprint: n.Keys.Escrow.Fingerprint(), Now: o.now, Appointments: n.Appointments}, log.With("component", "web"))
 	if err != nil {
 		return nil, fmt.Errorf("web: %w", err)
 	}
@@ -443,6 +452,9 @@ func (n *Node) Run(ctx context.Context) error {
 	go func() { defer close(upkeepDone); n.upkeep(sweepCtx) }()
 	defer func() { stopSweep(); <-upkeepDone }()
 	defer func() { stopSweep(); <-sweepDone }()
+	outboxDone := make(chan struct{})
+	go func() { defer close(outboxDone); n.Outbox.Run(sweepCtx) }()
+	defer func() { stopSweep(); <-outboxDone }()
 	if n.cluster != nil {
 		if err := n.cluster.reg.Start(ctx); err != nil {
 			n.httpSrv.Close()

@@ -35,23 +35,36 @@ type Consultation struct {
 	EndedAt     time.Time // zero while open
 	// InviteExpiresAt is when the current customer invite stops working.
 	InviteExpiresAt time.Time
+	// OpensAt is when a booked consultation opens (appointments); zero
+	// for one made on the spot.
+	OpensAt time.Time
 }
 
-const consultationSelect = `SELECT c.id, c.title, c.advisor_id, u.display_name, c.state, c.created_at, c.ended_at, c.invite_expires_at
+// Start is when the consultation's life began or begins: OpensAt for a
+// booked one, else CreatedAt. Its maximum duration counts from here.
+func (c Consultation) Start() time.Time {
+	if !c.OpensAt.IsZero() {
+		return c.OpensAt
+	}
+	return c.CreatedAt
+}
+
+const consultationSelect = `SELECT c.id, c.title, c.advisor_id, u.display_name, c.state, c.created_at, c.ended_at, c.invite_expires_at, c.opens_at
 	FROM consultations c JOIN users u ON u.id = c.advisor_id `
 
 func scanConsultation(row interface{ Scan(...any) error }) (Consultation, error) {
 	var c Consultation
 	var state string
 	var created int64
-	var ended, inviteExp sql.NullInt64
-	if err := row.Scan(&c.ID, &c.Title, &c.AdvisorID, &c.AdvisorName, &state, &created, &ended, &inviteExp); err != nil {
+	var ended, inviteExp, opens sql.NullInt64
+	if err := row.Scan(&c.ID, &c.Title, &c.AdvisorID, &c.AdvisorName, &state, &created, &ended, &inviteExp, &opens); err != nil {
 		return Consultation{}, err
 	}
 	c.State = State(state)
 	c.CreatedAt = millis(created)
 	c.EndedAt = nullMillis(ended)
 	c.InviteExpiresAt = nullMillis(inviteExp)
+	c.OpensAt = nullMillis(opens)
 	return c, nil
 }
 
@@ -78,7 +91,8 @@ func (s *Store) CreateConsultation(ctx context.Context, advisorID int64, title s
 // hold at most maxOpen open consultations created after openSince (older
 // ones have outlived their maximum duration); 0 means no cap. The count
 // and the insert are one statement, so concurrent creations cannot
-// exceed the cap. Error ErrTooMany when it is reached.
+// exceed the cap. Booked consultations (appointments) do not count.
+// Error ErrTooMany when it is reached.
 func (s *Store) CreateConsultationCapped(ctx context.Context, advisorID int64, title string, inviteTTL time.Duration, maxOpen int, openSince time.Time) (Consultation, string, error) {
 	if maxOpen <= 0 {
 		maxOpen = math.MaxInt32
@@ -103,7 +117,7 @@ func (s *Store) CreateConsultationCapped(ctx context.Context, advisorID int64, t
 	}
 	res, err := tx.ExecContext(ctx, `INSERT INTO consultations (id, title, advisor_id, state, created_at, invite_hash, invite_expires_at)
 		SELECT ?1, ?2, ?3, 'open', ?4, ?5, ?6
-		WHERE (SELECT COUNT(*) FROM consultations WHERE advisor_id = ?3 AND state = 'open' AND created_at > ?7) < ?8`,
+		WHERE (SELECT COUNT(*) FROM consultations WHERE advisor_id = ?3 AND state = 'open' AND created_at > ?7 AND opens_at IS NULL) < ?8`,
 		id, title, advisorID, now.UnixMilli(), hashToken(token), now.Add(inviteTTL).UnixMilli(), openSince.UnixMilli(), maxOpen)
 	if err != nil {
 		if isForeignKeyViolation(err) {

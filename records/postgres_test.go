@@ -154,6 +154,8 @@ func postgresSchema(ctx context.Context, s *Store) ([]string, error) {
 				var dflt any = v[5]
 				if dflt == "" {
 					dflt = nil
+				} else if d, ok := dflt.(string); ok {
+					dflt = strings.TrimSuffix(d, "::text") // PostgreSQL spells a text default 'x'::text
 				}
 				return fmt.Sprintf("column %s.%d %s %s nullable=%v default=%v", v[0], v[1], v[2], typeKind(Postgres, v[3].(string)), v[4] == "YES", dflt)
 			}),

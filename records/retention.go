@@ -12,11 +12,11 @@ import (
 // the period), so an item is gone exactly when its period has passed.
 
 // ExpireConsultations ends open consultations that ran longer than
-// maxDuration and returns the ids of those it ended (their live state is
+// maxDuration (booked ones counted from when they open) and returns the ids of those it ended (their live state is
 // the caller's).
 func (s *Store) ExpireConsultations(ctx context.Context, maxDuration time.Duration) ([]string, error) {
 	now := s.now()
-	ids, err := s.strings(ctx, "SELECT id FROM consultations WHERE state = 'open' AND created_at <= ?", now.Add(-maxDuration).UnixMilli())
+	ids, err := s.strings(ctx, "SELECT id FROM consultations WHERE state = 'open' AND COALESCE(opens_at, created_at) <= ?", now.Add(-maxDuration).UnixMilli())
 	if err != nil {
 		return nil, fmt.Errorf("records: expire consultations: %w", err)
 	}

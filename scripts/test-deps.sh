@@ -39,3 +39,7 @@ fi
 # A real S3 server (versitygw), built once from the module proxy and cached
 # outside the repository (scripts/test-s3.sh).
 PARLEY_S3_BUILD=1 sh scripts/test-s3.sh
+
+# A real SMTP server (Mailpit), built once from the module proxy and cached
+# outside the repository (scripts/test-mailpit.sh).
+PARLEY_MAILPIT_BUILD=1 sh scripts/test-mailpit.sh

@@ -2,7 +2,7 @@
 # Runs the whole test suite inside a network namespace that has only
 # loopback (WebRTC and browser tests must never probe a real network), with a
 # throwaway Redis and PostgreSQL (scripts/test-postgres.sh) on free loopback
-# ports. Called by `make test`.
+# ports; the e-mail tests start Mailpit (scripts/test-mailpit.sh) themselves. Called by `make test`.
 # Usage: scripts/test.sh [go test args...]   (default: ./...)
 set -eu
 cd "$(dirname "$0")/.."
@@ -43,6 +43,7 @@ fi
 pg_dir=$(mktemp -d)
 PARLEY_TEST_POSTGRES_URL=$(scripts/test-postgres.sh start "$pg_dir"); export PARLEY_TEST_POSTGRES_URL
 . scripts/test-s3.sh && s3_start # a throwaway S3 server: PARLEY_TEST_S3_*
+. scripts/test-mailpit.sh && mailpit_export # the SMTP server the e-mail tests start: PARLEY_TEST_MAILPIT
 
 if [ $# -eq 0 ]; then set -- ./...; fi
 go test -count=1 -timeout 25m "$@"

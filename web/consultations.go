@@ -45,7 +45,7 @@ func (s *Server) toConsultationJSON(c records.Consultation, inviteURL string) co
 		ID: c.ID, Title: c.Title, State: string(c.State),
 		Advisor:   advisorJSON{ID: c.AdvisorID, DisplayName: c.AdvisorName},
 		CreatedAt: rfc3339(c.CreatedAt),
-		ExpiresAt: rfc3339(c.CreatedAt.Add(s.cfg.Consultation.MaxDuration)),
+		ExpiresAt: rfc3339(c.Start().Add(s.cfg.Consultation.MaxDuration)),
 		InviteURL: inviteURL,
 	}
 	if !c.EndedAt.IsZero() {

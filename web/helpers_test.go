@@ -18,6 +18,7 @@ import (
 	"testing/fstest"
 	"time"
 
+	"github.com/parley-video/parley/appointment"
 	"github.com/parley-video/parley/blobs"
 	"github.com/parley-video/parley/config"
 	"github.com/parley-video/parley/consultation"
@@ -280,6 +281,10 @@ func newEnvWith(t *testing.T, hub Hub, tlsServer bool, opts ...envOption) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(e.srv.Close)
+	// Appointments without e-mail (appointments_test.go adds a mailer).
+	if e.srv.appts, err = appointment.New(appointment.Config{}, rec, nil); err != nil {
+		t.Fatal(err)
+	}
 	if e.srv.files, err = newStaticFiles(testClientFiles()); err != nil {
 		t.Fatal(err)
 	}

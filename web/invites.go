@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -21,7 +22,7 @@ func (s *Server) handleGetInvite(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	c.JSON(http.StatusOK, gin.H{
+	body := gin.H{
 		"company":        s.cfg.Company.Name,
 		"advisorName":    con.Record.AdvisorName,
 		"title":          con.Record.Title,
@@ -33,7 +34,17 @@ func (s *Server) handleGetInvite(c *gin.Context) error {
 			"version": s.consent.Version,
 			"text":    gin.H{"de": s.consent.DE, "en": s.consent.EN},
 		},
-	})
+	}
+	// A booked consultation: before it opens the page shows when it
+	// starts (serverTime lets it count down on a wrong clock).
+	if opens := con.Record.OpensAt; !opens.IsZero() && s.appts != nil {
+		if a, err := s.rec.AppointmentByConsultation(c.Request.Context(), con.Record.ID); err == nil {
+			body["appointment"] = gin.H{"startsAt": rfc3339(a.StartsAt), "endsAt": rfc3339(a.EndsAt),
+				"opensAt": rfc3339(opens), "open": !s.now().Before(opens), "timeZone": s.appts.Zone().String()}
+			body["serverTime"] = s.now().UTC().Format(time.RFC3339Nano)
+		}
+	}
+	c.JSON(http.StatusOK, body)
 	return nil
 }
 
@@ -88,6 +99,9 @@ func (s *Server) handleJoin(c *gin.Context) error {
 	con, err := s.cons.ByInvite(ctx, c.Param("token"))
 	if err != nil {
 		return err
+	}
+	if opens := con.Record.OpensAt; !opens.IsZero() && s.now().Before(opens) {
+		return errNotYet // a booked consultation before its window
 	}
 	if err := s.allowJoin(c, con.Record.ID); err != nil {
 		return err

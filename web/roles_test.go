@@ -25,6 +25,7 @@ const (
 	callCustomer                // the consultation's joined customer only (their own data)
 	subjectToken                // the holder of a data-subject link's token only
 	adminOnly                   // admins only
+	apptRole                    // advisors and admins; :id an appointment they booked (the test's :id is a consultation's: 404 to all)
 )
 
 // routeAccess classifies every route. A route missing here fails the
@@ -83,6 +84,12 @@ var routeAccess = map[string]access{
 	"POST /api/v1/verify":         staffAny,
 
 	"GET /api/v1/consultations":                consultRole,
+	"GET /api/v1/appointments":                 apptRole,
+	"POST /api/v1/appointments":                apptRole,
+	"GET /api/v1/appointments/:id":             apptRole,
+	"PUT /api/v1/appointments/:id":             apptRole,
+	"POST /api/v1/appointments/:id/send":       apptRole,
+	"POST /api/v1/appointments/:id/cancel":     apptRole,
 	"POST /api/v1/consultations":               consultRole,
 	"GET /api/v1/consultations/:id":            consultRole,
 	"POST /api/v1/consultations/:id/invite":    consultRole,
@@ -177,6 +184,11 @@ func TestEveryRouteRefusesTheWrongRole(t *testing.T) {
 			cases = []want{{"anonymous", anon, true}, {"customer", customer, true}, {"back office", back, true}, {"owner", owner, false}}
 			if strings.Contains(r.Path, ":id") {
 				cases = append(cases, want{"other advisor", stranger, true})
+			}
+		case apptRole:
+			cases = []want{{"anonymous", anon, true}, {"customer", customer, true}, {"back office", back, true}}
+			if !strings.Contains(r.Path, ":id") {
+				cases = append(cases, want{"owner", owner, false})
 			}
 		case callMember:
 			cases = []want{{"anonymous", anon, true}, {"back office", back, true}, {"other advisor", stranger, true},

@@ -20,6 +20,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/parley-video/parley/appointment"
 	"github.com/parley-video/parley/blobs"
 	"github.com/parley-video/parley/config"
 	"github.com/parley-video/parley/consultation"
@@ -103,6 +104,9 @@ type Deps struct {
 	// a backoff of at most max (cluster mode: one shared by all nodes).
 	// nil: in this process's memory.
 	Throttle func(budget int, max time.Duration) LoginThrottle
+	// Appointments books consultations for a slot and mails the
+	// customer (appointments.go); nil: no appointment endpoints.
+	Appointments *appointment.Service
 	// Metrics, when set, is served at /metrics (for admin.addr ""; API.md
 	// recommends a separate admin address instead). May be nil.
 	Metrics http.Handler
@@ -152,10 +156,11 @@ type Server struct {
 	relay         Relay        // cluster mode: relays to home nodes; nil alone
 	awayElsewhere func(ctx context.Context, consultation string, away bool)
 	access        *accessWriter
-	devLinks      *deviceLinks // device links (devicelink.go)
-	openapi       []byte       // the OpenAPI document as JSON (openapi.go)
-	brand         *brand       // the company's look (branding.go)
-	sso           *sso         // staff single sign-on (sso.go); nil when off
+	devLinks      *deviceLinks         // device links (devicelink.go)
+	openapi       []byte               // the OpenAPI document as JSON (openapi.go)
+	brand         *brand               // the company's look (branding.go)
+	sso           *sso                 // staff single sign-on (sso.go); nil when off
+	appts         *appointment.Service // appointments.go; nil: none
 
 	// Joins per invite (invites.go): per consultation, and per
 	// consultation and client network.
@@ -239,6 +244,7 @@ func New(cfg config.Config, deps Deps, log *slog.Logger) (*Server, error) {
 		escrowFP:      deps.EscrowFingerprint,
 		relay:         deps.Relay,
 		awayElsewhere: deps.AdvisorAwayElsewhere,
+		appts:         deps.Appointments,
 	}
 	if deps.Now != nil {
 		s.now = deps.Now
@@ -292,6 +298,7 @@ func (s *Server) routes(metrics http.Handler) *gin.Engine {
 	cons.POST("/:id/colleague", s.api(s.handleColleagueInvite))
 	cons.POST("/:id/end", s.api(s.handleEnd))
 	s.deviceLinkRoutes(cons)
+	s.appointmentRoutes(staff.Group("", s.requireConsultRole))
 
 	s.fileRoutes(e)
 	s.documentRoutes(e)

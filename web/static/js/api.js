@@ -41,8 +41,25 @@
  *   privacyUrl: string,
  *   consent: Consent,
  *   allowAnonymous?: boolean,
- *   questions?: Question[]
+ *   questions?: Question[],
+ *   appointment?: {startsAt: string, endsAt: string, opensAt: string, open: boolean, timeZone: string},
+ *   serverTime?: string
  * }} Invite
+ * @typedef {{
+ *   id: string,
+ *   consultationId: string,
+ *   title: string,
+ *   startsAt: string,
+ *   endsAt: string,
+ *   opensAt: string,
+ *   state: 'booked'|'cancelled',
+ *   sequence: number,
+ *   lang: 'de'|'en',
+ *   customer: {name: string, email: string, phone?: string},
+ *   advisor: {id: number, displayName: string},
+ *   inviteUrl?: string
+ * }} Appointment
+ * @typedef {{day: string, timeZone: string, mail: boolean, appointments: Appointment[]}} AppointmentDay
  * @typedef {{
  *   consultationId: string,
  *   participantId: string,
@@ -220,6 +237,30 @@ export const newInvite = (id) => request('POST', `/api/v1/consultations/${seg(id
 export const colleagueLink = (id) => request('POST', `/api/v1/consultations/${seg(id)}/colleague`);
 /** @param {string} id @returns {Promise<Consultation>} */
 export const endConsultation = (id) => request('POST', `/api/v1/consultations/${seg(id)}/end`);
+
+// Appointments (web/API.md "Appointments")
+
+/**
+ * The advisor's appointments on a day of this browser's time zone.
+ * @param {string} [day] YYYY-MM-DD; default today
+ * @returns {Promise<AppointmentDay>}
+ */
+export const appointmentDay = (day) => {
+  const q = new URLSearchParams({ tz: Intl.DateTimeFormat().resolvedOptions().timeZone });
+  if (day) q.set('day', day);
+  return request('GET', `/api/v1/appointments?${q}`);
+};
+/**
+ * @param {{title: string, startsAt: string, endsAt: string, customerName: string, customerEmail: string, customerPhone: string, lang: string}} body
+ * @returns {Promise<Appointment>}
+ */
+export const bookAppointment = (body) => request('POST', '/api/v1/appointments', body);
+/** @param {string} id @param {string} link @returns {Promise<Appointment>} */
+export const sendAppointment = (id, link) => request('POST', `/api/v1/appointments/${seg(id)}/send`, { link });
+/** @param {string} id @param {{startsAt: string, endsAt: string, link?: string}} body @returns {Promise<Appointment>} */
+export const rescheduleAppointment = (id, body) => request('PUT', `/api/v1/appointments/${seg(id)}`, body);
+/** @param {string} id @returns {Promise<Appointment>} */
+export const cancelAppointment = (id) => request('POST', `/api/v1/appointments/${seg(id)}/cancel`);
 
 // Customer
 

@@ -17,6 +17,7 @@ import { CallView, ReconnectBanner } from './call-ui.js';
 import { SignalingClosedError, CloseCode } from './protocol.js';
 import { installDebugHook } from './debug.js';
 import { showWaitingCount, chime, notifyDesktop, knockSettings } from './knock.js';
+import { runAppointments } from './appointments.js';
 import { E2EEMedia, generateSecret, saveSecret, loadSecret, loadAllSecrets, deleteSecret, secretFromHash, withSecret } from './e2ee.js';
 import { showSendDialog, showReceiveDialog, receiveForm } from './devicelink.js';
 
@@ -173,6 +174,7 @@ async function runConsole() {
   document.body.classList.add('signed-in');
   showScreen(SCREENS, 'screen-console');
   wireNewForm();
+  runAppointments(() => void loadList(true));
   // The stored call secrets complete the links once read (not blocking).
   void loadAllSecrets().then((stored) => {
     for (const [id, entry] of stored) {

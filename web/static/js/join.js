@@ -48,7 +48,7 @@ installErrorNet();
 initI18n();
 installDebugHook();
 
-const SCREENS = ['screen-loading', 'screen-error', 'screen-landing', 'screen-waiting', 'screen-call', 'screen-end'];
+const SCREENS = ['screen-loading', 'screen-early', 'screen-error', 'screen-landing', 'screen-waiting', 'screen-call', 'screen-end'];
 
 /** The invite token: the last non-empty path segment of /j/{token}. */
 const token = (() => {
@@ -202,9 +202,42 @@ async function load() {
     showInviteError(code, code === 'network' || code === 'internal' || code === 'unknown' ? () => void load() : null, joined);
     return;
   }
+  if (invite.appointment && !invite.appointment.open) {
+    showEarly(invite);
+    return;
+  }
   renderInvite();
   if (invite.consultationId && readMarker() === invite.consultationId && (await resume(invite.consultationId))) return;
   showLanding();
+}
+
+/**
+ * A booked consultation before its window: when it starts, then load
+ * again once it opens (counted on the server's clock).
+ * @param {Invite} inv
+ */
+function showEarly(inv) {
+  const appt = /** @type {NonNullable<Invite['appointment']>} */ (inv.appointment);
+  const skew = inv.serverTime ? Date.parse(inv.serverTime) - Date.now() : 0;
+  const render = () => {
+    const lang = getLang() === 'en' ? 'en-GB' : 'de-DE';
+    // This browser's clock: the time the customer will see on it.
+    /** @type {Intl.DateTimeFormatOptions} */
+    const opt = {};
+    const time = (/** @type {string} */ iso) => new Date(iso).toLocaleTimeString(lang, { ...opt, hour: '2-digit', minute: '2-digit' });
+    const date = new Date(appt.startsAt).toLocaleDateString(lang, { ...opt, weekday: 'long', day: 'numeric', month: 'long', year: 'numeric' });
+    byId('early-title', HTMLElement).textContent = t('join.early.title', { time: time(appt.startsAt) });
+    byId('early-text', HTMLElement).textContent = t('join.early.text', {
+      date, advisor: inv.advisorName, company: inv.company, opens: time(appt.opensAt),
+    });
+  };
+  render();
+  onLangChange(render);
+  showScreen(SCREENS, 'screen-early');
+  const wait = Date.parse(appt.opensAt) - (Date.now() + skew);
+  // Check again when it opens (at most a minute apart, so a wrong clock
+  // or a moved appointment is noticed).
+  window.setTimeout(() => void load(), Math.min(Math.max(wait + 250, 1000), 60_000));
 }
 
 function showLanding() {

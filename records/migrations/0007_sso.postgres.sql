@@ -1,4 +1,4 @@
--- Parley records, schema version 6: staff accounts bound to an account at
+-- Parley records, schema version 7: staff accounts bound to an account at
 -- the company's OpenID Connect provider (single sign-on).
 
 -- "<issuer> <subject>" of the provider account this staff account signs on
