@@ -17,8 +17,8 @@ import (
 	"github.com/parley-video/parley/contracts"
 	"github.com/parley-video/parley/records"
 	"github.com/parley-video/parley/signaling"
-	"github.com/parley-video/parley/webhooks"
 	"github.com/parley-video/parley/signature"
+	"github.com/parley-video/parley/webhooks"
 )
 
 // Documents presented for signature in a call (API.md "Documents and
@@ -317,7 +317,7 @@ func (s *Server) handlePresent(c *gin.Context) error {
 		signers = append(signers, f.Signer)
 	}
 	s.hooks.Emit(ctx, webhooks.Event{Type: webhooks.DocumentPresented, Consultation: d.ConsultationID, Once: d.ID,
-		Data: map[string]any{"document": d.ID, "pages": d.Pages, "sha256": d.SHA256, "signers": signers},
+		Data:     map[string]any{"document": d.ID, "pages": d.Pages, "sha256": d.SHA256, "signers": signers},
 		Personal: map[string]any{"name": d.Name}})
 	c.JSON(http.StatusCreated, toDocumentJSON(d, time.Time{}))
 	return nil

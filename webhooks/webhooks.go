@@ -161,7 +161,9 @@ func (h *Hooks) Emit(ctx context.Context, ev Event) {
 }
 
 // DeliveryKey is an event's outbox key for one endpoint.
-func DeliveryKey(endpoint, typ, id string) string { return Kind + ":" + endpoint + ":" + typ + ":" + id }
+func DeliveryKey(endpoint, typ, id string) string {
+	return Kind + ":" + endpoint + ":" + typ + ":" + id
+}
 
 // Delivery is one line of the delivery log.
 type Delivery struct {
