@@ -49,6 +49,8 @@ type Config struct {
 	Mail         MailConfig         `yaml:"mail"`
 	Outbox       OutboxConfig       `yaml:"outbox"`
 	Appointments AppointmentsConfig `yaml:"appointments"`
+	// Webhooks: config/webhooks.go.
+	Webhooks WebhooksConfig `yaml:"webhooks"`
 }
 
 // RecordsConfig is where the records (staff, consultations, consents,
@@ -394,6 +396,7 @@ type SignatureConfig struct {
 func Default() Config {
 	cfg := defaultConfig()
 	cfg.Mail, cfg.Outbox, cfg.Appointments = defaultMail()
+	cfg.Webhooks = WebhooksConfig{Endpoints: []WebhookEndpoint{}, Timeout: 10 * time.Second}
 	return cfg
 }
 
@@ -708,6 +711,7 @@ func (c *Config) Validate() error {
 	}
 	c.validateCluster(bad)
 	c.validateMail(bad)
+	c.validateWebhooks(bad)
 	return errors.Join(errs...)
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/parley-video/parley/mail"
 	"github.com/parley-video/parley/outbox"
 	"github.com/parley-video/parley/records"
+	"github.com/parley-video/parley/webhooks"
 )
 
 // newMail builds the outbox (always: its rows wait for a node with the
@@ -49,4 +50,14 @@ func newMail(cfg config.Config, rec *records.Store, keys *blobs.KeyRing, log *sl
 	ob.Handle(mail.Kind, sender.OutboxHandler())
 	appts, err := appointment.New(acfg, rec, ob)
 	return ob, appts, err
+}
+
+// newWebhooks sends events to the configured endpoints through the
+// outbox; with none configured it sends nothing.
+func newWebhooks(cfg config.Config, ob *outbox.Outbox, log *slog.Logger) *webhooks.Hooks {
+	eps := make([]webhooks.Endpoint, 0, len(cfg.Webhooks.Endpoints))
+	for _, e := range cfg.Webhooks.Endpoints {
+		eps = append(eps, webhooks.Endpoint{ID: e.ID, URL: e.URL, Secret: e.WebhookSecret(), Events: e.Events, PersonalData: e.PersonalData})
+	}
+	return webhooks.New(eps, cfg.Webhooks.Timeout, ob, log.With("component", "webhooks"))
 }

@@ -31,6 +31,7 @@ import (
 	"github.com/parley-video/parley/signaling"
 	"github.com/parley-video/parley/turnserver"
 	"github.com/parley-video/parley/web"
+	"github.com/parley-video/parley/webhooks"
 	"github.com/pion/webrtc/v4"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -58,6 +59,8 @@ type Node struct {
 	// consultations for a slot.
 	Outbox       *outbox.Outbox
 	Appointments *appointment.Service
+	// Webhooks tells other systems what happened (node/mail.go).
+	Webhooks *webhooks.Hooks
 
 	web     *web.Server
 	docs    *blobs.Store // the contracts' documents
@@ -133,6 +136,14 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		},
 		RelayOnly:        cfg.TURN.Enabled && cfg.TURN.RelayOnly,
 		AllowUnencrypted: cfg.E2EE.AllowUnencrypted,
+		Admitted: func(c signaling.ConsultationID, p signaling.ParticipantID) {
+			ctx := context.Background()
+			// The call starts with its first admission (once, whichever
+			// node sees it).
+			n.Webhooks.Emit(ctx, webhooks.Event{Type: webhooks.ConsultationStarted, Consultation: string(c), Once: string(c)})
+			n.Webhooks.Emit(ctx, webhooks.Event{Type: webhooks.CustomerAdmitted, Consultation: string(c), Once: string(c) + "/" + string(p),
+				Data: map[string]any{"participant": string(p)}})
+		},
 	}, n.Media, n.Store, log.With("component", "signaling"), reg)
 	if cfg.Cluster.Enabled {
 		if n.cluster, err = newCluster(ctx, cfg, n.Hub, n.Media.UDPAddr(), log.With("component", "cluster")); err != nil {
@@ -184,6 +195,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 			n.Retention.Kick()
 			n.TURN.CloseEnded(time.Now())
 			n.cluster.publishEnded(context.Background(), string(id))
+			n.Webhooks.Emit(context.Background(), webhooks.Event{Type: webhooks.ConsultationEnded, Consultation: string(id), Once: string(id)})
 		},
 		Log: log.With("component", "consultation"),
 	}); err != nil {
@@ -192,6 +204,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	if n.Outbox, n.Appointments, err = newMail(cfg, n.Records, storageKeys, log); err != nil {
 		return nil, fmt.Errorf("mail: %w", err)
 	}
+	n.Webhooks = newWebhooks(cfg, n.Outbox, log)
 	var rel web.Relay
 	var awayElsewhere func(context.Context, string, bool)
 	if n.cluster != nil {
@@ -200,7 +213,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	srv, err := web.New(cfg, web.Deps{Records: n.Records, Hub: n.Hub, Consultations: n.Consultations, Files: n.files,
 		Ready: n.ready, Signer: n.Contracts, Relay: rel, AdvisorAwayElsewhere: awayElsewhere, Throttle: n.shared.throttles(),
 		Verifier:          contracts.NewVerifier(n.Keys, 4*cfg.Signature.MaxPDFBytes, pdfWorkers),
-		EscrowFingerprint: n.Keys.Escrow.Fingerprint(), Now: o.now, Appointments: n.Appointments}, log.With("component", "web"))
+		EscrowFingerprint: n.Keys.Escrow.Fingerprint(), Now: o.now, Appointments: n.Appointments, Webhooks: n.Webhooks}, log.With("component", "web"))
 	if err != nil {
 		return nil, fmt.Errorf("web: %w", err)
 	}

@@ -183,3 +183,39 @@ func clipText(s string, n int) string {
 	}
 	return s
 }
+
+// OutboxRow is a row as the delivery log shows it (no payload).
+type OutboxRow struct {
+	Key         string
+	State       string
+	Attempts    int
+	LastError   string
+	Created     time.Time
+	NextAttempt time.Time
+	Done        time.Time // zero while pending
+}
+
+// ListOutbox returns the newest rows of a kind, at most limit.
+func (s *Store) ListOutbox(ctx context.Context, kind string, limit int) ([]OutboxRow, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT idem_key, state, attempts, last_error, created_at, next_attempt_at, done_at
+		FROM outbox WHERE kind = ? ORDER BY created_at DESC, id DESC LIMIT ?`, kind, limit)
+	if err != nil {
+		return nil, fmt.Errorf("records: list outbox: %w", err)
+	}
+	defer rows.Close()
+	var out []OutboxRow
+	for rows.Next() {
+		var r OutboxRow
+		var created, next int64
+		var done sql.NullInt64
+		if err := rows.Scan(&r.Key, &r.State, &r.Attempts, &r.LastError, &created, &next, &done); err != nil {
+			return nil, fmt.Errorf("records: list outbox: %w", err)
+		}
+		r.Created, r.NextAttempt = millis(created), millis(next)
+		if done.Valid {
+			r.Done = millis(done.Int64)
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}

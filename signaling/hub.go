@@ -84,6 +84,9 @@ type Config struct {
 	// AllowedOrigins are accepted in the WebSocket Origin header besides the
 	// request's own host (scheme://host[:port]).
 	AllowedOrigins []string
+	// Admitted, if set, is called (on its own goroutine) after staff admitted
+	// customer p into consultation c.
+	Admitted func(c ConsultationID, p ParticipantID)
 	// ICEServers are handed to clients in the welcome message; c is the
 	// participant's consultation (TURN credentials end with it).
 	ICEServers func(c ConsultationInfo, p ParticipantID) []webrtc.ICEServer

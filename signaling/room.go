@@ -374,6 +374,9 @@ func (r *room) admit(p *participant, c *conn, target ParticipantID) error {
 	r.changedLocked()
 	r.mu.Unlock()
 	r.log.Info("customer admitted", "participant", t.id, "by", p.id)
+	if f := r.cfg.Admitted; f != nil {
+		go f(r.info.ID, t.id)
+	}
 	r.saveSession(t)
 	r.removeWaiting(t)
 	if tc != nil {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/parley-video/parley/appointment"
 	"github.com/parley-video/parley/records"
+	"github.com/parley-video/parley/webhooks"
 )
 
 // Appointments: consultations booked for a slot (API.md, "Appointments").
@@ -125,6 +126,9 @@ func (s *Server) handleBook(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
+	s.hooks.Emit(c.Request.Context(), webhooks.Event{Type: webhooks.ConsultationBooked, Consultation: a.ConsultationID, Once: a.ID,
+		Data:     map[string]any{"appointment": a.ID, "startsAt": a.StartsAt.UTC(), "endsAt": a.EndsAt.UTC(), "advisor": staffUser(c).ID},
+		Personal: map[string]any{"customerName": a.CustomerName, "customerEmail": a.CustomerEmail}})
 	c.JSON(http.StatusCreated, s.toAppointmentJSON(a, base+"/j/"+token))
 	return nil
 }

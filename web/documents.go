@@ -18,6 +18,7 @@ import (
 	"github.com/parley-video/parley/records"
 	"github.com/parley-video/parley/signaling"
 	"github.com/parley-video/parley/signature"
+	"github.com/parley-video/parley/webhooks"
 )
 
 // Documents presented for signature in a call (API.md "Documents and
@@ -312,6 +313,13 @@ func (s *Server) handlePresent(c *gin.Context) error {
 		}
 	}
 	s.pushDocument(d, time.Time{})
+	signers := make([]string, 0, len(d.Fields))
+	for _, f := range d.Fields {
+		signers = append(signers, f.Signer)
+	}
+	s.hooks.Emit(ctx, webhooks.Event{Type: webhooks.DocumentPresented, Consultation: d.ConsultationID, Once: d.ID,
+		Data:     map[string]any{"document": d.ID, "pages": d.Pages, "sha256": d.SHA256, "signers": signers},
+		Personal: map[string]any{"name": d.Name}})
 	c.JSON(http.StatusCreated, toDocumentJSON(d, time.Time{}))
 	return nil
 }
@@ -537,8 +545,23 @@ func (s *Server) sign(c *gin.Context, who fileCaller, sg contracts.Signing) erro
 		return err
 	}
 	s.pushDocument(d, time.Time{})
+	method := sg.Method
+	if method == signature.MethodDrawn {
+		method = "drawn"
+	}
+	s.emitSigned(c.Request.Context(), d, c.Param("field"), role, name, method)
 	c.JSON(http.StatusOK, toDocumentJSON(d, time.Time{}))
 	return nil
+}
+
+// emitSigned tells other systems that a field was signed (and whether
+// the contract is complete now).
+func (s *Server) emitSigned(ctx context.Context, d records.Document, field, role, name, method string) {
+	s.hooks.Emit(ctx, webhooks.Event{Type: webhooks.ContractSigned, Consultation: d.ConsultationID,
+		Once: d.ID + "/" + field,
+		Data: map[string]any{"document": d.ID, "field": field, "signer": role, "method": method, "revision": d.Revision,
+			"complete": !d.SignedAt.IsZero(), "sha256": d.CurrentSHA256},
+		Personal: map[string]any{"signerName": name}})
 }
 
 // handleWithdraw: POST /api/v1/consultations/:id/documents/:docId/withdraw

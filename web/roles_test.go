@@ -69,6 +69,7 @@ var routeAccess = map[string]access{
 	"GET /api/v1/my-data/contracts/:docId":                   subjectToken,
 	"GET /api/v1/consultations/:id/my-data/contracts/:docId": callCustomer,
 	"PUT /api/v1/me/password":                                staffAny,
+	"GET /api/v1/admin/webhooks":                             adminOnly,
 	"GET /api/v1/admin/users":                                adminOnly,
 	"POST /api/v1/admin/users":                               adminOnly,
 	"PATCH /api/v1/admin/users/:uid":                         adminOnly,

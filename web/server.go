@@ -27,6 +27,7 @@ import (
 	"github.com/parley-video/parley/records"
 	"github.com/parley-video/parley/signaling"
 	"github.com/parley-video/parley/throttle"
+	"github.com/parley-video/parley/webhooks"
 )
 
 // Hub is what web needs from the live-consultation hub; *signaling.Hub
@@ -107,6 +108,9 @@ type Deps struct {
 	// Appointments books consultations for a slot and mails the
 	// customer (appointments.go); nil: no appointment endpoints.
 	Appointments *appointment.Service
+	// Webhooks tells other systems what happened (webhooks/WEBHOOKS.md);
+	// nil: nothing is told.
+	Webhooks *webhooks.Hooks
 	// Metrics, when set, is served at /metrics (for admin.addr ""; API.md
 	// recommends a separate admin address instead). May be nil.
 	Metrics http.Handler
@@ -161,6 +165,7 @@ type Server struct {
 	brand         *brand               // the company's look (branding.go)
 	sso           *sso                 // staff single sign-on (sso.go); nil when off
 	appts         *appointment.Service // appointments.go; nil: none
+	hooks         *webhooks.Hooks      // events for other systems; nil: none
 
 	// Joins per invite (invites.go): per consultation, and per
 	// consultation and client network.
@@ -245,6 +250,7 @@ func New(cfg config.Config, deps Deps, log *slog.Logger) (*Server, error) {
 		relay:         deps.Relay,
 		awayElsewhere: deps.AdvisorAwayElsewhere,
 		appts:         deps.Appointments,
+		hooks:         deps.Webhooks,
 	}
 	if deps.Now != nil {
 		s.now = deps.Now

@@ -15,6 +15,7 @@ import (
 	"github.com/parley-video/parley/consultation"
 	"github.com/parley-video/parley/records"
 	"github.com/parley-video/parley/signaling"
+	"github.com/parley-video/parley/webhooks"
 )
 
 // Data-subject rights (API.md "My data"): a customer sees what is stored
@@ -249,6 +250,17 @@ func (s *Server) exportFor(ctx context.Context, sub records.Subject) (subjectExp
 	return out, nil
 }
 
+// logSubjectRequest records a data-subject request and tells other
+// systems of it (no personal data: ids, the kind, who asked).
+func (s *Server) logSubjectRequest(ctx context.Context, sc subjectCall, kind string, detail any) error {
+	if err := s.rec.LogSubjectRequest(ctx, sc.sub, kind, sc.by, detail); err != nil {
+		return err
+	}
+	s.hooks.Emit(ctx, webhooks.Event{Type: webhooks.DataSubjectRequest, Consultation: sc.sub.ConsultationID,
+		Data: map[string]any{"request": kind, "by": sc.by, "subject": sc.sub.ParticipantID}})
+	return nil
+}
+
 // handleSubjectExport: GET .../my-data. ?download=1 sends it as a file.
 func (s *Server) handleSubjectExport(c *gin.Context, sc subjectCall) error {
 	ctx := c.Request.Context()
@@ -263,7 +275,7 @@ func (s *Server) handleSubjectExport(c *gin.Context, sc subjectCall) error {
 	// Logged as an access request when the data is handed out as a file
 	// or to staff, not each time the customer's own view is refreshed.
 	if c.Query("download") != "" || sc.by != "subject" {
-		if err := s.rec.LogSubjectRequest(ctx, sc.sub, "export", sc.by, map[string]int{
+		if err := s.logSubjectRequest(ctx, sc, "export", map[string]int{
 			"answers": len(out.Answers), "consents": len(out.Consents), "contracts": len(out.Contracts), "files": len(out.Files)}); err != nil {
 			return err
 		}
@@ -311,7 +323,7 @@ func (s *Server) handleSubjectCorrect(c *gin.Context, sc subjectCall) error {
 	if !stored && !live {
 		return errConflictMsg("no name is stored any more (pre-join data is deleted when the consultation ends); signed contracts keep the name as signed")
 	}
-	if err := s.rec.LogSubjectRequest(ctx, sc.sub, "correct", sc.by, map[string]bool{"records": stored, "call": live}); err != nil {
+	if err := s.logSubjectRequest(ctx, sc, "correct", map[string]bool{"records": stored, "call": live}); err != nil {
 		return err
 	}
 	out, err := s.exportFor(ctx, sc.sub)
@@ -352,7 +364,7 @@ func (s *Server) handleSubjectErase(c *gin.Context, sc subjectCall) error {
 	if left {
 		er.Deleted["session"] = 1
 	}
-	if err := s.rec.LogSubjectRequest(ctx, sc.sub, "erase", sc.by, er); err != nil {
+	if err := s.logSubjectRequest(ctx, sc, "erase", er); err != nil {
 		return err
 	}
 	out, err := s.exportFor(ctx, sc.sub)

@@ -32,6 +32,7 @@ func (s *Server) userRoutes(staff *gin.RouterGroup, e *gin.Engine) {
 	adm.POST("", s.api(s.handleAddUser))
 	adm.PATCH("/:uid", s.api(s.handlePatchUser))
 	adm.POST("/:uid/password", s.api(s.handleResetPassword))
+	s.webhookRoutes(staff)
 	e.GET("/admin/users", s.page(func(c *gin.Context) error { return s.serveStaffPage(c, "users.html") }))
 }
 
