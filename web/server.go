@@ -24,6 +24,7 @@ import (
 	"github.com/parley-video/parley/blobs"
 	"github.com/parley-video/parley/config"
 	"github.com/parley-video/parley/consultation"
+	"github.com/parley-video/parley/outbox"
 	"github.com/parley-video/parley/records"
 	"github.com/parley-video/parley/signaling"
 	"github.com/parley-video/parley/throttle"
@@ -107,6 +108,9 @@ type Deps struct {
 	// Appointments books consultations for a slot and mails the
 	// customer (appointments.go); nil: no appointment endpoints.
 	Appointments *appointment.Service
+	// Outbox queues e-mail (a contract's copy on request, subject_mail.go);
+	// used only when mail.enabled. nil: no e-mail.
+	Outbox *outbox.Outbox
 	// Metrics, when set, is served at /metrics (for admin.addr ""; API.md
 	// recommends a separate admin address instead). May be nil.
 	Metrics http.Handler
@@ -158,6 +162,7 @@ type Server struct {
 	access        *accessWriter
 	devLinks      *deviceLinks         // device links (devicelink.go)
 	appts         *appointment.Service // appointments.go; nil: none
+	mailOut       *outbox.Outbox       // subject_mail.go; nil: no e-mail
 
 	// Joins per invite (invites.go): per consultation, and per
 	// consultation and client network.
@@ -238,6 +243,7 @@ func New(cfg config.Config, deps Deps, log *slog.Logger) (*Server, error) {
 		relay:         deps.Relay,
 		awayElsewhere: deps.AdvisorAwayElsewhere,
 		appts:         deps.Appointments,
+		mailOut:       deps.Outbox,
 	}
 	if deps.Now != nil {
 		s.now = deps.Now
