@@ -38,6 +38,21 @@ type subjectContract struct {
 // mailOn reports whether the server sends e-mail.
 func (s *Server) mailOn() bool { return s.mailOut != nil && s.cfg.Mail.Enabled }
 
+// emailCopyOffered: e-mail is on and a question of type email is asked
+// before joining (the privacy notice then says what the address is used
+// for).
+func (s *Server) emailCopyOffered() bool {
+	if !s.mailOn() {
+		return false
+	}
+	for _, q := range s.cfg.Questions.Before {
+		if q.Type == "email" {
+			return true
+		}
+	}
+	return false
+}
+
 // subjectEmail is the address the subject gave by answering a question
 // of type email before joining (the latest such answer), or "".
 func (s *Server) subjectEmail(data records.SubjectData) string {

@@ -179,8 +179,21 @@ func TestContractCopyByEmail(t *testing.T) {
 		t.Fatalf("no link: %d", r.StatusCode)
 	}
 
+	// The privacy notice says the copy is sent only on request, and only
+	// where it is offered.
+	notice := func() string {
+		t.Helper()
+		return string(e.do(e.client(), "GET", "/privacy?lang=de", nil).body)
+	}
+	if v := notice(); !strings.Contains(v, "Nur wenn Sie es nach der Unterschrift ausdrücklich anfordern") {
+		t.Error("the privacy notice does not say the copy is sent only on request")
+	}
+
 	// E-mail off: refused, and the export says so.
 	e.srv.cfg.Mail.Enabled = false
+	if strings.Contains(notice(), "Kopie per E-Mail senden") {
+		t.Error("the privacy notice offers a copy by e-mail with e-mail off")
+	}
 	if got := canEmail(kimTok); len(got) != 1 || got[0] != false {
 		t.Fatalf("canEmail with e-mail off: %v", got)
 	}
