@@ -15,9 +15,9 @@ import (
 	"time"
 )
 
-// Message is an e-mail to write: a plain-text body and optionally a
+// Message is an e-mail to write: a plain-text body, optionally a
 // calendar entry (sent both as the text/calendar part calendar programs
-// act on and as an invite.ics attachment).
+// act on and as an invite.ics attachment) and files attached.
 type Message struct {
 	FromName  string // e.g. the company's name
 	FromAddr  string
@@ -28,6 +28,15 @@ type Message struct {
 	Method    string // the calendar's METHOD (REQUEST, CANCEL)
 	MessageID string // without angle brackets: the idempotency key
 	Date      time.Time
+	// Attachments are files sent along (base64, after the text).
+	Attachments []Attachment
+}
+
+// Attachment is a file attached to a Message.
+type Attachment struct {
+	Name        string // the file name shown, e.g. "Kreditvertrag-signed.pdf"
+	ContentType string // e.g. application/pdf
+	Data        []byte
 }
 
 // MessageID makes a Message-ID from an idempotency key and the sender's
@@ -65,7 +74,7 @@ func (m Message) Bytes() ([]byte, error) {
 	hdr("MIME-Version", "1.0")
 	hdr("Auto-Submitted", "auto-generated")
 	mw := multipart.NewWriter(&buf)
-	if m.Calendar == nil {
+	if m.Calendar == nil && len(m.Attachments) == 0 {
 		hdr("Content-Type", "text/plain; charset=UTF-8")
 		hdr("Content-Transfer-Encoding", "quoted-printable")
 		buf.WriteString("\r\n")
@@ -81,47 +90,85 @@ func (m Message) Bytes() ([]byte, error) {
 	}
 	hdr("Content-Type", "multipart/mixed; boundary="+mw.Boundary())
 	buf.WriteString("\r\n")
-	// The text and the calendar as alternatives, so calendar programs
-	// offer "accept" / update the entry; plus the file to import by hand.
-	altBoundary := "parley-alt-" + hex.EncodeToString(b)
+	if m.Calendar == nil {
+		p, err := mw.CreatePart(textproto.MIMEHeader{
+			"Content-Type":              {"text/plain; charset=UTF-8"},
+			"Content-Transfer-Encoding": {"quoted-printable"},
+		})
+		if err != nil {
+			return nil, fmt.Errorf("mail: %w", err)
+		}
+		if err := writeQP(p, m.Text); err != nil {
+			return nil, err
+		}
+	} else if err := m.writeCalendar(mw, hex.EncodeToString(b)); err != nil {
+		return nil, err
+	}
+	for _, a := range m.Attachments {
+		if strings.ContainsAny(a.Name+a.ContentType, "\r\n") {
+			return nil, fmt.Errorf("mail: line break in an attachment's name or type")
+		}
+		ct := mime.FormatMediaType(a.ContentType, map[string]string{"name": a.Name})
+		disp := mime.FormatMediaType("attachment", map[string]string{"filename": a.Name})
+		if ct == "" || disp == "" {
+			return nil, fmt.Errorf("mail: attachment type %q or name not writable", a.ContentType)
+		}
+		p, err := mw.CreatePart(textproto.MIMEHeader{
+			"Content-Type":              {ct},
+			"Content-Disposition":       {disp},
+			"Content-Transfer-Encoding": {"base64"},
+		})
+		if err != nil {
+			return nil, fmt.Errorf("mail: %w", err)
+		}
+		writeB64(p, a.Data)
+	}
+	if err := mw.Close(); err != nil {
+		return nil, fmt.Errorf("mail: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// writeCalendar writes the text and the calendar entry as alternatives,
+// so calendar programs offer "accept" / update the entry, plus the file
+// to import by hand.
+func (m Message) writeCalendar(mw *multipart.Writer, tag string) error {
+	altBoundary := "parley-alt-" + tag
 	part, err := mw.CreatePart(textproto.MIMEHeader{"Content-Type": {"multipart/alternative; boundary=" + altBoundary}})
 	if err != nil {
-		return nil, fmt.Errorf("mail: %w", err)
+		return fmt.Errorf("mail: %w", err)
 	}
 	alt := multipart.NewWriter(part)
 	if err := alt.SetBoundary(altBoundary); err != nil {
-		return nil, fmt.Errorf("mail: %w", err)
+		return fmt.Errorf("mail: %w", err)
 	}
 	p, err := alt.CreatePart(textproto.MIMEHeader{
 		"Content-Type":              {"text/plain; charset=UTF-8"},
 		"Content-Transfer-Encoding": {"quoted-printable"},
 	})
 	if err != nil {
-		return nil, fmt.Errorf("mail: %w", err)
+		return fmt.Errorf("mail: %w", err)
 	}
 	if err := writeQP(p, m.Text); err != nil {
-		return nil, err
+		return err
 	}
 	calType := "text/calendar; charset=UTF-8; method=" + m.Method
 	if p, err = alt.CreatePart(textproto.MIMEHeader{"Content-Type": {calType}, "Content-Transfer-Encoding": {"base64"}}); err != nil {
-		return nil, fmt.Errorf("mail: %w", err)
+		return fmt.Errorf("mail: %w", err)
 	}
 	writeB64(p, m.Calendar)
 	if err := alt.Close(); err != nil {
-		return nil, fmt.Errorf("mail: %w", err)
+		return fmt.Errorf("mail: %w", err)
 	}
 	if p, err = mw.CreatePart(textproto.MIMEHeader{
 		"Content-Type":              {"application/ics; name=\"invite.ics\""},
 		"Content-Disposition":       {"attachment; filename=\"invite.ics\""},
 		"Content-Transfer-Encoding": {"base64"},
 	}); err != nil {
-		return nil, fmt.Errorf("mail: %w", err)
+		return fmt.Errorf("mail: %w", err)
 	}
 	writeB64(p, m.Calendar)
-	if err := mw.Close(); err != nil {
-		return nil, fmt.Errorf("mail: %w", err)
-	}
-	return buf.Bytes(), nil
+	return nil
 }
 
 func writeQP(w interface{ Write([]byte) (int, error) }, text string) error {

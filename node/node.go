@@ -213,7 +213,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	srv, err := web.New(cfg, web.Deps{Records: n.Records, Hub: n.Hub, Consultations: n.Consultations, Files: n.files,
 		Ready: n.ready, Signer: n.Contracts, Relay: rel, AdvisorAwayElsewhere: awayElsewhere, Throttle: n.shared.throttles(),
 		Verifier:          contracts.NewVerifier(n.Keys, 4*cfg.Signature.MaxPDFBytes, pdfWorkers),
-		EscrowFingerprint: n.Keys.Escrow.Fingerprint(), Now: o.now, Appointments: n.Appointments, Webhooks: n.Webhooks}, log.With("component", "web"))
+		EscrowFingerprint: n.Keys.Escrow.Fingerprint(), Now: o.now, Appointments: n.Appointments, Webhooks: n.Webhooks, Outbox: n.Outbox}, log.With("component", "web"))
 	if err != nil {
 		return nil, fmt.Errorf("web: %w", err)
 	}

@@ -202,6 +202,9 @@ type privacyData struct {
 	Categories []privacyCategory
 	// Before and After: the questions the company asks (labels).
 	BeforeDE, BeforeEN, AfterDE, AfterEN []string
+	// EmailCopy: a customer who gave an e-mail address can ask for a
+	// copy of a signed contract by e-mail (subject_mail.go).
+	EmailCopy bool
 }
 
 // privacyCategory is one row of the notice's retention table.
@@ -235,6 +238,11 @@ func (s *Server) privacyCategories() []privacyCategory {
 		return humanDuration(p.Duration(), "en") + " " + fromEN
 	}
 	consent := [2]string{"Einwilligung (Art. 6 Abs. 1 lit. a DSGVO)", "consent (Art. 6(1)(a) GDPR)"}
+	copyDE, copyEN := "", ""
+	if s.emailCopyOffered() {
+		copyDE = "; nur auf Ihren Wunsch: Kopie eines unterschriebenen Vertrags an Ihre E-Mail-Adresse"
+		copyEN = "; only at your request: a copy of a signed contract to your e-mail address"
+	}
 	cats := []privacyCategory{
 		{DE: "Bild, Ton und Bildschirmfreigabe (Ende-zu-Ende-verschlüsselt)", EN: "Picture, sound and screen sharing (end-to-end encrypted)",
 			KeptDE: "nie gespeichert oder aufgezeichnet", KeptEN: "never stored or recorded",
@@ -242,7 +250,7 @@ func (s *Server) privacyCategories() []privacyCategory {
 			BasisDE: "Vertrag bzw. vorvertragliche Maßnahmen (Art. 6 Abs. 1 lit. b DSGVO)", BasisEN: "contract or pre-contractual steps (Art. 6(1)(b) GDPR)"},
 		{DE: "Ihr Name und Ihre Angaben vor dem Beitritt", EN: "Your name and your answers before joining",
 			KeptDE: afterEnd(r.PreJoin, "de"), KeptEN: afterEnd(r.PreJoin, "en"),
-			PurposeDE: "Anzeige für die Teilnehmenden, Vorbereitung der Beratung", PurposeEN: "shown to the participants, preparing the consultation",
+			PurposeDE: "Anzeige für die Teilnehmenden, Vorbereitung der Beratung" + copyDE, PurposeEN: "shown to the participants, preparing the consultation" + copyEN,
 			BasisDE: consent[0], BasisEN: consent[1]},
 		{DE: "Chatnachrichten (Ende-zu-Ende-verschlüsselt)", EN: "Chat messages (end-to-end encrypted)",
 			KeptDE: "nur im Arbeitsspeicher, bis zum Ende der Beratung", KeptEN: "only in memory, until the consultation ends",
@@ -312,6 +320,7 @@ func (s *Server) handlePrivacy(c *gin.Context) error {
 		EscrowFingerprint: s.escrowFP,
 		TSAHost:           hostOf(s.cfg.Signature.TSAURL),
 		Categories:        s.privacyCategories(),
+		EmailCopy:         s.emailCopyOffered(),
 	}
 	for _, q := range s.cfg.Questions.Before {
 		d.BeforeDE, d.BeforeEN = append(d.BeforeDE, q.Label.DE), append(d.BeforeEN, q.Label.EN)

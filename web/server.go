@@ -24,6 +24,7 @@ import (
 	"github.com/parley-video/parley/blobs"
 	"github.com/parley-video/parley/config"
 	"github.com/parley-video/parley/consultation"
+	"github.com/parley-video/parley/outbox"
 	"github.com/parley-video/parley/records"
 	"github.com/parley-video/parley/signaling"
 	"github.com/parley-video/parley/throttle"
@@ -111,6 +112,9 @@ type Deps struct {
 	// Webhooks tells other systems what happened (webhooks/WEBHOOKS.md);
 	// nil: nothing is told.
 	Webhooks *webhooks.Hooks
+	// Outbox queues e-mail (a contract's copy on request, subject_mail.go);
+	// used only when mail.enabled. nil: no e-mail.
+	Outbox *outbox.Outbox
 	// Metrics, when set, is served at /metrics (for admin.addr ""; API.md
 	// recommends a separate admin address instead). May be nil.
 	Metrics http.Handler
@@ -166,6 +170,7 @@ type Server struct {
 	sso           *sso                 // staff single sign-on (sso.go); nil when off
 	appts         *appointment.Service // appointments.go; nil: none
 	hooks         *webhooks.Hooks      // events for other systems; nil: none
+	mailOut       *outbox.Outbox       // subject_mail.go; nil: no e-mail
 
 	// Joins per invite (invites.go): per consultation, and per
 	// consultation and client network.
@@ -251,6 +256,7 @@ func New(cfg config.Config, deps Deps, log *slog.Logger) (*Server, error) {
 		awayElsewhere: deps.AdvisorAwayElsewhere,
 		appts:         deps.Appointments,
 		hooks:         deps.Webhooks,
+		mailOut:       deps.Outbox,
 	}
 	if deps.Now != nil {
 		s.now = deps.Now

@@ -39,6 +39,9 @@ func (s *Server) subjectRoutes(api, staff *gin.RouterGroup, e *gin.Engine) {
 	// The signed contracts themselves, as long as they are kept.
 	api.GET("/consultations/:id/my-data/contracts/:docId", s.api(s.withCookieSubject(s.handleSubjectContract)))
 	api.GET("/my-data/contracts/:docId", s.api(s.withTokenSubject(s.handleSubjectContract)))
+	// A copy by e-mail, on the customer's request (subject_mail.go).
+	api.POST("/consultations/:id/my-data/contracts/:docId/email", s.api(s.withCookieSubject(s.handleSubjectContractMail)))
+	api.POST("/my-data/contracts/:docId/email", s.api(s.withTokenSubject(s.handleSubjectContractMail)))
 	// Admins, for requests received otherwise.
 	adm := staff.Group("/admin/data-subjects", s.requireAdmin)
 	adm.GET("", s.api(s.handleFindSubjects))
@@ -186,9 +189,12 @@ type subjectExport struct {
 	GeneratedAt time.Time `json:"generatedAt"`
 	Controller  string    `json:"controller"`
 	records.SubjectData
-	Files    []subjectFile `json:"files"`
-	InCall   bool          `json:"inCall"`
-	Feedback feedbackInfo  `json:"feedback"`
+	// Contracts are SubjectData's, each saying whether a copy can be sent
+	// by e-mail (subject_mail.go).
+	Contracts []subjectContract `json:"contracts"`
+	Files     []subjectFile     `json:"files"`
+	InCall    bool              `json:"inCall"`
+	Feedback  feedbackInfo      `json:"feedback"`
 	// QuestionsBefore label the answers given before joining.
 	QuestionsBefore any `json:"questionsBefore"`
 	// Restricted is true when kept records are restricted (after an
@@ -229,7 +235,7 @@ func (s *Server) exportFor(ctx context.Context, sub records.Subject) (subjectExp
 		return subjectExport{}, err
 	}
 	out := subjectExport{Format: "parley-subject-export/1", GeneratedAt: s.now().UTC(), Controller: s.cfg.Company.Name,
-		SubjectData: data, Files: files, Notes: exportNotes,
+		SubjectData: data, Contracts: s.contractsOf(data), Files: files, Notes: exportNotes,
 		Feedback:        feedbackInfo{Questions: questionsOrEmpty(s.cfg.Questions.After)},
 		QuestionsBefore: questionsOrEmpty(s.cfg.Questions.Before)}
 	for _, a := range data.Answers {

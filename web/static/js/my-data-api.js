@@ -32,7 +32,8 @@ import { request, ApiError } from './api.js';
  *   at: string,
  *   detail: Record<string, any>|null,
  *   restricted: boolean,
- *   keptUntil?: string
+ *   keptUntil?: string,
+ *   canEmail?: boolean
  * }} SubjectRecord
  * @typedef {{fileId: string, size: number}} SubjectFile
  * @typedef {{
@@ -71,6 +72,7 @@ import { request, ApiError } from './api.js';
  *   erase: () => Promise<Erasure>,
  *   download: () => Promise<void>,
  *   contract: ((docId: string) => Promise<void>)|null,
+ *   emailContract: ((docId: string, lang: string) => Promise<{status: 'queued'|'already-queued'}>)|null,
  *   feedback: ((answers: Record<string, string>) => Promise<void>)|null
  * }} SubjectSource
  */
@@ -139,6 +141,7 @@ export function cookieSource(consultationId) {
     erase: () => request('DELETE', path),
     download: async () => downloadUrl(`${path}?download=1`),
     contract: async (docId) => downloadUrl(`${path}/contracts/${seg(docId)}`),
+    emailContract: (docId, lang) => request('POST', `${path}/contracts/${seg(docId)}/email`, { lang }),
     feedback: null,
   };
 }
@@ -181,6 +184,7 @@ export function tokenSource(token) {
       }
       saveBlob(await res.blob(), name);
     },
+    emailContract: (docId, lang) => request('POST', `/api/v1/my-data/contracts/${seg(docId)}/email`, { lang }, auth),
     feedback: async (answers) => {
       await request('POST', '/api/v1/my-data/feedback', { answers }, auth);
     },
@@ -202,6 +206,7 @@ export function adminSource(consultationId, participantId) {
     erase: () => request('DELETE', path),
     download: async () => downloadUrl(`${path}?download=1`),
     contract: null,
+    emailContract: null,
     feedback: null,
   };
 }

@@ -295,8 +295,58 @@ export function contractButton(r, source) {
 }
 
 /**
+ * A button that asks the server to send a copy of a signed contract by
+ * e-mail to the address the customer gave, or null where the server says
+ * it is not possible (r.canEmail: signed by everyone, an address given,
+ * e-mail on). Sent only on this explicit request; once sent, the button
+ * stays disabled and says so.
+ * @param {SubjectRecord} r
+ * @param {SubjectSource} source
+ * @returns {HTMLElement|null}
+ */
+export function emailButton(r, source) {
+  const send = source.emailContract;
+  if (!send || !r.id || !r.canEmail) return null;
+  const id = r.id;
+  const label = h('span', { text: t('mydata.contract.email') });
+  const btn = h('button', {
+    class: 'btn btn-secondary btn-small md-contract-email',
+    attrs: { type: 'button', 'aria-label': t('mydata.contract.emailLabel', { document: String(r.detail?.document ?? '') }) },
+    data: { testid: 'my-data-contract-email', doc: id },
+  }, [icon('send'), label]);
+  btn.addEventListener('click', async () => {
+    btn.disabled = true;
+    try {
+      const res = await send(id, getLang());
+      label.textContent = t('mydata.contract.emailSent');
+      btn.setAttribute('aria-label', t('mydata.contract.emailSentLabel', { document: String(r.detail?.document ?? '') }));
+      btn.dataset.state = 'sent';
+      toast(t(res?.status === 'already-queued' ? 'mydata.contract.emailAlready' : 'mydata.contract.emailQueued'), { kind: 'success' });
+    } catch (err) {
+      btn.disabled = false;
+      toast(errorMessage(err), { kind: 'error' });
+    }
+  });
+  return btn;
+}
+
+/**
+ * The actions on a signed contract: download, and the copy by e-mail
+ * where possible.
+ * @param {SubjectRecord} r
+ * @param {SubjectSource} source
+ * @returns {HTMLElement|null}
+ */
+export function contractActions(r, source) {
+  const dl = contractButton(r, source);
+  const mail = emailButton(r, source);
+  if (!dl && !mail) return null;
+  return h('span', { class: 'md-contract-actions' }, [dl, mail]);
+}
+
+/**
  * The end screen's list of the contracts the customer signed, each with
- * its download; null when there are none.
+ * its download (and the copy by e-mail); null when there are none.
  * @param {SubjectExport} d
  * @param {SubjectSource} source
  * @param {{heading?: 'h2'|'h3'}} [opts]
@@ -308,7 +358,7 @@ export function signedContractsBox(d, source, opts = {}) {
     h(opts.heading ?? 'h3', { class: 'md-link-title' }, [icon('download'), h('span', { i18n: 'mydata.contracts.endTitle' })]),
     h('ul', { class: 'md-records' }, d.contracts.map((r) => h('li', { class: 'md-record' }, [
       h('span', { class: 'md-record-text', text: String(r.detail?.document ?? '–') }),
-      contractButton(r, source),
+      contractActions(r, source),
     ]))),
     h('p', { class: 'hint', i18n: 'mydata.contracts.endHint' }),
   ]);
@@ -452,7 +502,7 @@ export class SubjectView {
       document: String(r.detail?.document ?? '–'),
       name: String(r.detail?.signerName || t('mydata.contract.noName')),
       time: formatTime(r.at),
-    }), (r) => contractButton(r, this.source)));
+    }), (r) => contractActions(r, this.source)));
     parts.push(this._filesSection(d));
     parts.push(this._requestsSection(d));
 
