@@ -109,9 +109,24 @@ func Open(ctx context.Context, dataDir string) (*Store, error) {
 		return nil, fmt.Errorf("records: open %s: %w", path, err)
 	}
 	s := &Store{db: &handle{DB: db, dialect: SQLite}, path: path, now: time.Now}
-	if err := db.PingContext(ctx); err != nil {
-		db.Close()
-		return nil, asDamaged(path, fmt.Errorf("records: open %s: %w", path, err))
+	// Switching a new file to WAL takes an exclusive lock without waiting
+	// for busy_timeout, so processes opening one new file together (tests
+	// of several nodes) can be refused with SQLITE_BUSY: try again.
+	for attempt := 1; ; attempt++ {
+		err := db.PingContext(ctx)
+		if err == nil {
+			break
+		}
+		if attempt >= 20 || !strings.Contains(err.Error(), "SQLITE_BUSY") {
+			db.Close()
+			return nil, asDamaged(path, fmt.Errorf("records: open %s: %w", path, err))
+		}
+		select {
+		case <-ctx.Done():
+			db.Close()
+			return nil, fmt.Errorf("records: open %s: %w", path, ctx.Err())
+		case <-time.After(time.Duration(attempt) * 20 * time.Millisecond):
+		}
 	}
 	if err := quickCheck(ctx, db, path); err != nil {
 		db.Close()
