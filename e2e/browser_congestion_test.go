@@ -126,7 +126,9 @@ func TestBrowserShapedDownlink(t *testing.T) {
 	// namespace), at a higher CPU priority: the browsers' delay-based
 	// estimators would take the shared machine's scheduling delays for
 	// congestion, and customers' devices do not share a CPU with the SFU.
-	if !testnet.Isolated(t, -15) {
+	// Two attempts: on a loaded 2-core machine one run in several loses
+	// a second to a whole-machine stall (sfu/CONGESTION.md).
+	if !testnet.Isolated(t, -15, 2) {
 		return
 	}
 	const (
