@@ -282,6 +282,18 @@ func (s *Server) privacyCategories() []privacyCategory {
 			PurposeDE: "Organisation der Beratung", PurposeEN: "organising the consultation",
 			BasisDE: "berechtigtes Interesse (Art. 6 Abs. 1 lit. f DSGVO)", BasisEN: "legitimate interest (Art. 6(1)(f) GDPR)"},
 	}
+	if s.appts != nil {
+		purposeDE, purposeEN := "Organisation des vereinbarten Termins", "organising the appointment"
+		if s.appts.MailOn() {
+			purposeDE = "Einladung, Erinnerung, Verschiebung und Absage des Termins per E-Mail mit Kalendereintrag (über die beteiligten E-Mail-Server)"
+			purposeEN = "invitation, reminder, rescheduling and cancellation of the appointment by e-mail with a calendar entry (through the mail servers involved)"
+		}
+		cats = append(cats, privacyCategory{DE: "Termindaten, wenn ein Termin mit Ihnen vereinbart wurde (Name, E-Mail-Adresse, ggf. Telefonnummer, Zeitpunkt)",
+			EN:     "Appointment data, if an appointment was booked with you (name, e-mail address, phone number if given, time)",
+			KeptDE: afterEnd(r.Consultations, "de"), KeptEN: afterEnd(r.Consultations, "en"),
+			PurposeDE: purposeDE, PurposeEN: purposeEN,
+			BasisDE: "vorvertragliche Maßnahmen auf Ihre Anfrage (Art. 6 Abs. 1 lit. b DSGVO)", BasisEN: "pre-contractual steps at your request (Art. 6(1)(b) GDPR)"})
+	}
 	if len(s.cfg.Questions.After) > 0 {
 		cats = append(cats, privacyCategory{DE: "Ihre Antworten nach der Beratung", EN: "Your answers after the consultation",
 			KeptDE: since(config.Period(r.Feedback), "de", "nach der Antwort", ""), KeptEN: since(config.Period(r.Feedback), "en", "", "after you answered"),

@@ -340,13 +340,13 @@ func TestPrivacyPage(t *testing.T) {
 			`<html lang="de">`, "Beispiel Bank AG", "datenschutz@beispiel.example", "Datenschutzhinweise zur",
 			"parley_session", "parley_staff", "parley_csrf", "8 Stunden", "12 Stunden", "1 Tag", "Ende-zu-Ende", "IP",
 			"Auskunft", "Berichtigung", "Löschung", "Einschränkung", "Datenübertragbarkeit", "beschweren", "Drittanbietern",
-			`href="?lang=en"`,
+			`href="?lang=en"`, "Termindaten, wenn ein Termin mit Ihnen vereinbart wurde",
 		}, "Privacy notice for"},
 		{"en", en, []string{
 			`<html lang="en">`, "Beispiel Bank AG", "datenschutz@beispiel.example", "Privacy notice for",
 			"parley_session", "parley_staff", "parley_csrf", "8 hours", "12 hours", "1 day", "end-to-end", "IP",
 			"access", "rectification", "erasure", "restriction", "portability", "complaint", "third parties",
-			`href="?lang=de"`,
+			`href="?lang=de"`, "Appointment data, if an appointment was booked with you",
 		}, "Datenschutzhinweise zur"},
 	} {
 		for _, want := range c.want {
