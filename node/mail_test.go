@@ -3,7 +3,11 @@ package node
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
+	"net/http"
+	"sync"
 	"testing"
 	"time"
 
@@ -12,12 +16,14 @@ import (
 	"github.com/parley-video/parley/mail"
 	"github.com/parley-video/parley/mailtest"
 	"github.com/parley-video/parley/records"
+	"github.com/parley-video/parley/webhooks"
 )
 
 // TestMailSurvivesRestart: invitations queued while the SMTP server is
-// down stay queued when Parley stops; started again with the server up,
-// it delivers each exactly once (Mailpit counts by Message-ID, the
-// idempotency key).
+// down, and webhooks queued while their receiver is down, stay queued when
+// Parley stops; started again with the servers up, it delivers each
+// exactly once (Mailpit counts by Message-ID, the receiver by
+// Parley-Webhook-Id: the idempotency keys).
 func TestMailSurvivesRestart(t *testing.T) {
 	mailtest.Binary(t)
 	port := mailtest.FreePort(t) // SMTP down: nothing listens
@@ -28,6 +34,11 @@ func TestMailSurvivesRestart(t *testing.T) {
 	cfg.Outbox.BackoffBase = 200 * time.Millisecond
 	cfg.Outbox.BackoffMax = time.Second
 	cfg.Appointments.Reminder = 0
+	const hookSecret = "node-test-webhook-secret-0123456789"
+	t.Setenv("PARLEY_NODE_TEST_HOOK_SECRET", hookSecret)
+	hookAddr := fmt.Sprintf("127.0.0.1:%d", mailtest.FreePort(t)) // receiver down
+	cfg.Webhooks.Endpoints = []config.WebhookEndpoint{{ID: "crm", URL: "http://" + hookAddr + "/hooks", SecretEnv: "PARLEY_NODE_TEST_HOOK_SECRET"}}
+	const hooks = 2
 
 	run := func() (*Node, func()) {
 		n, err := New(t.Context(), cfg, slog.New(slog.DiscardHandler))
@@ -64,6 +75,9 @@ func TestMailSurvivesRestart(t *testing.T) {
 		}
 		keys = append(keys, "appt:"+a.ID+":request:0")
 	}
+	for i := range hooks {
+		n.Webhooks.Emit(t.Context(), webhooks.Event{Type: webhooks.ConsultationEnded, Consultation: fmt.Sprintf("c_%d", i), Once: fmt.Sprintf("c_%d", i)})
+	}
 	// Every mail was tried and failed (the server is down).
 	deadline := time.Now().Add(30 * time.Second)
 	for _, k := range keys {
@@ -84,7 +98,25 @@ func TestMailSurvivesRestart(t *testing.T) {
 	stop() // Parley stops with the mails queued
 
 	mp := mailtest.Start(t, mailtest.Options{SMTPPort: port}) // SMTP up
-	n, stop = run()                                           // Parley starts again
+	var hmu sync.Mutex
+	got := map[string]int{}
+	ln, err := net.Listen("tcp", hookAddr) // the webhook receiver is up
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if err := webhooks.Verify(hookSecret, r.Header, body, time.Now(), 5*time.Minute); err != nil {
+			http.Error(w, err.Error(), http.StatusUnauthorized)
+			return
+		}
+		hmu.Lock()
+		got[r.Header.Get("Parley-Webhook-Id")]++
+		hmu.Unlock()
+	})}
+	go hs.Serve(ln)
+	defer hs.Close()
+	n, stop = run() // Parley starts again
 	defer stop()
 	mp.WaitFor(t, 60*time.Second, "the queued invitations", func(ms []mailtest.Summary) bool { return len(ms) >= count })
 	for {
@@ -92,7 +124,7 @@ func TestMailSurvivesRestart(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if c.Delivered == count && c.Pending == 0 {
+		if c.Delivered == count+hooks && c.Pending == 0 {
 			break
 		}
 		if time.Now().After(deadline.Add(time.Minute)) {
@@ -116,5 +148,15 @@ func TestMailSurvivesRestart(t *testing.T) {
 	}
 	if len(ms) != count {
 		t.Errorf("%d mails, want %d", len(ms), count)
+	}
+	hmu.Lock()
+	defer hmu.Unlock()
+	if len(got) != hooks {
+		t.Errorf("webhook events received: %v, want %d distinct", got, hooks)
+	}
+	for id, k := range got {
+		if k != 1 {
+			t.Errorf("webhook %s arrived %d times", id, k)
+		}
 	}
 }
