@@ -22,34 +22,14 @@ import (
 func TestBrowserBackofficeWording(t *testing.T) {
 	srv := startServer(t)
 	ctx := context.Background()
-	if _, err := srv.Records.CreateUser(ctx, backofficeName, "Berta Backoffice", records.RoleBackoffice, advisorPassword); err != nil {
-		t.Fatal(err)
-	}
-	adv, err := srv.Records.UserByUsername(ctx, advisorName)
-	if err != nil {
-		t.Fatal(err)
-	}
-	con, _, err := srv.Records.CreateConsultation(ctx, adv.ID, "Zwei Unterschriften", time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pdf, err := signature.ContractPDF(signature.ContractTemplate{Title: "Kontovertrag", Date: time.Now()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	actor := "staff:" + strconv.FormatInt(adv.ID, 10)
-	d, err := srv.Contracts.Present(ctx, contracts.Presentation{ConsultationID: con.ID, Name: "Kontovertrag.pdf", PDF: pdf,
-		Signers: []string{records.SignerCustomer, records.SignerAdvisor}, CreatedBy: adv.ID, Actor: actor})
-	if err != nil {
-		t.Fatal(err)
-	}
+	d, actor := presentedContract(t, srv, "Zwei Unterschriften", records.SignerCustomer, records.SignerAdvisor)
 	capture, err := signature.ExampleCapture().Marshal()
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, sg := range []contracts.Signing{
-		{ConsultationID: con.ID, DocumentID: d.ID, Field: records.SignerCustomer, As: records.SignerCustomer, SignerName: customerName, SignerRef: "participant:p_wording", Capture: capture},
-		{ConsultationID: con.ID, DocumentID: d.ID, Field: records.SignerAdvisor, As: records.SignerAdvisor, SignerName: "Anna Berg", SignerRef: actor, Capture: capture},
+		{ConsultationID: d.ConsultationID, DocumentID: d.ID, Field: records.SignerCustomer, As: records.SignerCustomer, SignerName: customerName, SignerRef: "participant:p_wording", Capture: capture},
+		{ConsultationID: d.ConsultationID, DocumentID: d.ID, Field: records.SignerAdvisor, As: records.SignerAdvisor, SignerName: "Anna Berg", SignerRef: actor, Capture: capture},
 	} {
 		if _, err := srv.Contracts.Sign(ctx, sg); err != nil {
 			t.Fatalf("sign %s: %v", sg.Field, err)
@@ -89,4 +69,34 @@ func TestBrowserBackofficeWording(t *testing.T) {
 		t.Errorf("the development seal is not marked: %q", text)
 	}
 	saveScreenshot(t, b, "backoffice-two-signatures")
+}
+
+// presentedContract makes a back-office user and a consultation of the
+// advisor with the contract template presented for signers; it returns
+// the document and the advisor's actor id.
+func presentedContract(t *testing.T, srv *server, title string, signers ...string) (records.Document, string) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := srv.Records.CreateUser(ctx, backofficeName, "Berta Backoffice", records.RoleBackoffice, advisorPassword); err != nil {
+		t.Fatal(err)
+	}
+	adv, err := srv.Records.UserByUsername(ctx, advisorName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	con, _, err := srv.Records.CreateConsultation(ctx, adv.ID, title, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pdf, err := signature.ContractPDF(signature.ContractTemplate{Title: "Kontovertrag", Date: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	actor := "staff:" + strconv.FormatInt(adv.ID, 10)
+	d, err := srv.Contracts.Present(ctx, contracts.Presentation{ConsultationID: con.ID, Name: "Kontovertrag.pdf", PDF: pdf,
+		Signers: signers, CreatedBy: adv.ID, Actor: actor})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d, actor
 }

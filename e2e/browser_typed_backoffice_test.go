@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -22,27 +21,8 @@ import (
 func TestBrowserBackofficeTypedSignature(t *testing.T) {
 	srv := startServer(t)
 	ctx := context.Background()
-	if _, err := srv.Records.CreateUser(ctx, backofficeName, "Berta Backoffice", records.RoleBackoffice, advisorPassword); err != nil {
-		t.Fatal(err)
-	}
-	adv, err := srv.Records.UserByUsername(ctx, advisorName)
-	if err != nil {
-		t.Fatal(err)
-	}
-	con, _, err := srv.Records.CreateConsultation(ctx, adv.ID, "Ohne Zeichnen", time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pdf, err := signature.ContractPDF(signature.ContractTemplate{Title: "Kontovertrag", Date: time.Now()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := srv.Contracts.Present(ctx, contracts.Presentation{ConsultationID: con.ID, Name: "Kontovertrag.pdf", PDF: pdf,
-		Signers: []string{records.SignerCustomer}, CreatedBy: adv.ID, Actor: "staff:" + strconv.FormatInt(adv.ID, 10)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := srv.Contracts.Sign(ctx, contracts.Signing{ConsultationID: con.ID, DocumentID: d.ID, Field: records.SignerCustomer,
+	d, _ := presentedContract(t, srv, "Ohne Zeichnen", records.SignerCustomer)
+	if _, err := srv.Contracts.Sign(ctx, contracts.Signing{ConsultationID: d.ConsultationID, DocumentID: d.ID, Field: records.SignerCustomer,
 		As: records.SignerCustomer, SignerName: customerName, SignerRef: "participant:p_typed",
 		Method: signature.MethodTyped, TypedName: customerName, Confirmed: true}); err != nil {
 		t.Fatal(err)
