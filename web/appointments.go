@@ -90,6 +90,15 @@ func parseTime(field, v string) (time.Time, error) {
 	return t, nil
 }
 
+// parseSlot reads a request's startsAt and endsAt.
+func parseSlot(startsAt, endsAt string) (start, end time.Time, err error) {
+	if start, err = parseTime("startsAt", startsAt); err != nil {
+		return
+	}
+	end, err = parseTime("endsAt", endsAt)
+	return
+}
+
 // handleBook: POST /api/v1/appointments.
 func (s *Server) handleBook(c *gin.Context) error {
 	base, err := s.baseURL(c.Request)
@@ -108,11 +117,7 @@ func (s *Server) handleBook(c *gin.Context) error {
 	if err := decodeJSON(c, &req, false); err != nil {
 		return err
 	}
-	start, err := parseTime("startsAt", req.StartsAt)
-	if err != nil {
-		return err
-	}
-	end, err := parseTime("endsAt", req.EndsAt)
+	start, end, err := parseSlot(req.StartsAt, req.EndsAt)
 	if err != nil {
 		return err
 	}
@@ -214,11 +219,7 @@ func (s *Server) handleReschedule(c *gin.Context) error {
 	if err := decodeJSON(c, &req, false); err != nil {
 		return err
 	}
-	start, err := parseTime("startsAt", req.StartsAt)
-	if err != nil {
-		return err
-	}
-	end, err := parseTime("endsAt", req.EndsAt)
+	start, end, err := parseSlot(req.StartsAt, req.EndsAt)
 	if err != nil {
 		return err
 	}
