@@ -2,13 +2,12 @@ package sfu
 
 import (
 	"fmt"
+	"io"
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
-	"github.com/pion/interceptor/pkg/nack"
-	"github.com/pion/interceptor/pkg/report"
-	"github.com/pion/interceptor/pkg/twcc"
 	"github.com/pion/sdp/v3"
+	"github.com/pion/transport/v5/packetio"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -57,19 +56,15 @@ func Codecs() []webrtc.RTPCodecParameters {
 	}
 }
 
-// nackHistory is how many packets the NACK responder keeps per forwarded
-// video stream (pion's default is 1,024): about 2.8 s at 1.5 Mbit/s and
-// still 1 s at 5 Mbit/s, far longer than a retransmission is any use for,
-// at half the memory per forwarded video track (docs/BENCHMARKS.md).
-const nackHistory = 512
-
-// newMediaEngine registers Codecs and the interceptors on a fresh
-// MediaEngine and interceptor registry: pion's defaults (NACK generator and
-// responder, RTCP reports, simulcast header extensions, TWCC feedback)
-// except the stats interceptor, plus abs-send-time on forwarded video. Nothing here reads pion's GetStats, and the
-// profile of the forwarding path (docs/BENCHMARKS.md) showed it costing a
-// header clone, a clock read and a lock per packet in each direction.
-func newMediaEngine(lf *pionLoggerFactory) (*webrtc.MediaEngine, *interceptor.Registry, error) {
+// newMediaEngine registers Codecs and what the SFU's own RTCP handling
+// (rtcp.go) negotiates: NACK and PLI for video, transport-wide congestion
+// control feedback and its header extension for audio and video
+// (publishers' browsers estimate their uplink from the SFU's feedback),
+// abs-send-time on video (subscribers' browsers estimate their downlink
+// from it, congestion.go), and the mid/rid header extensions pion needs to
+// match streams. It returns an empty interceptor registry: the SFU runs
+// none of pion's interceptors (rtcp.go says why).
+func newMediaEngine() (*webrtc.MediaEngine, *interceptor.Registry, error) {
 	me := &webrtc.MediaEngine{}
 	for _, c := range Codecs() {
 		kind := webrtc.RTPCodecTypeVideo
@@ -82,41 +77,68 @@ func newMediaEngine(lf *pionLoggerFactory) (*webrtc.MediaEngine, *interceptor.Re
 			return nil, nil, fmt.Errorf("sfu: register codec %s: %w", c.MimeType, err)
 		}
 	}
-	ir := &interceptor.Registry{}
-	if err := webrtc.ConfigureNackWithOptions(me, ir,
-		[]nack.GeneratorOption{nack.WithGeneratorLoggerFactory(lf)},
-		nack.WithResponderLoggerFactory(lf), nack.ResponderSize(nackHistory)); err != nil {
-		return nil, nil, fmt.Errorf("sfu: register NACK interceptors: %w", err)
-	}
-	if err := webrtc.ConfigureRTCPReportsWithOptions(ir,
-		[]report.ReceiverOption{report.WithReceiverLoggerFactory(lf)},
-		report.WithSenderLoggerFactory(lf)); err != nil {
-		return nil, nil, fmt.Errorf("sfu: register RTCP report interceptors: %w", err)
-	}
+	me.RegisterFeedback(webrtc.RTCPFeedback{Type: webrtc.TypeRTCPFBNACK}, webrtc.RTPCodecTypeVideo)
+	me.RegisterFeedback(webrtc.RTCPFeedback{Type: webrtc.TypeRTCPFBNACK, Parameter: "pli"}, webrtc.RTPCodecTypeVideo)
 	if err := webrtc.ConfigureSimulcastExtensionHeaders(me); err != nil {
 		return nil, nil, fmt.Errorf("sfu: register simulcast header extensions: %w", err)
 	}
-	if err := webrtc.ConfigureTWCCSenderWithOptions(me, ir, twcc.WithLoggerFactory(lf)); err != nil {
-		return nil, nil, fmt.Errorf("sfu: register TWCC interceptor: %w", err)
+	for _, kind := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeVideo, webrtc.RTPCodecTypeAudio} {
+		me.RegisterFeedback(webrtc.RTCPFeedback{Type: webrtc.TypeRTCPFBTransportCC}, kind)
+		if err := me.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: sdp.TransportCCURI}, kind); err != nil {
+			return nil, nil, fmt.Errorf("sfu: register transport-cc: %w", err)
+		}
 	}
-	// Subscribers' browsers estimate their downlink from abs-send-time
-	// and report it as REMB (congestion.go, abssendtime.go).
 	if err := me.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: sdp.ABSSendTimeURI}, webrtc.RTPCodecTypeVideo); err != nil {
 		return nil, nil, fmt.Errorf("sfu: register abs-send-time: %w", err)
 	}
-	ir.Add(absSendTimeFactory{})
-	return me, ir, nil
+	return me, &interceptor.Registry{}, nil
+}
+
+// Limits of pion's receive buffers per stream (SettingEngine.BufferFactory;
+// pion's own are 1 MB for RTP and 100 kB for RTCP). A buffer only fills when
+// the SFU's reader falls behind, i.e. when the node is past its capacity;
+// then packets are dropped at the limit instead of memory growing by
+// megabytes per stream. 256 KiB hold about 200 video packets, a second of
+// video at 1.5 Mbit/s.
+const (
+	rtpBufferLimit  = 256 << 10
+	rtcpBufferLimit = 32 << 10
+)
+
+// streamBuffer is a bounded packetio.Buffer in the form the SRTP
+// session's streams use.
+type streamBuffer struct{ *packetio.Buffer }
+
+func newStreamBuffer(t packetio.BufferPacketType, _ uint32) io.ReadWriteCloser {
+	b := packetio.NewBuffer()
+	if t == packetio.RTCPBufferPacket {
+		b.SetLimitSize(rtcpBufferLimit)
+	} else {
+		b.SetLimitSize(rtpBufferLimit)
+	}
+	return &streamBuffer{b}
+}
+
+func (b *streamBuffer) Read(p []byte) (int, error)  { n, _, err := b.Buffer.Read(p, nil); return n, err }
+func (b *streamBuffer) Write(p []byte) (int, error) { return b.Buffer.Write(p, nil) }
+
+func (b *streamBuffer) ReadWithAttributes(p []byte, a packetio.Attributes) (int, packetio.Attributes, error) {
+	return b.Buffer.Read(p, a)
+}
+
+func (b *streamBuffer) WriteWithAttributes(p []byte, a packetio.Attributes) (int, error) {
+	return b.Buffer.Write(p, a)
 }
 
 // newAPI builds the webrtc.API every peer connection of one SFU shares:
 // ICE over the shared UDP mux (and TCP mux when enabled), no mDNS, no
 // outgoing TCP, pion logging routed into slog.
 func newAPI(cfg Config, lf *pionLoggerFactory, udpMux ice.UDPMux, tcpMux ice.TCPMux) (*webrtc.API, error) {
-	me, ir, err := newMediaEngine(lf)
+	me, ir, err := newMediaEngine()
 	if err != nil {
 		return nil, err
 	}
-	se := webrtc.SettingEngine{LoggerFactory: lf}
+	se := webrtc.SettingEngine{LoggerFactory: lf, BufferFactory: newStreamBuffer}
 	se.SetICEUDPMux(udpMux)
 	networks := []webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6}
 	if tcpMux != nil {

@@ -8,7 +8,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
+	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -83,14 +85,52 @@ type downTrack struct {
 	lastAsk   time.Time // last keyframe request for needKey
 
 	// Owned by the writer goroutine.
-	hdr rtp.Header // scratch: the header as this subscriber gets it
+	hdr    rtp.Header // scratch: the header as this subscriber gets it
+	absBuf [3]byte    // scratch: the abs-send-time extension
+
+	// What the writer sent, for sender reports (rtcp.go).
+	sentPackets atomic.Uint32
+	sentOctets  atomic.Uint32 // payload bytes
+	lastTS      atomic.Uint32 // RTP timestamp of the latest packet
+	lastAt      atomic.Int64  // when it was sent (Unix ns)
+
+	// Recently sent video packets for NACKs (nil for audio): the writer
+	// adds, the subscriber's RTCP reader resends. keep is how many of the
+	// latest are held (histMin … histLen, from the subscriber's RTT).
+	histMu sync.Mutex
+	hist   []histEntry
+	keep   atomic.Int32
+	rtxHdr rtp.Header // scratch of the RTCP reader
+	rtxAbs [3]byte
+
+	// Owned by the RTCP reader: sent packets at the last receiver report.
+	rrPackets uint32
+	rrAt      time.Time
+}
+
+// The NACK history of a subscriber's video track: the packets sent in the
+// last four retransmission timeouts (RTT + 4 × jitter, from the
+// subscriber's receiver reports on the SFU's sender reports), at least
+// histMin and at most histLen packets. histMin is 0.7 s of 1.5 Mbit/s video,
+// plenty on a LAN; histLen 2.8 s. The packets are shared with the other
+// subscribers of the track (a reference each, no copy). Galène sizes its
+// packet cache the same way.
+const (
+	histMin = 128
+	histLen = 512
+)
+
+type histEntry struct {
+	pkt *packet
+	seq uint16 // as the subscriber got it
 }
 
 // downBinding is what a downTrack writes with, from Bind.
 type downBinding struct {
-	ssrc uint32
-	pt   uint8
-	w    webrtc.TrackLocalWriter
+	ssrc  uint32
+	pt    uint8
+	absID uint8 // abs-send-time extension id, 0 when not negotiated
+	w     webrtc.TrackLocalWriter
 }
 
 func newDownTrack(t *pubTrack, out *subWriter) *downTrack {
@@ -116,7 +156,17 @@ func (d *downTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameter
 	if !ok {
 		return webrtc.RTPCodecParameters{}, webrtc.ErrUnsupportedCodec
 	}
-	d.bound.Store(&downBinding{ssrc: uint32(ctx.SSRC()), pt: uint8(codec.PayloadType), w: ctx.WriteStream()})
+	b := &downBinding{ssrc: uint32(ctx.SSRC()), pt: uint8(codec.PayloadType), w: ctx.WriteStream()}
+	if d.track.kind == webrtc.RTPCodecTypeVideo {
+		b.absID = headerExtensionID(ctx.HeaderExtensions(), sdp.ABSSendTimeURI)
+		d.histMu.Lock()
+		if d.hist == nil {
+			d.hist = make([]histEntry, histLen)
+			d.keep.Store(histMin)
+		}
+		d.histMu.Unlock()
+	}
+	d.bound.Store(b)
 	d.track.addDown(d)
 	return codec, nil
 }
@@ -125,6 +175,14 @@ func (d *downTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameter
 func (d *downTrack) Unbind(webrtc.TrackLocalContext) error {
 	d.track.removeDown(d)
 	d.bound.Store(nil)
+	d.histMu.Lock()
+	for i := range d.hist {
+		if e := &d.hist[i]; e.pkt != nil {
+			e.pkt.release()
+			*e = histEntry{}
+		}
+	}
+	d.histMu.Unlock()
 	return nil
 }
 
@@ -210,22 +268,141 @@ func (d *downTrack) write(q *queued) (bytes int, err error) {
 	}
 	// A copy in d's own scratch header (not on the stack: it would escape
 	// through the interface call, one allocation per packet): the packet is
-	// shared, and the TWCC interceptor appends its header extension.
+	// shared, and the abs-send-time extension is this subscriber's.
+	now := time.Now()
 	h := &d.hdr
-	ext := h.Extensions[:0]
-	*h = q.pkt.rtp.Header
-	h.SSRC = b.ssrc
-	h.PayloadType = b.pt
-	h.SequenceNumber = q.seq
-	h.Extensions = ext
-	_, err = b.w.WriteRTP(h, q.pkt.rtp.Payload)
+	d.header(h, b, q.pkt, q.seq, now, &d.absBuf)
+	payload := q.pkt.rtp.Payload
+	_, err = b.w.WriteRTP(h, payload)
 	if err != nil {
 		if errors.Is(err, io.ErrClosedPipe) {
 			return 0, nil // the subscriber went away while we wrote
 		}
 		return 0, err
 	}
-	return h.MarshalSize() + len(q.pkt.rtp.Payload), nil
+	d.sentPackets.Add(1)
+	d.sentOctets.Add(uint32(len(payload)))
+	d.lastTS.Store(h.Timestamp)
+	d.lastAt.Store(now.UnixNano())
+	if d.hist != nil { // video; set in Bind, before any write
+		d.remember(q.pkt, q.seq)
+	}
+	return h.MarshalSize() + len(payload), nil
+}
+
+// header fills h with pkt's header as this subscriber gets it.
+func (d *downTrack) header(h *rtp.Header, b *downBinding, pkt *packet, seq uint16, now time.Time, abs *[3]byte) {
+	ext := h.Extensions[:0]
+	*h = pkt.rtp.Header
+	h.SSRC = b.ssrc
+	h.PayloadType = b.pt
+	h.SequenceNumber = seq
+	h.Extensions = ext
+	if b.absID != 0 {
+		v := absSendTimeValue(now)
+		abs[0], abs[1], abs[2] = byte(v>>16), byte(v>>8), byte(v)
+		_ = h.SetExtension(b.absID, abs[:]) // cannot fail: a valid id, 3 bytes
+	}
+}
+
+// remember keeps a reference to a sent video packet for retransmission
+// and lets go of the one that falls out of the history.
+func (d *downTrack) remember(pkt *packet, seq uint16) {
+	pkt.refs.Add(1)
+	d.histMu.Lock()
+	e := &d.hist[seq%histLen]
+	old := e.pkt
+	e.pkt, e.seq = pkt, seq
+	var gone *packet
+	drop := seq - uint16(d.keep.Load())
+	if o := &d.hist[drop%histLen]; o.pkt != nil && o.seq == drop {
+		gone = o.pkt
+		*o = histEntry{}
+	}
+	d.histMu.Unlock()
+	if old != nil {
+		old.release()
+	}
+	if gone != nil {
+		gone.release()
+	}
+}
+
+// noteReport sizes the NACK history from a receiver report of the
+// subscriber about this track: four retransmission timeouts' worth of the
+// packets sent since the last report.
+func (d *downTrack) noteReport(r rtcp.ReceptionReport, now time.Time) {
+	if d.keep.Load() == 0 || r.LastSenderReport == 0 {
+		return // audio, or no sender report seen yet
+	}
+	// RTT = now - LSR - DLSR, in 1/65536 s (the middle of NTP time).
+	rtt := float64(uint32(ntpTime(now)>>16)-r.LastSenderReport-r.Delay) / 65536
+	if rtt < 0 || rtt > 5 {
+		rtt = 0.5 // a clock step or garbage: assume a poor link
+	}
+	sent := d.sentPackets.Load()
+	if !d.rrAt.IsZero() {
+		if dt := now.Sub(d.rrAt).Seconds(); dt > 0.2 {
+			rate := float64(sent-d.rrPackets) / dt
+			rto := rtt + 4*float64(r.Jitter)/float64(d.track.codec.ClockRate)
+			d.keep.Store(int32(min(max(4*rto*rate, histMin), histLen)))
+		}
+	}
+	d.rrPackets, d.rrAt = sent, now
+}
+
+// retransmit resends the packets this subscriber NACKed that are still in
+// its history, with the sequence numbers it got them under. Called only
+// from the subscriber's RTCP reader for this track.
+func (d *downTrack) retransmit(nack *rtcp.TransportLayerNack) (resent int) {
+	b := d.bound.Load()
+	if b == nil {
+		return 0
+	}
+	for _, pair := range nack.Nacks {
+		for _, seq := range pair.PacketList() {
+			d.histMu.Lock()
+			var e histEntry
+			if d.hist != nil {
+				e = d.hist[seq%histLen]
+			}
+			if e.pkt == nil || e.seq != seq {
+				d.histMu.Unlock()
+				continue
+			}
+			e.pkt.refs.Add(1)
+			d.histMu.Unlock()
+			h := &d.rtxHdr
+			d.header(h, b, e.pkt, seq, time.Now(), &d.rtxAbs)
+			_, err := b.w.WriteRTP(h, e.pkt.rtp.Payload)
+			e.pkt.release()
+			if err != nil {
+				return resent
+			}
+			resent++
+		}
+	}
+	return resent
+}
+
+// senderReport is the RTCP sender report for what d sent, as of now.
+func (d *downTrack) senderReport(now time.Time) (*rtcp.SenderReport, bool) {
+	b := d.bound.Load()
+	at := d.lastAt.Load()
+	if b == nil || at == 0 {
+		return nil, false
+	}
+	// The RTP time now: the latest packet's timestamp advanced by the
+	// time since it was sent.
+	elapsed := now.UnixNano() - at
+	rtpNow := d.lastTS.Load() + uint32(elapsed*int64(d.track.codec.ClockRate)/1e9)
+	return &rtcp.SenderReport{
+		SSRC:        b.ssrc,
+		NTPTime:     ntpTime(now),
+		RTPTime:     rtpNow,
+		PacketCount: d.sentPackets.Load(),
+		OctetCount:  d.sentOctets.Load(),
+	}, true
 }
 
 // queued is one packet in a subscriber's queue.

@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 	dto "github.com/prometheus/client_model/go"
@@ -221,5 +222,67 @@ func TestIsKeyframe(t *testing.T) {
 		if got := isKeyframe(c.mime, c.payload); got != c.want {
 			t.Errorf("%s: isKeyframe = %v, want %v", c.name, got, c.want)
 		}
+	}
+}
+
+// TestNACKHistorySize: a subscriber's NACK history holds what four
+// retransmission timeouts need at the rate it is sent (from its receiver
+// reports), between histMin and histLen packets, and lets go of the rest.
+func TestNACKHistorySize(t *testing.T) {
+	s := &SFU{packets: newPacketPool()}
+	tr := newFakeTrack(s, "video", vp8Codec, webrtc.RTPCodecTypeVideo)
+	d := newDownTrack(tr, nil)
+	d.hist = make([]histEntry, histLen)
+	d.keep.Store(histMin)
+	held := func() int {
+		n := 0
+		for _, e := range d.hist {
+			if e.pkt != nil {
+				n++
+			}
+		}
+		return n
+	}
+	for i := range 3 * histLen {
+		pkt := getPacket(s.packets)
+		d.remember(pkt, uint16(i))
+		pkt.release()
+	}
+	if n := held(); n != histMin {
+		t.Fatalf("%d packets held, want %d", n, histMin)
+	}
+	lsr := func(at time.Time) uint32 { return uint32(ntpTime(at) >> 16) }
+	t0 := time.Now()
+	d.noteReport(rtcp.ReceptionReport{LastSenderReport: lsr(t0)}, t0)
+	for _, c := range []struct {
+		rtt  time.Duration
+		sent uint32 // in the second since the last report
+		want int32
+	}{
+		{300 * time.Millisecond, 200, 240}, // 4 × 0.3 s × 200/s
+		{time.Millisecond, 200, histMin},   // a LAN
+		{2 * time.Second, 400, histLen},    // a terrible link at a high rate
+	} {
+		t0 = t0.Add(time.Second)
+		d.sentPackets.Add(c.sent)
+		d.noteReport(rtcp.ReceptionReport{LastSenderReport: lsr(t0.Add(-c.rtt))}, t0)
+		if got := d.keep.Load(); got < c.want-2 || got > c.want+2 {
+			t.Errorf("RTT %v, %d packets/s: history of %d, want %d", c.rtt, c.sent, got, c.want)
+		}
+	}
+	d.keep.Store(200)
+	for i := range 2 * histLen {
+		pkt := getPacket(s.packets)
+		d.remember(pkt, uint16(10000+i))
+		pkt.release()
+	}
+	if n := held(); n > 200+histMin { // at most the old ones not yet overwritten
+		t.Errorf("%d packets held with a history of 200", n)
+	}
+	if err := d.Unbind(nil); err != nil {
+		t.Fatal(err)
+	}
+	if n := held(); n != 0 {
+		t.Errorf("%d packets held after Unbind", n)
 	}
 }

@@ -198,6 +198,12 @@ type sendTrack struct {
 	remb   atomic.Uint64 // latest REMB the SFU sent for it (bit/s)
 	seq    uint16
 	ts     uint32
+
+	// RTCP the SFU sent about this track (rtcp_test.go)
+	fbMu    sync.Mutex
+	nacked  []uint16               // sequence numbers in NACKs
+	reports []rtcp.ReceptionReport // receiver report blocks
+	twcc    int                    // transport-wide feedback packets (any media SSRC of the connection)
 }
 
 // recvTrack is one track a client receives on its subscribe connection.
@@ -210,6 +216,7 @@ type recvTrack struct {
 	mu       sync.Mutex
 	packets  int
 	payloads map[string]struct{}
+	srs      []rtcp.SenderReport // sender reports the SFU sent for it
 }
 
 func (r *recvTrack) has(p []byte) bool {
@@ -425,7 +432,7 @@ func (c *client) answer(offer webrtc.SessionDescription) {
 	c.check(c.peer.SubscribeAnswer(answer))
 }
 
-func (c *client) onTrack(remote *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+func (c *client) onTrack(remote *webrtc.TrackRemote, receiver *webrtc.RTPReceiver) {
 	rt := &recvTrack{
 		streamID: remote.StreamID(), trackID: remote.ID(), kind: remote.Kind(),
 		ssrc: uint32(remote.SSRC()), ended: make(chan struct{}),
@@ -434,6 +441,21 @@ func (c *client) onTrack(remote *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 	c.mu.Lock()
 	c.tracks[rt.streamID] = rt
 	c.mu.Unlock()
+	c.wg.Go(func() {
+		for {
+			pkts, _, err := receiver.ReadRTCP()
+			if err != nil {
+				return
+			}
+			for _, p := range pkts {
+				if sr, ok := p.(*rtcp.SenderReport); ok && sr.SSRC == rt.ssrc {
+					rt.mu.Lock()
+					rt.srs = append(rt.srs, *sr)
+					rt.mu.Unlock()
+				}
+			}
+		}
+	})
 	c.wg.Go(func() {
 		defer close(rt.ended)
 		for {
@@ -500,6 +522,24 @@ func (c *client) addTrack(id string, codec webrtc.RTPCodecCapability) *sendTrack
 				if remb, ok := p.(*rtcp.ReceiverEstimatedMaximumBitrate); ok && slices.Contains(remb.SSRCs, st.ssrc) {
 					st.remb.Store(uint64(remb.Bitrate))
 				}
+				st.fbMu.Lock()
+				switch p := p.(type) {
+				case *rtcp.TransportLayerNack:
+					if p.MediaSSRC == st.ssrc {
+						for _, pair := range p.Nacks {
+							st.nacked = append(st.nacked, pair.PacketList()...)
+						}
+					}
+				case *rtcp.ReceiverReport:
+					for _, r := range p.Reports {
+						if r.SSRC == st.ssrc {
+							st.reports = append(st.reports, r)
+						}
+					}
+				case *rtcp.TransportLayerCC:
+					st.twcc++
+				}
+				st.fbMu.Unlock()
 			}
 		}
 	})

@@ -150,8 +150,8 @@ func TestMetricsRegistration(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(mfs) != 8 {
-		t.Errorf("%d metric families, want 8", len(mfs))
+	if want := len(s.metrics.collectors()); len(mfs) != want {
+		t.Errorf("%d metric families, want %d", len(mfs), want)
 	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)

@@ -17,8 +17,12 @@ type metrics struct {
 	bytes   prometheus.Counter
 	pli     prometheus.Counter
 	nack    prometheus.Counter
-	errors  prometheus.Counter
-	dropped prometheus.Counter
+	// nackSent counts sequence numbers asked of publishers; rtx counts
+	// packets resent to subscribers that NACKed them.
+	nackSent prometheus.Counter
+	rtx      prometheus.Counter
+	errors   prometheus.Counter
+	dropped  prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -47,6 +51,14 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "parley_sfu_nack_total",
 			Help: "NACK feedback messages received from subscribers.",
 		}),
+		nackSent: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "parley_sfu_nacked_packets_total",
+			Help: "Video packets the SFU asked publishers to resend (NACK, one per packet and try).",
+		}),
+		rtx: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "parley_sfu_retransmitted_packets_total",
+			Help: "Video packets resent to subscribers that NACKed them.",
+		}),
 		errors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "parley_sfu_errors_total",
 			Help: "Media plane errors (failed writes, negotiations, candidates).",
@@ -72,7 +84,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 }
 
 func (m *metrics) collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.peers, m.tracks, m.packets, m.bytes, m.pli, m.nack, m.errors, m.dropped}
+	return []prometheus.Collector{m.peers, m.tracks, m.packets, m.bytes, m.pli, m.nack, m.nackSent, m.rtx, m.errors, m.dropped}
 }
 
 // unregister removes the collectors again, so a registry can outlive an SFU.

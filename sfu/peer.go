@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -55,6 +57,11 @@ type Peer struct {
 	have         map[*pubTrack]*subscription             // tracks on the subscribe connection
 
 	cc *ccState // congestion response (congestion.go)
+
+	// RTCP (rtcp.go)
+	rtcpSSRC uint32      // sender SSRC of the SFU's feedback to this peer
+	twcc     *twccState  // arrivals on the publish connection
+	pubs     []*pubTrack // tracks this peer publishes (under mu)
 }
 
 // subscription is one forwarded track on a subscriber's connection.
@@ -86,7 +93,9 @@ func newPeer(r *Room, id string, ev Events) (*Peer, error) {
 		have:      make(map[*pubTrack]*subscription),
 		out:       newSubWriter(s.metrics),
 		cc:        newCCState(),
+		rtcpSSRC:  rand.Uint32(),
 	}
+	p.twcc = newTWCCState(p.rtcpSSRC)
 	var err error
 	if p.pub, err = s.api.NewPeerConnection(webrtc.Configuration{}); err != nil {
 		return nil, fmt.Errorf("new publish connection: %w", err)
@@ -120,7 +129,8 @@ func newPeer(r *Room, id string, ev Events) (*Peer, error) {
 	})
 	p.pub.OnTrack(p.onTrack)
 
-	p.wg.Add(3)
+	p.wg.Add(4)
+	go p.rtcpLoop()
 	go p.negotiateLoop()
 	go func() {
 		defer p.wg.Done()
@@ -401,17 +411,33 @@ func (p *Peer) onSubscribeCandidate(c *webrtc.ICECandidate) {
 }
 
 // onTrack starts forwarding a track the publisher sends.
-func (p *Peer) onTrack(remote *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
-	t := newPubTrack(p, remote)
+func (p *Peer) onTrack(remote *webrtc.TrackRemote, receiver *webrtc.RTPReceiver) {
+	t := newPubTrack(p, remote, receiver)
 	if !p.room.addTrack(t) {
 		// The peer left meanwhile, or sends a second track under the same
 		// id (e.g. simulcast layers): drain it, forward nothing.
 		p.goroutine(func() { drain(remote) })
 		return
 	}
-	if !p.goroutine(t.forward) {
+	p.mu.Lock()
+	p.pubs = append(p.pubs, t)
+	p.mu.Unlock()
+	if !p.goroutine(func() {
+		defer p.forgetPublished(t)
+		t.forward()
+	}) {
+		p.forgetPublished(t)
 		p.room.removeTrack(t)
+		return
 	}
+	p.goroutine(func() { readPublisherRTCP(receiver, t.stats) })
+}
+
+// forgetPublished drops t from the tracks p publishes.
+func (p *Peer) forgetPublished(t *pubTrack) {
+	p.mu.Lock()
+	p.pubs = slices.DeleteFunc(p.pubs, func(x *pubTrack) bool { return x == t })
+	p.mu.Unlock()
 }
 
 // Close closes both connections, removes the peer's tracks from every

@@ -3,6 +3,7 @@ package sfu
 import (
 	"cmp"
 	"slices"
+	"time"
 
 	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
@@ -164,9 +165,8 @@ func (p *Peer) releaseHeldCandidates() {
 
 // readSubscriberRTCP handles a subscriber's feedback for one forwarded
 // track: PLI and FIR become a (rate-limited) PLI to the publisher; NACKs
-// are answered by the NACK responder interceptor (reading RTCP here is what
-// drives it: it resends from its history of what this subscriber was sent,
-// in this subscriber's sequence numbers) and only counted here; REMB is the
+// are answered from the down-track's history of what this subscriber was
+// sent, in its sequence numbers (downTrack.retransmit); REMB is the
 // subscriber's bandwidth estimate (congestion.go). It returns when the
 // sender stops (track removed or connection closed). All RTCP from
 // subscribers passes here.
@@ -185,8 +185,17 @@ func (p *Peer) readSubscriberRTCP(s *subscription) {
 				s.track.requestKeyframe("fir")
 			case *rtcp.TransportLayerNack:
 				m.nack.Inc()
+				if n := s.down.retransmit(pkt); n > 0 {
+					m.rtx.Add(float64(n))
+				}
 			case *rtcp.ReceiverEstimatedMaximumBitrate:
 				p.noteREMB(pkt.Bitrate)
+			case *rtcp.ReceiverReport:
+				for _, r := range pkt.Reports {
+					if b := s.down.bound.Load(); b != nil && r.SSRC == b.ssrc {
+						s.down.noteReport(r, time.Now())
+					}
+				}
 			}
 		}
 	}

@@ -30,6 +30,9 @@ type pubTrack struct {
 	seq      uint64 // arrival order in the room (set by Room.addTrack)
 	log      *slog.Logger
 
+	stats  *upStats // reception, for RTCP to the publisher (rtcp.go)
+	twccID uint8    // transport-wide-cc extension id, 0 when not negotiated
+
 	downsMu sync.Mutex                   // serialises changes to downs
 	downs   atomic.Pointer[[]*downTrack] // bound subscribers, copy on write
 
@@ -37,9 +40,11 @@ type pubTrack struct {
 	lastPLI time.Time
 }
 
-func newPubTrack(p *Peer, remote *webrtc.TrackRemote) *pubTrack {
+func newPubTrack(p *Peer, remote *webrtc.TrackRemote, receiver *webrtc.RTPReceiver) *pubTrack {
 	streamID := p.id + "~" + remote.ID()
 	return &pubTrack{
+		stats:    newUpStats(remote.Codec(), remote.Kind()),
+		twccID:   twccExtensionID(receiver),
 		owner:    p,
 		remote:   remote,
 		id:       remote.ID(),
@@ -117,6 +122,15 @@ func (t *pubTrack) forward() {
 func (t *pubTrack) forwardPacket(pkt *packet, n int) error {
 	if err := pkt.rtp.Unmarshal(pkt.buf[:n]); err != nil {
 		return err
+	}
+	if t.stats != nil {
+		now := time.Now()
+		if t.twccID != 0 {
+			if ext := pkt.rtp.Header.GetExtension(t.twccID); len(ext) >= 2 {
+				t.owner.twcc.record(t.ssrc, uint16(ext[0])<<8|uint16(ext[1]), now)
+			}
+		}
+		t.stats.update(pkt.rtp.SequenceNumber, pkt.rtp.Timestamp, now)
 	}
 	pkt.rtp.Header.Extension = false
 	pkt.rtp.Header.ExtensionProfile = 0
