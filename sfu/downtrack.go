@@ -231,7 +231,10 @@ func (d *downTrack) push(pkt *packet) {
 			d.needKey = false
 		}
 	}
-	switch d.out.push(queued{down: d, pkt: pkt, seq: pkt.rtp.SequenceNumber - d.seqOffset}, video) {
+	q := queued{down: d, pkt: pkt, seq: pkt.rtp.SequenceNumber - d.seqOffset}
+	switch d.out.push(q, video) {
+	case pushDirect:
+		d.out.writeDirect(&q)
 	case pushFull:
 		d.seqOffset++
 		d.track.owner.sfu.metrics.dropped.Inc()
@@ -452,6 +455,7 @@ const (
 	pushed pushResult = iota
 	pushFull
 	pushClosed
+	pushDirect // write it yourself, now (subWriter.push)
 )
 
 // subWriter is a subscribe connection's writer: two bounded queues
@@ -462,10 +466,16 @@ type subWriter struct {
 
 	videoPaused atomic.Bool   // no video for this subscriber (SetVideoPaused)
 	resumes     atomic.Uint32 // counts resumptions of video
+	// direct: the connection's path is UDP, whose writes never wait for
+	// the subscriber (the kernel drops what does not fit), so a packet
+	// may be written by the publisher's forwarding goroutine when nothing
+	// is queued (push).
+	direct atomic.Bool
 
 	mu     sync.Mutex
 	audio  ring
 	video  ring
+	busy   bool // the writer goroutine is writing a batch
 	closed bool
 }
 
@@ -485,6 +495,16 @@ func (w *subWriter) push(q queued, video bool) pushResult {
 	if w.closed {
 		w.mu.Unlock()
 		return pushClosed
+	}
+	if !w.busy && w.audio.n == 0 && w.video.n == 0 && w.direct.Load() {
+		// Nothing of this subscriber waits and its path cannot block: the
+		// caller writes the packet itself, saving the hand-off to the
+		// writer goroutine (a wake-up per packet, the largest cost of a
+		// forwarded packet after the system calls; docs/BENCHMARKS.md).
+		// Packets of one track come from one forwarding goroutine, so
+		// their order holds; writes of different tracks may run at once.
+		w.mu.Unlock()
+		return pushDirect
 	}
 	r := &w.audio
 	if video {
@@ -532,7 +552,21 @@ func (w *subWriter) popBatch(batch *[writeBatch]queued) int {
 		batch[n] = q
 		n++
 	}
+	w.busy = n > 0
 	return n
+}
+
+// writeDirect writes q in the caller's goroutine (push said pushDirect).
+func (w *subWriter) writeDirect(q *queued) {
+	size, err := q.down.write(q)
+	if err != nil {
+		w.m.errors.Inc()
+		return
+	}
+	if size > 0 {
+		w.m.packets.Inc()
+		w.m.bytes.Add(float64(size))
+	}
 }
 
 // run writes queued packets until done is closed, then drops what is

@@ -286,3 +286,44 @@ func TestNACKHistorySize(t *testing.T) {
 		t.Errorf("%d packets held after Unbind", n)
 	}
 }
+
+// TestDirectWrite: a packet is handed to the caller to write itself only
+// while the subscriber's path is UDP, nothing of it is queued and its
+// writer is idle; otherwise it is queued, so order and isolation hold.
+func TestDirectWrite(t *testing.T) {
+	m, err := newMetrics(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := newSubWriter(m)
+	s := &SFU{packets: newPacketPool()}
+	pkt := getPacket(s.packets)
+	defer pkt.release()
+	q := queued{pkt: pkt}
+	if got := w.push(q, true); got != pushed {
+		t.Errorf("TCP path: push = %v, want queued", got)
+	}
+	w.direct.Store(true)
+	if got := w.push(q, true); got != pushed {
+		t.Errorf("UDP path with a packet queued: push = %v, want queued", got)
+	}
+	var batch [writeBatch]queued
+	if n := w.popBatch(&batch); n != 2 {
+		t.Fatalf("popped %d", n)
+	}
+	if got := w.push(q, false); got != pushed {
+		t.Errorf("UDP path, writer busy: push = %v, want queued", got)
+	}
+	w.popBatch(&batch)
+	if n := w.popBatch(&batch); n != 0 {
+		t.Fatalf("popped %d, want 0", n)
+	}
+	if got := w.push(q, true); got != pushDirect {
+		t.Errorf("UDP path, idle: push = %v, want direct", got)
+	}
+	for _, b := range batch {
+		if b.pkt != nil {
+			b.pkt.release()
+		}
+	}
+}

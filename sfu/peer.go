@@ -128,6 +128,11 @@ func newPeer(r *Room, id string, ev Events) (*Peer, error) {
 		}
 	})
 	p.pub.OnTrack(p.onTrack)
+	// Packets may skip the writer goroutine while the subscriber's path is
+	// UDP (subWriter.push); ICE-TCP writes can block.
+	p.sub.SCTP().Transport().ICETransport().OnSelectedCandidatePairChange(func(pair *webrtc.ICECandidatePair) {
+		p.out.direct.Store(pair != nil && pair.Local != nil && pair.Local.Protocol == webrtc.ICEProtocolUDP)
+	})
 
 	p.wg.Add(4)
 	go p.rtcpLoop()
