@@ -3,6 +3,8 @@ package sfu
 import (
 	"fmt"
 	"io"
+	"sync"
+	"sync/atomic"
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
@@ -130,15 +132,100 @@ func (b *streamBuffer) WriteWithAttributes(p []byte, a packetio.Attributes) (int
 	return b.Buffer.Write(p, a)
 }
 
-// newAPI builds the webrtc.API every peer connection of one SFU shares:
-// ICE over the shared UDP mux (and TCP mux when enabled), no mDNS, no
-// outgoing TCP, pion logging routed into slog.
-func newAPI(cfg Config, lf *pionLoggerFactory, udpMux ice.UDPMux, tcpMux ice.TCPMux) (*webrtc.API, error) {
+// directBuffer is the RTP stream buffer of a published track. Once its
+// forwarding loop has read what was buffered (pubTrack.forwardDirect), it
+// stops buffering: pion's SRTP session hands each decrypted packet to the
+// sink in its own goroutine, which forwards it at once. That saves a
+// goroutine hand-off and a copy per received packet (the session's read
+// loop otherwise wakes the track's reader for each one).
+type directBuffer struct {
+	streamBuffer
+	mu     sync.Mutex // orders the switch to direct against buffered writes
+	sink   atomic.Pointer[func([]byte)]
+	closed chan struct{} // closed by Close: the stream ended
+	once   sync.Once
+	onEnd  func() // called once by Close
+}
+
+func newDirectBuffer(onEnd func()) *directBuffer {
+	b := packetio.NewBuffer()
+	b.SetLimitSize(rtpBufferLimit)
+	return &directBuffer{streamBuffer: streamBuffer{b}, closed: make(chan struct{}), onEnd: onEnd}
+}
+
+func (b *directBuffer) Write(p []byte) (int, error) { return b.WriteWithAttributes(p, nil) }
+
+func (b *directBuffer) WriteWithAttributes(p []byte, a packetio.Attributes) (int, error) {
+	if f := b.sink.Load(); f != nil {
+		(*f)(p)
+		return len(p), nil
+	}
+	b.mu.Lock()
+	if f := b.sink.Load(); f != nil {
+		b.mu.Unlock()
+		(*f)(p)
+		return len(p), nil
+	}
+	n, err := b.Buffer.Write(p, a)
+	b.mu.Unlock()
+	return n, err
+}
+
+// goDirect switches to calling sink for every packet, unless packets are
+// still buffered (then the caller reads them first and tries again).
+func (b *directBuffer) goDirect(sink func([]byte)) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.Buffer.Size() > 0 {
+		return false
+	}
+	b.sink.Store(&sink)
+	return true
+}
+
+// discard drops every packet from now on (the track was withdrawn).
+func (b *directBuffer) discard() {
+	drop := func([]byte) {}
+	b.mu.Lock()
+	b.sink.Store(&drop)
+	b.mu.Unlock()
+}
+
+// Close implements io.Closer: pion closes the stream when the track ends.
+func (b *directBuffer) Close() error {
+	b.once.Do(func() {
+		close(b.closed)
+		if b.onEnd != nil {
+			b.onEnd()
+		}
+	})
+	return b.Buffer.Close()
+}
+
+// apiConfig is what every peer connection of one SFU shares. build makes
+// a webrtc.API of it; publish connections get one each (Peer), for their
+// own stream buffers (directBuffer).
+type apiConfig struct {
+	me *webrtc.MediaEngine
+	ir *interceptor.Registry
+	se webrtc.SettingEngine
+}
+
+func (c *apiConfig) build(buffers func(packetio.BufferPacketType, uint32) io.ReadWriteCloser) *webrtc.API {
+	se := c.se
+	se.BufferFactory = buffers
+	return webrtc.NewAPI(webrtc.WithMediaEngine(c.me), webrtc.WithInterceptorRegistry(c.ir), webrtc.WithSettingEngine(se))
+}
+
+// newAPI configures the webrtc.API of one SFU's peer connections: ICE over
+// the shared UDP mux (and TCP mux when enabled), no mDNS, no outgoing TCP,
+// pion logging routed into slog.
+func newAPI(cfg Config, lf *pionLoggerFactory, udpMux ice.UDPMux, tcpMux ice.TCPMux) (*apiConfig, error) {
 	me, ir, err := newMediaEngine()
 	if err != nil {
 		return nil, err
 	}
-	se := webrtc.SettingEngine{LoggerFactory: lf, BufferFactory: newStreamBuffer}
+	se := webrtc.SettingEngine{LoggerFactory: lf}
 	se.SetICEUDPMux(udpMux)
 	networks := []webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6}
 	if tcpMux != nil {
@@ -159,9 +246,5 @@ func newAPI(cfg Config, lf *pionLoggerFactory, udpMux ice.UDPMux, tcpMux ice.TCP
 			return nil, fmt.Errorf("sfu: public ip %s: %w", cfg.PublicIP, err)
 		}
 	}
-	return webrtc.NewAPI(
-		webrtc.WithMediaEngine(me),
-		webrtc.WithInterceptorRegistry(ir),
-		webrtc.WithSettingEngine(se),
-	), nil
+	return &apiConfig{me: me, ir: ir, se: se}, nil
 }

@@ -373,9 +373,10 @@ func (c *client) run() {
 }
 
 // check records unexpected errors (reported by c.verify); errors while the
-// client is closing are expected.
+// client is closing, or after the SFU closed its peer (SFU.Close, an offer
+// answered meanwhile), are expected.
 func (c *client) check(err error) {
-	if err == nil || c.closing.Load() {
+	if err == nil || c.closing.Load() || (errors.Is(err, ErrClosed) && c.peer.isClosed()) {
 		return
 	}
 	c.mu.Lock()

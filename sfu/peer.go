@@ -3,6 +3,7 @@ package sfu
 import (
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/rand/v2"
 	"slices"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/pion/ice/v4"
+	"github.com/pion/transport/v5/packetio"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -62,6 +64,9 @@ type Peer struct {
 	rtcpSSRC uint32      // sender SSRC of the SFU's feedback to this peer
 	twcc     *twccState  // arrivals on the publish connection
 	pubs     []*pubTrack // tracks this peer publishes (under mu)
+
+	bufMu sync.Mutex
+	bufs  map[uint32]*directBuffer // RTP buffers of the publish connection, by SSRC
 }
 
 // subscription is one forwarded track on a subscriber's connection.
@@ -97,7 +102,7 @@ func newPeer(r *Room, id string, ev Events) (*Peer, error) {
 	}
 	p.twcc = newTWCCState(p.rtcpSSRC)
 	var err error
-	if p.pub, err = s.api.NewPeerConnection(webrtc.Configuration{}); err != nil {
+	if p.pub, err = s.apiCfg.build(p.newStreamBuffer).NewPeerConnection(webrtc.Configuration{}); err != nil {
 		return nil, fmt.Errorf("new publish connection: %w", err)
 	}
 	if p.sub, err = s.api.NewPeerConnection(webrtc.Configuration{}); err != nil {
@@ -427,15 +432,49 @@ func (p *Peer) onTrack(remote *webrtc.TrackRemote, receiver *webrtc.RTPReceiver)
 	p.mu.Lock()
 	p.pubs = append(p.pubs, t)
 	p.mu.Unlock()
+	buf := p.directBuffer(uint32(remote.SSRC()))
 	if !p.goroutine(func() {
 		defer p.forgetPublished(t)
-		t.forward()
+		if buf != nil {
+			t.forwardDirect(buf)
+		} else {
+			t.forward()
+		}
 	}) {
 		p.forgetPublished(t)
 		p.room.removeTrack(t)
 		return
 	}
 	p.goroutine(func() { readPublisherRTCP(receiver, t.stats) })
+}
+
+// newStreamBuffer is the publish connection's BufferFactory: RTP streams
+// get a directBuffer, found again by SSRC when their track arrives.
+func (p *Peer) newStreamBuffer(t packetio.BufferPacketType, ssrc uint32) io.ReadWriteCloser {
+	if t != packetio.RTPBufferPacket {
+		return newStreamBuffer(t, ssrc)
+	}
+	var b *directBuffer
+	b = newDirectBuffer(func() { // the stream ended: forget it
+		p.bufMu.Lock()
+		if p.bufs[ssrc] == b {
+			delete(p.bufs, ssrc)
+		}
+		p.bufMu.Unlock()
+	})
+	p.bufMu.Lock()
+	if p.bufs == nil {
+		p.bufs = make(map[uint32]*directBuffer)
+	}
+	p.bufs[ssrc] = b
+	p.bufMu.Unlock()
+	return b
+}
+
+func (p *Peer) directBuffer(ssrc uint32) *directBuffer {
+	p.bufMu.Lock()
+	defer p.bufMu.Unlock()
+	return p.bufs[ssrc]
 }
 
 // forgetPublished drops t from the tracks p publishes.

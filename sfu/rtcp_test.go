@@ -129,6 +129,11 @@ func TestRTCPFeedbackToPublisher(t *testing.T) {
 		rt := b.track("a~video")
 		return rt != nil && rt.count() > 0
 	})
+	// The track is forwarded from pion's SRTP session goroutine, without a
+	// reader of its own (directBuffer).
+	if buf := a.peer.directBuffer(video.ssrc); buf == nil || buf.sink.Load() == nil {
+		t.Error("the video track is not forwarded directly from its stream buffer")
+	}
 	send(true)
 	lost := video.seq
 	for range 60 { // 1.2 s, beyond a report period

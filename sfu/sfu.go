@@ -106,7 +106,8 @@ type Events interface {
 type SFU struct {
 	cfg     Config
 	log     *slog.Logger
-	api     *webrtc.API
+	apiCfg  *apiConfig  // publish connections get an API each (Peer)
+	api     *webrtc.API // subscribe connections
 	scratch *webrtc.API // same settings, quiet logging: for checkOffer
 	metrics *metrics
 	packets *sync.Pool // of *packet, shared by every forwarded track
@@ -145,18 +146,20 @@ func New(cfg Config, log *slog.Logger, reg prometheus.Registerer) (*SFU, error) 
 		m.unregister()
 		return nil, err
 	}
-	api, err := newAPI(cfg, lf, s.udpMux, s.tcpMux)
+	ac, err := newAPI(cfg, lf, s.udpMux, s.tcpMux)
 	if err != nil {
 		s.closeSockets()
 		m.unregister()
 		return nil, err
 	}
-	s.api = api
-	if s.scratch, err = newAPI(cfg, lf.demote(), s.udpMux, s.tcpMux); err != nil {
+	s.apiCfg, s.api = ac, ac.build(newStreamBuffer)
+	quiet, err := newAPI(cfg, lf.demote(), s.udpMux, s.tcpMux)
+	if err != nil {
 		s.closeSockets()
 		m.unregister()
 		return nil, err
 	}
+	s.scratch = quiet.build(newStreamBuffer)
 	log.Info("sfu listening", "udp", s.UDPAddr(), "tcp", s.TCPAddr(), "public_ip", cfg.PublicIP)
 	return s, nil
 }

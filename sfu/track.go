@@ -115,6 +115,53 @@ func (t *pubTrack) forward() {
 	}
 }
 
+// forwardDirect forwards like forward, but from the stream buffer's writer
+// (directBuffer): it reads what pion buffered before the track was
+// announced, switches the buffer to direct, and waits for the stream to
+// end.
+func (t *pubTrack) forwardDirect(b *directBuffer) {
+	defer t.owner.room.removeTrack(t)
+	t.log.Info("forwarding track")
+	s := t.owner.sfu
+	sink := func(p []byte) {
+		pkt := getPacket(s.packets)
+		n := copy(pkt.buf[:], p)
+		if n < len(p) {
+			s.metrics.errors.Inc() // longer than any packet pion delivers
+		} else if err := t.forwardPacket(pkt, n); err != nil {
+			s.metrics.errors.Inc()
+			t.log.Debug("forward packet", "err", err)
+		}
+		pkt.release()
+	}
+	// The first packet (pion read it to announce the track), then what
+	// was buffered meanwhile, then direct.
+	for first := true; first || !b.goDirect(sink); first = false {
+		pkt := getPacket(s.packets)
+		n, _, err := t.remote.Read(pkt.buf[:])
+		if err != nil {
+			pkt.release()
+			if errors.Is(err, io.ErrShortBuffer) {
+				s.metrics.errors.Inc()
+				continue
+			}
+			t.log.Info("track ended", "reason", err)
+			return
+		}
+		if err := t.forwardPacket(pkt, n); err != nil {
+			s.metrics.errors.Inc()
+			t.log.Debug("forward packet", "err", err)
+		}
+		pkt.release()
+	}
+	select {
+	case <-b.closed:
+		t.log.Info("track ended", "reason", "stream closed")
+	case <-t.owner.done:
+	}
+	b.discard() // nothing more once the track is withdrawn
+}
+
 // forwardPacket parses the first n bytes of pkt.buf and queues the packet
 // for every bound subscriber. The payload is forwarded untouched; header
 // extensions are dropped because their ids were negotiated with the
