@@ -471,6 +471,10 @@ type subWriter struct {
 	// may be written by the publisher's forwarding goroutine when nothing
 	// is queued (push).
 	direct atomic.Bool
+	// Forwarded packets and bytes not yet added to the metrics (flush):
+	// counted here, per subscriber, instead of in the node-wide counters
+	// that every forwarding goroutine would contend for.
+	sentPackets, sentBytes atomic.Int64
 
 	mu     sync.Mutex
 	audio  ring
@@ -556,6 +560,16 @@ func (w *subWriter) popBatch(batch *[writeBatch]queued) int {
 	return n
 }
 
+// flush adds what was forwarded since the last flush to the metrics.
+func (w *subWriter) flush() {
+	if n := w.sentPackets.Swap(0); n > 0 {
+		w.m.packets.Add(float64(n))
+	}
+	if n := w.sentBytes.Swap(0); n > 0 {
+		w.m.bytes.Add(float64(n))
+	}
+}
+
 // writeDirect writes q in the caller's goroutine (push said pushDirect).
 func (w *subWriter) writeDirect(q *queued) {
 	size, err := q.down.write(q)
@@ -564,8 +578,8 @@ func (w *subWriter) writeDirect(q *queued) {
 		return
 	}
 	if size > 0 {
-		w.m.packets.Inc()
-		w.m.bytes.Add(float64(size))
+		w.sentPackets.Add(1)
+		w.sentBytes.Add(int64(size))
 	}
 }
 
@@ -602,13 +616,14 @@ func (w *subWriter) run(done <-chan struct{}) {
 			}
 		}
 		if packets > 0 {
-			w.m.packets.Add(float64(packets))
-			w.m.bytes.Add(float64(bytes))
+			w.sentPackets.Add(int64(packets))
+			w.sentBytes.Add(int64(bytes))
 		}
 	}
 }
 
 func (w *subWriter) close() {
+	w.flush()
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.closed = true

@@ -327,6 +327,7 @@ func (p *Peer) rtcpLoop() {
 		case <-tick.C:
 		}
 		now := time.Now()
+		p.out.flush()
 		out = out[:0]
 		out = append(out, p.twcc.feedback()...)
 		tracks := p.publishedTracks()

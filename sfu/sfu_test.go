@@ -105,7 +105,9 @@ func TestForwardPayloads(t *testing.T) {
 	if v := metricValue(t, reg, "parley_sfu_tracks"); v != 4 {
 		t.Errorf("parley_sfu_tracks = %v, want 4", v)
 	}
-	// 4 tracks × 2 subscribers each × numbered packets, plus the filler.
+	// 4 tracks × 2 subscribers each × numbered packets, plus the filler
+	// (counted per subscriber, added to the metrics every rtcpTick).
+	time.Sleep(2 * rtcpTick)
 	if v := metricValue(t, reg, "parley_sfu_forwarded_packets_total"); v < 8*numbered {
 		t.Errorf("parley_sfu_forwarded_packets_total = %v, want ≥ %d", v, 8*numbered)
 	}
