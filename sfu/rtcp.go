@@ -251,17 +251,18 @@ func (s *upStats) report(ssrc uint32, now time.Time) (rtcp.ReceptionReport, bool
 // that carries a transport-wide sequence number, for the feedback the
 // RTCP loop sends.
 type twccState struct {
-	mu  sync.Mutex
-	rec *twcc.Recorder
+	mu    sync.Mutex
+	rec   *twcc.Recorder
+	start time.Time // arrival times count from here, as in pion's interceptor
 }
 
 func newTWCCState(senderSSRC uint32) *twccState {
-	return &twccState{rec: twcc.NewRecorder(senderSSRC)}
+	return &twccState{rec: twcc.NewRecorder(senderSSRC), start: time.Now()}
 }
 
 func (t *twccState) record(ssrc uint32, seq uint16, now time.Time) {
 	t.mu.Lock()
-	t.rec.Record(ssrc, seq, now.UnixMicro())
+	t.rec.Record(ssrc, seq, now.Sub(t.start).Microseconds())
 	t.mu.Unlock()
 }
 
