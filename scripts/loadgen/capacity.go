@@ -110,51 +110,74 @@ func (b *bench) measureLevelRetry(f *fleet) step {
 	return st
 }
 
-// search finds the highest level that passes: first the given levels in
-// order (normally doubling) until one fails or cap is exceeded, then
-// bisection between the last pass and the first failure down to a step
-// of an eighth. Returns every measured step, ascending by level.
+// searcher is the order of a capacity search: first the given levels in
+// order (normally doubling) until one fails or cap is exceeded, then (with
+// bisect) bisection between the last pass and the first failure down to a
+// step of an eighth. next says which level to measure, record what it
+// gave; two searchers can be interleaved (this build and the baseline,
+// level by level).
+type searcher struct {
+	levels []int
+	cap    int
+	bisect bool
+	i      int
+	lo, hi int // highest pass, lowest fail
+}
+
+// next is the level to measure next; false when the search is over.
+func (s *searcher) next() (int, bool) {
+	if s.hi == 0 {
+		if s.i < len(s.levels) && s.levels[s.i] <= s.cap {
+			return s.levels[s.i], true
+		}
+		return 0, false
+	}
+	if s.bisect && s.hi-s.lo > max(1, s.hi/8) {
+		return (s.lo + s.hi) / 2, true
+	}
+	return 0, false
+}
+
+// record notes the outcome of the level next returned.
+func (s *searcher) record(k int, pass bool) {
+	if s.hi == 0 {
+		s.i++
+	}
+	if pass {
+		s.lo = max(s.lo, k)
+	} else {
+		s.hi = k
+	}
+}
+
+// search finds the highest level that passes (see searcher). Returns
+// every measured step, ascending by level.
 func (b *bench) search(ctx context.Context, f *fleet, levels []int, cap int, bisect bool) ([]step, error) {
 	var steps []step
-	lo, hi := 0, 0 // highest pass, lowest fail
-	run := func(k int) (bool, error) {
-		sctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-		defer cancel()
-		if err := f.resize(sctx, k); err != nil {
-			b.dumpIfHung(ctx, fmt.Sprintf("calls-%d", k), err)
-			return false, fmt.Errorf("%s: set up %d: %w", f.name, k, err)
-		}
-		st := b.measureLevelRetry(f)
-		steps = append(steps, st)
-		return st.pass, nil
-	}
-	for _, k := range levels {
-		if k > cap {
-			break
-		}
-		ok, err := run(k)
-		if err != nil {
-			return sortSteps(steps), err
-		}
+	s := &searcher{levels: levels, cap: cap, bisect: bisect}
+	for {
+		k, ok := s.next()
 		if !ok {
-			hi = k
-			break
+			return sortSteps(steps), nil
 		}
-		lo = k
-	}
-	for bisect && hi > 0 && hi-lo > max(1, hi/8) {
-		mid := (lo + hi) / 2
-		ok, err := run(mid)
+		st, err := b.searchStep(ctx, f, k)
 		if err != nil {
 			return sortSteps(steps), err
 		}
-		if ok {
-			lo = mid
-		} else {
-			hi = mid
-		}
+		steps = append(steps, st)
+		s.record(k, st.pass)
 	}
-	return sortSteps(steps), nil
+}
+
+// searchStep sets up k calls of f and measures them.
+func (b *bench) searchStep(ctx context.Context, f *fleet, k int) (step, error) {
+	sctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	if err := f.resize(sctx, k); err != nil {
+		b.dumpIfHung(ctx, fmt.Sprintf("calls-%d", k), err)
+		return step{}, fmt.Errorf("%s: set up %d: %w", f.name, k, err)
+	}
+	return b.measureLevelRetry(f), nil
 }
 
 func sortSteps(s []step) []step {
