@@ -92,13 +92,13 @@ type bench struct {
 	capWin  time.Duration // capacity window
 	profDur time.Duration // CPU profile length
 
-	idleFor       time.Duration // memory: idle time after the login
-	baseline      string        // the old build's loadgen binary ("" = none)
-	baselineName  string        // its git revision, for labels
-	pinServer     string        // versus, overload: the servers' CPUs (taskset -c)
-	pinGenerator  string        // versus, overload: this process's CPUs
-	capThis       int           // 1:1 capacity found by versus (this build, the baseline)
-	capOld        int
+	idleFor      time.Duration // memory: idle time after the login
+	baseline     string        // the old build's loadgen binary ("" = none)
+	baselineName string        // its git revision, for labels
+	pinServer    string        // versus, overload: the servers' CPUs (taskset -c)
+	pinGenerator string        // versus, overload: this process's CPUs
+	capThis      int           // 1:1 capacity found by versus (this build, the baseline)
+	capOld       int
 
 	callsProfiled int           // calls running during the 1:1 profile
 	foreign       []float64     // other processes' CPU (% of a core) in every window
