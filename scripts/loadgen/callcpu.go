@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -32,25 +33,28 @@ func (b *bench) callCPU(ctx context.Context, levels []int) error {
 			return fmt.Errorf("set up %d calls: %w", k, err)
 		}
 		ps, fs := side{pid: pf.pid}, side{pid: ff.pid}
+		var pbad, fbad []string
 		for range b.reps {
-			b.fleetWindow(pf, &ps)
-			b.fleetWindow(ff, &fs)
+			pbad = append(pbad, b.fleetWindow(pf, &ps)...)
+			fbad = append(fbad, b.fleetWindow(ff, &fs)...)
+		}
+		for _, x := range []struct {
+			f   *fleet
+			bad []string
+		}{{pf, pbad}, {ff, fbad}} {
+			if len(x.bad) > 0 {
+				b.warnf("%s at %d, %d of %d windows: %s", x.f.name, k, len(x.bad), b.reps, strings.Join(x.bad, "; "))
+			}
 		}
 		b.callCPURows(k, ps, fs)
 	}
 	return nil
 }
 
-// fleetWindow measures one window of all of f's calls into sd.
-func (b *bench) fleetWindow(f *fleet, sd *side) {
-	var srcs []*source
-	var wants []want
-	var rxs []*receiver
-	for _, cl := range f.calls {
-		srcs = append(srcs, cl.sources()...)
-		wants = append(wants, cl.wants()...)
-		rxs = append(rxs, cl.receivers()...)
-	}
+// fleetWindow measures one window of all of f's calls into sd and says
+// what badDetail found, if anything.
+func (b *bench) fleetWindow(f *fleet, sd *side) []string {
+	srcs, wants, rxs := f.parts()
 	for _, rx := range rxs {
 		rx.reset()
 	}
@@ -58,12 +62,14 @@ func (b *bench) fleetWindow(f *fleet, sd *side) {
 	fg := evaluate(w[0], wants)
 	sd.figs = append(sd.figs, fg)
 	b.foreign = append(b.foreign, foreignLoad(fg))
+	var bad []string
 	if d := badDetail(rxs); d != "" {
-		b.warnf("%s at %d: %s", f.name, len(f.calls), d)
+		bad = append(bad, d)
 	}
 	for _, rx := range rxs {
 		rx.reset()
 	}
+	return bad
 }
 
 func (b *bench) callCPURows(k int, ps, fs side) {

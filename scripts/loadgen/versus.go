@@ -127,8 +127,11 @@ func (b *bench) versus(ctx context.Context, levels []int, capCalls int) error {
 		cs = append(cs, c)
 	}
 	b.logf("versus: 1:1 capacity, servers on CPUs %q, generator on %q", b.pinServer, b.pinGenerator)
-	for {
-		progressed := false
+	for round := 0; ; round++ {
+		// Every build whose search goes on sets up its next level; then
+		// all are measured, windows alternating (who goes first too).
+		var act []*contender
+		var fs []*fleet
 		for _, c := range cs {
 			if c.err != nil {
 				continue
@@ -137,18 +140,28 @@ func (b *bench) versus(ctx context.Context, levels []int, capCalls int) error {
 			if !ok {
 				continue
 			}
-			progressed = true
-			st, err := b.searchStep(ctx, c.fleet, k)
+			sctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+			err := c.fleet.resize(sctx, k)
+			cancel()
 			if err != nil {
-				c.err = err
-				b.warnf("versus: %v", err)
+				c.err = fmt.Errorf("set up %d: %w", k, err)
+				b.warnf("versus: %s: %v", c.name, c.err)
 				continue
 			}
-			c.steps = append(c.steps, st)
-			c.search.record(k, st.pass)
+			act = append(act, c)
+			fs = append(fs, c.fleet)
 		}
-		if !progressed {
+		if len(act) == 0 {
 			break
+		}
+		if round%2 == 1 {
+			slices.Reverse(act)
+			slices.Reverse(fs)
+		}
+		for i, st := range b.measureAlternatingRetry(fs) {
+			c := act[i]
+			c.steps = append(c.steps, st)
+			c.search.record(st.level, st.pass)
 		}
 	}
 	for _, c := range cs {
@@ -246,8 +259,10 @@ type overloadResult struct {
 	rssCap       float64 // median RSS at capacity, media flowing
 	rssPeak      float64 // highest RSS during the overload
 	at, over     []figures
-	rssAfter     float64 // RSS 5 s after the extra calls ended
-	rec          step    // capacity level again
+	rssAfter     float64       // RSS 5 s after the extra calls ended
+	rec          step          // capacity level again: the first that passed, or the last try
+	recAfter     time.Duration // from the end of the extra calls to the end of rec
+	rssEnd       float64       // RSS after rec
 	overloadTime time.Duration
 	pid          int
 }
@@ -325,23 +340,29 @@ func (b *bench) overload(ctx context.Context, name, bin string, capacity int, d 
 	if err := resize(capacity); err != nil {
 		return nil, fmt.Errorf("end the extra calls: %w", err)
 	}
+	gone := time.Now()
 	time.Sleep(5 * time.Second)
 	r.rssAfter = rssSample(r.pid)
-	r.rec = b.measureLevelRetry(f)
+	// Recovered: a capacity level passes again. Up to four tries, 5 s
+	// apart (about 30 s after the load went).
+	for try := range 4 {
+		if try > 0 {
+			time.Sleep(5 * time.Second)
+		}
+		r.rec = b.measureLevel(f)
+		r.recAfter = time.Since(gone)
+		if r.rec.pass {
+			break
+		}
+	}
+	r.rssEnd = rssSample(r.pid)
 	return r, nil
 }
 
 // sampledWindows measures f's calls like measureLevel (after warm, n
 // windows of d) while reading the server's RSS every 250 ms.
 func (b *bench) sampledWindows(f *fleet, warm time.Duration, n int, d time.Duration) ([]figures, []float64) {
-	var srcs []*source
-	var wants []want
-	var rxs []*receiver
-	for _, cl := range f.calls {
-		srcs = append(srcs, cl.sources()...)
-		wants = append(wants, cl.wants()...)
-		rxs = append(rxs, cl.receivers()...)
-	}
+	srcs, wants, rxs := f.parts()
 	for _, rx := range rxs {
 		rx.reset()
 	}
@@ -439,11 +460,10 @@ func (b *bench) overloadRows(r, old *overloadResult) {
 		fmt.Sprintf("generator %.0f%%", overSide(r).median(load(0))*100))
 	add("server RSS 5 s after the extra calls ended", "MiB", func(o *overloadResult) float64 { return o.rssAfter / mib }, "")
 	recNote := func(o *overloadResult) string {
-		s := "FAILED"
 		if o.rec.pass {
-			s = "passed"
+			return fmt.Sprintf("passed %.0f s after the load went", o.recAfter.Seconds())
 		}
-		return fmt.Sprintf("%s (p99 %.1f ms)", s, o.rec.sd.median(p99))
+		return fmt.Sprintf("FAILED still %.0f s after the load went", o.recAfter.Seconds())
 	}
 	note = "recovery at capacity (<1% loss, p99 < 20 ms): " + recNote(r)
 	if old != nil {
@@ -451,4 +471,5 @@ func (b *bench) overloadRows(r, old *overloadResult) {
 	}
 	add("back at capacity: loss", "%", func(o *overloadResult) float64 { return o.rec.sd.median(lossPct) }, note)
 	add("back at capacity: added latency p99", "ms", func(o *overloadResult) float64 { return o.rec.sd.median(p99) }, "")
+	add("server RSS after that", "MiB", func(o *overloadResult) float64 { return o.rssEnd / mib }, "")
 }
