@@ -9,10 +9,10 @@ import (
 
 // callCPU measures k concurrent 1:1 calls (each side publishing audio +
 // video, receiving the other's) through Parley and through the relay, for
-// each k of levels, windows alternating, b.reps per side: CPU per
+// each k of levels, windows alternating, reps per side: CPU per
 // forwarded packet against the floor where every track has one
 // subscriber, as in a consultation.
-func (b *bench) callCPU(ctx context.Context, levels []int) error {
+func (b *bench) callCPU(ctx context.Context, levels []int, reps int) error {
 	pf := b.parleyCalls("Parley 1:1 calls", b.srv, b.p)
 	defer pf.close(ctx)
 	ff, err := b.floorCalls()
@@ -34,7 +34,7 @@ func (b *bench) callCPU(ctx context.Context, levels []int) error {
 		}
 		ps, fs := side{pid: pf.pid}, side{pid: ff.pid}
 		var pbad, fbad []string
-		for range b.reps {
+		for range reps {
 			pbad = append(pbad, b.fleetWindow(pf, &ps)...)
 			fbad = append(fbad, b.fleetWindow(ff, &fs)...)
 		}
@@ -43,7 +43,7 @@ func (b *bench) callCPU(ctx context.Context, levels []int) error {
 			bad []string
 		}{{pf, pbad}, {ff, fbad}} {
 			if len(x.bad) > 0 {
-				b.warnf("%s at %d, %d of %d windows: %s", x.f.name, k, len(x.bad), b.reps, strings.Join(x.bad, "; "))
+				b.warnf("%s at %d, %d of %d windows: %s", x.f.name, k, len(x.bad), reps, strings.Join(x.bad, "; "))
 			}
 		}
 		b.callCPURows(k, ps, fs)

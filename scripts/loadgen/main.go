@@ -14,6 +14,12 @@
 // payloads in RTP over plain UDP through the relay (read a datagram, write
 // it to every other member of its sender's group).
 //
+// With -baseline OLD (another loadgen binary, built by scripts/bench.sh
+// from an older revision), the memory phase measures OLD's server too, the
+// versus phase searches the 1:1 capacity of both servers, pinned to one
+// CPU and the generator to the other, level by level alternating, and the
+// overload phase runs each at twice its capacity for 30 s and back.
+//
 // `loadgen bench -only compare -compare OTHER` measures this build's server
 // against the server of another loadgen binary (built from other Parley
 // sources) in the same way, for before/after figures of a change.
@@ -142,6 +148,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	setupTimeout := fs.Duration("setup-timeout", 3*time.Minute, "time allowed for setting up one forwarding scenario")
 	only := fs.String("only", "", "comma-separated phases to run (forward,callcpu,calls,subscribers,join,signaling,memory,versus,overload,compare); default all but compare")
 	callCPU := fs.String("call-cpu-levels", "10,40", "callcpu phase: numbers of concurrent 1:1 calls for CPU per forwarded packet against the floor")
+	callCPUReps := fs.Int("call-cpu-reps", 3, "callcpu phase: windows per side and level")
 	baseline := fs.String("baseline", "", "the old build's loadgen `binary` (scripts/bench.sh builds it from BENCH_BASELINE): memory, versus and overload measure its server too")
 	baselineName := fs.String("baseline-name", "old build", "label of -baseline (its git revision)")
 	idleFor := fs.Duration("idle-time", 10*time.Second, "memory phase: how long the node idles after one login before its RSS is read")
@@ -227,7 +234,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return fmt.Errorf("-call-cpu-levels: %w", err)
 		}
-		return b.callCPU(ctx, cl)
+		return b.callCPU(ctx, cl, *callCPUReps)
 	})
 	timed("calls", func() error {
 		b.logf("capacity: concurrent 1:1 consultations")
@@ -309,6 +316,10 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(&doc, "The load generator took %s: forwarding figures are medians of %d windows of %s per side (Parley and floor alternating), "+
 		"capacity levels medians of %d windows of %s; Go benchmarks medians of their -count runs.\n\n",
 		elapsed.Round(time.Second), b.reps, b.win, b.capReps, b.capWin)
+	if phase("versus") || phase("overload") {
+		fmt.Fprintf(&doc, "The versus and overload phases pinned the servers to CPU %s and the generator to CPU %s (taskset).\n\n",
+			orAll(b.pinServer), orAll(b.pinGenerator))
+	}
 	busy := fmt.Sprintf("Other processes on the machine used a median of %.0f%% of one core (of 200%%) during the measurement windows, at most %.0f%%.",
 		median(b.foreign), slices.Max(append([]float64{0}, b.foreign...)))
 	fmt.Fprintf(&doc, "%s\n\n", busy)

@@ -430,8 +430,14 @@ func (b *bench) overloadRows(r, old *overloadResult) {
 	b.rows = append(b.rows, rw)
 	overSide := func(o *overloadResult) side { return side{figs: o.over, pid: o.pid} }
 	atSide := func(o *overloadResult) side { return side{figs: o.at, pid: o.pid} }
-	add("server RSS at capacity (media flowing)", "MiB", func(o *overloadResult) float64 { return o.rssCap / mib },
-		fmt.Sprintf("at capacity: loss %.2f%%, p99 %.1f ms", atSide(r).median(lossPct), atSide(r).median(p99)))
+	atNote := func(o *overloadResult) string {
+		return fmt.Sprintf("loss %.2f%%, p99 %.1f ms", atSide(o).median(lossPct), atSide(o).median(p99))
+	}
+	note := "meanwhile " + atNote(r)
+	if old != nil {
+		note += " / " + atNote(old)
+	}
+	add("server RSS at capacity (media flowing)", "MiB", func(o *overloadResult) float64 { return o.rssCap / mib }, note)
 	add("highest server RSS during the overload", "MiB", func(o *overloadResult) float64 { return o.rssPeak / mib },
 		"VmRSS every 250 ms")
 	met := func(o *overloadResult) string {
@@ -440,7 +446,7 @@ func (b *bench) overloadRows(r, old *overloadResult) {
 		}
 		return "NOT met"
 	}
-	note := "target < 2×: " + met(r)
+	note = "target < 2×: " + met(r)
 	if old != nil {
 		note += " / " + met(old)
 	}
