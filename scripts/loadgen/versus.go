@@ -360,7 +360,7 @@ func (b *bench) overload(ctx context.Context, name, bin string, capacity int, d 
 }
 
 // sampledWindows measures f's calls like measureLevel (after warm, n
-// windows of d) while reading the server's RSS every 250 ms.
+// windows of d) while reading the server's RSS every 250 ms (after warm).
 func (b *bench) sampledWindows(f *fleet, warm time.Duration, n int, d time.Duration) ([]figures, []float64) {
 	srcs, wants, rxs := f.parts()
 	for _, rx := range rxs {
@@ -370,6 +370,11 @@ func (b *bench) sampledWindows(f *fleet, warm time.Duration, n int, d time.Durat
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Go(func() {
+		select { // the steady state, not the start
+		case <-done:
+			return
+		case <-time.After(warm):
+		}
 		t := time.NewTicker(250 * time.Millisecond)
 		defer t.Stop()
 		for {
