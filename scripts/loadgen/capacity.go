@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 )
 
@@ -38,10 +39,20 @@ type fleet struct {
 }
 
 func (f *fleet) resize(ctx context.Context, k int) error {
-	for len(f.calls) > k {
-		last := f.calls[len(f.calls)-1]
-		f.calls = f.calls[:len(f.calls)-1]
-		last.end(ctx)
+	if len(f.calls) > k {
+		// Ending calls one by one takes seconds each after an overload.
+		gone := f.calls[k:]
+		f.calls = f.calls[:k]
+		var wg sync.WaitGroup
+		sem := make(chan struct{}, 8)
+		for _, cl := range gone {
+			sem <- struct{}{}
+			wg.Go(func() {
+				defer func() { <-sem }()
+				cl.end(ctx)
+			})
+		}
+		wg.Wait()
 	}
 	for len(f.calls) < k {
 		cl, err := f.grow(ctx)

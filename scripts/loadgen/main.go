@@ -112,12 +112,13 @@ type bench struct {
 	dumpDir       string        // where goroutine dumps go when a set-up hangs
 
 	rows   []row
+	start  time.Time
 	stderr io.Writer
 	warns  []string
 }
 
 func (b *bench) logf(format string, args ...any) {
-	fmt.Fprintf(b.stderr, "loadgen: "+format+"\n", args...)
+	fmt.Fprintf(b.stderr, "loadgen: %s "+format+"\n", append([]any{time.Since(b.start).Round(time.Second)}, args...)...)
 }
 
 func (b *bench) warnf(format string, args ...any) {
@@ -172,7 +173,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	}
 	start := time.Now()
 	b := &bench{
-		advisors: *advisors, reps: *reps, capReps: *capReps, stderr: stderr,
+		advisors: *advisors, reps: *reps, capReps: *capReps, stderr: stderr, start: start,
 		warm: *warm, win: *win, capWin: *capWin, profDur: *profDur, setupTimeout: *setupTimeout,
 		idleFor: *idleFor, baseline: *baseline, baselineName: *baselineName,
 		pinServer: *pinServer, pinGenerator: *pinGen,

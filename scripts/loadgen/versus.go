@@ -340,12 +340,13 @@ func (b *bench) overload(ctx context.Context, name, bin string, capacity int, d 
 	if err := resize(capacity); err != nil {
 		return nil, fmt.Errorf("end the extra calls: %w", err)
 	}
+	b.logf("overload %s: the extra calls have ended", name)
 	gone := time.Now()
 	time.Sleep(5 * time.Second)
 	r.rssAfter = rssSample(r.pid)
-	// Recovered: a capacity level passes again. Up to four tries, 5 s
-	// apart (about 30 s after the load went).
-	for try := range 4 {
+	// Recovered: a capacity level passes again. Up to three tries, 5 s
+	// apart (about 25 s after the load went).
+	for try := range 3 {
 		if try > 0 {
 			time.Sleep(5 * time.Second)
 		}
