@@ -42,7 +42,7 @@ fuzz:
 ## bench: Go benchmarks and the load generator in a loopback-only namespace,
 ## every figure beside a floor measured in the same run; prints one table
 ## and writes it to docs/BENCHMARKS.md; also measures an older revision's
-## server (BENCH_BASELINE, default b045324; none: skip) (about 15 minutes on 2 cores)
+## server (BENCH_BASELINE, default b045324; none: skip) (12–15 minutes on 2 cores)
 bench:
 	@scripts/bench.sh
 
