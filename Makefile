@@ -41,7 +41,8 @@ fuzz:
 
 ## bench: Go benchmarks and the load generator in a loopback-only namespace,
 ## every figure beside a floor measured in the same run; prints one table
-## and writes it to docs/BENCHMARKS.md (about 5 minutes on 2 cores)
+## and writes it to docs/BENCHMARKS.md; also measures an older revision's
+## server (BENCH_BASELINE, default b045324; none: skip) (12–15 minutes on 2 cores)
 bench:
 	@scripts/bench.sh
 

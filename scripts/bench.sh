@@ -12,7 +12,11 @@
 # BENCH_TIME (-benchtime, default 300ms), LOADGEN_FLAGS (extra flags for
 # `loadgen bench`, e.g. "-reps 3"), BENCH_PROFILES (a directory to keep
 # the server's CPU and heap profiles, and goroutine dumps of set-ups that
-# hung, in; default: a temporary one).
+# hung, in; default: a temporary one), BENCH_BASELINE (a git revision: its
+# load generator is built once, cached under the user's cache directory,
+# and its server measured against this tree's in the same run; default
+# b045324, the tree before issue 19's changes; "none" skips the
+# comparison).
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -22,6 +26,32 @@ if [ "${PARLEY_BENCH_NETNS:-}" != "1" ]; then
 	trap 'rm -rf "$dir"' EXIT INT TERM
 	echo "bench: building" >&2
 	go build -o "$dir/loadgen" ./scripts/loadgen
+	baseline=${BENCH_BASELINE:-b045324}
+	PARLEY_BENCH_BASELINE=""
+	export PARLEY_BENCH_BASELINE
+	if [ "$baseline" != none ]; then
+		rev=$(git rev-parse --verify --quiet "$baseline^{commit}") || {
+			echo "bench: baseline revision $baseline not found (fetch it, or BENCH_BASELINE=none)" >&2
+			exit 1
+		}
+		cache=${XDG_CACHE_HOME:-$HOME/.cache}/parley-bench
+		bin=$cache/loadgen-$rev-$(go env GOVERSION)
+		if [ ! -x "$bin" ]; then
+			echo "bench: building the baseline load generator ($baseline)" >&2
+			mkdir -p "$cache"
+			src=$(mktemp -d)
+			git archive "$rev" | tar -x -C "$src"
+			(cd "$src" && go build -buildvcs=false -o "$bin.tmp" ./scripts/loadgen) || {
+				rm -rf "$src"
+				exit 1
+			}
+			rm -rf "$src"
+			mv "$bin.tmp" "$bin"
+		fi
+		export PARLEY_BENCH_BASELINE="$bin"
+		PARLEY_BENCH_BASELINE_NAME=$(git rev-parse --short "$rev")
+		export PARLEY_BENCH_BASELINE_NAME
+	fi
 	for p in sfu signature contracts scripts/loadgen; do
 		go test -c -o "$dir/$(echo "$p" | tr / _).test" "./$p"
 	done
@@ -52,7 +82,10 @@ gobench scripts/loadgen '^BenchmarkFloor'
 # (one pass over ~150 files is an iteration: a few runs are enough).
 gobench contracts '^BenchmarkVerifySlowestFile$' 3
 
-# shellcheck disable=SC2086 # LOADGEN_FLAGS is a list of flags
 profiles=${BENCH_PROFILES:-$dir}
 mkdir -p "$profiles"
+if [ -n "${PARLEY_BENCH_BASELINE:-}" ]; then
+	set -- -baseline "$PARLEY_BENCH_BASELINE" -baseline-name "$PARLEY_BENCH_BASELINE_NAME" "$@"
+fi
+# shellcheck disable=SC2086 # LOADGEN_FLAGS is a list of flags
 exec "$dir/loadgen" bench -gobench "$out" -out docs/BENCHMARKS.md -profile "$profiles/server" ${LOADGEN_FLAGS:-} "$@"

@@ -80,24 +80,14 @@ func (b *bench) compare(ctx context.Context, other string, levels, calls []int, 
 		that.close(ctx)
 	}
 	// Memory: this build, then the other, each on a fresh server.
-	keep := b.rows
-	b.rows = nil
-	if err := b.memory(ctx, memCalls, cpus, ""); err != nil {
+	mine, err := b.memory(ctx, memCalls, cpus, "")
+	if err != nil {
 		return err
 	}
-	mine := b.rows
-	b.rows = nil
-	if err := b.memoryOf(ctx, other, memCalls, cpus); err != nil {
+	theirs, err := b.memoryBin(ctx, other, memCalls, cpus, "")
+	if err != nil {
 		return err
 	}
-	theirs := b.rows
-	b.rows = keep
-	for i := range min(len(mine), len(theirs)) {
-		r := mine[i]
-		r.section = "this / other build, memory"
-		r.floor = theirs[i].parley
-		r.note = ""
-		b.rows = append(b.rows, r)
-	}
+	b.memoryRows("this / other build, memory", mine, theirs)
 	return nil
 }

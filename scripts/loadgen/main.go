@@ -14,6 +14,12 @@
 // payloads in RTP over plain UDP through the relay (read a datagram, write
 // it to every other member of its sender's group).
 //
+// With -baseline OLD (another loadgen binary, built by scripts/bench.sh
+// from an older revision), the memory phase measures OLD's server too, the
+// versus phase searches the 1:1 capacity of both servers, pinned to one
+// CPU and the generator to the other, level by level alternating, and the
+// overload phase runs each at twice its capacity for 30 s and back.
+//
 // `loadgen bench -only compare -compare OTHER` measures this build's server
 // against the server of another loadgen binary (built from other Parley
 // sources) in the same way, for before/after figures of a change.
@@ -92,18 +98,27 @@ type bench struct {
 	capWin  time.Duration // capacity window
 	profDur time.Duration // CPU profile length
 
+	idleFor      time.Duration // memory: idle time after the login
+	baseline     string        // the old build's loadgen binary ("" = none)
+	baselineName string        // its git revision, for labels
+	pinServer    string        // versus, overload: the servers' CPUs (taskset -c)
+	pinGenerator string        // versus, overload: this process's CPUs
+	capThis      int           // 1:1 capacity found by versus (this build, the baseline)
+	capOld       int
+
 	callsProfiled int           // calls running during the 1:1 profile
 	foreign       []float64     // other processes' CPU (% of a core) in every window
 	setupTimeout  time.Duration // for setting up one forwarding scenario
 	dumpDir       string        // where goroutine dumps go when a set-up hangs
 
 	rows   []row
+	start  time.Time
 	stderr io.Writer
 	warns  []string
 }
 
 func (b *bench) logf(format string, args ...any) {
-	fmt.Fprintf(b.stderr, "loadgen: "+format+"\n", args...)
+	fmt.Fprintf(b.stderr, "loadgen: %s "+format+"\n", append([]any{time.Since(b.start).Round(time.Second)}, args...)...)
 }
 
 func (b *bench) warnf(format string, args ...any) {
@@ -132,7 +147,19 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	memCalls := fs.Int("memory-calls", 16, "1:1 calls for the memory figures")
 	advisors := fs.Int("advisors", 4, "advisor accounts (calls share them round-robin)")
 	setupTimeout := fs.Duration("setup-timeout", 3*time.Minute, "time allowed for setting up one forwarding scenario")
-	only := fs.String("only", "", "comma-separated phases to run (forward,calls,subscribers,join,signaling,memory,compare); default all but compare")
+	only := fs.String("only", "", "comma-separated phases to run (forward,callcpu,calls,subscribers,join,signaling,memory,versus,overload,compare); default all but compare")
+	callCPU := fs.String("call-cpu-levels", "10,40", "callcpu phase: numbers of concurrent 1:1 calls for CPU per forwarded packet against the floor")
+	callCPUReps := fs.Int("call-cpu-reps", 3, "callcpu phase: windows per side and level")
+	baseline := fs.String("baseline", "", "the old build's loadgen `binary` (scripts/bench.sh builds it from BENCH_BASELINE): memory, versus and overload measure its server too")
+	baselineName := fs.String("baseline-name", "old build", "label of -baseline (its git revision)")
+	idleFor := fs.Duration("idle-time", 10*time.Second, "memory phase: how long the node idles after one login before its RSS is read")
+	pinServer := fs.String("pin-server", "1", "versus and overload phases: pin the servers to these CPUs (taskset -c; empty: no pinning)")
+	pinGen := fs.String("pin-generator", "0", "versus and overload phases: pin the generator (this process) to these CPUs (empty: no pinning)")
+	versusLevels := fs.String("versus-levels", "8,16,24,32,40,48,56,64,80,96", "versus phase: 1:1 levels tried in order until one fails (then bisection)")
+	versusCap := fs.Int("versus-max-calls", 128, "versus phase: cap of the 1:1 capacity search")
+	overloadTime := fs.Duration("overload-time", 30*time.Second, "overload phase: time at twice the capacity")
+	overloadCalls := fs.Int("overload-calls", 0, "overload phase: the 1:1 capacity to double (default: what the versus phase found)")
+	overloadOld := fs.Bool("overload-baseline", true, "overload phase: also overload the baseline's server")
 	compareCalls := fs.String("compare-calls", "16", "compare phase: numbers of concurrent 1:1 calls")
 	other := fs.String("compare", "", "another loadgen `binary` whose server the compare phase measures against this one's")
 	if err := fs.Parse(args); err != nil {
@@ -146,8 +173,10 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	}
 	start := time.Now()
 	b := &bench{
-		advisors: *advisors, reps: *reps, capReps: *capReps, stderr: stderr,
+		advisors: *advisors, reps: *reps, capReps: *capReps, stderr: stderr, start: start,
 		warm: *warm, win: *win, capWin: *capWin, profDur: *profDur, setupTimeout: *setupTimeout,
+		idleFor: *idleFor, baseline: *baseline, baselineName: *baselineName,
+		pinServer: *pinServer, pinGenerator: *pinGen,
 	}
 	if *profile != "" {
 		b.dumpDir = filepath.Dir(*profile)
@@ -201,6 +230,13 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		}
 		return nil
 	})
+	timed("callcpu", func() error {
+		cl, err := intList(*callCPU)
+		if err != nil {
+			return fmt.Errorf("-call-cpu-levels: %w", err)
+		}
+		return b.callCPU(ctx, cl, *callCPUReps)
+	})
 	timed("calls", func() error {
 		b.logf("capacity: concurrent 1:1 consultations")
 		cl, err := intList(*callLevels)
@@ -227,7 +263,29 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	})
 	timed("memory", func() error {
 		b.logf("memory (fresh server)")
-		return b.memory(ctx, *memCalls, *cpus, prof("idle"))
+		m, err := b.memory(ctx, *memCalls, *cpus, prof("idle"))
+		if err != nil {
+			return err
+		}
+		var old *memResult
+		if b.baseline != "" {
+			b.logf("memory of the baseline %s (fresh server)", b.baselineName)
+			if old, err = b.memoryBin(ctx, b.baseline, *memCalls, *cpus, ""); err != nil {
+				b.warnf("memory of the baseline: %v", err)
+			}
+		}
+		b.memoryRows(b.versusSection("memory"), m, old)
+		return nil
+	})
+	timed("versus", func() error {
+		vl, err := intList(*versusLevels)
+		if err != nil {
+			return fmt.Errorf("-versus-levels: %w", err)
+		}
+		return b.versus(ctx, vl, *versusCap)
+	})
+	timed("overload", func() error {
+		return b.overloadPhase(ctx, *overloadCalls, *overloadTime, *overloadOld)
 	})
 	timed("compare", func() error {
 		if *other == "" {
@@ -259,6 +317,10 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(&doc, "The load generator took %s: forwarding figures are medians of %d windows of %s per side (Parley and floor alternating), "+
 		"capacity levels medians of %d windows of %s; Go benchmarks medians of their -count runs.\n\n",
 		elapsed.Round(time.Second), b.reps, b.win, b.capReps, b.capWin)
+	if phase("versus") || phase("overload") {
+		fmt.Fprintf(&doc, "The versus and overload phases pinned the servers to CPU %s and the generator to CPU %s (taskset).\n\n",
+			orAll(b.pinServer), orAll(b.pinGenerator))
+	}
 	busy := fmt.Sprintf("Other processes on the machine used a median of %.0f%% of one core (of 200%%) during the measurement windows, at most %.0f%%.",
 		median(b.foreign), slices.Max(append([]float64{0}, b.foreign...)))
 	fmt.Fprintf(&doc, "%s\n\n", busy)
