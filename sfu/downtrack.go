@@ -40,25 +40,48 @@ const (
 	audioQueueLen = 64
 )
 
-// packet is one received RTP packet, shared by every subscriber queue it
-// is put in and returned to its pool when the last reference is released.
+// packet is one received RTP packet, shared by every subscriber queue and
+// NACK history it is put in and returned to its pool when the last
+// reference is released.
 type packet struct {
-	buf      [readBufferSize]byte
+	buf      []byte     // its size class's capacity
 	rtp      rtp.Packet // parsed from buf; Payload points into buf
 	keyframe bool       // video: the first packet of a keyframe
 	refs     atomic.Int32
 	pool     *sync.Pool
 }
 
-func newPacketPool() *sync.Pool {
-	p := &sync.Pool{}
-	p.New = func() any { return &packet{pool: p} }
-	return p
+// packetSizes are the buffer sizes packets come in: Opus, a browser's
+// video packet (at most about 1,250 bytes with its header extensions),
+// anything pion delivers. NACK histories hold video packets for up to
+// seconds, so a packet's buffer fits its size rather than the largest.
+var packetSizes = [...]int{256, 1280, readBufferSize}
+
+// packetPool is one sync.Pool per size class.
+type packetPool [len(packetSizes)]*sync.Pool
+
+func newPacketPool() *packetPool {
+	var pp packetPool
+	for i, size := range packetSizes {
+		p := &sync.Pool{}
+		p.New = func() any { return &packet{buf: make([]byte, size), pool: p} }
+		pp[i] = p
+	}
+	return &pp
 }
 
-// getPacket takes a packet from pool with one reference (the caller's).
-func getPacket(pool *sync.Pool) *packet {
-	pkt := pool.Get().(*packet)
+// getPacket takes a packet that holds any packet from pool, with one
+// reference (the caller's).
+func getPacket(pool *packetPool) *packet { return getPacketFor(pool, readBufferSize) }
+
+// getPacketFor takes a packet with room for n bytes (at most
+// readBufferSize) from pool, with one reference.
+func getPacketFor(pool *packetPool, n int) *packet {
+	i := 0
+	for i < len(packetSizes)-1 && packetSizes[i] < n {
+		i++
+	}
+	pkt := pool[i].Get().(*packet)
 	pkt.refs.Store(1)
 	return pkt
 }

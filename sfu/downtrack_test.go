@@ -327,3 +327,19 @@ func TestDirectWrite(t *testing.T) {
 		}
 	}
 }
+
+// TestPacketSizeClasses: a packet's buffer is the smallest class that
+// holds it, so NACK histories do not keep 1,500 bytes per packet.
+func TestPacketSizeClasses(t *testing.T) {
+	pool := newPacketPool()
+	for _, c := range []struct{ n, want int }{{80, 256}, {256, 256}, {1200, 1280}, {1281, readBufferSize}, {readBufferSize, readBufferSize}} {
+		p := getPacketFor(pool, c.n)
+		if len(p.buf) != c.want {
+			t.Errorf("%d bytes: buffer of %d, want %d", c.n, len(p.buf), c.want)
+		}
+		p.release()
+	}
+	if p := getPacket(pool); len(p.buf) != readBufferSize {
+		t.Errorf("getPacket: buffer of %d", len(p.buf))
+	}
+}

@@ -110,7 +110,7 @@ type SFU struct {
 	api     *webrtc.API // subscribe connections
 	scratch *webrtc.API // same settings, quiet logging: for checkOffer
 	metrics *metrics
-	packets *sync.Pool // of *packet, shared by every forwarded track
+	packets *packetPool // shared by every forwarded track
 
 	udpConn *net.UDPConn
 	udpMux  ice.UDPMux

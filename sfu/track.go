@@ -124,8 +124,8 @@ func (t *pubTrack) forwardDirect(b *directBuffer) {
 	t.log.Info("forwarding track")
 	s := t.owner.sfu
 	sink := func(p []byte) {
-		pkt := getPacket(s.packets)
-		n := copy(pkt.buf[:], p)
+		pkt := getPacketFor(s.packets, len(p))
+		n := copy(pkt.buf, p)
 		if n < len(p) {
 			s.metrics.errors.Inc() // longer than any packet pion delivers
 		} else if err := t.forwardPacket(pkt, n); err != nil {
