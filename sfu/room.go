@@ -76,6 +76,7 @@ func (r *Room) Join(peerID string, ev Events) (*Peer, error) {
 		return nil, fmt.Errorf("join %s: %w", peerID, err)
 	}
 	r.sfu.metrics.peers.Inc()
+	r.sfu.trim.joined()
 	p.log.Info("peer joined")
 	return p, nil
 }
@@ -153,6 +154,7 @@ func (r *Room) removePeer(p *Peer) {
 	}
 	r.mu.Unlock()
 	r.sfu.metrics.peers.Dec()
+	r.sfu.trim.left()
 	r.sfu.metrics.tracks.Sub(float64(len(gone)))
 }
 

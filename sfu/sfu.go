@@ -111,6 +111,7 @@ type SFU struct {
 	scratch *webrtc.API // same settings, quiet logging: for checkOffer
 	metrics *metrics
 	packets *packetPool // shared by every forwarded track
+	trim    *trimmer    // returns memory after a peak (trim.go)
 
 	udpConn *net.UDPConn
 	udpMux  ice.UDPMux
@@ -140,7 +141,7 @@ func New(cfg Config, log *slog.Logger, reg prometheus.Registerer) (*SFU, error) 
 	if err != nil {
 		return nil, err
 	}
-	s := &SFU{cfg: cfg, log: log, metrics: m, packets: newPacketPool(), rooms: make(map[string]*Room)}
+	s := &SFU{cfg: cfg, log: log, metrics: m, packets: newPacketPool(), trim: newTrimmer(), rooms: make(map[string]*Room)}
 	lf := newPionLoggerFactory(log)
 	if err := s.listen(lf); err != nil {
 		m.unregister()
@@ -296,6 +297,7 @@ func (s *SFU) Close() error {
 		wg.Go(r.close)
 	}
 	wg.Wait()
+	s.trim.close()
 	s.closeSockets()
 	s.metrics.unregister()
 	s.log.Info("sfu closed")
