@@ -8,7 +8,7 @@
 # anonymous and file-backed parts from /proc/PID/smaps_rollup. Prints one
 # line per run and the median. Nothing forces a collection from outside.
 #
-# Environment: IDLE (seconds to wait after the login), PARLEY_BIN (use
+# Environment: IDLE (seconds to wait after the login), IDLE_RSS_BIN (use
 # this binary instead of building one), KEEP=1 (keep the data directories).
 set -eu
 cd "$(dirname "$0")/.."
@@ -22,7 +22,7 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-bin=${PARLEY_BIN:-}
+bin=${IDLE_RSS_BIN:-}
 if [ -z "$bin" ]; then
 	bin=$dir/parley
 	go build -o "$bin" .
@@ -42,7 +42,7 @@ while [ "$i" -lt "$runs" ]; do
 	i=$((i + 1))
 	data=$dir/data$i
 	mkdir -p "$data"
-	printf 'idle-rss-password-1\n' | "$bin" user add advisor1 --role advisor --data-dir "$data" >/dev/null 2>&1
+	printf 'idle-rss-password-1\n' | "$bin" user add advisor1 --role advisor --data-dir "$data" >/dev/null
 	http=$(freeport)
 	admin=$(freeport)
 	udp=$(freeport)
