@@ -9,11 +9,9 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 
 	"golang.org/x/term"
 
-	"github.com/parley-video/parley/binpages"
 	"github.com/parley-video/parley/config"
 	"github.com/parley-video/parley/node"
 	"github.com/redis/go-redis/v9"
@@ -55,20 +53,7 @@ func serve(ctx context.Context, args, environ []string, stdout, stderr io.Writer
 			return err
 		}
 	}
-	settle(log)
 	return n.Run(ctx)
-}
-
-// settle ends start-up: its garbage (parsed configuration, migrations, on
-// a first start the admin's 64 MiB password hash) goes back to the
-// operating system now rather than over the next minutes, and the parts
-// of the binary only start-up ran are dropped from the resident set
-// (package binpages).
-func settle(log *slog.Logger) {
-	debug.FreeOSMemory()
-	if _, err := binpages.Trim(); err != nil {
-		log.Warn("could not trim the binary's resident pages", "err", err)
-	}
 }
 
 // initialPasswordFile, in the data directory, holds the first admin's
