@@ -9,7 +9,9 @@
 # line per run and the median. Nothing forces a collection from outside.
 #
 # Environment: IDLE (seconds to wait after the login), IDLE_RSS_BIN (use
-# this binary instead of building one), KEEP=1 (keep the data directories).
+# this binary instead of building one), KEEP=1 (keep the data directories),
+# CLIENT=1 (also fetch what a browser loads: the login page, the console
+# and every script and stylesheet of web/static/js and web/static/css).
 set -eu
 cd "$(dirname "$0")/.."
 runs=${1:-3}
@@ -60,12 +62,23 @@ while [ "$i" -lt "$runs" ]; do
 		fi
 		sleep 0.1
 	done
-	code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' \
+	jar=$data/cookies
+	base=http://127.0.0.1:$http
+	if [ "${CLIENT:-}" = 1 ]; then
+		for p in /login /static/img/logo.svg; do curl -fs -o /dev/null "$base$p"; done
+	fi
+	code=$(curl -s -c "$jar" -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' \
 		-H "Origin: http://127.0.0.1:$http" \
 		-d '{"username":"advisor1","password":"idle-rss-password-1"}' "http://127.0.0.1:$http/api/v1/login")
 	if [ "$code" != 200 ]; then
 		echo "idle-rss: login answered $code" >&2
 		exit 1
+	fi
+	if [ "${CLIENT:-}" = 1 ]; then
+		curl -fs -b "$jar" -o /dev/null "$base/app"
+		for f in web/static/js/*.js web/static/css/*.css; do
+			curl -fs -b "$jar" -o /dev/null "$base/static/${f#web/static/}"
+		done
 	fi
 	sleep "$idle"
 	rss=$(kib VmRSS "/proc/$pid/status")
