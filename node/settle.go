@@ -12,7 +12,7 @@ import (
 // 64 MiB password hash) goes back to the operating system now rather than
 // over the next minutes, and the parts of the binary only start-up ran
 // leave the resident set (package binpages). An idle node after a login
-// then holds about 27 MiB instead of 46 (scripts/idle-rss.sh).
+// then holds 27–33 MiB instead of 46 (scripts/idle-rss.sh).
 func settle(log *slog.Logger) {
 	debug.FreeOSMemory()
 	if _, err := binpages.Trim(); err != nil {
