@@ -477,6 +477,7 @@ func (n *Node) Run(ctx context.Context) error {
 		go n.cluster.listen(sweepCtx, n.Hub)
 	}
 	n.log.Info("parley serving", "http", n.HTTPAddr(), "metrics", n.AdminAddr(), "rtc_udp", n.Media.UDPAddr())
+	settle(n.log)
 	var err error
 	select {
 	case <-ctx.Done():

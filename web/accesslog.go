@@ -19,14 +19,18 @@ import (
 // version and the OS family. Never a raw path, query, body or name.
 
 // accessWriter batches entries into the records off the request path.
+// The queue is a slice that grows as entries come (an idle node holds no
+// buffer for 4,096 entries).
 type accessWriter struct {
 	rec     *records.Store
 	log     *slog.Logger
-	in      chan records.AccessEntry
+	mu      sync.Mutex
+	queue   []records.AccessEntry // at most accessQueue
+	dropped int
+	full    chan struct{} // capacity 1: a batch is ready
 	flush   chan chan struct{}
 	done    chan struct{}
 	once    sync.Once
-	dropped int
 }
 
 const (
@@ -36,7 +40,7 @@ const (
 )
 
 func newAccessWriter(rec *records.Store, log *slog.Logger) *accessWriter {
-	w := &accessWriter{rec: rec, log: log, in: make(chan records.AccessEntry, accessQueue),
+	w := &accessWriter{rec: rec, log: log, full: make(chan struct{}, 1),
 		flush: make(chan chan struct{}), done: make(chan struct{})}
 	go w.run()
 	return w
@@ -45,55 +49,58 @@ func newAccessWriter(rec *records.Store, log *slog.Logger) *accessWriter {
 // add queues e; when the queue is full (the database is stuck), the entry
 // is dropped and counted rather than slowing requests down.
 func (w *accessWriter) add(e records.AccessEntry) {
-	select {
-	case w.in <- e:
-	default:
-		w.dropped++ // racy count, only for a warning
+	w.mu.Lock()
+	if len(w.queue) >= accessQueue {
+		w.dropped++ // only for a warning
+		w.mu.Unlock()
+		return
 	}
+	w.queue = append(w.queue, e)
+	ready := len(w.queue) == accessBatch
+	w.mu.Unlock()
+	if ready {
+		select {
+		case w.full <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// take empties the queue.
+func (w *accessWriter) take() []records.AccessEntry {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	q := w.queue
+	w.queue = nil
+	return q
 }
 
 func (w *accessWriter) run() {
 	t := time.NewTicker(accessEvery)
 	defer t.Stop()
-	var batch []records.AccessEntry
 	write := func() {
-		if len(batch) == 0 {
-			return
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		if err := w.rec.WriteAccessLog(ctx, batch); err != nil {
-			w.log.Warn("access log not written", "entries", len(batch), "err", err)
-		}
-		cancel()
-		batch = batch[:0]
-	}
-	push := func(e records.AccessEntry) {
-		if batch = append(batch, e); len(batch) >= accessBatch {
-			write()
-		}
-	}
-	drain := func() {
-		for {
-			select {
-			case e := <-w.in:
-				push(e)
-			default:
-				write()
-				return
+		q := w.take()
+		for len(q) > 0 {
+			batch := q[:min(len(q), accessBatch)]
+			q = q[len(batch):]
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			if err := w.rec.WriteAccessLog(ctx, batch); err != nil {
+				w.log.Warn("access log not written", "entries", len(batch), "err", err)
 			}
+			cancel()
 		}
 	}
 	for {
 		select {
-		case e := <-w.in:
-			push(e)
+		case <-w.full:
+			write()
 		case <-t.C:
 			write()
 		case ack := <-w.flush:
-			drain()
+			write()
 			close(ack)
 		case <-w.done:
-			drain()
+			write()
 			return
 		}
 	}

@@ -171,8 +171,12 @@ func (b *brand) client(fsys fs.FS) (*staticFiles, error) {
 	if err != nil {
 		return nil, err
 	}
-	files.brand(b.company)
-	files.rewritePages(b.page)
+	if err := files.brand(b.company); err != nil {
+		return nil, err
+	}
+	if err := files.rewritePages(b.page); err != nil {
+		return nil, err
+	}
 	return files, nil
 }
 

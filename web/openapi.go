@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"sync"
 
 	"github.com/gin-gonic/gin"
 	"gopkg.in/yaml.v3"
@@ -31,9 +32,27 @@ func openapiJSON() ([]byte, error) {
 	return out, nil
 }
 
+// openapiDoc is the JSON document, converted on the first request rather
+// than at start-up (parsing the YAML costs a few MiB of garbage, and few
+// nodes are ever asked; TestOpenAPIServed checks it converts).
+type openapiDoc struct {
+	once sync.Once
+	json []byte
+	err  error
+}
+
+func (d *openapiDoc) get() ([]byte, error) {
+	d.once.Do(func() { d.json, d.err = openapiJSON() })
+	return d.json, d.err
+}
+
 // handleOpenAPI: GET /api/v1/openapi.json.
 func (s *Server) handleOpenAPI(c *gin.Context) error {
+	doc, err := s.openapi.get()
+	if err != nil {
+		return err
+	}
 	c.Header("Cache-Control", "no-cache")
-	c.Data(http.StatusOK, "application/json", s.openapi)
+	c.Data(http.StatusOK, "application/json", doc)
 	return nil
 }

@@ -165,7 +165,7 @@ type Server struct {
 	awayElsewhere func(ctx context.Context, consultation string, away bool)
 	access        *accessWriter
 	devLinks      *deviceLinks         // device links (devicelink.go)
-	openapi       []byte               // the OpenAPI document as JSON (openapi.go)
+	openapi       openapiDoc           // the OpenAPI document as JSON (openapi.go)
 	brand         *brand               // the company's look (branding.go)
 	sso           *sso                 // staff single sign-on (sso.go); nil when off
 	appts         *appointment.Service // appointments.go; nil: none
@@ -265,9 +265,6 @@ func New(cfg config.Config, deps Deps, log *slog.Logger) (*Server, error) {
 	s.joinsNet = newLimiter(max(1, cfg.Consultation.JoinsPerNetworkPerMinute), time.Minute, time.Now)
 	s.access = newAccessWriter(deps.Records, log)
 	s.devLinks = newDeviceLinks(func() time.Time { return s.now() })
-	if s.openapi, err = openapiJSON(); err != nil {
-		return nil, fmt.Errorf("web: %w", err)
-	}
 	s.sso = newSSO(cfg.Auth.OIDC, log)
 	s.engine = s.routes(deps.Metrics)
 	return s, nil

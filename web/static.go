@@ -7,11 +7,13 @@ import (
 	"encoding/base64"
 	"fmt"
 	"html"
+	"io"
 	"io/fs"
 	"mime"
 	"net/http"
 	"path"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -31,21 +33,28 @@ func embeddedStatic() fs.FS {
 	return sub
 }
 
-// staticFile is one client file held in memory with its validator.
+// staticFile is one client file with its validator. The client's files
+// stay in the binary (embed) and are read from there per request; only
+// pages rewritten at start-up (the brand) are held in memory. The ETag is
+// computed when the file is first served, so start-up neither copies the
+// client (about 4 MiB, mostly pdf.js) onto the heap nor pages it in.
 type staticFile struct {
-	data        []byte
-	etag        string
+	data        []byte // rewritten content; nil: read name from fsys
 	contentType string
+
+	etagOnce sync.Once
+	etag     string
 }
 
 // staticFiles serves the client's files: no directory listings, no hidden
 // files, explicit content types, ETags for revalidation.
 type staticFiles struct {
-	files map[string]staticFile
+	fsys  fs.FS
+	files map[string]*staticFile
 }
 
 func newStaticFiles(fsys fs.FS) (*staticFiles, error) {
-	sf := &staticFiles{files: map[string]staticFile{}}
+	sf := &staticFiles{fsys: fsys, files: map[string]*staticFile{}}
 	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -59,22 +68,75 @@ func newStaticFiles(fsys fs.FS) (*staticFiles, error) {
 		if !d.Type().IsRegular() {
 			return nil
 		}
-		data, err := fs.ReadFile(fsys, p)
-		if err != nil {
-			return err
-		}
-		sum := sha256.Sum256(data)
-		sf.files[p] = staticFile{
-			data:        data,
-			etag:        `"` + base64.RawURLEncoding.EncodeToString(sum[:12]) + `"`,
-			contentType: contentType(p),
-		}
+		sf.files[p] = &staticFile{contentType: contentType(p)}
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("read client files: %w", err)
 	}
 	return sf, nil
+}
+
+// open returns the content of the file name, from memory or from fsys.
+func (sf *staticFiles) open(name string, f *staticFile) (io.ReadSeeker, func(), error) {
+	if f.data != nil {
+		return bytes.NewReader(f.data), func() {}, nil
+	}
+	file, err := sf.fsys.Open(name)
+	if err != nil {
+		return nil, nil, fmt.Errorf("client file %s: %w", name, err)
+	}
+	if rs, ok := file.(io.ReadSeeker); ok { // embed and fstest files are
+		return rs, func() { file.Close() }, nil
+	}
+	defer file.Close()
+	data, err := io.ReadAll(file)
+	if err != nil {
+		return nil, nil, fmt.Errorf("client file %s: %w", name, err)
+	}
+	return bytes.NewReader(data), func() {}, nil
+}
+
+// etagFor returns f's ETag, hashing its content on the first call.
+func (sf *staticFiles) etagFor(name string, f *staticFile) (string, error) {
+	var err error
+	f.etagOnce.Do(func() {
+		if f.data != nil {
+			f.etag = etagOf(f.data)
+			return
+		}
+		var r io.ReadSeeker
+		var done func()
+		if r, done, err = sf.open(name, f); err != nil {
+			return
+		}
+		defer done()
+		h := sha256.New()
+		if _, err = io.Copy(h, r); err != nil {
+			err = fmt.Errorf("client file %s: %w", name, err)
+			return
+		}
+		f.etag = `"` + base64.RawURLEncoding.EncodeToString(h.Sum(nil)[:12]) + `"`
+	})
+	if err == nil && f.etag == "" {
+		// An earlier call failed (the embedded files cannot change, so
+		// it will not succeed now).
+		err = fmt.Errorf("client file %s: no validator", name)
+	}
+	return f.etag, err
+}
+
+// content returns the whole content of a file (pages rewritten at
+// start-up).
+func (sf *staticFiles) content(name string, f *staticFile) ([]byte, error) {
+	if f.data != nil {
+		return f.data, nil
+	}
+	data, err := fs.ReadFile(sf.fsys, name)
+	if err != nil {
+		return nil, fmt.Errorf("read client file %s: %w", name, err)
+	}
+	return data, nil
 }
 
 // hiddenPath reports whether any element of p starts with "." or "_".
@@ -141,44 +203,50 @@ func (sf *staticFiles) serve(w http.ResponseWriter, r *http.Request, name, cache
 	if !ok || hiddenPath(name) {
 		return errNoFile
 	}
+	etag, err := sf.etagFor(name, f)
+	if err != nil {
+		return err
+	}
+	content, done, err := sf.open(name, f)
+	if err != nil {
+		return err
+	}
+	defer done()
 	h := w.Header()
 	h.Set("Content-Type", f.contentType)
-	h.Set("ETag", f.etag)
+	h.Set("ETag", etag)
 	h.Set("Cache-Control", cacheControl)
-	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(f.data))
+	http.ServeContent(w, r, "", time.Time{}, content)
 	return nil
 }
 
-// rewritePages passes every HTML page through f (the brand, branding.go).
-func (sf *staticFiles) rewritePages(f func([]byte) []byte) {
-	for name, file := range sf.files {
+// rewritePages passes every HTML page through f (the brand, branding.go);
+// the pages are then held in memory.
+func (sf *staticFiles) rewritePages(rewrite func([]byte) []byte) error {
+	for name, f := range sf.files {
 		if path.Ext(name) != ".html" {
 			continue
 		}
-		file.data = f(file.data)
-		file.etag = etagOf(file.data)
-		sf.files[name] = file
+		data, err := sf.content(name, f)
+		if err != nil {
+			return err
+		}
+		f.data = rewrite(data)
 	}
+	return nil
 }
 
 // brand writes the company name into every page of the client: the
 // <title> ends in it instead of "Parley", and <body> gets
 // data-company="…", from which i18n.js builds the translated tab titles.
-func (sf *staticFiles) brand(company string) {
+func (sf *staticFiles) brand(company string) error {
 	company = strings.TrimSpace(company)
 	if company == "" {
-		return
+		return nil
 	}
 	esc := html.EscapeString(company)
-	for name, f := range sf.files {
-		if path.Ext(name) != ".html" {
-			continue
-		}
-		data := bytes.Replace(f.data, []byte(" – Parley</title>"), []byte(" – "+esc+"</title>"), 1)
-		data = bytes.Replace(data, []byte("<body "), []byte(`<body data-company="`+esc+`" `), 1)
-		sum := sha256.Sum256(data)
-		f.data = data
-		f.etag = `"` + base64.RawURLEncoding.EncodeToString(sum[:12]) + `"`
-		sf.files[name] = f
-	}
+	return sf.rewritePages(func(data []byte) []byte {
+		data = bytes.Replace(data, []byte(" – Parley</title>"), []byte(" – "+esc+"</title>"), 1)
+		return bytes.Replace(data, []byte("<body "), []byte(`<body data-company="`+esc+`" `), 1)
+	})
 }
