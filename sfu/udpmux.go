@@ -60,6 +60,9 @@ import (
 const udpMuxQueue = 256
 
 const (
+	// udpMuxInitialQueue is the ring a connection starts with; it doubles
+	// when full, up to the mux's queue length.
+	udpMuxInitialQueue = 16
 	// udpMuxReadSize is the read buffer of the socket (pion's receiveMTU):
 	// a longer datagram is truncated, as with pion.
 	udpMuxReadSize = 8192
@@ -257,7 +260,7 @@ func (m *udpMux) GetConn(ufrag string, addr net.Addr) (net.PacketConn, error) {
 			mux:      m,
 			ufrag:    ufrag,
 			ipv6:     ipv6,
-			queue:    make([]queuedPacket, m.queueLen),
+			queue:    make([]queuedPacket, min(udpMuxInitialQueue, m.queueLen)),
 			notify:   make(chan struct{}, 1),
 			closedCh: make(chan struct{}),
 			refs:     1,
@@ -518,8 +521,11 @@ func (c *udpMuxConn) push(p []byte, from netip.AddrPort) bool {
 		return true // not a drop for want of space
 	}
 	if c.n == len(c.queue) {
-		c.mu.Unlock()
-		return false
+		if len(c.queue) >= c.mux.queueLen {
+			c.mu.Unlock()
+			return false
+		}
+		c.grow()
 	}
 	buf := c.mux.getBuf(len(p))
 	copy(*buf, p)
@@ -534,6 +540,16 @@ func (c *udpMuxConn) push(p []byte, from netip.AddrPort) bool {
 		}
 	}
 	return true
+}
+
+// grow doubles the ring (up to the mux's queueLen), which is full; c.mu
+// is held. Rings start small: most connections never hold more than a
+// few packets.
+func (c *udpMuxConn) grow() {
+	q := make([]queuedPacket, min(2*len(c.queue), c.mux.queueLen))
+	k := copy(q, c.queue[c.head:])
+	copy(q[k:], c.queue[:c.head])
+	c.queue, c.head = q, 0
 }
 
 // read takes the oldest queued packet into b, waiting for one until c

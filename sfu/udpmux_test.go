@@ -456,3 +456,56 @@ func TestUDPMuxNoLeaks(t *testing.T) {
 		t.Fatalf("%d addresses left after Close", len(m.byAddr))
 	}
 }
+
+// TestUDPMuxQueueRing: a connection's ring grows from udpMuxInitialQueue
+// while its reader lags (also when it has wrapped around), keeps packets
+// in order, and refuses the packet past its length.
+func TestUDPMuxQueueRing(t *testing.T) {
+	m := &udpMux{queueLen: 64}
+	m.bufs.New = func() any { b := make([]byte, udpMuxBufSize); return &b }
+	c := &udpMuxConn{mux: m, queue: make([]queuedPacket, udpMuxInitialQueue), notify: make(chan struct{}, 1), closedCh: make(chan struct{})}
+	from := netip.MustParseAddrPort("127.0.0.1:5000")
+	next, want := 0, 0
+	pop := func() {
+		t.Helper()
+		buf := make([]byte, 2000)
+		n, _, err := c.read(buf, nil, time.Now().Add(time.Second))
+		if err != nil {
+			t.Fatalf("read: %v", err)
+		}
+		if got := int(binary.BigEndian.Uint32(buf[4:n])); got != want {
+			t.Fatalf("read packet %d, want %d", got, want)
+		}
+		want++
+	}
+	for range 10 {
+		c.push(mediaPacket(next), from)
+		next++
+	}
+	for range 7 {
+		pop()
+	}
+	for c.n < 64 { // wraps around the first ring, then grows twice
+		if !c.push(mediaPacket(next), from) {
+			t.Fatalf("push refused with %d queued", c.n)
+		}
+		next++
+	}
+	if len(c.queue) != 64 {
+		t.Fatalf("ring of %d", len(c.queue))
+	}
+	if c.push(mediaPacket(next), from) {
+		t.Fatal("push accepted past the queue length")
+	}
+	big := make([]byte, 1800) // longer than a pooled buffer
+	binary.BigEndian.PutUint32(big[4:], uint32(next+1))
+	for c.n > 0 {
+		pop()
+	}
+	if want != next {
+		t.Fatalf("read %d packets, pushed %d", want, next)
+	}
+	want = next + 1
+	c.push(big, from)
+	pop()
+}
