@@ -620,8 +620,10 @@ func (c *udpMuxConn) write(b []byte, to netip.AddrPort) (int, error) {
 	if !to.IsValid() {
 		return 0, errUDPMuxAddress
 	}
-	if c.isClosed() {
+	select {
+	case <-c.closedCh: // lock-free, unlike c.mu: this is on every write
 		return 0, io.ErrClosedPipe
+	default:
 	}
 	key := canonicalAddrPort(to)
 	c.addrMu.RLock()
