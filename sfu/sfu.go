@@ -114,7 +114,7 @@ type SFU struct {
 	trim    *trimmer    // returns memory after a peak (trim.go)
 
 	udpConn *net.UDPConn
-	udpMux  ice.UDPMux
+	udpMux  *udpMux
 	tcpLn   *net.TCPListener // nil when ICE-TCP is off
 	tcpMux  ice.TCPMux
 
@@ -210,7 +210,8 @@ func (s *SFU) listen(lf *pionLoggerFactory) error {
 		s.log.Warn("sfu: set UDP send buffer", "err", err)
 	}
 	s.udpConn = udp
-	s.udpMux = webrtc.NewICEUDPMux(lf.NewLogger("ice-udp-mux"), udp)
+	// Parley's mux (udpmux.go) bounds each connection's receive queue.
+	s.udpMux = newUDPMux(udp, s.log, s.cfg.IncludeLoopback, 0)
 	if s.cfg.TCPPort < 0 {
 		return nil
 	}
