@@ -2,6 +2,7 @@ package sfu
 
 import (
 	"fmt"
+	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -23,6 +24,9 @@ type metrics struct {
 	rtx      prometheus.Counter
 	errors   prometheus.Counter
 	dropped  prometheus.Counter
+	// udpDropped reads the UDP mux's drop count (set once it exists).
+	udpDropped     atomic.Pointer[func() uint64]
+	udpDroppedFunc prometheus.CounterFunc
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -68,6 +72,15 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "RTP packets not forwarded to a subscriber because its queue was full, or video waiting for a keyframe after that or after a pause (one per packet and subscriber).",
 		}),
 	}
+	m.udpDroppedFunc = prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "parley_sfu_udp_queue_dropped_total",
+		Help: "Received datagrams dropped because a connection's receive queue in the UDP mux was full (the node is past its capacity).",
+	}, func() float64 {
+		if f := m.udpDropped.Load(); f != nil {
+			return float64((*f)())
+		}
+		return 0
+	})
 	if reg == nil {
 		return m, nil
 	}
@@ -84,7 +97,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 }
 
 func (m *metrics) collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.peers, m.tracks, m.packets, m.bytes, m.pli, m.nack, m.nackSent, m.rtx, m.errors, m.dropped}
+	return []prometheus.Collector{m.peers, m.tracks, m.packets, m.bytes, m.pli, m.nack, m.nackSent, m.rtx, m.errors, m.dropped, m.udpDroppedFunc}
 }
 
 // unregister removes the collectors again, so a registry can outlive an SFU.

@@ -126,7 +126,9 @@ type SFU struct {
 // New opens the shared ICE sockets and registers metrics on reg (which may
 // be nil): parley_sfu_peers, parley_sfu_tracks, parley_sfu_forwarded_packets_total,
 // parley_sfu_forwarded_bytes_total, parley_sfu_pli_total,
-// parley_sfu_nack_total, parley_sfu_errors_total, parley_sfu_dropped_packets_total.
+// parley_sfu_nack_total, parley_sfu_nacked_packets_total,
+// parley_sfu_retransmitted_packets_total, parley_sfu_errors_total,
+// parley_sfu_dropped_packets_total, parley_sfu_udp_queue_dropped_total.
 func New(cfg Config, log *slog.Logger, reg prometheus.Registerer) (*SFU, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -212,6 +214,8 @@ func (s *SFU) listen(lf *pionLoggerFactory) error {
 	s.udpConn = udp
 	// Parley's mux (udpmux.go) bounds each connection's receive queue.
 	s.udpMux = newUDPMux(udp, s.log, s.cfg.IncludeLoopback, 0)
+	dropped := s.udpMux.Dropped
+	s.metrics.udpDropped.Store(&dropped)
 	if s.cfg.TCPPort < 0 {
 		return nil
 	}
