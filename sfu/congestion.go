@@ -145,23 +145,6 @@ func (c *ccState) freshEstimate(now time.Time) (uint64, bool) {
 	return c.estimate, true
 }
 
-// congestionLoop sends this peer, as a publisher, its video budget every
-// ccInterval (and when a subscriber's estimate drops) until it closes.
-func (p *Peer) congestionLoop() {
-	defer p.wg.Done()
-	tick := time.NewTicker(ccInterval)
-	defer tick.Stop()
-	for {
-		select {
-		case <-p.done:
-			p.forgetPauses()
-			return
-		case <-tick.C:
-		case <-p.cc.kick:
-		}
-		p.sendBudget(time.Now())
-	}
-}
 
 // forgetPauses drops this publisher from its subscribers' pause records
 // (they would keep a closed peer alive).

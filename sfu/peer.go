@@ -139,14 +139,13 @@ func newPeer(r *Room, id string, ev Events) (*Peer, error) {
 		p.out.direct.Store(pair != nil && pair.Local != nil && pair.Local.Protocol == webrtc.ICEProtocolUDP)
 	})
 
-	p.wg.Add(4)
+	p.wg.Add(3)
 	go p.rtcpLoop()
 	go p.negotiateLoop()
 	go func() {
 		defer p.wg.Done()
 		p.out.run(p.done)
 	}()
-	go p.congestionLoop()
 	return p, nil
 }
 

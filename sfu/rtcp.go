@@ -311,8 +311,9 @@ func readPublisherRTCP(r *webrtc.RTPReceiver, st *upStats) {
 }
 
 // rtcpLoop is a peer's RTCP timer: TWCC feedback and NACKs to the
-// publisher every tick, receiver reports to it and sender reports to the
-// subscriber every reportEvery ticks.
+// publisher every tick, its video budget (congestion.go) every ccInterval
+// and at once when kicked, receiver reports to it and sender reports to
+// the subscriber every reportEvery ticks.
 func (p *Peer) rtcpLoop() {
 	defer p.wg.Done()
 	tick := time.NewTicker(rtcpTick)
@@ -324,7 +325,11 @@ func (p *Peer) rtcpLoop() {
 	for {
 		select {
 		case <-p.done:
+			p.forgetPauses()
 			return
+		case <-p.cc.kick:
+			p.sendBudget(time.Now())
+			continue
 		case <-tick.C:
 		}
 		now := time.Now()
@@ -343,6 +348,9 @@ func (p *Peer) rtcpLoop() {
 			}
 		}
 		n++
+		if n%int(ccInterval/rtcpTick) == 0 {
+			p.sendBudget(now)
+		}
 		report := n%reportEvery == 0
 		if report {
 			rr := &rtcp.ReceiverReport{SSRC: p.rtcpSSRC}
