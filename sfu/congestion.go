@@ -145,7 +145,6 @@ func (c *ccState) freshEstimate(now time.Time) (uint64, bool) {
 	return c.estimate, true
 }
 
-
 // forgetPauses drops this publisher from its subscribers' pause records
 // (they would keep a closed peer alive).
 func (p *Peer) forgetPauses() {
