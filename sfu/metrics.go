@@ -24,6 +24,7 @@ type metrics struct {
 	rtx      prometheus.Counter
 	errors   prometheus.Counter
 	dropped  prometheus.Counter
+	stale    prometheus.Counter
 	// udpDropped reads the UDP mux's drop count (set once it exists).
 	udpDropped     atomic.Pointer[func() uint64]
 	udpDroppedFunc prometheus.CounterFunc
@@ -63,6 +64,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "parley_sfu_retransmitted_packets_total",
 			Help: "Video packets resent to subscribers that NACKed them.",
 		}),
+		stale: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "parley_sfu_stale_packets_total",
+			Help: "Received packets not forwarded because they had waited in the node longer than 300 ms (past its capacity).",
+		}),
 		errors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "parley_sfu_errors_total",
 			Help: "Media plane errors (failed writes, negotiations, candidates).",
@@ -97,7 +102,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 }
 
 func (m *metrics) collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.peers, m.tracks, m.packets, m.bytes, m.pli, m.nack, m.nackSent, m.rtx, m.errors, m.dropped, m.udpDroppedFunc}
+	return []prometheus.Collector{m.peers, m.tracks, m.packets, m.bytes, m.pli, m.nack, m.nackSent, m.rtx, m.errors, m.dropped, m.stale, m.udpDroppedFunc}
 }
 
 // unregister removes the collectors again, so a registry can outlive an SFU.

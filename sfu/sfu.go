@@ -112,6 +112,7 @@ type SFU struct {
 	metrics *metrics
 	packets *packetPool // shared by every forwarded track
 	trim    *trimmer    // returns memory after a peak (trim.go)
+	arrive  *arrivals   // when published packets came in (arrival.go)
 
 	udpConn *net.UDPConn
 	udpMux  *udpMux
@@ -143,7 +144,7 @@ func New(cfg Config, log *slog.Logger, reg prometheus.Registerer) (*SFU, error) 
 	if err != nil {
 		return nil, err
 	}
-	s := &SFU{cfg: cfg, log: log, metrics: m, packets: newPacketPool(), trim: newTrimmer(), rooms: make(map[string]*Room)}
+	s := &SFU{cfg: cfg, log: log, metrics: m, packets: newPacketPool(), trim: newTrimmer(), arrive: &arrivals{}, rooms: make(map[string]*Room)}
 	lf := newPionLoggerFactory(log)
 	if err := s.listen(lf); err != nil {
 		m.unregister()
@@ -214,6 +215,7 @@ func (s *SFU) listen(lf *pionLoggerFactory) error {
 	s.udpConn = udp
 	// Parley's mux (udpmux.go) bounds each connection's receive queue.
 	s.udpMux = newUDPMux(udp, s.log, s.cfg.IncludeLoopback, 0)
+	s.udpMux.arrivals.Store(s.arrive)
 	dropped := s.udpMux.Dropped
 	s.metrics.udpDropped.Store(&dropped)
 	if s.cfg.TCPPort < 0 {

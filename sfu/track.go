@@ -123,7 +123,16 @@ func (t *pubTrack) forwardDirect(b *directBuffer) {
 	defer t.owner.room.removeTrack(t)
 	t.log.Info("forwarding track")
 	s := t.owner.sfu
+	var ring *arrivalRing
+	if s.arrive != nil {
+		ring = s.arrive.add(t.ssrc)
+		defer s.arrive.remove(t.ssrc, ring)
+	}
 	sink := func(p []byte) {
+		if isStale(ring, p, time.Now().UnixNano()) {
+			s.metrics.stale.Inc()
+			return
+		}
 		pkt := getPacketFor(s.packets, len(p))
 		n := copy(pkt.buf, p)
 		if n < len(p) {
@@ -160,6 +169,16 @@ func (t *pubTrack) forwardDirect(b *directBuffer) {
 	case <-t.owner.done:
 	}
 	b.discard() // nothing more once the track is withdrawn
+}
+
+// isStale reports whether RTP packet p waited in the node longer than
+// staleAfter (arrival.go), as far as ring knows.
+func isStale(ring *arrivalRing, p []byte, now int64) bool {
+	if ring == nil || len(p) < 4 {
+		return false
+	}
+	waited, ok := ring.waited(uint16(p[2])<<8|uint16(p[3]), now)
+	return ok && waited > staleAfter
 }
 
 // forwardPacket parses the first n bytes of pkt.buf and queues the packet

@@ -120,6 +120,8 @@ type udpMux struct {
 	done      chan struct{} // closed when the read loop has ended
 	closeOnce sync.Once
 	dropped   atomic.Uint64
+
+	arrivals atomic.Pointer[arrivals] // notes when published streams' packets came (arrival.go)
 }
 
 var _ ice.UDPMux = (*udpMux)(nil)
@@ -355,6 +357,9 @@ func (m *udpMux) readLoop() {
 		}
 		if c == nil {
 			continue // not for any connection: dropped, as by pion
+		}
+		if a := m.arrivals.Load(); a != nil {
+			a.noteDatagram(buf[:n], time.Now().UnixNano())
 		}
 		if !c.push(buf[:n], from) {
 			m.dropped.Add(1)
