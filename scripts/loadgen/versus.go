@@ -263,6 +263,7 @@ type overloadResult struct {
 	rec          step          // capacity level again: the first that passed, or the last try
 	recAfter     time.Duration // from the end of the extra calls to the end of rec
 	rssEnd       float64       // RSS after rec
+	rssEndGC     float64       // then after a forced GC that returns free pages (in use, not free)
 	overloadTime time.Duration
 	pid          int
 }
@@ -357,6 +358,11 @@ func (b *bench) overload(ctx context.Context, name, bin string, capacity int, d 
 		}
 	}
 	r.rssEnd = rssSample(r.pid)
+	if m, err := srv.mem(ctx); err == nil {
+		r.rssEndGC = float64(m.RSS)
+	} else {
+		b.warnf("overload %s: /mem: %v", name, err)
+	}
 	return r, nil
 }
 
@@ -484,4 +490,6 @@ func (b *bench) overloadRows(r, old *overloadResult) {
 	add("back at capacity: loss", "%", func(o *overloadResult) float64 { return o.rec.sd.median(lossPct) }, note)
 	add("back at capacity: added latency p99", "ms", func(o *overloadResult) float64 { return o.rec.sd.median(p99) }, "")
 	add("server RSS after that", "MiB", func(o *overloadResult) float64 { return o.rssEnd / mib }, "")
+	add("server RSS after that, after a forced GC", "MiB", func(o *overloadResult) float64 { return o.rssEndGC / mib },
+		"what the calls still use: the rest was free memory not yet returned to the OS")
 }
