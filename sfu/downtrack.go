@@ -134,12 +134,13 @@ type downTrack struct {
 // The NACK history of a subscriber's video track: the packets sent in the
 // last four retransmission timeouts (RTT + 4 × jitter, from the
 // subscriber's receiver reports on the SFU's sender reports), at least
-// histMin and at most histLen packets. histMin is 0.7 s of 1.5 Mbit/s video,
-// plenty on a LAN; histLen 2.8 s. The packets are shared with the other
+// histMin and at most histLen packets. histMin is 0.35 s of 1.5 Mbit/s
+// video, four timeouts of an 85 ms RTT, plenty on a LAN and until the
+// first receiver report; histLen 2.8 s. The packets are shared with the other
 // subscribers of the track (a reference each, no copy). Galène sizes its
 // packet cache the same way.
 const (
-	histMin = 128
+	histMin = 64
 	histLen = 512
 )
 
