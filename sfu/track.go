@@ -94,25 +94,37 @@ func (t *pubTrack) removeDown(d *downTrack) {
 func (t *pubTrack) forward() {
 	defer t.owner.room.removeTrack(t)
 	t.log.Info("forwarding track")
-	s := t.owner.sfu
-	for {
-		pkt := getPacket(s.packets)
-		n, _, err := t.remote.Read(pkt.buf[:])
-		if err != nil {
-			pkt.release()
-			if errors.Is(err, io.ErrShortBuffer) {
-				s.metrics.errors.Inc()
-				continue
-			}
-			t.log.Info("track ended", "reason", err)
-			return
-		}
-		if err := t.forwardPacket(pkt, n); err != nil {
-			s.metrics.errors.Inc()
-			t.log.Debug("forward packet", "err", err)
-		}
-		pkt.release()
+	for t.readAndForward() {
 	}
+}
+
+// readAndForward reads one packet from the remote track and forwards it;
+// false when the track ended.
+func (t *pubTrack) readAndForward() bool {
+	s := t.owner.sfu
+	pkt := getPacket(s.packets)
+	n, _, err := t.remote.Read(pkt.buf)
+	if err != nil {
+		pkt.release()
+		if errors.Is(err, io.ErrShortBuffer) {
+			s.metrics.errors.Inc()
+			return true
+		}
+		t.log.Info("track ended", "reason", err)
+		return false
+	}
+	t.forwardAndRelease(pkt, n)
+	return true
+}
+
+// forwardAndRelease forwards the first n bytes of pkt and drops the
+// caller's reference.
+func (t *pubTrack) forwardAndRelease(pkt *packet, n int) {
+	if err := t.forwardPacket(pkt, n); err != nil {
+		t.owner.sfu.metrics.errors.Inc()
+		t.log.Debug("forward packet", "err", err)
+	}
+	pkt.release()
 }
 
 // forwardDirect forwards like forward, but from the stream buffer's writer
@@ -134,34 +146,19 @@ func (t *pubTrack) forwardDirect(b *directBuffer) {
 			return
 		}
 		pkt := getPacketFor(s.packets, len(p))
-		n := copy(pkt.buf, p)
-		if n < len(p) {
+		if n := copy(pkt.buf, p); n < len(p) {
 			s.metrics.errors.Inc() // longer than any packet pion delivers
-		} else if err := t.forwardPacket(pkt, n); err != nil {
-			s.metrics.errors.Inc()
-			t.log.Debug("forward packet", "err", err)
+			pkt.release()
+			return
 		}
-		pkt.release()
+		t.forwardAndRelease(pkt, len(p))
 	}
 	// The first packet (pion read it to announce the track), then what
 	// was buffered meanwhile, then direct.
 	for first := true; first || !b.goDirect(sink); first = false {
-		pkt := getPacket(s.packets)
-		n, _, err := t.remote.Read(pkt.buf[:])
-		if err != nil {
-			pkt.release()
-			if errors.Is(err, io.ErrShortBuffer) {
-				s.metrics.errors.Inc()
-				continue
-			}
-			t.log.Info("track ended", "reason", err)
+		if !t.readAndForward() {
 			return
 		}
-		if err := t.forwardPacket(pkt, n); err != nil {
-			s.metrics.errors.Inc()
-			t.log.Debug("forward packet", "err", err)
-		}
-		pkt.release()
 	}
 	select {
 	case <-b.closed:
