@@ -82,11 +82,5 @@ func (b *bench) callCPURows(k int, ps, fs side) {
 	b.add(sec, "loss", "%", ps.median(lossPct), fs.median(lossPct),
 		fmt.Sprintf("UDP buffer drops per window %.0f / %.0f", ps.median(drops), fs.median(drops)))
 	b.add(sec, "added latency p99", "ms", ps.median(p99), fs.median(p99), "")
-	pc, fc := ps.counts(), fs.counts()
-	note := fmt.Sprintf("of %d / %d packets received", sumReceived(ps), sumReceived(fs))
-	if pc.bad()+fc.bad() > 0 {
-		note = "INTEGRITY FAILURE; " + note
-	}
-	b.rows = append(b.rows, row{section: sec, metric: "corrupt, wrong track, duplicate, reordered", floor: none,
-		text: integrity(pc), floorText: integrity(fc), note: note})
+	b.integrityRow(sec, ps, fs)
 }

@@ -172,13 +172,7 @@ func (b *bench) forwardingRows(n int, ps, fs side) {
 		fmt.Sprintf("UDP buffer drops per window %.0f / %.0f", ps.median(drops), fs.median(drops)))
 	b.add(sec, "added latency p50", "ms", ps.median(p50), fs.median(p50), "")
 	b.add(sec, "added latency p99", "ms", ps.median(p99), fs.median(p99), "")
-	pc, fc := ps.counts(), fs.counts()
-	note := fmt.Sprintf("of %d / %d packets received", sumReceived(ps), sumReceived(fs))
-	if pc.bad()+fc.bad() > 0 {
-		note = "INTEGRITY FAILURE; " + note
-	}
-	b.rows = append(b.rows, row{section: sec, metric: "corrupt, wrong track, duplicate, reordered", floor: none,
-		text: integrity(pc), floorText: integrity(fc), note: note})
+	b.integrityRow(sec, ps, fs)
 }
 
 func integrity(c counts) string {
@@ -191,4 +185,15 @@ func sumReceived(s side) int64 {
 		n += f.received
 	}
 	return n
+}
+
+// integrityRow reports what the receivers of both sides saw amiss.
+func (b *bench) integrityRow(sec string, ps, fs side) {
+	pc, fc := ps.counts(), fs.counts()
+	note := fmt.Sprintf("of %d / %d packets received", sumReceived(ps), sumReceived(fs))
+	if pc.bad()+fc.bad() > 0 {
+		note = "INTEGRITY FAILURE; " + note
+	}
+	b.rows = append(b.rows, row{section: sec, metric: "corrupt, wrong track, duplicate, reordered", floor: none,
+		text: integrity(pc), floorText: integrity(fc), note: note})
 }
